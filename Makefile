@@ -1,0 +1,41 @@
+# Build, test and measure. `make help` lists the targets.
+GO ?= go
+
+.PHONY: help build train test test-short race vet bench bench-go compare clean
+
+help:
+	@echo "make build     build cmd/train and cmd/bench into bin/"
+	@echo "make train     train on the embedded digits set"
+	@echo "make test      vet, all tests, race detector over the concurrent packages"
+	@echo "make bench     GEMM and training throughput (cmd/bench)"
+	@echo "make bench-go  go test -bench over the kernels"
+	@echo "make compare   cmd/bench beside OpenBLAS and PyTorch in one run (needs libopenblas-dev, python3-torch)"
+
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+train:
+	$(GO) run ./cmd/train
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+	$(GO) vet -tags cuda ./...
+
+test: vet
+	$(GO) test ./...
+	$(GO) test -short -tags cuda ./backend/ ./backend/cuda/ ./cmd/...
+	$(GO) test -race ./backend/... ./nn/... ./data/...
+
+bench: build
+	for s in 256 512 1024; do for t in 1 2; do bin/bench gemm -m $$s -n $$s -k $$s -threads $$t; done; done
+	bin/bench train -data fashion-mnist -layers 256 -batch 128 -epochs 1
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./backend/cpu/
+
+compare: build
+	bash bench/compare.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,185 @@
+package backend
+
+import "fmt"
+
+// Buffer is an opaque handle to float32 memory owned by one Backend. Code
+// outside the backend never sees its storage: it allocates, uploads,
+// downloads and frees buffers through the Backend that made them.
+type Buffer interface {
+	// Len is the number of float32 elements the buffer holds.
+	Len() int
+}
+
+// Activation names an elementwise non-linearity.
+type Activation int
+
+const (
+	Identity  Activation = iota // f(x) = x
+	ReLU                        // f(x) = max(x, 0)
+	LeakyReLU                   // f(x) = x if x > 0 else slope*x
+	Sigmoid                     // f(x) = 1 / (1 + exp(-x))
+	Tanh                        // f(x) = tanh(x)
+	GELU                        // tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+)
+
+var activationNames = [...]string{"identity", "relu", "leakyrelu", "sigmoid", "tanh", "gelu"}
+
+func (a Activation) String() string {
+	if a < 0 || int(a) >= len(activationNames) {
+		return fmt.Sprintf("Activation(%d)", int(a))
+	}
+	return activationNames[a]
+}
+
+// ParseActivation maps a name ("relu", "tanh", ...) to its Activation.
+func ParseActivation(name string) (Activation, error) {
+	for i, n := range activationNames {
+		if n == name {
+			return Activation(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown activation %q (want one of %v)", name, activationNames[:])
+}
+
+// Activations lists every Activation, in declaration order.
+func Activations() []Activation {
+	out := make([]Activation, len(activationNames))
+	for i := range out {
+		out[i] = Activation(i)
+	}
+	return out
+}
+
+// SGDConfig holds the hyperparameters of one SGD step, with PyTorch's
+// semantics (dampening 0):
+//
+//	g = grad + WeightDecay*param
+//	if Momentum != 0 { v = Momentum*v + g; if Nesterov { g = g + Momentum*v } else { g = v } }
+//	param -= LR*g
+type SGDConfig struct {
+	LR, Momentum, WeightDecay float32
+	Nesterov                  bool
+}
+
+// AdamConfig holds the hyperparameters of one Adam or AdamW step, with
+// PyTorch's semantics. Step is the 1-based step count used for the bias
+// correction. With Decoupled (AdamW) the weight decay shrinks the parameter
+// directly, param *= 1 - LR*WeightDecay; otherwise (Adam) it is added to the
+// gradient, g = grad + WeightDecay*param. Then:
+//
+//	m = Beta1*m + (1-Beta1)*g
+//	v = Beta2*v + (1-Beta2)*g*g
+//	param -= LR * (m/(1-Beta1^Step)) / (sqrt(v/(1-Beta2^Step)) + Eps)
+type AdamConfig struct {
+	LR, Beta1, Beta2, Eps, WeightDecay float32
+	Step                               int
+	Decoupled                          bool
+}
+
+// Backend executes the numerical kernels that nn needs. Every matrix is
+// row-major and densely packed: element (i, j) of a rows x cols matrix is at
+// index i*cols + j. Sizes are given explicitly; a buffer may be longer than
+// the operation needs, never shorter.
+//
+// Zero sizes are legal and do nothing (Gemm with k == 0 still scales C by
+// beta). Arithmetic is float32 with float32 (or wider) accumulation: a
+// reduced-precision mode such as TF32 must be opt-in and is outside this
+// contract. Programmer errors (a buffer too short, a negative size, a
+// buffer of another backend) panic with a message. Operations may run asynchronously;
+// Download waits for all work queued before it.
+//
+// Scalar results (loss sums, correct counts, sums of squares) are added to
+// element 0 of an output buffer rather than returned, so that a device
+// backend needs no host round trip per step: the caller reads them when it
+// wants to, with Download.
+type Backend interface {
+	// Name is the backend's short name, as registered ("cpu", "cuda").
+	Name() string
+	// Details describes the configuration in use, e.g. "cpu/avx2 2 threads".
+	Details() string
+	// Close releases everything the backend holds.
+	Close() error
+
+	// Alloc returns a zeroed buffer of n elements.
+	Alloc(n int) Buffer
+	// Free releases a buffer; using it afterwards is an error.
+	Free(b Buffer)
+	// Upload copies src into dst[0:len(src)].
+	Upload(dst Buffer, src []float32)
+	// Download copies src[0:len(dst)] into dst.
+	Download(dst []float32, src Buffer)
+	// Copy copies src[0:n] into dst[0:n].
+	Copy(dst, src Buffer, n int)
+
+	// Gemm computes C = alpha*op(A)*op(B) + beta*C, where op(A) is m x k and
+	// op(B) is k x n, and C is m x n. op(X) is X, or its transpose when the
+	// flag is set: A is stored m x k, or k x m when transA is set. With
+	// beta == 0, C is not read (NaNs in C do not propagate).
+	Gemm(transA, transB bool, m, n, k int, alpha float32, a, b Buffer, beta float32, c Buffer)
+
+	// AddBias adds bias[0:cols] to every row of the rows x cols matrix x.
+	AddBias(x, bias Buffer, rows, cols int)
+	// BiasActivate is the fused form: z[i,j] += bias[j], then y = f(z).
+	// y may be the same buffer as z only for Identity.
+	BiasActivate(act Activation, slope float32, z, bias, y Buffer, rows, cols int)
+	// Activate computes y[i] = f(x[i]) for i < n; y may be x.
+	// slope is used by LeakyReLU alone.
+	Activate(act Activation, slope float32, x, y Buffer, n int)
+	// ActivateBackward computes dx[i] = dy[i] * f'(x[i]), where y = f(x) is
+	// the forward output (kernels use whichever of x and y is cheaper).
+	// At the kink, as in PyTorch, ReLU'(0) = 0 and LeakyReLU'(0) = slope.
+	// dx may be dy.
+	ActivateBackward(act Activation, slope float32, x, y, dy, dx Buffer, n int)
+	// Softmax computes y[i,:] = softmax(x[i,:]) for each of rows rows; y may be x.
+	Softmax(x, y Buffer, rows, cols int)
+
+	// Add computes c = a + b elementwise; c may alias a or b.
+	Add(a, b, c Buffer, n int)
+	// Mul computes c = a * b elementwise; c may alias a or b.
+	Mul(a, b, c Buffer, n int)
+	// Scale computes x *= alpha.
+	Scale(x Buffer, alpha float32, n int)
+	// Axpy computes y += alpha*x.
+	Axpy(alpha float32, x, y Buffer, n int)
+	// Fill sets x[0:n] = v.
+	Fill(x Buffer, v float32, n int)
+
+	// SumRows computes out[j] = beta*out[j] + sum_i x[i,j] (bias gradients).
+	SumRows(x, out Buffer, rows, cols int, beta float32)
+	// SumSquares adds sum_i x[i]^2 to out[0].
+	SumSquares(x Buffer, n int, out Buffer)
+	// ArgmaxRows sets out[i] to the column index (as float32) of the largest
+	// element of row i; ties go to the lowest index.
+	ArgmaxRows(x, out Buffer, rows, cols int)
+	// CountCorrect adds to out[0] the number of rows whose prediction matches
+	// the label. With cols > 1, x holds logits and labels[i] a class index:
+	// the prediction is the row's argmax. With cols == 1, x holds one binary
+	// logit per row and labels[i] is 0 or 1: the prediction is x > 0.
+	CountCorrect(x, labels, out Buffer, rows, cols int)
+
+	// The losses below share one convention, PyTorch's "mean" reduction:
+	// each sample's loss is the mean over its outputs (for cross-entropy, the
+	// row's one loss over its classes), the batch loss is the
+	// mean over samples, grad receives d(batch loss)/d(input), and the sum of
+	// the per-sample losses is added to lossSum[0] (so that an epoch's mean
+	// loss is that sum over the number of samples). grad may not alias the
+	// inputs.
+
+	// SoftmaxCrossEntropy takes logits [rows, cols] and class indices
+	// labels[rows] (stored as float32).
+	SoftmaxCrossEntropy(logits, labels, grad, lossSum Buffer, rows, cols int)
+	// BCEWithLogits takes logits and 0/1 targets, both [rows, cols].
+	BCEWithLogits(logits, targets, grad, lossSum Buffer, rows, cols int)
+	// MSE is the mean squared error between pred and target, both [rows, cols].
+	MSE(pred, target, grad, lossSum Buffer, rows, cols int)
+	// MAE is the mean absolute error; its gradient at pred == target is 0.
+	MAE(pred, target, grad, lossSum Buffer, rows, cols int)
+
+	// SGDStep updates param[0:n] in place from grad; velocity holds the
+	// momentum state, and is neither read nor written (and may be nil) when
+	// Momentum is 0.
+	SGDStep(param, grad, velocity Buffer, n int, cfg SGDConfig)
+	// AdamStep updates param[0:n] in place from grad; m and v hold the
+	// first and second moment estimates.
+	AdamStep(param, grad, m, v Buffer, n int, cfg AdamConfig)
+}

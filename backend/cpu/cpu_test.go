@@ -1,0 +1,203 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/fastnn/fastnn/backend"
+	"github.com/fastnn/fastnn/backend/conformance"
+	"github.com/fastnn/fastnn/backend/ref"
+)
+
+func randomSlice(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rng.Float64()*2 - 1)
+	}
+	return s
+}
+
+// TestMicroKernels checks every level's GEMM micro-kernel on its own, over
+// k = 0..17 and alpha, beta in {0, 1, -1, 2.5}, against the float64
+// reference. C sits inside a larger buffer with guard values around it, so a
+// stray write outside the tile fails the test.
+func TestMicroKernels(t *testing.T) {
+	const guard = float32(-12345.5)
+	rng := rand.New(rand.NewPCG(1, 1))
+	scalars := []float32{0, 1, -1, 2.5}
+	for _, level := range Supported() {
+		kt := kernelTable[level]
+		mr, nr := kt.mr, kt.nr
+		ldc := nr + 3
+		for k := 0; k <= 17; k++ {
+			for _, alpha := range scalars {
+				for _, beta := range scalars {
+					name := fmt.Sprintf("%s/k=%d/alpha=%v/beta=%v", level, k, alpha, beta)
+					a, b := randomSlice(rng, mr*k), randomSlice(rng, k*nr)
+					c0 := randomSlice(rng, mr*nr)
+					// Rows 0 and mr+1 and the columns past nr are guards.
+					buf := make([]float32, (mr+2)*ldc)
+					for i := range buf {
+						buf[i] = guard
+					}
+					for r := range mr {
+						copy(buf[(r+1)*ldc:], c0[r*nr:(r+1)*nr])
+					}
+					// The packed A sliver is op(A)^T stored k x mr.
+					want := ref.Gemm(true, false, mr, nr, k, float64(alpha), a, b, float64(beta), c0)
+					kt.gemmMicro(k, a, b, buf[ldc:], ldc, alpha, beta)
+					for i, v := range buf {
+						r, c := i/ldc-1, i%ldc
+						if r < 0 || r >= mr || c >= nr {
+							if v != guard {
+								t.Fatalf("%s: wrote %v outside the tile at row %d col %d", name, v, r, c)
+							}
+							continue
+						}
+						if w := want[r*nr+c]; !ref.Close(v, w, 1e-5, 1e-5) {
+							t.Fatalf("%s: C[%d][%d] = %v, want %v", name, r, c, v, w)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestGemmThreadCountInvariant checks that the result of a GEMM is
+// bit-identical for any number of threads: the work is split across C, never
+// across K, so each element is summed in the same order.
+func TestGemmThreadCountInvariant(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	shapes := [][3]int{{67, 129, 255}, {128, 256, 784}, {256, 784, 128}, {128, 10, 256}, {5, 1000, 3}}
+	for _, level := range Supported() {
+		for _, s := range shapes {
+			m, n, k := s[0], s[1], s[2]
+			a, b := randomSlice(rng, m*k), randomSlice(rng, k*n)
+			var first []float32
+			for _, threads := range []int{1, 2, 3, 4} {
+				be, err := New(backend.Options{Threads: threads, Level: level.String()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ab, bb, cb := be.Alloc(len(a)), be.Alloc(len(b)), be.Alloc(m*n)
+				be.Upload(ab, a)
+				be.Upload(bb, b)
+				be.Gemm(false, false, m, n, k, 1, ab, bb, 0, cb)
+				got := make([]float32, m*n)
+				be.Download(got, cb)
+				be.Close()
+				if first == nil {
+					first = got
+					continue
+				}
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(first[i]) {
+						t.Fatalf("%s %dx%dx%d: %d threads differ from 1 thread at %d: %v vs %v", level, m, n, k, threads, i, got[i], first[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestLevels(t *testing.T) {
+	if Supported()[0] != Generic {
+		t.Fatalf("generic level missing from %v", Supported())
+	}
+	if _, err := New(backend.Options{Level: "sse9"}); err == nil {
+		t.Fatal("unknown level accepted")
+	}
+	t.Setenv(LevelEnv, "generic")
+	be, err := New(backend.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	if be.Level() != Generic || be.Details() != "cpu/generic 1 threads" {
+		t.Fatalf("%s=generic gave %s", LevelEnv, be.Details())
+	}
+	t.Logf("detected %s, supported %v", Detected(), Supported())
+}
+
+func TestForeignBufferPanics(t *testing.T) {
+	a, _ := New(backend.Options{Threads: 1})
+	b, _ := New(backend.Options{Threads: 1})
+	defer a.Close()
+	defer b.Close()
+	x := b.Alloc(4)
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a buffer of another backend was accepted")
+		}
+	}()
+	a.Fill(x, 1, 4)
+}
+
+func TestShortBufferPanics(t *testing.T) {
+	be, _ := New(backend.Options{Threads: 1})
+	defer be.Close()
+	x := be.Alloc(3)
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a short buffer was accepted")
+		}
+	}()
+	be.Fill(x, 1, 4)
+}
+
+// BenchmarkGemm reports GFLOP/s for square and MLP-shaped products at every
+// supported level.
+func BenchmarkGemm(b *testing.B) {
+	shapes := []struct {
+		name           string
+		transA, transB bool
+		m, n, k        int
+	}{
+		{"256", false, false, 256, 256, 256},
+		{"512", false, false, 512, 512, 512},
+		{"1024", false, false, 1024, 1024, 1024},
+		{"mlp-forward-128x256x784", false, true, 128, 256, 784},
+		{"mlp-dW-256x784x128", true, false, 256, 784, 128},
+		{"mlp-dX-128x784x256", false, false, 128, 784, 256},
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, level := range Supported() {
+		be, err := New(backend.Options{Level: level.String()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, s := range shapes {
+			b.Run(fmt.Sprintf("%s/%s", level, s.name), func(b *testing.B) {
+				ab, bb, cb := be.Alloc(s.m*s.k), be.Alloc(s.k*s.n), be.Alloc(s.m*s.n)
+				be.Upload(ab, randomSlice(rng, s.m*s.k))
+				be.Upload(bb, randomSlice(rng, s.k*s.n))
+				for b.Loop() {
+					be.Gemm(s.transA, s.transB, s.m, s.n, s.k, 1, ab, bb, 0, cb)
+				}
+				flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+		be.Close()
+	}
+}
+
+// TestConformance runs the backend conformance suite once per supported
+// level, each forced, with 1 and 2 threads.
+func TestConformance(t *testing.T) {
+	for _, level := range Supported() {
+		for _, threads := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%s/%dthreads", level, threads), func(t *testing.T) {
+				be, err := New(backend.Options{Threads: threads, Level: level.String()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer be.Close()
+				conformance.Run(t, be)
+			})
+		}
+	}
+}

@@ -1,0 +1,233 @@
+package cpu
+
+// The GEMM follows the GotoBLAS/BLIS structure:
+//
+//	for jc in N by nc:            // B panel of nc columns
+//	  for pc in K by kc:          // pack B[pc:pc+kc, jc:jc+nc] into nr-wide slivers
+//	    for ic in M by mc:        // pack A[ic:ic+mc, pc:pc+kc] into mr-tall slivers
+//	      for jr in nc by nr:
+//	        for ir in mc by mr:   // micro-kernel: an mr x nr tile of C, kc deep
+//
+// Transposes are absorbed by the packing routines, so the micro-kernel sees
+// one layout only. Edge tiles (fewer than mr rows or nr columns) are computed
+// into a full-size temporary tile and the valid part is merged into C.
+//
+// Threads: C is cut into one strip per worker, along N when it is wide enough
+// (each strip then reuses the whole of op(A)), else along M; each worker runs
+// the serial algorithm above on its strip with its own packing buffers. The
+// summation order of every element of C depends only on K and kc, never on
+// the thread count, so results are bit-identical for any number of threads.
+
+// gemmScratch is one worker's packing memory, reused across calls.
+type gemmScratch struct {
+	packA, packB []float32
+	tile         []float32
+}
+
+type gemmArgs struct {
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a, b, c        []float32
+}
+
+func (be *Backend) gemm(g gemmArgs) {
+	if g.m == 0 || g.n == 0 {
+		return
+	}
+	if g.k == 0 || g.alpha == 0 {
+		scaleMatrix(g.c[:g.m*g.n], g.beta)
+		return
+	}
+	kt := be.kern
+	flops := 2 * g.m * g.n * g.k
+	be.gemmMu.Lock()
+	defer be.gemmMu.Unlock()
+	switch {
+	case flops < 1<<16 || be.threads == 1:
+		be.gemmStrip(0, g, 0, g.m, 0, g.n)
+	case g.n >= be.threads*4*kt.nr:
+		be.pool.parallelFor(g.n, 4*kt.nr, kt.nr, func(w, lo, hi int) { be.gemmStrip(w, g, 0, g.m, lo, hi) })
+	default:
+		be.pool.parallelFor(g.m, kt.mr, kt.mr, func(w, lo, hi int) { be.gemmStrip(w, g, lo, hi, 0, g.n) })
+	}
+}
+
+// gemmStrip computes rows [m0, m1) and columns [n0, n1) of C.
+func (be *Backend) gemmStrip(worker int, g gemmArgs, m0, m1, n0, n1 int) {
+	kt := be.kern
+	mr, nr := kt.mr, kt.nr
+	s := &be.scratch[worker]
+	if s.packA == nil {
+		s.packA = make([]float32, (kt.mc+mr)*kt.kc)
+		s.packB = make([]float32, kt.kc*(kt.nc+nr))
+		s.tile = make([]float32, mr*nr)
+	}
+	for jc := n0; jc < n1; jc += kt.nc {
+		nc := min(kt.nc, n1-jc)
+		for pc := 0; pc < g.k; pc += kt.kc {
+			kc := min(kt.kc, g.k-pc)
+			beta := g.beta
+			if pc > 0 {
+				beta = 1 // later K blocks accumulate onto the first
+			}
+			packB(s.packB, g, pc, kc, jc, nc, nr)
+			for ic := m0; ic < m1; ic += kt.mc {
+				mc := min(kt.mc, m1-ic)
+				packA(s.packA, g, ic, mc, pc, kc, mr)
+				for jr := 0; jr < nc; jr += nr {
+					nrr := min(nr, nc-jr)
+					pb := s.packB[jr*kc : (jr+nr)*kc]
+					for ir := 0; ir < mc; ir += mr {
+						mrr := min(mr, mc-ir)
+						pa := s.packA[ir*kc : (ir+mr)*kc]
+						ci := (ic+ir)*g.n + jc + jr
+						if mrr == mr && nrr == nr {
+							kt.gemmMicro(kc, pa, pb, g.c[ci:], g.n, g.alpha, beta)
+							continue
+						}
+						kt.gemmMicro(kc, pa, pb, s.tile, nr, g.alpha, 0)
+						mergeTile(g.c[ci:], g.n, s.tile, nr, mrr, nrr, beta)
+					}
+				}
+			}
+		}
+	}
+}
+
+// packA copies op(A)[ic:ic+mc, pc:pc+kc] into slivers of mr rows: sliver s
+// holds rows ic+s*mr .. +mr, column-major within the sliver (p*mr + r), and
+// rows past mc are zero.
+func packA(dst []float32, g gemmArgs, ic, mc, pc, kc, mr int) {
+	for s := 0; s < mc; s += mr {
+		sl := dst[s*kc : (s+mr)*kc]
+		rows := min(mr, mc-s)
+		for r := 0; r < mr; r++ {
+			if r >= rows {
+				for p := 0; p < kc; p++ {
+					sl[p*mr+r] = 0
+				}
+				continue
+			}
+			i := ic + s + r
+			if g.transA { // A is k x m: op(A)[i][p] = a[p*m + i]
+				for p := 0; p < kc; p++ {
+					sl[p*mr+r] = g.a[(pc+p)*g.m+i]
+				}
+			} else { // A is m x k
+				row := g.a[i*g.k+pc : i*g.k+pc+kc]
+				for p, v := range row {
+					sl[p*mr+r] = v
+				}
+			}
+		}
+	}
+}
+
+// packB copies op(B)[pc:pc+kc, jc:jc+nc] into slivers of nr columns: sliver s
+// holds columns jc+s*nr .. +nr, row-major within the sliver (p*nr + c), and
+// columns past nc are zero.
+func packB(dst []float32, g gemmArgs, pc, kc, jc, nc, nr int) {
+	for s := 0; s < nc; s += nr {
+		sl := dst[s*kc : (s+nr)*kc]
+		cols := min(nr, nc-s)
+		if g.transB { // B is n x k: op(B)[p][j] = b[j*k + p]
+			for c := 0; c < nr; c++ {
+				if c >= cols {
+					for p := 0; p < kc; p++ {
+						sl[p*nr+c] = 0
+					}
+					continue
+				}
+				col := g.b[(jc+s+c)*g.k+pc : (jc+s+c)*g.k+pc+kc]
+				for p, v := range col {
+					sl[p*nr+c] = v
+				}
+			}
+			continue
+		}
+		for p := 0; p < kc; p++ { // B is k x n
+			row := g.b[(pc+p)*g.n+jc+s:]
+			out := sl[p*nr : p*nr+nr]
+			copy(out[:cols], row[:cols])
+			clear(out[cols:])
+		}
+	}
+}
+
+// mergeTile sets C[r][c] = tile[r][c] + beta*C[r][c] for the valid part of
+// an edge tile; with beta == 0, C is not read.
+func mergeTile(c []float32, ldc int, tile []float32, ldt, rows, cols int, beta float32) {
+	for r := 0; r < rows; r++ {
+		cr := c[r*ldc : r*ldc+cols]
+		tr := tile[r*ldt : r*ldt+cols]
+		if beta == 0 {
+			copy(cr, tr)
+			continue
+		}
+		for j := range cr {
+			cr[j] = tr[j] + beta*cr[j]
+		}
+	}
+}
+
+// scaleMatrix sets c = beta*c; with beta == 0 it writes zeros without
+// reading c, so NaNs in c do not survive (BLAS semantics).
+func scaleMatrix(c []float32, beta float32) {
+	switch beta {
+	case 0:
+		clear(c)
+	case 1:
+	default:
+		for i := range c {
+			c[i] *= beta
+		}
+	}
+}
+
+// gemmMicroGeneric4x4 is the plain-Go micro-kernel: 16 accumulators in
+// registers, one rank-1 update of the 4x4 tile per step of k.
+func gemmMicroGeneric4x4(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	var c00, c01, c02, c03 float32
+	var c10, c11, c12, c13 float32
+	var c20, c21, c22, c23 float32
+	var c30, c31, c32, c33 float32
+	a = a[:4*k]
+	b = b[:4*k]
+	for len(a) >= 4 && len(b) >= 4 { // the length tests drop the bounds checks below
+		a0, a1, a2, a3 := a[0], a[1], a[2], a[3]
+		b0, b1, b2, b3 := b[0], b[1], b[2], b[3]
+		a, b = a[4:], b[4:]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+	}
+	storeRow4(c[0:4], c00, c01, c02, c03, alpha, beta)
+	storeRow4(c[ldc:ldc+4], c10, c11, c12, c13, alpha, beta)
+	storeRow4(c[2*ldc:2*ldc+4], c20, c21, c22, c23, alpha, beta)
+	storeRow4(c[3*ldc:3*ldc+4], c30, c31, c32, c33, alpha, beta)
+}
+
+func storeRow4(c []float32, v0, v1, v2, v3, alpha, beta float32) {
+	if beta == 0 {
+		c[0], c[1], c[2], c[3] = alpha*v0, alpha*v1, alpha*v2, alpha*v3
+		return
+	}
+	c[0] = alpha*v0 + beta*c[0]
+	c[1] = alpha*v1 + beta*c[1]
+	c[2] = alpha*v2 + beta*c[2]
+	c[3] = alpha*v3 + beta*c[3]
+}

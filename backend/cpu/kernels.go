@@ -1,0 +1,33 @@
+package cpu
+
+// kernels is the table of the routines that differ between SIMD levels.
+// Every level fills every entry; a level that has no faster form of a
+// routine reuses the generic one. The generic table is the reference shape
+// the SIMD tables are tested against.
+type kernels struct {
+	// mr x nr is the register tile of the GEMM micro-kernel.
+	mr, nr int
+	// gemmMicro computes the full tile C = alpha*A*B + beta*C, where A is a
+	// packed mr x k sliver (column p at a[p*mr:]), B a packed k x nr sliver
+	// (row p at b[p*nr:]), and C is mr x nr with row stride ldc. With
+	// beta == 0, C is only written.
+	gemmMicro func(k int, a, b, c []float32, ldc int, alpha, beta float32)
+	// mc, kc, nc block the GEMM loops for the caches: a packed A block
+	// (mc x kc) stays in L2, a B sliver (kc x nr) in L1, a packed B panel
+	// (kc x nc) in L3.
+	mc, kc, nc int
+}
+
+// kernelTable holds the kernels of each level compiled into this build;
+// nil where a level has none (a noasm build, another architecture).
+var kernelTable = [...]*kernels{
+	Generic: &genericKernels,
+	AVX2:    nil,
+	AVX512:  nil,
+}
+
+var genericKernels = kernels{
+	mr: 4, nr: 4,
+	gemmMicro: gemmMicroGeneric4x4,
+	mc:        128, kc: 256, nc: 4096,
+}

@@ -1,0 +1,94 @@
+package cpu
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/klauspost/cpuid/v2"
+)
+
+// Level is a SIMD instruction-set level with its own table of kernels.
+type Level int
+
+const (
+	Generic Level = iota // plain Go, any architecture
+	AVX2                 // AVX2 + FMA3 (x86-64 v3)
+	AVX512               // AVX-512 F, BW, DQ, VL
+)
+
+var levelNames = [...]string{"generic", "avx2", "avx512"}
+
+func (l Level) String() string {
+	if l < 0 || int(l) >= len(levelNames) {
+		return fmt.Sprintf("Level(%d)", int(l))
+	}
+	return levelNames[l]
+}
+
+// ParseLevel maps "generic", "avx2" or "avx512" to its Level.
+func ParseLevel(s string) (Level, error) {
+	for i, n := range levelNames {
+		if strings.EqualFold(n, s) {
+			return Level(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown CPU level %q (want one of %v)", s, levelNames[:])
+}
+
+// LevelEnv names the environment variable that forces a lower kernel level
+// than the machine supports, e.g. FASTNN_CPU_LEVEL=generic.
+const LevelEnv = "FASTNN_CPU_LEVEL"
+
+// Detected is the best level this CPU supports, as reported by cpuid,
+// whether or not kernels for it are compiled in.
+func Detected() Level {
+	switch {
+	case cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512BW, cpuid.AVX512DQ, cpuid.AVX512VL):
+		return AVX512
+	case cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3):
+		return AVX2
+	}
+	return Generic
+}
+
+// Supported lists the levels that can run here: those the CPU supports and
+// for which this build has kernels, lowest first. Generic is always there.
+func Supported() []Level {
+	var out []Level
+	for l := Generic; l <= Detected(); l++ {
+		if kernelTable[l] != nil {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Best is the highest supported level.
+func Best() Level {
+	s := Supported()
+	return s[len(s)-1]
+}
+
+// chooseLevel resolves the level to use from an explicit request (Options.Level),
+// then the environment variable, then the best supported.
+func chooseLevel(requested string) (Level, error) {
+	source := "level"
+	if requested == "" {
+		requested = os.Getenv(LevelEnv)
+		source = LevelEnv
+	}
+	if requested == "" {
+		return Best(), nil
+	}
+	l, err := ParseLevel(requested)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", source, err)
+	}
+	for _, s := range Supported() {
+		if s == l {
+			return l, nil
+		}
+	}
+	return 0, fmt.Errorf("%s %s: not supported here (CPU supports up to %s; built with %v)", source, l, Detected(), Supported())
+}

@@ -1,0 +1,140 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/fastnn/fastnn/backend"
+)
+
+// The losses run serially: their inputs are one batch of outputs (rows x
+// classes), far below the size where splitting pays. Sums are in float64.
+
+func (be *Backend) SoftmaxCrossEntropy(logits, labels, grad, lossSum backend.Buffer, rows, cols int) {
+	zs := be.f(logits, rows*cols, "SoftmaxCrossEntropy logits")
+	ls := be.f(labels, rows, "SoftmaxCrossEntropy labels")
+	gs := be.f(grad, rows*cols, "SoftmaxCrossEntropy grad")
+	out := be.f(lossSum, 1, "SoftmaxCrossEntropy lossSum")
+	scale := 1 / float64(rows)
+	total := 0.0
+	for i := range rows {
+		z, g := zs[i*cols:(i+1)*cols], gs[i*cols:(i+1)*cols]
+		label := int(ls[i])
+		if label < 0 || label >= cols || float32(label) != ls[i] {
+			panic(fmt.Sprintf("cpu: SoftmaxCrossEntropy: label %v of row %d is not a class index below %d", ls[i], i, cols))
+		}
+		lse := softmaxRow(z, g) // g = softmax(z)
+		total += lse - float64(z[label])
+		for j := range g {
+			p := float64(g[j])
+			if j == label {
+				p--
+			}
+			g[j] = float32(p * scale)
+		}
+	}
+	out[0] = float32(float64(out[0]) + total)
+}
+
+func (be *Backend) BCEWithLogits(logits, targets, grad, lossSum backend.Buffer, rows, cols int) {
+	n := rows * cols
+	zs, ts := be.f(logits, n, "BCEWithLogits logits"), be.f(targets, n, "BCEWithLogits targets")
+	gs, out := be.f(grad, n, "BCEWithLogits grad"), be.f(lossSum, 1, "BCEWithLogits lossSum")
+	scale := 1 / float64(n)
+	total := 0.0
+	for i, zf := range zs {
+		z, t := float64(zf), float64(ts[i])
+		// max(z,0) - z*t + log(1 + exp(-|z|)) is log(1+exp(z)) - z*t without overflow.
+		total += math.Max(z, 0) - z*t + math.Log1p(math.Exp(-math.Abs(z)))
+		gs[i] = float32((1/(1+math.Exp(-z)) - t) * scale)
+	}
+	out[0] = float32(float64(out[0]) + total/float64(cols))
+}
+
+func (be *Backend) MSE(pred, target, grad, lossSum backend.Buffer, rows, cols int) {
+	n := rows * cols
+	ps, ts := be.f(pred, n, "MSE pred"), be.f(target, n, "MSE target")
+	gs, out := be.f(grad, n, "MSE grad"), be.f(lossSum, 1, "MSE lossSum")
+	scale := 2 / float64(n)
+	total := 0.0
+	for i, p := range ps {
+		d := float64(p) - float64(ts[i])
+		total += d * d
+		gs[i] = float32(d * scale)
+	}
+	out[0] = float32(float64(out[0]) + total/float64(cols))
+}
+
+func (be *Backend) MAE(pred, target, grad, lossSum backend.Buffer, rows, cols int) {
+	n := rows * cols
+	ps, ts := be.f(pred, n, "MAE pred"), be.f(target, n, "MAE target")
+	gs, out := be.f(grad, n, "MAE grad"), be.f(lossSum, 1, "MAE lossSum")
+	scale := float32(1 / float64(n))
+	total := 0.0
+	for i, p := range ps {
+		d := p - ts[i]
+		total += math.Abs(float64(d))
+		switch {
+		case d > 0:
+			gs[i] = scale
+		case d < 0:
+			gs[i] = -scale
+		default:
+			gs[i] = 0
+		}
+	}
+	out[0] = float32(float64(out[0]) + total/float64(cols))
+}
+
+func (be *Backend) SGDStep(param, grad, velocity backend.Buffer, n int, cfg backend.SGDConfig) {
+	ps, gs := be.f(param, n, "SGDStep param"), be.f(grad, n, "SGDStep grad")
+	var vs []float32
+	if cfg.Momentum != 0 {
+		vs = be.f(velocity, n, "SGDStep velocity")
+	}
+	lr, mu, wd := cfg.LR, cfg.Momentum, cfg.WeightDecay
+	be.each(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			g := gs[i] + wd*ps[i]
+			if mu != 0 {
+				v := mu*vs[i] + g
+				vs[i] = v
+				if cfg.Nesterov {
+					g += mu * v
+				} else {
+					g = v
+				}
+			}
+			ps[i] -= lr * g
+		}
+	})
+}
+
+func (be *Backend) AdamStep(param, grad, m, v backend.Buffer, n int, cfg backend.AdamConfig) {
+	if cfg.Step < 1 {
+		panic(fmt.Sprintf("cpu: AdamStep: step %d, want >= 1", cfg.Step))
+	}
+	ps, gs := be.f(param, n, "AdamStep param"), be.f(grad, n, "AdamStep grad")
+	ms, vs := be.f(m, n, "AdamStep m"), be.f(v, n, "AdamStep v")
+	b1, b2 := cfg.Beta1, cfg.Beta2
+	bc1 := 1 - math.Pow(float64(b1), float64(cfg.Step))
+	bc2 := 1 - math.Pow(float64(b2), float64(cfg.Step))
+	stepSize := float32(float64(cfg.LR) / bc1)
+	invSqrtBC2 := float32(1 / math.Sqrt(bc2))
+	decay := float32(1)
+	coupled := cfg.WeightDecay
+	if cfg.Decoupled {
+		decay, coupled = 1-cfg.LR*cfg.WeightDecay, 0
+	}
+	be.each(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			p := ps[i] * decay
+			g := gs[i] + coupled*p
+			mi := b1*ms[i] + (1-b1)*g
+			vi := b2*vs[i] + (1-b2)*g*g
+			ms[i], vs[i] = mi, vi
+			denom := float32(math.Sqrt(float64(vi)))*invSqrtBC2 + cfg.Eps
+			ps[i] = p - stepSize*mi/denom
+		}
+	})
+}

@@ -1,0 +1,321 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/fastnn/fastnn/backend"
+)
+
+// elementGrain is the fewest elements worth handing to another worker: below
+// it the hand-off costs more than the loop.
+const elementGrain = 1 << 15
+
+// each runs fn over [0, n) split across the workers.
+func (be *Backend) each(n int, fn func(lo, hi int)) {
+	be.pool.parallelFor(n, elementGrain, 16, func(_, lo, hi int) { fn(lo, hi) })
+}
+
+// reduceChunk is the fixed piece size of parallel reductions. The partial
+// sums are combined in piece order, so a sum does not depend on the number of
+// threads.
+const reduceChunk = 1 << 14
+
+// sum64 returns the sum over [0, n) of part(lo, hi), computed in fixed
+// pieces of reduceChunk, in parallel when n is large.
+func (be *Backend) sum64(n int, part func(lo, hi int) float64) float64 {
+	if n <= reduceChunk {
+		return part(0, n)
+	}
+	pieces := (n + reduceChunk - 1) / reduceChunk
+	partial := make([]float64, pieces)
+	be.pool.parallelFor(pieces, 1, 1, func(_, lo, hi int) {
+		for p := lo; p < hi; p++ {
+			partial[p] = part(p*reduceChunk, min((p+1)*reduceChunk, n))
+		}
+	})
+	total := 0.0
+	for _, s := range partial {
+		total += s
+	}
+	return total
+}
+
+func (be *Backend) AddBias(x, bias backend.Buffer, rows, cols int) {
+	xs, bs := be.f(x, rows*cols, "AddBias x"), be.f(bias, cols, "AddBias bias")
+	be.rows(rows, cols, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := xs[i*cols : (i+1)*cols]
+			for j, b := range bs {
+				row[j] += b
+			}
+		}
+	})
+}
+
+// rows runs fn over row ranges of a rows x cols matrix, split across workers.
+func (be *Backend) rows(rows, cols int, fn func(lo, hi int)) {
+	grain := max(1, elementGrain/max(cols, 1))
+	be.pool.parallelFor(rows, grain, 1, func(_, lo, hi int) { fn(lo, hi) })
+}
+
+func (be *Backend) BiasActivate(act backend.Activation, slope float32, z, bias, y backend.Buffer, rows, cols int) {
+	zs, bs := be.f(z, rows*cols, "BiasActivate z"), be.f(bias, cols, "BiasActivate bias")
+	ys := be.f(y, rows*cols, "BiasActivate y")
+	be.rows(rows, cols, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := zs[i*cols : (i+1)*cols]
+			for j, b := range bs {
+				row[j] += b
+			}
+			activate(act, slope, row, ys[i*cols:(i+1)*cols])
+		}
+	})
+}
+
+func (be *Backend) Activate(act backend.Activation, slope float32, x, y backend.Buffer, n int) {
+	xs, ys := be.f(x, n, "Activate x"), be.f(y, n, "Activate y")
+	be.each(n, func(lo, hi int) { activate(act, slope, xs[lo:hi], ys[lo:hi]) })
+}
+
+func (be *Backend) ActivateBackward(act backend.Activation, slope float32, x, y, dy, dx backend.Buffer, n int) {
+	xs, ys := be.f(x, n, "ActivateBackward x"), be.f(y, n, "ActivateBackward y")
+	dys, dxs := be.f(dy, n, "ActivateBackward dy"), be.f(dx, n, "ActivateBackward dx")
+	be.each(n, func(lo, hi int) { activateBackward(act, slope, xs[lo:hi], ys[lo:hi], dys[lo:hi], dxs[lo:hi]) })
+}
+
+const geluC = 0.7978845608028654 // sqrt(2/pi)
+
+func activate(act backend.Activation, slope float32, x, y []float32) {
+	y = y[:len(x)]
+	switch act {
+	case backend.Identity:
+		copy(y, x)
+	case backend.ReLU:
+		for i, v := range x {
+			y[i] = max(v, 0)
+		}
+	case backend.LeakyReLU:
+		for i, v := range x {
+			if v <= 0 {
+				v *= slope
+			}
+			y[i] = v
+		}
+	case backend.Sigmoid:
+		for i, v := range x {
+			y[i] = sigmoid(v)
+		}
+	case backend.Tanh:
+		for i, v := range x {
+			y[i] = float32(math.Tanh(float64(v)))
+		}
+	case backend.GELU:
+		for i, v := range x {
+			u := float64(v)
+			y[i] = float32(0.5 * u * (1 + math.Tanh(geluC*(u+0.044715*u*u*u))))
+		}
+	default:
+		panic(fmt.Sprintf("cpu: unknown activation %v", act))
+	}
+}
+
+func sigmoid(v float32) float32 {
+	return float32(1 / (1 + math.Exp(-float64(v))))
+}
+
+func activateBackward(act backend.Activation, slope float32, x, y, dy, dx []float32) {
+	n := len(x)
+	y, dy, dx = y[:n], dy[:n], dx[:n]
+	switch act {
+	case backend.Identity:
+		copy(dx, dy)
+	case backend.ReLU:
+		for i, v := range x {
+			if v > 0 {
+				dx[i] = dy[i]
+			} else {
+				dx[i] = 0
+			}
+		}
+	case backend.LeakyReLU:
+		for i, v := range x {
+			if v > 0 {
+				dx[i] = dy[i]
+			} else {
+				dx[i] = slope * dy[i]
+			}
+		}
+	case backend.Sigmoid:
+		for i, s := range y {
+			dx[i] = dy[i] * s * (1 - s)
+		}
+	case backend.Tanh:
+		for i, t := range y {
+			dx[i] = dy[i] * (1 - t*t)
+		}
+	case backend.GELU:
+		for i, v := range x {
+			u := float64(v)
+			t := math.Tanh(geluC * (u + 0.044715*u*u*u))
+			d := 0.5*(1+t) + 0.5*u*(1-t*t)*geluC*(1+3*0.044715*u*u)
+			dx[i] = float32(float64(dy[i]) * d)
+		}
+	default:
+		panic(fmt.Sprintf("cpu: unknown activation %v", act))
+	}
+}
+
+func (be *Backend) Softmax(x, y backend.Buffer, rows, cols int) {
+	xs, ys := be.f(x, rows*cols, "Softmax x"), be.f(y, rows*cols, "Softmax y")
+	be.rows(rows, cols, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			softmaxRow(xs[i*cols:(i+1)*cols], ys[i*cols:(i+1)*cols])
+		}
+	})
+}
+
+// softmaxRow writes softmax(x) into y (which may be x) and returns
+// log(sum(exp(x))), computed stably around the row's maximum.
+func softmaxRow(x, y []float32) (logSumExp float64) {
+	if len(x) == 0 {
+		return math.Inf(-1)
+	}
+	m := x[0]
+	for _, v := range x[1:] {
+		m = max(m, v)
+	}
+	sum := 0.0
+	for j, v := range x {
+		e := math.Exp(float64(v - m))
+		y[j] = float32(e)
+		sum += e
+	}
+	inv := 1 / sum
+	for j := range y[:len(x)] {
+		y[j] = float32(float64(y[j]) * inv)
+	}
+	return float64(m) + math.Log(sum)
+}
+
+func (be *Backend) Add(a, b, c backend.Buffer, n int) {
+	as, bs, cs := be.f(a, n, "Add a"), be.f(b, n, "Add b"), be.f(c, n, "Add c")
+	be.each(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			cs[i] = as[i] + bs[i]
+		}
+	})
+}
+
+func (be *Backend) Mul(a, b, c backend.Buffer, n int) {
+	as, bs, cs := be.f(a, n, "Mul a"), be.f(b, n, "Mul b"), be.f(c, n, "Mul c")
+	be.each(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			cs[i] = as[i] * bs[i]
+		}
+	})
+}
+
+func (be *Backend) Scale(x backend.Buffer, alpha float32, n int) {
+	xs := be.f(x, n, "Scale")
+	be.each(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			xs[i] *= alpha
+		}
+	})
+}
+
+func (be *Backend) Axpy(alpha float32, x, y backend.Buffer, n int) {
+	xs, ys := be.f(x, n, "Axpy x"), be.f(y, n, "Axpy y")
+	be.each(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ys[i] += alpha * xs[i]
+		}
+	})
+}
+
+func (be *Backend) Fill(x backend.Buffer, v float32, n int) {
+	xs := be.f(x, n, "Fill")
+	be.each(n, func(lo, hi int) {
+		s := xs[lo:hi]
+		if v == 0 {
+			clear(s)
+			return
+		}
+		for i := range s {
+			s[i] = v
+		}
+	})
+}
+
+func (be *Backend) SumRows(x, out backend.Buffer, rows, cols int, beta float32) {
+	xs, os := be.f(x, rows*cols, "SumRows x"), be.f(out, cols, "SumRows out")
+	// Split over columns so that each output is summed by one worker, in
+	// row order: the result does not depend on the thread count.
+	grain := max(16, elementGrain/max(rows, 1))
+	be.pool.parallelFor(cols, grain, 16, func(_, lo, hi int) {
+		acc := make([]float64, hi-lo)
+		for i := 0; i < rows; i++ {
+			row := xs[i*cols+lo : i*cols+hi]
+			for j, v := range row {
+				acc[j] += float64(v)
+			}
+		}
+		for j, s := range acc {
+			if beta == 0 {
+				os[lo+j] = float32(s)
+			} else {
+				os[lo+j] = float32(s + float64(beta)*float64(os[lo+j]))
+			}
+		}
+	})
+}
+
+func (be *Backend) SumSquares(x backend.Buffer, n int, out backend.Buffer) {
+	xs, os := be.f(x, n, "SumSquares x"), be.f(out, 1, "SumSquares out")
+	s := be.sum64(n, func(lo, hi int) float64 {
+		acc := 0.0
+		for _, v := range xs[lo:hi] {
+			acc += float64(v) * float64(v)
+		}
+		return acc
+	})
+	os[0] = float32(float64(os[0]) + s)
+}
+
+func argmax(row []float32) int {
+	best := 0
+	for j, v := range row {
+		if v > row[best] {
+			best = j
+		}
+	}
+	return best
+}
+
+func (be *Backend) ArgmaxRows(x, out backend.Buffer, rows, cols int) {
+	xs, os := be.f(x, rows*cols, "ArgmaxRows x"), be.f(out, rows, "ArgmaxRows out")
+	for i := range rows {
+		os[i] = float32(argmax(xs[i*cols : (i+1)*cols]))
+	}
+}
+
+func (be *Backend) CountCorrect(x, labels, out backend.Buffer, rows, cols int) {
+	xs, ls := be.f(x, rows*cols, "CountCorrect x"), be.f(labels, rows, "CountCorrect labels")
+	os := be.f(out, 1, "CountCorrect out")
+	correct := 0
+	for i := range rows {
+		var pred int
+		if cols == 1 {
+			if xs[i] > 0 {
+				pred = 1
+			}
+		} else {
+			pred = argmax(xs[i*cols : (i+1)*cols])
+		}
+		if float32(pred) == ls[i] {
+			correct++
+		}
+	}
+	os[0] += float32(correct)
+}

@@ -1,0 +1,180 @@
+// Command train trains a multilayer perceptron on a built-in, synthetic,
+// IDX or CSV data set and reports its test figures.
+//
+//	go run ./cmd/train                      # the embedded 8x8 digits
+//	go run ./cmd/train -data iris -json
+//	go run ./cmd/train -data fashion-mnist -layers 256 -batch 128 -epochs 10
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	_ "github.com/fastnn/fastnn/backend/cpu"
+	_ "github.com/fastnn/fastnn/backend/cuda"
+	"github.com/fastnn/fastnn/internal/experiment"
+	"github.com/fastnn/fastnn/nn"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the exit, for tests: 0 success, 1 failure, 2 bad flags.
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, jsonOut, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "train: %v\n", err)
+		return 2
+	}
+	var bar *progressbar.ProgressBar
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		bar = progressbar.NewOptions64(1, progressbar.OptionSetWriter(stderr),
+			progressbar.OptionShowIts(), progressbar.OptionSetItsString("samples"),
+			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish(),
+			progressbar.OptionSetWidth(30))
+	}
+	var last nn.EpochStats
+	cfg.Progress = func(epoch, done, total int) {
+		if bar == nil {
+			return
+		}
+		if epoch == 1 && done <= total && bar.GetMax64() == 1 {
+			bar.ChangeMax64(int64(total * cfg.Epochs))
+		}
+		desc := fmt.Sprintf("epoch %d/%d", epoch, cfg.Epochs)
+		if last.Epoch > 0 {
+			desc += fmt.Sprintf(" loss %.4f", last.TrainLoss)
+			if last.TrainAcc > 0 {
+				desc += fmt.Sprintf(" acc %.3f", last.TrainAcc)
+			}
+		}
+		bar.Describe(desc)
+		_ = bar.Set64(int64((epoch-1)*total + done))
+	}
+	cfg.OnEpoch = func(st nn.EpochStats) {
+		last = st
+		if jsonOut || (st.Epoch%max(1, cfg.Epochs/10) != 0 && st.Epoch != 1) {
+			return
+		}
+		if bar != nil {
+			_ = bar.Clear()
+		}
+		line := fmt.Sprintf("epoch %4d  loss %.4f", st.Epoch, st.TrainLoss)
+		if st.TrainAcc > 0 {
+			line += fmt.Sprintf("  acc %.4f", st.TrainAcc)
+		}
+		if v := st.Val; v != nil {
+			line += fmt.Sprintf("  val_loss %.4f", v.Loss)
+			if v.Accuracy > 0 {
+				line += fmt.Sprintf("  val_acc %.4f", v.Accuracy)
+			}
+		}
+		fmt.Fprintf(stdout, "%s  %.0f samples/s\n", line, st.SamplesPerSec)
+	}
+	cfg.Log = func(format string, a ...any) {
+		if !jsonOut {
+			fmt.Fprintf(stdout, format+"\n", a...)
+		} else if strings.Contains(format, "unavailable") {
+			fmt.Fprintf(stderr, format+"\n", a...)
+		}
+	}
+	res, err := experiment.Run(cfg)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "train: %v\n", err)
+		return 1
+	}
+	if jsonOut {
+		b, err := json.Marshal(res)
+		if err != nil {
+			fmt.Fprintf(stderr, "train: %v\n", err)
+			return 1
+		}
+		fmt.Fprintln(stdout, string(b))
+		return 0
+	}
+	fmt.Fprintf(stdout, "trained %d epochs on %d samples in %.1fs (%.0f samples/s)\n", res.Epochs, res.TrainSamples, res.TrainSeconds, res.SamplesPerSec)
+	if res.TestAcc != nil {
+		fmt.Fprintf(stdout, "test: %d samples, loss %.4f, accuracy %.4f\n", res.TestSamples, res.TestLoss, *res.TestAcc)
+	} else {
+		fmt.Fprintf(stdout, "test: %d samples, MSE %.4g, MAE %.4g, R^2 %.3f\n", res.TestSamples, *res.TestMSE, *res.TestMAE, *res.TestR2)
+	}
+	return 0
+}
+
+func parseFlags(args []string, stderr io.Writer) (experiment.Config, bool, error) {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := experiment.Config{}
+	var layers string
+	var jsonOut bool
+	fs.StringVar(&c.Data, "data", "digits", "data set: "+strings.Join(experiment.SetNames(), ", ")+", or a path to a .csv file")
+	fs.StringVar(&c.DataDir, "data-dir", "", "folder to look in first for IDX files (mnist, fashion-mnist)")
+	fs.BoolVar(&c.Download, "download", true, "download mnist / fashion-mnist into the user cache when not found")
+	fs.StringVar(&c.Target, "target", "", "CSV target column, by name or 0-based index (default: the last)")
+	fs.IntVar(&c.Samples, "samples", 0, "synthetic sets: number of points (default: the set's preset)")
+	fs.Float64Var(&c.Noise, "noise", 0, "synthetic sets: noise (default: the set's preset)")
+	fs.StringVar(&layers, "layers", "", "hidden layer widths, e.g. 256,128; \"none\" for no hidden layer (default: the set's preset)")
+	fs.StringVar(&c.Act, "act", "", "hidden activation: relu, leakyrelu, sigmoid, tanh, gelu, identity")
+	fs.StringVar(&c.Loss, "loss", "", "loss: cross-entropy, bce, mse, mae (default: by task)")
+	fs.StringVar(&c.Opt, "opt", "", "optimizer: sgd, momentum, nesterov, adam, adamw")
+	fs.Float64Var(&c.LR, "lr", 0, "learning rate (default: the set's preset)")
+	fs.Float64Var(&c.Momentum, "momentum", 0, "SGD momentum (momentum and nesterov default to 0.9)")
+	fs.Float64Var(&c.WD, "wd", 0, "weight decay (L2 for sgd and adam, decoupled for adamw)")
+	fs.IntVar(&c.Batch, "batch", -1, "batch size: 0 full batch, 1 online (default: the set's preset)")
+	fs.IntVar(&c.Epochs, "epochs", 0, "epochs (default: the set's preset)")
+	fs.Float64Var(&c.ValFrac, "val", -1, "fraction held out for validation (default: the set's preset)")
+	fs.Float64Var(&c.TestFrac, "test", -1, "fraction held out for testing, for sets without a test split")
+	fs.Uint64Var(&c.Seed, "seed", 1, "random seed: the same seed, backend level and thread count give the same run")
+	fs.StringVar(&c.Backend, "backend", "auto", "backend: auto, cpu, cuda")
+	fs.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all)")
+	fs.StringVar(&c.Level, "level", "", "CPU kernel level: generic, avx2, avx512 (default: best supported)")
+	fs.BoolVar(&jsonOut, "json", false, "end with one JSON line of results on stdout")
+	if err := fs.Parse(args); err != nil {
+		return c, false, err
+	}
+	if fs.NArg() > 0 {
+		return c, false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if c.Layers, err = parseLayers(layers); err != nil {
+		return c, false, err
+	}
+	return c, jsonOut, nil
+}
+
+// parseLayers reads "256,128"; "" leaves the preset (nil), "none" means no
+// hidden layer.
+func parseLayers(s string) ([]int, error) {
+	switch s {
+	case "":
+		return nil, nil
+	case "none", "0":
+		return []int{}, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 1<<16 {
+			return nil, fmt.Errorf("-layers %q: %q is not a width in 1..65536", s, f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

@@ -1,0 +1,179 @@
+package experiment
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/fastnn/fastnn/data"
+)
+
+// preset is the configuration a data set trains well with; flags override it.
+type preset struct {
+	layers  []int
+	act     string
+	opt     string
+	lr      float64
+	batch   int
+	epochs  int
+	samples int
+	noise   float64
+	val     float64
+	test    float64
+}
+
+var presets = map[string]preset{
+	"digits":        {layers: []int{64}, act: "relu", opt: "adam", lr: 1e-3, batch: 32, epochs: 30, val: 0.1, test: 0.2},
+	"iris":          {layers: []int{16}, act: "relu", opt: "adam", lr: 1e-2, batch: 16, epochs: 100, val: 0.1, test: 0.2},
+	"wine":          {layers: []int{16}, act: "relu", opt: "adam", lr: 1e-2, batch: 16, epochs: 100, val: 0.1, test: 0.2},
+	"breast-cancer": {layers: []int{16}, act: "relu", opt: "adam", lr: 1e-3, batch: 32, epochs: 50, val: 0.1, test: 0.2},
+	"diabetes":      {layers: []int{16}, act: "relu", opt: "adam", lr: 1e-3, batch: 32, epochs: 100, val: 0.1, test: 0.2},
+	"boston":        {layers: []int{32}, act: "relu", opt: "adam", lr: 1e-3, batch: 32, epochs: 200, val: 0.1, test: 0.2},
+	"xor":           {layers: []int{8}, act: "tanh", opt: "adam", lr: 0.05, batch: 0, epochs: 300, samples: 4},
+	"circles":       {layers: []int{16, 16}, act: "relu", opt: "adam", lr: 1e-2, batch: 32, epochs: 100, samples: 1000, noise: 0.1, val: 0.1, test: 0.2},
+	"moons":         {layers: []int{16, 16}, act: "relu", opt: "adam", lr: 1e-2, batch: 32, epochs: 100, samples: 1000, noise: 0.1, val: 0.1, test: 0.2},
+	"spiral":        {layers: []int{32, 32}, act: "relu", opt: "adam", lr: 1e-2, batch: 32, epochs: 300, samples: 900, noise: 0.1, val: 0.1, test: 0.2},
+	"blobs":         {layers: []int{16}, act: "relu", opt: "adam", lr: 1e-2, batch: 32, epochs: 50, samples: 1000, noise: 1, val: 0.1, test: 0.2},
+	"mnist":         {layers: []int{256}, act: "relu", opt: "adam", lr: 1e-3, batch: 128, epochs: 10},
+	"fashion-mnist": {layers: []int{256}, act: "relu", opt: "adam", lr: 1e-3, batch: 128, epochs: 10},
+	"csv":           {layers: []int{32}, act: "relu", opt: "adam", lr: 1e-3, batch: 32, epochs: 50, val: 0.1, test: 0.2},
+}
+
+// SetNames lists the data set names that -data accepts besides a CSV path.
+func SetNames() []string {
+	return []string{"digits", "xor", "circles", "moons", "spiral", "blobs", "iris", "breast-cancer",
+		"wine", "diabetes", "boston", "mnist", "fashion-mnist"}
+}
+
+func presetFor(name string) (preset, error) {
+	if p, ok := presets[name]; ok {
+		return p, nil
+	}
+	if isCSVPath(name) {
+		return presets["csv"], nil
+	}
+	return preset{}, fmt.Errorf("-data: unknown data set %q (want one of %s, or a path to a .csv file)", name, strings.Join(SetNames(), ", "))
+}
+
+func (p preset) fill(c Config) Config {
+	if c.Layers == nil {
+		c.Layers = p.layers
+	}
+	if c.Act == "" {
+		c.Act = p.act
+	}
+	if c.Opt == "" {
+		c.Opt = p.opt
+	}
+	if c.LR == 0 {
+		c.LR = p.lr
+	}
+	if c.Batch == -1 {
+		c.Batch = p.batch
+	}
+	if c.Epochs == 0 {
+		c.Epochs = p.epochs
+	}
+	if c.Samples == 0 {
+		c.Samples = p.samples
+	}
+	if c.Noise == 0 {
+		c.Noise = p.noise
+	}
+	if c.ValFrac == -1 {
+		c.ValFrac = p.val
+	}
+	if c.TestFrac == -1 {
+		c.TestFrac = p.test
+	}
+	return c
+}
+
+// Sets are the splits of one run, features standardised on the training
+// split (regression targets too: TargetStd converts back).
+type Sets struct {
+	Train, Val, Test *data.Dataset
+	TargetStd        float32 // regression: the training targets' standard deviation
+	TestTargetVar    float64 // regression: variance of the test targets, for R^2
+}
+
+// Load reads or generates the data set of c and splits it.
+func Load(c Config, rng *rand.Rand) (*Sets, error) {
+	var all *data.Dataset
+	var err error
+	switch c.Data {
+	case "mnist", "fashion-mnist":
+		train, test, err := data.LoadMNIST(c.Data, data.MNISTOptions{DataDir: c.DataDir, Download: c.Download})
+		if err != nil {
+			return nil, err
+		}
+		// Pixels come scaled to [0, 1] and are not standardised, as with
+		// torchvision's ToTensor.
+		s := &Sets{Train: train, Val: train.Subset(nil), Test: test}
+		if c.ValFrac > 0 {
+			tr, val, _, err := data.Split(train, rng, c.ValFrac, 0)
+			if err != nil {
+				return nil, err
+			}
+			s.Train, s.Val = tr, val
+		}
+		return s, nil
+	case "xor":
+		all = data.XOR(c.Samples, c.Noise, rng)
+		if c.Samples == 4 && c.Noise == 0 {
+			// The truth table is the whole problem: train and test on it.
+			return &Sets{Train: all, Val: all.Subset(nil), Test: all}, nil
+		}
+	case "circles":
+		all = data.Circles(c.Samples, c.Noise, rng)
+	case "moons":
+		all = data.Moons(c.Samples, c.Noise, rng)
+	case "spiral":
+		all = data.Spiral(c.Samples, 3, c.Noise, rng)
+	case "blobs":
+		all = data.Blobs(c.Samples, 3, c.Noise, rng)
+	default:
+		if isCSVPath(c.Data) {
+			all, err = data.ReadCSVFile(c.Data, data.CSVOptions{Target: c.Target, Task: data.TaskAuto})
+		} else {
+			all, err = data.Builtin(c.Data)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	train, val, test, err := data.Split(all, rng, c.ValFrac, c.TestFrac)
+	if err != nil {
+		return nil, err
+	}
+	if test.N == 0 {
+		return nil, fmt.Errorf("data set %s: the test split is empty (%d samples, -test %v)", c.Data, all.N, c.TestFrac)
+	}
+	s := &Sets{Train: train, Val: val, Test: test}
+	std := data.FitStandardizer(train.X, train.N, train.Features)
+	for _, d := range []*data.Dataset{train, val, test} {
+		std.Apply(d.X, d.N)
+	}
+	if all.Task == data.Regression {
+		ty := data.FitStandardizer(train.Y, train.N, train.Targets)
+		s.TargetStd = ty.Std[0]
+		s.TestTargetVar = variance(test.Y)
+		for _, d := range []*data.Dataset{train, val, test} {
+			ty.Apply(d.Y, d.N)
+		}
+	}
+	return s, nil
+}
+
+func variance(y []float32) float64 {
+	mean := 0.0
+	for _, v := range y {
+		mean += float64(v)
+	}
+	mean /= float64(len(y))
+	ss := 0.0
+	for _, v := range y {
+		ss += (float64(v) - mean) * (float64(v) - mean)
+	}
+	return ss / float64(len(y))
+}

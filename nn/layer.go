@@ -1,0 +1,148 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/fastnn/fastnn/backend"
+)
+
+// Layer is one stage of a network.
+type Layer interface {
+	// Forward computes the layer's output for a batch x. training selects
+	// training behaviour for layers that have one (dropout, batch norm).
+	Forward(x Tensor, training bool) Tensor
+	// Backward takes dL/d(output) for the batch of the last Forward,
+	// accumulates dL/d(params) into the params' Grad buffers and returns
+	// dL/d(input).
+	Backward(dy Tensor) Tensor
+	// Params lists the trainable parameters (none for an activation).
+	Params() []*Param
+	// OutFeatures is the number of output columns for in input columns.
+	OutFeatures(in int) int
+	// String describes the layer, PyTorch style: "Linear(in=64, out=32)".
+	String() string
+	// Free releases the layer's buffers.
+	Free()
+}
+
+// inputGradSkipper is implemented by layers that can skip computing
+// dL/d(input) when nobody needs it (the first layer of a network).
+type inputGradSkipper interface {
+	skipInputGrad(skip bool)
+}
+
+// Linear is a fully connected layer, y = x W^T + b, with W [out, in] and
+// b [out] as in PyTorch's nn.Linear.
+type Linear struct {
+	In, Out      int
+	Weight, Bias *Param
+
+	be        backend.Backend
+	x         Tensor // input of the last Forward
+	y, dx     workspace
+	skipInput bool
+}
+
+// NewLinear makes a Linear layer with weights drawn by init and zero biases.
+func NewLinear(be backend.Backend, in, out int, init Init) *Linear {
+	if in <= 0 || out <= 0 {
+		panic(fmt.Sprintf("nn: NewLinear(%d, %d): sizes must be positive", in, out))
+	}
+	l := &Linear{In: in, Out: out, be: be,
+		Weight: newParam(be, "weight", out, in),
+		Bias:   newParam(be, "bias", out),
+	}
+	be.Upload(l.Weight.Value, init.Weights(in, out))
+	return l
+}
+
+func (l *Linear) Forward(x Tensor, training bool) Tensor {
+	checkCols("Linear", x, l.In)
+	l.x = x
+	y := Tensor{l.y.get(l.be, x.Rows*l.Out), x.Rows, l.Out}
+	l.be.Gemm(false, true, x.Rows, l.Out, l.In, 1, x.Buf, l.Weight.Value, 0, y.Buf)
+	l.be.AddBias(y.Buf, l.Bias.Value, x.Rows, l.Out)
+	return y
+}
+
+func (l *Linear) Backward(dy Tensor) Tensor {
+	checkCols("Linear backward", dy, l.Out)
+	be, x := l.be, l.x
+	// dW += dy^T x ; db += column sums of dy ; dx = dy W
+	be.Gemm(true, false, l.Out, l.In, x.Rows, 1, dy.Buf, x.Buf, 1, l.Weight.Grad)
+	be.SumRows(dy.Buf, l.Bias.Grad, dy.Rows, l.Out, 1)
+	if l.skipInput {
+		return Tensor{}
+	}
+	dx := Tensor{l.dx.get(be, x.Rows*l.In), x.Rows, l.In}
+	be.Gemm(false, false, x.Rows, l.In, l.Out, 1, dy.Buf, l.Weight.Value, 0, dx.Buf)
+	return dx
+}
+
+func (l *Linear) skipInputGrad(skip bool) { l.skipInput = skip }
+func (l *Linear) Params() []*Param        { return []*Param{l.Weight, l.Bias} }
+func (l *Linear) OutFeatures(int) int     { return l.Out }
+func (l *Linear) String() string          { return fmt.Sprintf("Linear(in=%d, out=%d)", l.In, l.Out) }
+
+func (l *Linear) Free() {
+	for _, p := range l.Params() {
+		l.be.Free(p.Value)
+		l.be.Free(p.Grad)
+	}
+	l.y.free(l.be)
+	l.dx.free(l.be)
+}
+
+// Activation applies an elementwise non-linearity.
+type Activation struct {
+	Kind  backend.Activation
+	Slope float32 // LeakyReLU's negative slope
+
+	be    backend.Backend
+	x, y  Tensor
+	out   workspace
+	dx    workspace
+	skipD bool
+}
+
+// NewActivation makes an activation layer; slope is used by LeakyReLU only.
+func NewActivation(be backend.Backend, kind backend.Activation, slope float32) *Activation {
+	return &Activation{Kind: kind, Slope: slope, be: be}
+}
+
+func (a *Activation) Forward(x Tensor, training bool) Tensor {
+	a.x = x
+	a.y = Tensor{a.out.get(a.be, x.Len()), x.Rows, x.Cols}
+	a.be.Activate(a.Kind, a.Slope, x.Buf, a.y.Buf, x.Len())
+	return a.y
+}
+
+func (a *Activation) Backward(dy Tensor) Tensor {
+	if a.skipD {
+		return Tensor{}
+	}
+	dx := Tensor{a.dx.get(a.be, dy.Len()), dy.Rows, dy.Cols}
+	a.be.ActivateBackward(a.Kind, a.Slope, a.x.Buf, a.y.Buf, dy.Buf, dx.Buf, dy.Len())
+	return dx
+}
+
+func (a *Activation) skipInputGrad(skip bool) { a.skipD = skip }
+func (a *Activation) Params() []*Param        { return nil }
+func (a *Activation) OutFeatures(in int) int  { return in }
+
+func (a *Activation) String() string {
+	if a.Kind == backend.LeakyReLU {
+		return fmt.Sprintf("LeakyReLU(slope=%g)", a.Slope)
+	}
+	return activationTitles[a.Kind]
+}
+
+var activationTitles = map[backend.Activation]string{
+	backend.Identity: "Identity()", backend.ReLU: "ReLU()", backend.Sigmoid: "Sigmoid()",
+	backend.Tanh: "Tanh()", backend.GELU: "GELU(approximate='tanh')",
+}
+
+func (a *Activation) Free() {
+	a.out.free(a.be)
+	a.dx.free(a.be)
+}

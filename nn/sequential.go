@@ -1,0 +1,139 @@
+package nn
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/fastnn/fastnn/backend"
+)
+
+// Sequential chains layers, like PyTorch's nn.Sequential.
+type Sequential struct {
+	Layers []Layer
+	be     backend.Backend
+}
+
+// NewSequential chains layers. Backward does not compute the gradient with
+// respect to the network's input, which training never uses, unless
+// SetInputGrad(true) asks for it.
+func NewSequential(be backend.Backend, layers ...Layer) *Sequential {
+	s := &Sequential{Layers: layers, be: be}
+	s.SetInputGrad(false)
+	return s
+}
+
+// SetInputGrad chooses whether Backward returns dL/d(input) (true) or skips
+// that product in the first layer and returns an empty Tensor (false).
+func (s *Sequential) SetInputGrad(need bool) {
+	if len(s.Layers) > 0 {
+		if l, ok := s.Layers[0].(inputGradSkipper); ok {
+			l.skipInputGrad(!need)
+		}
+	}
+}
+
+// MLPConfig describes a multilayer perceptron.
+type MLPConfig struct {
+	In     int                // input features
+	Hidden []int              // hidden layer widths
+	Out    int                // outputs (classes, or 1 for a binary logit or a regression target)
+	Act    backend.Activation // activation after every hidden layer
+	Slope  float32            // LeakyReLU slope
+}
+
+// NewMLP builds Linear, Act, Linear, Act, ..., Linear, with each Linear's
+// weights drawn by DefaultInit for the activation that follows it. The output
+// layer has no activation: the losses take logits.
+func NewMLP(be backend.Backend, cfg MLPConfig, rng *rand.Rand) (*Sequential, error) {
+	if cfg.In <= 0 || cfg.Out <= 0 {
+		return nil, fmt.Errorf("nn: MLP needs positive input and output sizes, got %d and %d", cfg.In, cfg.Out)
+	}
+	var layers []Layer
+	in := cfg.In
+	for i, h := range cfg.Hidden {
+		if h <= 0 {
+			return nil, fmt.Errorf("nn: hidden layer %d has width %d, want > 0", i+1, h)
+		}
+		layers = append(layers,
+			NewLinear(be, in, h, DefaultInit(cfg.Act, cfg.Slope, rng)),
+			NewActivation(be, cfg.Act, cfg.Slope))
+		in = h
+	}
+	layers = append(layers, NewLinear(be, in, cfg.Out, DefaultInit(backend.Identity, 0, rng)))
+	return NewSequential(be, layers...), nil
+}
+
+func (s *Sequential) Forward(x Tensor, training bool) Tensor {
+	for _, l := range s.Layers {
+		x = l.Forward(x, training)
+	}
+	return x
+}
+
+func (s *Sequential) Backward(dy Tensor) Tensor {
+	for i := len(s.Layers) - 1; i >= 0; i-- {
+		dy = s.Layers[i].Backward(dy)
+	}
+	return dy
+}
+
+// Params lists every parameter, in layer order.
+func (s *Sequential) Params() []*Param {
+	var ps []*Param
+	for _, l := range s.Layers {
+		ps = append(ps, l.Params()...)
+	}
+	return ps
+}
+
+// NamedParams maps PyTorch state_dict names ("0.weight", "0.bias",
+// "2.weight", ...) to parameters, in layer order.
+func (s *Sequential) NamedParams() (names []string, params []*Param) {
+	for i, l := range s.Layers {
+		for _, p := range l.Params() {
+			names = append(names, fmt.Sprintf("%d.%s", i, p.Name))
+			params = append(params, p)
+		}
+	}
+	return names, params
+}
+
+// ParamCount is the number of trainable scalars.
+func (s *Sequential) ParamCount() int {
+	n := 0
+	for _, p := range s.Params() {
+		n += p.Len()
+	}
+	return n
+}
+
+// ZeroGrad clears every gradient; Backward accumulates into them.
+func (s *Sequential) ZeroGrad() {
+	for _, p := range s.Params() {
+		s.be.Fill(p.Grad, 0, p.Len())
+	}
+}
+
+func (s *Sequential) OutFeatures(in int) int {
+	for _, l := range s.Layers {
+		in = l.OutFeatures(in)
+	}
+	return in
+}
+
+func (s *Sequential) String() string {
+	var b strings.Builder
+	b.WriteString("Sequential(\n")
+	for i, l := range s.Layers {
+		fmt.Fprintf(&b, "  (%d): %s\n", i, l)
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+func (s *Sequential) Free() {
+	for _, l := range s.Layers {
+		l.Free()
+	}
+}

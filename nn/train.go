@@ -1,0 +1,232 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/fastnn/fastnn/backend"
+	"github.com/fastnn/fastnn/data"
+)
+
+// TrainConfig controls Fit.
+type TrainConfig struct {
+	Epochs int
+	// BatchSize is the number of samples per update: 1 is online learning,
+	// 0 (or >= the data set's size) is full-batch gradient descent, anything
+	// between is mini-batch.
+	BatchSize int
+	// RNG reshuffles the training set at the start of every epoch.
+	RNG *rand.Rand
+	// Progress, when set, is called after every step with the samples done
+	// so far in the epoch.
+	Progress func(epoch, done, total int)
+	// OnEpoch, when set, is called with each epoch's figures as they come.
+	OnEpoch func(EpochStats)
+}
+
+// Metrics are a model's figures on one data set.
+type Metrics struct {
+	Loss     float64 `json:"loss"`
+	Accuracy float64 `json:"acc,omitempty"` // classification
+	MSE      float64 `json:"mse,omitempty"` // regression, in the model's target units
+	MAE      float64 `json:"mae,omitempty"`
+}
+
+// EpochStats is one line of the training history.
+type EpochStats struct {
+	Epoch         int      `json:"epoch"`
+	TrainLoss     float64  `json:"train_loss"`
+	TrainAcc      float64  `json:"train_acc,omitempty"` // running accuracy over the epoch's batches
+	Val           *Metrics `json:"val,omitempty"`
+	Seconds       float64  `json:"seconds"`
+	SamplesPerSec float64  `json:"samples_per_sec"`
+}
+
+// History is the per-epoch record of a run.
+type History []EpochStats
+
+// Trainer ties a model, its loss and its optimizer to a backend.
+type Trainer struct {
+	Backend backend.Backend
+	Model   *Sequential
+	Loss    Loss
+	Opt     Optimizer
+
+	io batchIO
+}
+
+// batchIO is the staging memory of a run: host slices that batches are
+// gathered into and the device buffers they are uploaded to. It grows to the
+// largest batch and is reused, so steps allocate nothing.
+type batchIO struct {
+	hostX, hostY       []float32
+	x, y, grad         workspace
+	lossSum, correct   backend.Buffer
+	mseSum, maeSum     backend.Buffer
+	scalar             []float32
+	features, outs, ys int
+}
+
+// Fit trains for cfg.Epochs epochs over train, evaluating on val (when it
+// has samples) after each, and returns the history.
+func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error) {
+	if err := t.check(train); err != nil {
+		return nil, err
+	}
+	if cfg.Epochs < 1 {
+		return nil, fmt.Errorf("nn: epochs must be >= 1, got %d", cfg.Epochs)
+	}
+	batch := cfg.BatchSize
+	if batch <= 0 || batch > train.N {
+		batch = train.N
+	}
+	rng := cfg.RNG
+	if rng == nil {
+		rng = NewRNG(0)
+	}
+	be, io := t.Backend, &t.io
+	order := make([]int, train.N)
+	for i := range order {
+		order[i] = i
+	}
+	var hist History
+	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+		start := time.Now()
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		be.Fill(io.lossSum, 0, 1)
+		be.Fill(io.correct, 0, 1)
+		for lo := 0; lo < train.N; lo += batch {
+			idx := order[lo:min(lo+batch, train.N)]
+			x, y := t.upload(train, idx)
+			out := t.Model.Forward(x, true)
+			grad := Tensor{io.grad.get(be, out.Len()), out.Rows, out.Cols}
+			t.Loss.Compute(be, out, y, grad.Buf, io.lossSum)
+			if train.Task == data.Classification {
+				be.CountCorrect(out.Buf, y, io.correct, out.Rows, out.Cols)
+			}
+			t.Model.ZeroGrad()
+			t.Model.Backward(grad)
+			t.Opt.Step()
+			if cfg.Progress != nil {
+				cfg.Progress(epoch, lo+len(idx), train.N)
+			}
+		}
+		st := EpochStats{Epoch: epoch, TrainLoss: t.read(io.lossSum) / float64(train.N)}
+		st.Seconds = time.Since(start).Seconds()
+		st.SamplesPerSec = float64(train.N) / st.Seconds
+		if train.Task == data.Classification {
+			st.TrainAcc = t.read(io.correct) / float64(train.N)
+		}
+		if math.IsNaN(st.TrainLoss) || math.IsInf(st.TrainLoss, 0) {
+			return hist, fmt.Errorf("nn: training diverged: loss is %v in epoch %d (lower the learning rate?)", st.TrainLoss, epoch)
+		}
+		if val != nil && val.N > 0 {
+			m, err := t.Evaluate(val, batch)
+			if err != nil {
+				return hist, err
+			}
+			st.Val = &m
+		}
+		hist = append(hist, st)
+		if cfg.OnEpoch != nil {
+			cfg.OnEpoch(st)
+		}
+	}
+	return hist, nil
+}
+
+// Evaluate runs the model in inference mode over d, batch samples at a time
+// (0: 1024), and returns its loss and accuracy (classification) or MSE and
+// MAE (regression).
+func (t *Trainer) Evaluate(d *data.Dataset, batch int) (Metrics, error) {
+	if err := t.check(d); err != nil {
+		return Metrics{}, err
+	}
+	if d.N == 0 {
+		return Metrics{}, fmt.Errorf("nn: evaluate: data set %q is empty", d.Name)
+	}
+	if batch <= 0 {
+		batch = 1024
+	}
+	be, io := t.Backend, &t.io
+	for _, s := range []backend.Buffer{io.lossSum, io.correct, io.mseSum, io.maeSum} {
+		be.Fill(s, 0, 1)
+	}
+	idx := make([]int, 0, batch)
+	for lo := 0; lo < d.N; lo += batch {
+		idx = idx[:0]
+		for i := lo; i < min(lo+batch, d.N); i++ {
+			idx = append(idx, i)
+		}
+		x, y := t.upload(d, idx)
+		out := t.Model.Forward(x, false)
+		grad := io.grad.get(be, out.Len()) // the losses' gradients are not used here
+		t.Loss.Compute(be, out, y, grad, io.lossSum)
+		if d.Task == data.Classification {
+			be.CountCorrect(out.Buf, y, io.correct, out.Rows, out.Cols)
+		} else {
+			be.MSE(out.Buf, y, grad, io.mseSum, out.Rows, out.Cols)
+			be.MAE(out.Buf, y, grad, io.maeSum, out.Rows, out.Cols)
+		}
+	}
+	n := float64(d.N)
+	m := Metrics{Loss: t.read(io.lossSum) / n}
+	if d.Task == data.Classification {
+		m.Accuracy = t.read(io.correct) / n
+	} else {
+		m.MSE, m.MAE = t.read(io.mseSum)/n, t.read(io.maeSum)/n
+	}
+	return m, nil
+}
+
+// check validates that d fits the model and loss, and sets up the staging
+// buffers on first use.
+func (t *Trainer) check(d *data.Dataset) error {
+	if d == nil {
+		return fmt.Errorf("nn: no data set")
+	}
+	first, ok := t.Model.Layers[0].(*Linear)
+	if !ok {
+		return fmt.Errorf("nn: the model must start with a Linear layer")
+	}
+	outs := t.Model.OutFeatures(first.In)
+	if d.Features != first.In {
+		return fmt.Errorf("nn: data set %q has %d features, the model takes %d", d.Name, d.Features, first.In)
+	}
+	if want := t.Loss.TargetCols(outs); d.Targets != want {
+		return fmt.Errorf("nn: data set %q has %d target columns, loss %s on %d outputs needs %d", d.Name, d.Targets, t.Loss, outs, want)
+	}
+	if _, ce := t.Loss.(CrossEntropy); ce && d.Classes > outs {
+		return fmt.Errorf("nn: data set %q has %d classes, the model has %d outputs", d.Name, d.Classes, outs)
+	}
+	if t.io.lossSum == nil {
+		be := t.Backend
+		t.io = batchIO{features: first.In, outs: outs, ys: d.Targets, scalar: make([]float32, 1),
+			lossSum: be.Alloc(1), correct: be.Alloc(1), mseSum: be.Alloc(1), maeSum: be.Alloc(1)}
+	}
+	return nil
+}
+
+// upload gathers the samples idx of d into the staging buffers.
+func (t *Trainer) upload(d *data.Dataset, idx []int) (Tensor, backend.Buffer) {
+	be, io := t.Backend, &t.io
+	nx, ny := len(idx)*d.Features, len(idx)*d.Targets
+	if len(io.hostX) < nx {
+		io.hostX = make([]float32, nx)
+	}
+	if len(io.hostY) < ny {
+		io.hostY = make([]float32, ny)
+	}
+	d.Gather(idx, io.hostX[:nx], io.hostY[:ny])
+	x, y := io.x.get(be, nx), io.y.get(be, ny)
+	be.Upload(x, io.hostX[:nx])
+	be.Upload(y, io.hostY[:ny])
+	return Tensor{x, len(idx), d.Features}, y
+}
+
+func (t *Trainer) read(b backend.Buffer) float64 {
+	t.Backend.Download(t.io.scalar, b)
+	return float64(t.io.scalar[0])
+}
