@@ -1,12 +1,12 @@
 # Build, test and measure. `make help` lists the targets.
 GO ?= go
 
-.PHONY: help build train test test-short race vet bench bench-go compare clean
+.PHONY: help build train test vet generate check-generated bench bench-go compare clean
 
 help:
 	@echo "make build     build cmd/train and cmd/bench into bin/"
 	@echo "make train     train on the embedded digits set"
-	@echo "make test      vet, all tests, race detector over the concurrent packages"
+	@echo "make test      vet, generated-code check, all tests (also -tags cuda and noasm), race detector"
 	@echo "make bench     GEMM and training throughput (cmd/bench)"
 	@echo "make bench-go  go test -bench over the kernels"
 	@echo "make compare   cmd/bench beside OpenBLAS and PyTorch in one run (needs libopenblas-dev, python3-torch)"
@@ -21,9 +21,19 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 	$(GO) vet -tags cuda ./...
+	$(GO) vet -tags noasm ./...
 
-test: vet
+# The assembly is generated with avo and committed; regenerating it must
+# reproduce the committed files byte for byte.
+generate:
+	cd backend/cpu && $(GO) generate .
+
+check-generated: generate
+	git diff --exit-code -- backend/cpu/gemm_amd64.s backend/cpu/gemm_amd64_stubs.go
+
+test: vet check-generated
 	$(GO) test ./...
+	$(GO) test -tags noasm ./backend/cpu/
 	$(GO) test -short -tags cuda ./backend/ ./backend/cuda/ ./cmd/...
 	$(GO) test -race ./backend/... ./nn/... ./data/...
 

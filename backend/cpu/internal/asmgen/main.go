@@ -1,0 +1,141 @@
+// Command asmgen writes the amd64 assembly kernels of package cpu with avo.
+// Run through go generate in backend/cpu; the output is committed and CI
+// checks that regenerating it changes nothing.
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+func main() {
+	ConstraintExpr("amd64,!noasm")
+	gemmMicroAVX2()
+	Generate()
+}
+
+// The AVX2 micro-kernel's tile: 6 rows x 16 columns, twelve 8-float ymm
+// accumulators, leaving 4 of the 16 ymm registers for one broadcast of A
+// and two rows of B.
+const (
+	mr = 6
+	nr = 16
+)
+
+// gemmMicroAVX2 is the AVX2+FMA micro-kernel. Its Go equivalent:
+//
+//	for p := 0; p < k; p++ {
+//		for r := 0; r < 6; r++ {
+//			for j := 0; j < 16; j++ {
+//				acc[r][j] += a[p*6+r] * b[p*16+j]
+//			}
+//		}
+//	}
+//	for r, j: c[r*ldc+j] = alpha*acc[r][j] + beta*c[r*ldc+j]  (c not read when beta == 0)
+func gemmMicroAVX2() {
+	TEXT("gemmMicroAVX2", NOSPLIT, "func(k int, a, b, c *float32, ldc int, alpha, beta float32)")
+	Pragma("noescape")
+	Doc("gemmMicroAVX2 computes the 6x16 tile C = alpha*A*B + beta*C from a packed",
+		"6 x k sliver of A (column p at a[6p:]) and a packed k x 16 sliver of B (row p",
+		"at b[16p:]); C has row stride ldc elements. C is not read when beta == 0.")
+	k := Load(Param("k"), GP64())
+	pa := Load(Param("a"), GP64())
+	pb := Load(Param("b"), GP64())
+
+	var acc [mr][2]reg.VecVirtual
+	for r := range acc {
+		for h := range acc[r] {
+			acc[r][h] = YMM()
+			VXORPS(acc[r][h], acc[r][h], acc[r][h])
+		}
+	}
+
+	// The loop runs unroll steps of k per iteration, so that the loop
+	// control is a small share of the instructions the front end issues;
+	// the remaining k mod unroll steps run one at a time.
+	const unroll = 4
+	b0, b1, a := YMM(), YMM(), YMM()
+	step := func(p int) {
+		VMOVUPS(Mem{Base: pb, Disp: 4 * nr * p}, b0)
+		VMOVUPS(Mem{Base: pb, Disp: 4*nr*p + 32}, b1)
+		for r := 0; r < mr; r++ {
+			VBROADCASTSS(Mem{Base: pa, Disp: 4 * (mr*p + r)}, a)
+			VFMADD231PS(b0, a, acc[r][0])
+			VFMADD231PS(b1, a, acc[r][1])
+		}
+	}
+	blocks := GP64()
+	MOVQ(k, blocks)
+	SHRQ(U8(2), blocks)
+	ANDQ(U8(unroll-1), k)
+	TESTQ(blocks, blocks)
+	JZ(LabelRef("tail"))
+	Label("loop")
+	Comment(fmt.Sprintf("%d rank-1 updates of the tile.", unroll))
+	for p := 0; p < unroll; p++ {
+		step(p)
+	}
+	ADDQ(U32(4*mr*unroll), pa)
+	ADDQ(U32(4*nr*unroll), pb)
+	DECQ(blocks)
+	JNZ(LabelRef("loop"))
+
+	Label("tail")
+	TESTQ(k, k)
+	JZ(LabelRef("done"))
+	Label("tailloop")
+	step(0)
+	ADDQ(U32(4*mr), pa)
+	ADDQ(U32(4*nr), pb)
+	DECQ(k)
+	JNZ(LabelRef("tailloop"))
+
+	Label("done")
+	pc := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc) // elements to bytes
+	alpha := YMM()
+	VBROADCASTSS(Load(Param("alpha"), XMM()), alpha)
+	for r := range acc {
+		for h := range acc[r] {
+			VMULPS(alpha, acc[r][h], acc[r][h])
+		}
+	}
+	betaX, zero := Load(Param("beta"), XMM()), XMM()
+	XORPS(zero, zero)
+	UCOMISS(zero, betaX)
+	JNE(LabelRef("accumulate"))
+	JP(LabelRef("accumulate")) // beta is NaN: let it propagate as BLAS would
+
+	Comment("beta == 0: C is only written.")
+	row := GP64()
+	MOVQ(pc, row)
+	for r := range acc {
+		VMOVUPS(acc[r][0], Mem{Base: row})
+		VMOVUPS(acc[r][1], Mem{Base: row, Disp: 32})
+		if r < mr-1 {
+			ADDQ(ldc, row)
+		}
+	}
+	VZEROUPPER()
+	RET()
+
+	Label("accumulate")
+	Comment("C = alpha*acc + beta*C")
+	beta := YMM()
+	VBROADCASTSS(betaX, beta)
+	for r := range acc {
+		VFMADD231PS(Mem{Base: pc}, beta, acc[r][0])
+		VFMADD231PS(Mem{Base: pc, Disp: 32}, beta, acc[r][1])
+		VMOVUPS(acc[r][0], Mem{Base: pc})
+		VMOVUPS(acc[r][1], Mem{Base: pc, Disp: 32})
+		if r < mr-1 {
+			ADDQ(ldc, pc)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}

@@ -1,0 +1,28 @@
+//go:build amd64 && !noasm
+
+package cpu
+
+import "unsafe"
+
+//go:generate go run ./internal/asmgen -pkg cpu -out gemm_amd64.s -stubs gemm_amd64_stubs.go
+
+func init() {
+	kernelTable[AVX2] = &avx2Kernels
+}
+
+// avx2Kernels: the 6x16 micro-kernel keeps a B sliver (kc x 16) in a 32 KiB
+// L1 and a packed A block (mc x kc) in L2; nc keeps the B panel in L3.
+var avx2Kernels = kernels{
+	mr: 6, nr: 16,
+	gemmMicro: gemmMicroAVX2Checked,
+	mc:        144, kc: 256, nc: 4080,
+}
+
+// gemmMicroAVX2Checked checks the slice bounds that the assembly relies on,
+// then calls it.
+func gemmMicroAVX2Checked(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[:6*k]
+	_ = b[:16*k]
+	_ = c[5*ldc+15]
+	gemmMicroAVX2(k, unsafe.SliceData(a), unsafe.SliceData(b), &c[0], ldc, alpha, beta)
+}
