@@ -102,6 +102,17 @@ func packA(dst []float32, g gemmArgs, ic, mc, pc, kc, mr int) {
 	for s := 0; s < mc; s += mr {
 		sl := dst[s*kc : (s+mr)*kc]
 		rows := min(mr, mc-s)
+		i0 := ic + s
+		if g.transA {
+			// A is k x m: the sliver's column p is contiguous in memory.
+			for p := 0; p < kc; p++ {
+				col := sl[p*mr : (p+1)*mr]
+				copy(col, g.a[(pc+p)*g.m+i0:(pc+p)*g.m+i0+rows])
+				clear(col[rows:])
+			}
+			continue
+		}
+		// A is m x k: read each row once, scatter it down the sliver.
 		for r := 0; r < mr; r++ {
 			if r >= rows {
 				for p := 0; p < kc; p++ {
@@ -109,16 +120,9 @@ func packA(dst []float32, g gemmArgs, ic, mc, pc, kc, mr int) {
 				}
 				continue
 			}
-			i := ic + s + r
-			if g.transA { // A is k x m: op(A)[i][p] = a[p*m + i]
-				for p := 0; p < kc; p++ {
-					sl[p*mr+r] = g.a[(pc+p)*g.m+i]
-				}
-			} else { // A is m x k
-				row := g.a[i*g.k+pc : i*g.k+pc+kc]
-				for p, v := range row {
-					sl[p*mr+r] = v
-				}
+			row := g.a[(i0+r)*g.k+pc : (i0+r)*g.k+pc+kc]
+			for p, v := range row {
+				sl[p*mr+r] = v
 			}
 		}
 	}

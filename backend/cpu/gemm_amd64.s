@@ -224,3 +224,48 @@ accumulate:
 	VMOVUPS      Y11, 32(AX)
 	VZEROUPPER
 	RET
+
+// func adamAVX2(n int, param *float32, grad *float32, m *float32, v *float32, c *float32)
+// Requires: AVX, FMA3
+TEXT ·adamAVX2(SB), NOSPLIT, $0-48
+	MOVQ         n+0(FP), AX
+	MOVQ         param+8(FP), CX
+	MOVQ         grad+16(FP), DX
+	MOVQ         m+24(FP), BX
+	MOVQ         v+32(FP), SI
+	MOVQ         c+40(FP), DI
+	VBROADCASTSS (DI), Y0
+	VBROADCASTSS 4(DI), Y1
+	VBROADCASTSS 8(DI), Y2
+	VBROADCASTSS 12(DI), Y3
+	VBROADCASTSS 16(DI), Y4
+	VBROADCASTSS 20(DI), Y5
+	VBROADCASTSS 24(DI), Y6
+	VBROADCASTSS 28(DI), Y7
+	VBROADCASTSS 32(DI), Y8
+	XORQ         DI, DI
+
+adamloop:
+	CMPQ         DI, AX
+	JGE          adamdone
+	VMULPS       (CX)(DI*4), Y7, Y9
+	VMOVUPS      (DX)(DI*4), Y10
+	VFMADD231PS  Y9, Y8, Y10
+	VMULPS       (BX)(DI*4), Y0, Y11
+	VFMADD231PS  Y10, Y1, Y11
+	VMULPS       Y10, Y10, Y12
+	VMULPS       (SI)(DI*4), Y2, Y10
+	VFMADD231PS  Y12, Y3, Y10
+	VMOVUPS      Y11, (BX)(DI*4)
+	VMOVUPS      Y10, (SI)(DI*4)
+	VSQRTPS      Y10, Y12
+	VFMADD213PS  Y6, Y5, Y12
+	VDIVPS       Y12, Y11, Y12
+	VFNMADD231PS Y12, Y4, Y9
+	VMOVUPS      Y9, (CX)(DI*4)
+	ADDQ         $0x08, DI
+	JMP          adamloop
+
+adamdone:
+	VZEROUPPER
+	RET

@@ -10,3 +10,8 @@ package cpu
 //
 //go:noescape
 func gemmMicroAVX2(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// adamAVX2 applies one Adam update to n (a multiple of 8) parameters.
+//
+//go:noescape
+func adamAVX2(n int, param *float32, grad *float32, m *float32, v *float32, c *float32)

@@ -16,6 +16,9 @@ type kernels struct {
 	// (mc x kc) stays in L2, a B sliver (kc x nr) in L1, a packed B panel
 	// (kc x nc) in L3.
 	mc, kc, nc int
+
+	// adam applies one Adam/AdamW update to a range of parameters.
+	adam func(p, g, m, v []float32, c *adamConsts)
 }
 
 // kernelTable holds the kernels of each level compiled into this build;
@@ -30,4 +33,5 @@ var genericKernels = kernels{
 	mr: 4, nr: 4,
 	gemmMicro: gemmMicroGeneric4x4,
 	mc:        128, kc: 256, nc: 4096,
+	adam: adamGeneric,
 }

@@ -16,6 +16,19 @@ var avx2Kernels = kernels{
 	mr: 6, nr: 16,
 	gemmMicro: gemmMicroAVX2Checked,
 	mc:        144, kc: 256, nc: 4080,
+	adam: adamAVX2Go,
+}
+
+// adamAVX2Go runs the assembly on whole groups of 8 and the generic loop on
+// the rest.
+func adamAVX2Go(p, g, m, v []float32, c *adamConsts) {
+	n := len(p)
+	_, _, _ = g[:n], m[:n], v[:n]
+	body := n &^ 7
+	if body > 0 {
+		adamAVX2(body, &p[0], &g[0], &m[0], &v[0], &c.beta1)
+	}
+	adamGeneric(p[body:], g[body:n], m[body:n], v[body:n], c)
 }
 
 // gemmMicroAVX2Checked checks the slice bounds that the assembly relies on,

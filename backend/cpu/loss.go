@@ -116,25 +116,46 @@ func (be *Backend) AdamStep(param, grad, m, v backend.Buffer, n int, cfg backend
 	}
 	ps, gs := be.f(param, n, "AdamStep param"), be.f(grad, n, "AdamStep grad")
 	ms, vs := be.f(m, n, "AdamStep m"), be.f(v, n, "AdamStep v")
-	b1, b2 := cfg.Beta1, cfg.Beta2
-	bc1 := 1 - math.Pow(float64(b1), float64(cfg.Step))
-	bc2 := 1 - math.Pow(float64(b2), float64(cfg.Step))
-	stepSize := float32(float64(cfg.LR) / bc1)
-	invSqrtBC2 := float32(1 / math.Sqrt(bc2))
-	decay := float32(1)
-	coupled := cfg.WeightDecay
-	if cfg.Decoupled {
-		decay, coupled = 1-cfg.LR*cfg.WeightDecay, 0
+	c := newAdamConsts(cfg)
+	adam := be.kern.adam
+	be.each(n, func(lo, hi int) { adam(ps[lo:hi], gs[lo:hi], ms[lo:hi], vs[lo:hi], &c) })
+}
+
+// adamConsts are the per-step scalars of an Adam update, laid out for the
+// assembly kernels (which read them by offset: keep the order).
+type adamConsts struct {
+	beta1, oneMinusBeta1, beta2, oneMinusBeta2 float32
+	stepSize                                   float32 // lr / (1 - beta1^step)
+	invSqrtBC2                                 float32 // 1 / sqrt(1 - beta2^step)
+	eps                                        float32
+	decay                                      float32 // AdamW: 1 - lr*wd; Adam: 1
+	coupled                                    float32 // Adam: wd (added to the gradient); AdamW: 0
+}
+
+func newAdamConsts(cfg backend.AdamConfig) adamConsts {
+	bc1 := 1 - math.Pow(float64(cfg.Beta1), float64(cfg.Step))
+	bc2 := 1 - math.Pow(float64(cfg.Beta2), float64(cfg.Step))
+	c := adamConsts{
+		beta1: cfg.Beta1, oneMinusBeta1: 1 - cfg.Beta1, beta2: cfg.Beta2, oneMinusBeta2: 1 - cfg.Beta2,
+		stepSize: float32(float64(cfg.LR) / bc1), invSqrtBC2: float32(1 / math.Sqrt(bc2)),
+		eps: cfg.Eps, decay: 1, coupled: cfg.WeightDecay,
 	}
-	be.each(n, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			p := ps[i] * decay
-			g := gs[i] + coupled*p
-			mi := b1*ms[i] + (1-b1)*g
-			vi := b2*vs[i] + (1-b2)*g*g
-			ms[i], vs[i] = mi, vi
-			denom := float32(math.Sqrt(float64(vi)))*invSqrtBC2 + cfg.Eps
-			ps[i] = p - stepSize*mi/denom
-		}
-	})
+	if cfg.Decoupled {
+		c.decay, c.coupled = 1-cfg.LR*cfg.WeightDecay, 0
+	}
+	return c
+}
+
+// adamGeneric is the plain-Go Adam update of one range of parameters.
+func adamGeneric(ps, gs, ms, vs []float32, c *adamConsts) {
+	gs, ms, vs = gs[:len(ps)], ms[:len(ps)], vs[:len(ps)]
+	for i := range ps {
+		p := ps[i] * c.decay
+		g := gs[i] + c.coupled*p
+		mi := c.beta1*ms[i] + c.oneMinusBeta1*g
+		vi := c.beta2*vs[i] + c.oneMinusBeta2*g*g
+		ms[i], vs[i] = mi, vi
+		denom := float32(math.Sqrt(float64(vi)))*c.invSqrtBC2 + c.eps
+		ps[i] = p - c.stepSize*mi/denom
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -196,8 +197,20 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all)")
 	fs.StringVar(&c.Level, "level", "", "CPU kernel level")
 	jsonOut := fs.Bool("json", false, "one JSON line")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	for _, f := range strings.Split(layers, ",") {
 		w, err := strconv.Atoi(f)

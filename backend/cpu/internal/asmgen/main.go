@@ -14,6 +14,7 @@ import (
 func main() {
 	ConstraintExpr("amd64,!noasm")
 	gemmMicroAVX2()
+	adamAVX2()
 	Generate()
 }
 
@@ -136,6 +137,59 @@ func gemmMicroAVX2() {
 			ADDQ(ldc, pc)
 		}
 	}
+	VZEROUPPER()
+	RET()
+}
+
+// adamAVX2 is the Adam/AdamW update, 8 parameters per iteration; n must be a
+// multiple of 8. c points at the first field of an adamConsts. Its Go equivalent is adamGeneric:
+//
+//	p := p[i]*decay; g := g[i] + coupled*p
+//	m[i] = beta1*m[i] + (1-beta1)*g
+//	v[i] = beta2*v[i] + (1-beta2)*g*g
+//	p[i] = p - stepSize*m[i] / (sqrt(v[i])*invSqrtBC2 + eps)
+func adamAVX2() {
+	TEXT("adamAVX2", NOSPLIT, "func(n int, param, grad, m, v, c *float32)")
+	Pragma("noescape")
+	Doc("adamAVX2 applies one Adam update to n (a multiple of 8) parameters.")
+	n := Load(Param("n"), GP64())
+	pp := Load(Param("param"), GP64()) // not "p" and "g": g names the goroutine register in Go assembly
+	pg := Load(Param("grad"), GP64())
+	pm := Load(Param("m"), GP64())
+	pv := Load(Param("v"), GP64())
+	pc := Load(Param("c"), GP64())
+	// The constants in adamConsts order.
+	names := []string{"beta1", "oneMinusBeta1", "beta2", "oneMinusBeta2", "stepSize", "invSqrtBC2", "eps", "decay", "coupled"}
+	k := map[string]reg.VecVirtual{}
+	for i, name := range names {
+		k[name] = YMM()
+		VBROADCASTSS(Mem{Base: pc, Disp: 4 * i}, k[name])
+	}
+	i := GP64()
+	XORQ(i, i)
+	Label("adamloop")
+	CMPQ(i, n)
+	JGE(LabelRef("adamdone"))
+	at := func(base reg.Register) Mem { return Mem{Base: base, Index: i, Scale: 4} }
+	p, g, m, v, t := YMM(), YMM(), YMM(), YMM(), YMM()
+	VMULPS(at(pp), k["decay"], p)
+	VMOVUPS(at(pg), g)
+	VFMADD231PS(p, k["coupled"], g) // g += coupled*p
+	VMULPS(at(pm), k["beta1"], m)
+	VFMADD231PS(g, k["oneMinusBeta1"], m) // m = beta1*m + (1-beta1)*g
+	VMULPS(g, g, t)
+	VMULPS(at(pv), k["beta2"], v)
+	VFMADD231PS(t, k["oneMinusBeta2"], v) // v = beta2*v + (1-beta2)*g*g
+	VMOVUPS(m, at(pm))
+	VMOVUPS(v, at(pv))
+	VSQRTPS(v, t)
+	VFMADD213PS(k["eps"], k["invSqrtBC2"], t) // t = sqrt(v)*invSqrtBC2 + eps
+	VDIVPS(t, m, t)                           // t = m / t
+	VFNMADD231PS(t, k["stepSize"], p)         // p -= stepSize*t
+	VMOVUPS(p, at(pp))
+	ADDQ(U8(8), i)
+	JMP(LabelRef("adamloop"))
+	Label("adamdone")
 	VZEROUPPER()
 	RET()
 }
