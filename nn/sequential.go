@@ -40,6 +40,9 @@ type MLPConfig struct {
 	Out    int                // outputs (classes, or 1 for a binary logit or a regression target)
 	Act    backend.Activation // activation after every hidden layer
 	Slope  float32            // LeakyReLU slope
+	// Residual wraps each hidden layer whose width equals the previous
+	// one's in a skip connection: x + act(Linear(x)).
+	Residual bool
 }
 
 // NewMLP builds Linear, Act, Linear, Act, ..., Linear, with each Linear's
@@ -55,9 +58,13 @@ func NewMLP(be backend.Backend, cfg MLPConfig, rng *rand.Rand) (*Sequential, err
 		if h <= 0 {
 			return nil, fmt.Errorf("nn: hidden layer %d has width %d, want > 0", i+1, h)
 		}
-		layers = append(layers,
-			NewLinear(be, in, h, DefaultInit(cfg.Act, cfg.Slope, rng)),
-			NewActivation(be, cfg.Act, cfg.Slope))
+		lin := NewLinear(be, in, h, DefaultInit(cfg.Act, cfg.Slope, rng))
+		act := NewActivation(be, cfg.Act, cfg.Slope)
+		if cfg.Residual && in == h {
+			layers = append(layers, NewResidual(be, NewSequential(be, lin, act)))
+		} else {
+			layers = append(layers, lin, act)
+		}
 		in = h
 	}
 	layers = append(layers, NewLinear(be, in, cfg.Out, DefaultInit(backend.Identity, 0, rng)))
@@ -91,12 +98,26 @@ func (s *Sequential) Params() []*Param {
 // "2.weight", ...) to parameters, in layer order.
 func (s *Sequential) NamedParams() (names []string, params []*Param) {
 	for i, l := range s.Layers {
-		for _, p := range l.Params() {
-			names = append(names, fmt.Sprintf("%d.%s", i, p.Name))
-			params = append(params, p)
+		ns, ps := namedParams(l)
+		for j := range ns {
+			names = append(names, fmt.Sprintf("%d.%s", i, ns[j]))
 		}
+		params = append(params, ps...)
 	}
 	return names, params
+}
+
+// namedParams returns a layer's parameters with their names within it:
+// nested names for containers, the plain Param names otherwise.
+func namedParams(l Layer) ([]string, []*Param) {
+	if c, ok := l.(interface{ NamedParams() ([]string, []*Param) }); ok {
+		return c.NamedParams()
+	}
+	var names []string
+	for _, p := range l.Params() {
+		names = append(names, p.Name)
+	}
+	return names, l.Params()
 }
 
 // ParamCount is the number of trainable scalars.

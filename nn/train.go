@@ -24,6 +24,20 @@ type TrainConfig struct {
 	Progress func(epoch, done, total int)
 	// OnEpoch, when set, is called with each epoch's figures as they come.
 	OnEpoch func(EpochStats)
+
+	// Scheduler, when set, sets the learning rate after every epoch.
+	Scheduler Scheduler
+	// ClipNorm > 0 rescales the gradients before each update so that their
+	// global L2 norm is at most ClipNorm (PyTorch's clip_grad_norm_).
+	ClipNorm float32
+	// Patience > 0 stops training when the monitored loss (validation loss,
+	// or training loss without validation data) has not improved for
+	// Patience epochs, and restores the weights of the best epoch (Keras's
+	// EarlyStopping with restore_best_weights).
+	Patience int
+	// GradFlow records per-layer gradient norms, weight norms and
+	// update-to-weight ratios in every epoch's stats.
+	GradFlow bool
 }
 
 // Metrics are a model's figures on one data set.
@@ -42,6 +56,9 @@ type EpochStats struct {
 	Val           *Metrics `json:"val,omitempty"`
 	Seconds       float64  `json:"seconds"`
 	SamplesPerSec float64  `json:"samples_per_sec"`
+	LR            float32  `json:"lr"` // the rate used during the epoch
+
+	GradFlow []LayerFlow `json:"grad_flow,omitempty"`
 }
 
 // History is the per-epoch record of a run.
@@ -54,6 +71,10 @@ type Trainer struct {
 	Loss    Loss
 	Opt     Optimizer
 
+	// BestEpoch is, after a Fit with Patience, the epoch whose weights the
+	// model holds.
+	BestEpoch int
+
 	io batchIO
 }
 
@@ -65,6 +86,7 @@ type batchIO struct {
 	x, y, grad         workspace
 	lossSum, correct   backend.Buffer
 	mseSum, maeSum     backend.Buffer
+	normSq             backend.Buffer // clipping's sum of squared gradients
 	scalar             []float32
 	features, outs, ys int
 }
@@ -82,59 +104,161 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 	if batch <= 0 || batch > train.N {
 		batch = train.N
 	}
-	rng := cfg.RNG
-	if rng == nil {
-		rng = NewRNG(0)
+	if cfg.RNG == nil {
+		cfg.RNG = NewRNG(0)
 	}
-	be, io := t.Backend, &t.io
+	if s, ok := cfg.Scheduler.(interface{ At(epoch int) float32 }); ok {
+		t.Opt.SetLR(s.At(1)) // warm-up starts below the base rate
+	}
+	var flow *gradFlow
+	if cfg.GradFlow {
+		flow = newGradFlow(t.Backend, t.Model)
+		defer flow.free()
+	}
+	var early *earlyStopping
+	if cfg.Patience > 0 {
+		early = newEarlyStopping(t.Backend, t.Model.Params())
+		defer early.free()
+	}
 	order := make([]int, train.N)
 	for i := range order {
 		order[i] = i
 	}
 	var hist History
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
-		start := time.Now()
-		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		be.Fill(io.lossSum, 0, 1)
-		be.Fill(io.correct, 0, 1)
-		for lo := 0; lo < train.N; lo += batch {
-			idx := order[lo:min(lo+batch, train.N)]
-			x, y := t.upload(train, idx)
-			out := t.Model.Forward(x, true)
-			grad := Tensor{io.grad.get(be, out.Len()), out.Rows, out.Cols}
-			t.Loss.Compute(be, out, y, grad.Buf, io.lossSum)
-			if train.Task == data.Classification {
-				be.CountCorrect(out.Buf, y, io.correct, out.Rows, out.Cols)
-			}
-			t.Model.ZeroGrad()
-			t.Model.Backward(grad)
-			t.Opt.Step()
-			if cfg.Progress != nil {
-				cfg.Progress(epoch, lo+len(idx), train.N)
-			}
-		}
-		st := EpochStats{Epoch: epoch, TrainLoss: t.read(io.lossSum) / float64(train.N)}
-		st.Seconds = time.Since(start).Seconds()
-		st.SamplesPerSec = float64(train.N) / st.Seconds
-		if train.Task == data.Classification {
-			st.TrainAcc = t.read(io.correct) / float64(train.N)
-		}
+		st := t.trainEpoch(train, order, batch, epoch, cfg, flow)
 		if math.IsNaN(st.TrainLoss) || math.IsInf(st.TrainLoss, 0) {
 			return hist, fmt.Errorf("nn: training diverged: loss is %v in epoch %d (lower the learning rate?)", st.TrainLoss, epoch)
 		}
+		monitored := st.TrainLoss
 		if val != nil && val.N > 0 {
 			m, err := t.Evaluate(val, batch)
 			if err != nil {
 				return hist, err
 			}
-			st.Val = &m
+			st.Val, monitored = &m, m.Loss
 		}
 		hist = append(hist, st)
 		if cfg.OnEpoch != nil {
 			cfg.OnEpoch(st)
 		}
+		if cfg.Scheduler != nil {
+			t.Opt.SetLR(cfg.Scheduler.Next(epoch, monitored, t.Opt.LR()))
+		}
+		if early != nil && early.stop(epoch, monitored, cfg.Patience) {
+			break
+		}
+	}
+	if early != nil {
+		t.BestEpoch = early.restore()
 	}
 	return hist, nil
+}
+
+// trainEpoch runs one pass over the shuffled training set.
+func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int, cfg TrainConfig, flow *gradFlow) EpochStats {
+	be, io := t.Backend, &t.io
+	start := time.Now()
+	st := EpochStats{Epoch: epoch, LR: t.Opt.LR()}
+	cfg.RNG.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	be.Fill(io.lossSum, 0, 1)
+	be.Fill(io.correct, 0, 1)
+	if flow != nil {
+		flow.startEpoch()
+	}
+	for lo := 0; lo < train.N; lo += batch {
+		idx := order[lo:min(lo+batch, train.N)]
+		x, y := t.upload(train, idx)
+		out := t.Model.Forward(x, true)
+		grad := Tensor{io.grad.get(be, out.Len()), out.Rows, out.Cols}
+		t.Loss.Compute(be, out, y, grad.Buf, io.lossSum)
+		if train.Task == data.Classification {
+			be.CountCorrect(out.Buf, y, io.correct, out.Rows, out.Cols)
+		}
+		t.Model.ZeroGrad()
+		t.Model.Backward(grad)
+		if cfg.ClipNorm > 0 {
+			t.clipGradients(cfg.ClipNorm)
+		}
+		if flow != nil {
+			flow.afterBackward(lo+batch >= train.N)
+		}
+		t.Opt.Step()
+		if cfg.Progress != nil {
+			cfg.Progress(epoch, lo+len(idx), train.N)
+		}
+	}
+	st.TrainLoss = t.read(io.lossSum) / float64(train.N)
+	if train.Task == data.Classification {
+		st.TrainAcc = t.read(io.correct) / float64(train.N)
+	}
+	if flow != nil {
+		st.GradFlow = flow.endEpoch()
+	}
+	st.Seconds = time.Since(start).Seconds()
+	st.SamplesPerSec = float64(train.N) / st.Seconds
+	return st
+}
+
+// clipGradients scales every gradient by maxNorm/norm when the global norm
+// exceeds maxNorm.
+func (t *Trainer) clipGradients(maxNorm float32) {
+	be, params := t.Backend, t.Model.Params()
+	be.Fill(t.io.normSq, 0, 1)
+	for _, p := range params {
+		be.SumSquares(p.Grad, p.Len(), t.io.normSq)
+	}
+	norm := math.Sqrt(t.read(t.io.normSq))
+	if norm <= float64(maxNorm) {
+		return
+	}
+	scale := float32(float64(maxNorm) / (norm + 1e-6))
+	for _, p := range params {
+		be.Scale(p.Grad, scale, p.Len())
+	}
+}
+
+// earlyStopping keeps a copy of the parameters of the best epoch so far.
+type earlyStopping struct {
+	be        backend.Backend
+	params    []*Param
+	saved     []backend.Buffer
+	best      float64
+	bestEpoch int
+}
+
+func newEarlyStopping(be backend.Backend, params []*Param) *earlyStopping {
+	e := &earlyStopping{be: be, params: params, best: math.Inf(1)}
+	for _, p := range params {
+		e.saved = append(e.saved, be.Alloc(p.Len()))
+	}
+	return e
+}
+
+// stop records the epoch's loss and reports whether patience has run out.
+func (e *earlyStopping) stop(epoch int, loss float64, patience int) bool {
+	if loss < e.best {
+		e.best, e.bestEpoch = loss, epoch
+		for i, p := range e.params {
+			e.be.Copy(e.saved[i], p.Value, p.Len())
+		}
+		return false
+	}
+	return epoch-e.bestEpoch >= patience
+}
+
+// restore puts back the best epoch's weights and returns that epoch.
+func (e *earlyStopping) restore() int {
+	for i, p := range e.params {
+		e.be.Copy(p.Value, e.saved[i], p.Len())
+	}
+	return e.bestEpoch
+}
+
+func (e *earlyStopping) free() {
+	for _, b := range e.saved {
+		e.be.Free(b)
+	}
 }
 
 // Evaluate runs the model in inference mode over d, batch samples at a time
@@ -204,7 +328,7 @@ func (t *Trainer) check(d *data.Dataset) error {
 	if t.io.lossSum == nil {
 		be := t.Backend
 		t.io = batchIO{features: first.In, outs: outs, ys: d.Targets, scalar: make([]float32, 1),
-			lossSum: be.Alloc(1), correct: be.Alloc(1), mseSum: be.Alloc(1), maeSum: be.Alloc(1)}
+			lossSum: be.Alloc(1), correct: be.Alloc(1), mseSum: be.Alloc(1), maeSum: be.Alloc(1), normSq: be.Alloc(1)}
 	}
 	return nil
 }

@@ -1,0 +1,64 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/fastnn/fastnn/backend"
+)
+
+// Residual is a skip connection around a block whose output has as many
+// features as its input: y = x + block(x). In backward the gradient takes
+// both paths: dx = dy + block'(dy). The skip path is what keeps gradients
+// alive through deep stacks.
+type Residual struct {
+	Block Layer
+
+	be  backend.Backend
+	out workspace
+	dx  workspace
+}
+
+// NewResidual wraps block, which must map n features to n.
+func NewResidual(be backend.Backend, block Layer) *Residual {
+	if s, ok := block.(*Sequential); ok {
+		s.SetInputGrad(true) // the skip connection needs the block's dL/dx
+	}
+	return &Residual{Block: block, be: be}
+}
+
+// NamedParams names the block's parameters "block.<name>", as a PyTorch
+// module with a block attribute would.
+func (r *Residual) NamedParams() ([]string, []*Param) {
+	names, params := namedParams(r.Block)
+	for i := range names {
+		names[i] = "block." + names[i]
+	}
+	return names, params
+}
+
+func (r *Residual) Forward(x Tensor, training bool) Tensor {
+	if out := r.Block.OutFeatures(x.Cols); out != x.Cols {
+		panic(fmt.Sprintf("nn: Residual: block maps %d features to %d; they must match", x.Cols, out))
+	}
+	f := r.Block.Forward(x, training)
+	y := Tensor{r.out.get(r.be, x.Len()), x.Rows, x.Cols}
+	r.be.Add(x.Buf, f.Buf, y.Buf, x.Len())
+	return y
+}
+
+func (r *Residual) Backward(dy Tensor) Tensor {
+	df := r.Block.Backward(dy)
+	dx := Tensor{r.dx.get(r.be, dy.Len()), dy.Rows, dy.Cols}
+	r.be.Add(dy.Buf, df.Buf, dx.Buf, dy.Len())
+	return dx
+}
+
+func (r *Residual) Params() []*Param       { return r.Block.Params() }
+func (r *Residual) OutFeatures(in int) int { return in }
+func (r *Residual) String() string         { return fmt.Sprintf("Residual(%s)", r.Block) }
+
+func (r *Residual) Free() {
+	r.Block.Free()
+	r.out.free(r.be)
+	r.dx.free(r.be)
+}

@@ -1,0 +1,205 @@
+package nn_test
+
+import (
+	"math"
+	"testing"
+
+	"github.com/fastnn/fastnn/backend"
+	"github.com/fastnn/fastnn/data"
+	"github.com/fastnn/fastnn/nn"
+)
+
+func TestGradResidual(t *testing.T) {
+	be := newBackend(t)
+	rng := nn.NewRNG(11)
+	block := nn.NewSequential(be,
+		nn.NewLinear(be, 5, 5, nn.Init{Scheme: nn.XavierNormal, Gain: 1, RNG: rng}),
+		nn.NewActivation(be, backend.Tanh, 0))
+	if err := checkLayer(be, nn.NewResidual(be, block), 3, 5, rng); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestResidualNames(t *testing.T) {
+	be := newBackend(t)
+	m, err := nn.NewMLP(be, nn.MLPConfig{In: 4, Hidden: []int{8, 8}, Out: 3, Act: backend.ReLU, Residual: true}, nn.NewRNG(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := m.NamedParams()
+	want := []string{"0.weight", "0.bias", "2.block.0.weight", "2.block.0.bias", "3.weight", "3.bias"}
+	if len(names) != len(want) {
+		t.Fatalf("names %v, want %v", names, want)
+	}
+	for i := range want {
+		if names[i] != want[i] {
+			t.Fatalf("names %v, want %v", names, want)
+		}
+	}
+}
+
+// deepFlow trains a 10-layer MLP for a few epochs and returns the last
+// epoch's gradient flow.
+func deepFlow(t *testing.T, act backend.Activation, residual bool) []nn.LayerFlow {
+	be := newBackend(t)
+	rng := nn.NewRNG(12)
+	d := data.Circles(512, 0.1, rng)
+	hidden := make([]int, 10)
+	for i := range hidden {
+		hidden[i] = 16
+	}
+	m, err := nn.NewMLP(be, nn.MLPConfig{In: 2, Hidden: hidden, Out: 1, Act: act, Residual: residual}, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.BCEWithLogits{},
+		Opt: nn.NewSGD(be, m.Params(), backend.SGDConfig{LR: 0.01})}
+	hist, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 3, BatchSize: 32, RNG: rng, GradFlow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hist[len(hist)-1].GradFlow
+}
+
+// TestGradFlowVanishing: a 10-layer sigmoid MLP's first layers get
+// vanishing gradients; the same depth with ReLU and residual connections
+// keeps every layer in the normal band.
+func TestGradFlowVanishing(t *testing.T) {
+	sig := deepFlow(t, backend.Sigmoid, false)
+	if len(sig) != 11 {
+		t.Fatalf("%d layers measured, want 11", len(sig))
+	}
+	if sig[0].Flag != "vanishing" {
+		t.Errorf("sigmoid: first layer gradient %.3g not flagged vanishing", sig[0].GradNorm)
+	}
+	if !(sig[0].GradNorm < sig[len(sig)-1].GradNorm/100) {
+		t.Errorf("sigmoid: first layer %.3g vs last %.3g: no decay", sig[0].GradNorm, sig[len(sig)-1].GradNorm)
+	}
+	res := deepFlow(t, backend.ReLU, true)
+	for _, l := range res {
+		if l.Flag != "" {
+			t.Errorf("relu+residual: %s flagged %s (gradient norm %.3g)", l.Layer, l.Flag, l.GradNorm)
+		}
+		if !(l.UpdateRate > 0) || !(l.WeightNorm > 0) {
+			t.Errorf("relu+residual: %s has update rate %v, weight norm %v", l.Layer, l.UpdateRate, l.WeightNorm)
+		}
+	}
+	t.Logf("first-layer gradient norm: sigmoid %.3g, relu+residual %.3g", sig[0].GradNorm, res[0].GradNorm)
+}
+
+func TestSchedulers(t *testing.T) {
+	step := &nn.StepLR{StepSize: 2, Gamma: 0.5}
+	lr := float32(1)
+	var got []float32
+	for e := 1; e <= 5; e++ {
+		lr = step.Next(e, 0, lr)
+		got = append(got, lr)
+	}
+	if want := []float32{1, 0.5, 0.5, 0.25, 0.25}; !equal32(got, want) {
+		t.Errorf("StepLR: %v, want %v", got, want)
+	}
+
+	plateau := &nn.ReduceLROnPlateau{Factor: 0.1, Patience: 2, MinLR: 1e-3}
+	lr, got = 1, nil
+	for e, loss := range []float64{1, 0.5, 0.6, 0.6, 0.6, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4} {
+		lr = plateau.Next(e+1, loss, lr)
+		got = append(got, lr)
+	}
+	if want := []float32{1, 1, 1, 1, 0.1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.001, 0.001}; !approx32(got, want) {
+		t.Errorf("ReduceLROnPlateau: %v, want %v", got, want)
+	}
+
+	cos := &nn.CosineWarmup{BaseLR: 1, MinLR: 0, Warmup: 2, Epochs: 10}
+	if cos.At(1) != 0.5 || cos.At(2) != 1 || math.Abs(float64(cos.At(6))-0.5) > 1e-6 || cos.At(10) > 1e-6 {
+		t.Errorf("CosineWarmup: %v %v %v %v", cos.At(1), cos.At(2), cos.At(6), cos.At(10))
+	}
+}
+
+func equal32(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func approx32(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Abs(float64(a[i]-b[i])) > 1e-6*math.Abs(float64(b[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestEarlyStoppingRestoresBest overfits a tiny noisy set: the validation
+// loss turns up, training stops, and the model holds the best epoch's
+// weights (its validation loss is the best one in the history).
+func TestEarlyStoppingRestoresBest(t *testing.T) {
+	be := newBackend(t)
+	rng := nn.NewRNG(13)
+	all := data.Moons(120, 0.45, rng)
+	train, val, _, err := data.Split(all, rng, 0.5, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := nn.NewMLP(be, nn.MLPConfig{In: 2, Hidden: []int{64, 64}, Out: 1, Act: backend.ReLU}, rng)
+	tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.BCEWithLogits{},
+		Opt: nn.NewAdam(be, m.Params(), backend.AdamConfig{LR: 0.02})}
+	hist, err := tr.Fit(train, val, nn.TrainConfig{Epochs: 300, BatchSize: 8, RNG: rng, Patience: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) == 300 {
+		t.Fatal("never stopped early on a set it overfits")
+	}
+	best := hist[tr.BestEpoch-1].Val.Loss
+	for _, h := range hist {
+		if h.Val.Loss < best {
+			t.Fatalf("epoch %d had val loss %v below the 'best' %v", h.Epoch, h.Val.Loss, best)
+		}
+	}
+	if len(hist) != tr.BestEpoch+10 {
+		t.Errorf("stopped after epoch %d, best %d, patience 10", len(hist), tr.BestEpoch)
+	}
+	m2, err := tr.Evaluate(val, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(m2.Loss-best) > 1e-6*best {
+		t.Errorf("after restoring, val loss %v; best epoch %d had %v", m2.Loss, tr.BestEpoch, best)
+	}
+}
+
+// TestClipping: with a tiny clip norm SGD moves each step by at most
+// lr*clip, so the weights barely move; without it they move far.
+func TestClipping(t *testing.T) {
+	be := newBackend(t)
+	distance := func(clip float32) float64 {
+		rng := nn.NewRNG(14)
+		d := data.Blobs(64, 3, 1, rng)
+		m, _ := nn.NewMLP(be, nn.MLPConfig{In: 2, Out: 3}, rng)
+		w0 := download(be, m.Params()[0].Value, 6)
+		tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.CrossEntropy{}, Opt: nn.NewSGD(be, m.Params(), backend.SGDConfig{LR: 1})}
+		if _, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 1, BatchSize: 64, RNG: rng, ClipNorm: clip}); err != nil {
+			t.Fatal(err)
+		}
+		w1 := download(be, m.Params()[0].Value, 6)
+		s := 0.0
+		for i := range w0 {
+			s += float64(w1[i]-w0[i]) * float64(w1[i]-w0[i])
+		}
+		return math.Sqrt(s)
+	}
+	clipped, free := distance(1e-3), distance(0)
+	if clipped > 1e-3*1.0001 || !(free > 10*clipped) {
+		t.Errorf("one full-batch step at lr 1: moved %v with clip 1e-3, %v without", clipped, free)
+	}
+}
