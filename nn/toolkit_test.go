@@ -203,3 +203,38 @@ func TestClipping(t *testing.T) {
 		t.Errorf("one full-batch step at lr 1: moved %v with clip 1e-3, %v without", clipped, free)
 	}
 }
+
+func TestPredictMatchesEvaluate(t *testing.T) {
+	be := newBackend(t)
+	rng := nn.NewRNG(15)
+	d := data.Blobs(300, 3, 1, rng)
+	m, _ := nn.NewMLP(be, nn.MLPConfig{In: 2, Hidden: []int{8}, Out: 3, Act: backend.ReLU}, rng)
+	tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.CrossEntropy{}, Opt: nn.NewAdam(be, m.Params(), backend.AdamConfig{LR: 0.01})}
+	if _, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 5, BatchSize: 16, RNG: rng}); err != nil {
+		t.Fatal(err)
+	}
+	logits, err := tr.Predict(d.X, d.N)
+	if err != nil {
+		t.Fatal(err)
+	}
+	correct := 0
+	for i := 0; i < d.N; i++ {
+		row := logits[i*3 : i*3+3]
+		best := 0
+		for j := range row {
+			if row[j] > row[best] {
+				best = j
+			}
+		}
+		if float32(best) == d.Y[i] {
+			correct++
+		}
+	}
+	m2, _ := tr.Evaluate(d, 0)
+	if got := float64(correct) / float64(d.N); got != m2.Accuracy {
+		t.Errorf("Predict accuracy %v, Evaluate %v", got, m2.Accuracy)
+	}
+	if _, err := tr.Predict(d.X[:5], 3); err == nil {
+		t.Error("wrong length accepted")
+	}
+}

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -33,7 +34,8 @@ type TrainConfig struct {
 	// Patience > 0 stops training when the monitored loss (validation loss,
 	// or training loss without validation data) has not improved for
 	// Patience epochs, and restores the weights of the best epoch (Keras's
-	// EarlyStopping with restore_best_weights).
+	// EarlyStopping with restore_best_weights); the best weights are also
+	// restored when the run reaches Epochs or diverges.
 	Patience int
 	// GradFlow records per-layer gradient norms, weight norms and
 	// update-to-weight ratios in every epoch's stats.
@@ -43,16 +45,35 @@ type TrainConfig struct {
 // Metrics are a model's figures on one data set.
 type Metrics struct {
 	Loss     float64 `json:"loss"`
-	Accuracy float64 `json:"acc,omitempty"` // classification
-	MSE      float64 `json:"mse,omitempty"` // regression, in the model's target units
-	MAE      float64 `json:"mae,omitempty"`
+	Accuracy float64 `json:"acc"` // classification
+	MSE      float64 `json:"mse"` // regression, in the model's target units
+	MAE      float64 `json:"mae"`
+	// Classification tells which of the figures above apply; JSON carries
+	// only those.
+	Classification bool `json:"-"`
+}
+
+// MarshalJSON writes loss and acc for classification, loss, mse and mae
+// for regression.
+func (m Metrics) MarshalJSON() ([]byte, error) {
+	if m.Classification {
+		return json.Marshal(struct {
+			Loss float64 `json:"loss"`
+			Acc  float64 `json:"acc"`
+		}{m.Loss, m.Accuracy})
+	}
+	return json.Marshal(struct {
+		Loss float64 `json:"loss"`
+		MSE  float64 `json:"mse"`
+		MAE  float64 `json:"mae"`
+	}{m.Loss, m.MSE, m.MAE})
 }
 
 // EpochStats is one line of the training history.
 type EpochStats struct {
 	Epoch         int      `json:"epoch"`
 	TrainLoss     float64  `json:"train_loss"`
-	TrainAcc      float64  `json:"train_acc,omitempty"` // running accuracy over the epoch's batches
+	TrainAcc      *float64 `json:"train_acc,omitempty"` // classification: running accuracy over the epoch's batches
 	Val           *Metrics `json:"val,omitempty"`
 	Seconds       float64  `json:"seconds"`
 	SamplesPerSec float64  `json:"samples_per_sec"`
@@ -100,6 +121,9 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 	if cfg.Epochs < 1 {
 		return nil, fmt.Errorf("nn: epochs must be >= 1, got %d", cfg.Epochs)
 	}
+	if train.N == 0 {
+		return nil, fmt.Errorf("nn: training set %q is empty", train.Name)
+	}
 	batch := cfg.BatchSize
 	if batch <= 0 || batch > train.N {
 		batch = train.N
@@ -128,6 +152,9 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		st := t.trainEpoch(train, order, batch, epoch, cfg, flow)
 		if math.IsNaN(st.TrainLoss) || math.IsInf(st.TrainLoss, 0) {
+			if early != nil {
+				t.BestEpoch = early.restore()
+			}
 			return hist, fmt.Errorf("nn: training diverged: loss is %v in epoch %d (lower the learning rate?)", st.TrainLoss, epoch)
 		}
 		monitored := st.TrainLoss
@@ -190,7 +217,8 @@ func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int,
 	}
 	st.TrainLoss = t.read(io.lossSum) / float64(train.N)
 	if train.Task == data.Classification {
-		st.TrainAcc = t.read(io.correct) / float64(train.N)
+		acc := t.read(io.correct) / float64(train.N)
+		st.TrainAcc = &acc
 	}
 	if flow != nil {
 		st.GradFlow = flow.endEpoch()
@@ -236,8 +264,10 @@ func newEarlyStopping(be backend.Backend, params []*Param) *earlyStopping {
 }
 
 // stop records the epoch's loss and reports whether patience has run out.
+// The first epoch is always kept, so that a run whose loss is never finite
+// still restores real weights.
 func (e *earlyStopping) stop(epoch int, loss float64, patience int) bool {
-	if loss < e.best {
+	if loss < e.best || e.bestEpoch == 0 {
 		e.best, e.bestEpoch = loss, epoch
 		for i, p := range e.params {
 			e.be.Copy(e.saved[i], p.Value, p.Len())
@@ -247,8 +277,12 @@ func (e *earlyStopping) stop(epoch int, loss float64, patience int) bool {
 	return epoch-e.bestEpoch >= patience
 }
 
-// restore puts back the best epoch's weights and returns that epoch.
+// restore puts back the best epoch's weights and returns that epoch (0,
+// and nothing restored, before the first epoch ended).
 func (e *earlyStopping) restore() int {
+	if e.bestEpoch == 0 {
+		return 0
+	}
 	for i, p := range e.params {
 		e.be.Copy(p.Value, e.saved[i], p.Len())
 	}
@@ -296,7 +330,7 @@ func (t *Trainer) Evaluate(d *data.Dataset, batch int) (Metrics, error) {
 		}
 	}
 	n := float64(d.N)
-	m := Metrics{Loss: t.read(io.lossSum) / n}
+	m := Metrics{Loss: t.read(io.lossSum) / n, Classification: d.Task == data.Classification}
 	if d.Task == data.Classification {
 		m.Accuracy = t.read(io.correct) / n
 	} else {
@@ -353,4 +387,30 @@ func (t *Trainer) upload(d *data.Dataset, idx []int) (Tensor, backend.Buffer) {
 func (t *Trainer) read(b backend.Buffer) float64 {
 	t.Backend.Download(t.io.scalar, b)
 	return float64(t.io.scalar[0])
+}
+
+// Predict runs the model in inference mode on n samples (x is n x features,
+// row-major, on the host) and returns the n x outputs raw outputs (logits
+// for classifiers) on the host.
+func (t *Trainer) Predict(x []float32, n int) ([]float32, error) {
+	first, ok := t.Model.Layers[0].(*Linear)
+	if !ok {
+		return nil, fmt.Errorf("nn: the model must start with a Linear layer")
+	}
+	if n < 0 || len(x) != n*first.In {
+		return nil, fmt.Errorf("nn: predict: %d values for %d samples of %d features", len(x), n, first.In)
+	}
+	be, outs := t.Backend, t.Model.OutFeatures(first.In)
+	out := make([]float32, n*outs)
+	const batch = 1024
+	var in workspace
+	defer in.free(be)
+	for lo := 0; lo < n; lo += batch {
+		rows := min(batch, n-lo)
+		xb := in.get(be, rows*first.In)
+		be.Upload(xb, x[lo*first.In:(lo+rows)*first.In])
+		y := t.Model.Forward(Tensor{xb, rows, first.In}, false)
+		be.Download(out[lo*outs:(lo+rows)*outs], y.Buf)
+	}
+	return out, nil
 }

@@ -183,7 +183,7 @@ type TrainRow struct {
 func benchTrain(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	c := experiment.Config{Batch: -1, ValFrac: 0, TestFrac: -1, Download: true}
+	c := experiment.Config{Batch: -1, ValFrac: 0, TestFrac: -1, Noise: -1, WD: -1, Download: true}
 	var layers string
 	fs.StringVar(&c.Data, "data", "fashion-mnist", "data set (as cmd/train)")
 	fs.StringVar(&c.DataDir, "data-dir", "", "folder to look in first for IDX files")

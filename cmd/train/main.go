@@ -58,8 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		desc := fmt.Sprintf("epoch %d/%d", epoch, cfg.Epochs)
 		if last.Epoch > 0 {
 			desc += fmt.Sprintf(" loss %.4f", last.TrainLoss)
-			if last.TrainAcc > 0 {
-				desc += fmt.Sprintf(" acc %.3f", last.TrainAcc)
+			if last.TrainAcc != nil {
+				desc += fmt.Sprintf(" acc %.3f", *last.TrainAcc)
 			}
 		}
 		bar.Describe(desc)
@@ -74,12 +74,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			_ = bar.Clear()
 		}
 		line := fmt.Sprintf("epoch %4d  loss %.4f", st.Epoch, st.TrainLoss)
-		if st.TrainAcc > 0 {
-			line += fmt.Sprintf("  acc %.4f", st.TrainAcc)
+		if st.TrainAcc != nil {
+			line += fmt.Sprintf("  acc %.4f", *st.TrainAcc)
 		}
 		if v := st.Val; v != nil {
 			line += fmt.Sprintf("  val_loss %.4f", v.Loss)
-			if v.Accuracy > 0 {
+			if v.Classification {
 				line += fmt.Sprintf("  val_acc %.4f", v.Accuracy)
 			}
 		}
@@ -88,10 +88,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfg.Log = func(format string, a ...any) {
 		if !jsonOut {
 			fmt.Fprintf(stdout, format+"\n", a...)
-		} else if strings.Contains(format, "unavailable") {
-			fmt.Fprintf(stderr, format+"\n", a...)
 		}
 	}
+	cfg.Notice = func(msg string) { fmt.Fprintf(stderr, "train: %s\n", msg) }
 	res, err := experiment.Run(cfg)
 	if bar != nil {
 		_ = bar.Finish()
@@ -109,11 +108,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, string(b))
 		return 0
 	}
-	fmt.Fprintf(stdout, "trained %d epochs on %d samples in %.1fs (%.0f samples/s)\n", res.Epochs, res.TrainSamples, res.TrainSeconds, res.SamplesPerSec)
+	if cfg.GradFlow && len(res.History) > 0 {
+		first, last := res.History[0], res.History[len(res.History)-1]
+		nn.WriteGradFlowTable(stdout, first.Epoch, first.GradFlow)
+		if last.Epoch != first.Epoch {
+			nn.WriteGradFlowTable(stdout, last.Epoch, last.GradFlow)
+		}
+	}
+	if res.BestEpoch > 0 {
+		fmt.Fprintf(stdout, "early stopping: kept the weights of epoch %d\n", res.BestEpoch)
+	}
+	fmt.Fprintf(stdout, "trained %d epochs on %d samples in %.1fs (%.0f samples/s)\n", len(res.History), res.TrainSamples, res.TrainSeconds, res.SamplesPerSec)
 	if res.TestAcc != nil {
 		fmt.Fprintf(stdout, "test: %d samples, loss %.4f, accuracy %.4f\n", res.TestSamples, res.TestLoss, *res.TestAcc)
 	} else {
-		fmt.Fprintf(stdout, "test: %d samples, MSE %.4g, MAE %.4g, R^2 %.3f\n", res.TestSamples, *res.TestMSE, *res.TestMAE, *res.TestR2)
+		r2 := "undefined (test targets constant or too few)"
+		if res.TestR2 != nil {
+			r2 = fmt.Sprintf("%.3f", *res.TestR2)
+		}
+		fmt.Fprintf(stdout, "test: %d samples, MSE %.4g, MAE %.4g, R^2 %s\n", res.TestSamples, *res.TestMSE, *res.TestMAE, r2)
 	}
 	return 0
 }
@@ -128,15 +141,17 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, bool, error
 	fs.StringVar(&c.DataDir, "data-dir", "", "folder to look in first for IDX files (mnist, fashion-mnist)")
 	fs.BoolVar(&c.Download, "download", true, "download mnist / fashion-mnist into the user cache when not found")
 	fs.StringVar(&c.Target, "target", "", "CSV target column, by name or 0-based index (default: the last)")
+	fs.StringVar(&c.Task, "task", "", "CSV task: auto (integer targets with at most 20 values are classes), classification, regression")
 	fs.IntVar(&c.Samples, "samples", 0, "synthetic sets: number of points (default: the set's preset)")
-	fs.Float64Var(&c.Noise, "noise", 0, "synthetic sets: noise (default: the set's preset)")
+	fs.Float64Var(&c.Noise, "noise", -1, "synthetic sets: noise (-1: the set's preset)")
 	fs.StringVar(&layers, "layers", "", "hidden layer widths, e.g. 256,128; \"none\" for no hidden layer (default: the set's preset)")
-	fs.StringVar(&c.Act, "act", "", "hidden activation: relu, leakyrelu, sigmoid, tanh, gelu, identity")
+	fs.StringVar(&c.Act, "act", "", "hidden activation: relu, leakyrelu, sigmoid, tanh, gelu (tanh approximation), identity")
+	fs.Float64Var(&c.Slope, "slope", 0.01, "leakyrelu's negative slope")
 	fs.StringVar(&c.Loss, "loss", "", "loss: cross-entropy, bce, mse, mae (default: by task)")
 	fs.StringVar(&c.Opt, "opt", "", "optimizer: sgd, momentum, nesterov, adam, adamw")
 	fs.Float64Var(&c.LR, "lr", 0, "learning rate (default: the set's preset)")
 	fs.Float64Var(&c.Momentum, "momentum", 0, "SGD momentum (momentum and nesterov default to 0.9)")
-	fs.Float64Var(&c.WD, "wd", 0, "weight decay (L2 for sgd and adam, decoupled for adamw)")
+	fs.Float64Var(&c.WD, "wd", -1, "weight decay: L2 for sgd and adam, decoupled for adamw (-1: 0, or 0.01 for adamw as in PyTorch)")
 	fs.IntVar(&c.Batch, "batch", -1, "batch size: 0 full batch, 1 online (default: the set's preset)")
 	fs.IntVar(&c.Epochs, "epochs", 0, "epochs (default: the set's preset)")
 	fs.Float64Var(&c.ValFrac, "val", -1, "fraction held out for validation (default: the set's preset)")
@@ -145,6 +160,14 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, bool, error
 	fs.StringVar(&c.Backend, "backend", "auto", "backend: auto, cpu, cuda")
 	fs.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all)")
 	fs.StringVar(&c.Level, "level", "", "CPU kernel level: generic, avx2, avx512 (default: best supported)")
+	fs.BoolVar(&c.Residual, "residual", false, "skip connections around hidden layers of equal width")
+	fs.StringVar(&c.Sched, "sched", "", "learning-rate schedule: step, plateau, cosine")
+	fs.IntVar(&c.StepSize, "step-size", 0, "step schedule: epochs between cuts (default: a third of the epochs)")
+	fs.Float64Var(&c.Gamma, "gamma", 0, "step and plateau schedules: factor of each cut (default 0.1)")
+	fs.IntVar(&c.Warmup, "warmup", 0, "cosine schedule: warm-up epochs")
+	fs.Float64Var(&c.Clip, "clip", 0, "clip the global gradient norm to this value (0: off)")
+	fs.IntVar(&c.Patience, "patience", 0, "early stopping: epochs without validation improvement (0: off); restores the best weights")
+	fs.BoolVar(&c.GradFlow, "grad-flow", false, "print per-layer gradient flow (norms, update ratios, vanishing/exploding flags)")
 	fs.BoolVar(&jsonOut, "json", false, "end with one JSON line of results on stdout")
 	if err := fs.Parse(args); err != nil {
 		return c, false, err
@@ -152,7 +175,24 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, bool, error
 	if fs.NArg() > 0 {
 		return c, false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	// Zero means "the preset" in Config; a zero typed on the command line
+	// is a mistake to report, not a request for the preset.
 	var err error
+	fs.Visit(func(f *flag.Flag) {
+		switch {
+		case f.Name == "lr" && !(c.LR > 0):
+			err = fmt.Errorf("-lr must be a positive number, got %v", c.LR)
+		case f.Name == "epochs" && c.Epochs < 1:
+			err = fmt.Errorf("-epochs must be >= 1, got %d", c.Epochs)
+		case f.Name == "samples" && c.Samples < 1:
+			err = fmt.Errorf("-samples must be >= 1, got %d", c.Samples)
+		case f.Name == "slope" && !(c.Slope > 0):
+			err = fmt.Errorf("-slope must be positive, got %v", c.Slope)
+		}
+	})
+	if err != nil {
+		return c, false, err
+	}
 	if c.Layers, err = parseLayers(layers); err != nil {
 		return c, false, err
 	}

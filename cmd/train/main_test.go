@@ -124,6 +124,8 @@ func TestBadInput(t *testing.T) {
 	os.WriteFile(ragged, []byte("a,b,y\n1,2,0\n3,1\n"), 0o644)
 	text := filepath.Join(dir, "text.csv")
 	os.WriteFile(text, []byte("a,b,y\n1,hello,0\n"), 0o644)
+	constant := filepath.Join(dir, "constant.csv")
+	os.WriteFile(constant, []byte("a,b,y\n1,2,3\n4,5,3\n6,7,3\n8,9,3\n1,1,3\n2,2,3\n"), 0o644)
 	cases := []struct {
 		args []string
 		code int
@@ -131,10 +133,10 @@ func TestBadInput(t *testing.T) {
 	}{
 		{[]string{"-layers", "-5"}, 2, "-layers"},
 		{[]string{"-layers", "8,x"}, 2, "-layers"},
-		{[]string{"-lr", "nan"}, 1, "-lr"},
-		{[]string{"-lr", "-1"}, 1, "-lr"},
+		{[]string{"-lr", "nan"}, 2, "-lr"},
+		{[]string{"-lr", "-1"}, 2, "-lr"},
 		{[]string{"-batch", "-3"}, 1, "-batch"},
-		{[]string{"-epochs", "-1"}, 1, "-epochs"},
+		{[]string{"-epochs", "-1"}, 2, "-epochs"},
 		{[]string{"-act", "swish"}, 1, "activation"},
 		{[]string{"-opt", "rmsprop"}, 1, "optimizer"},
 		{[]string{"-loss", "hinge"}, 1, "loss"},
@@ -148,6 +150,14 @@ func TestBadInput(t *testing.T) {
 		{[]string{"-threads", "-2"}, 1, "-threads"},
 		{[]string{"-level", "avx9"}, 1, "level"},
 		{[]string{"stray"}, 2, "unexpected argument"},
+		{[]string{"-lr", "0"}, 2, "-lr"},
+		{[]string{"-samples", "0", "-data", "circles"}, 2, "-samples"},
+		{[]string{"-data", "circles", "-noise", "inf"}, 1, "-noise"},
+		{[]string{"-data", "circles", "-samples", "2000000000"}, 1, "-samples"},
+		{[]string{"-momentum", "0.9", "-opt", "adam"}, 1, "-momentum"},
+		{[]string{"-data", "iris", "-target", "0"}, 1, "-target"},
+		{[]string{"-data", constant}, 1, "constant"},
+		{[]string{"-task", "clustering", "-data", ragged}, 1, "-task"},
 		{[]string{"-nosuchflag"}, 2, "nosuchflag"},
 	}
 	for _, c := range cases {
@@ -157,6 +167,25 @@ func TestBadInput(t *testing.T) {
 		}
 		if code != c.code || !strings.Contains(stderr, c.says) {
 			t.Errorf("train %v: exit %d, stderr %q; want exit %d and a message about %q", c.args, code, stderr, c.code, c.says)
+		}
+	}
+}
+
+// TestXORSplits: the truth table trains and tests on its four points; a
+// larger or noisy XOR set gets a real test split.
+func TestXORSplits(t *testing.T) {
+	for _, args := range [][]string{{"-data", "xor"}, {"-data", "xor", "-samples", "200", "-noise", "0.1", "-epochs", "50"}} {
+		code, stdout, stderr := train(t, append(args, "-json")...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		r := result(t, stdout)
+		t.Logf("%v: %v test samples, acc %v", args, r["test_samples"], r["test_acc"])
+		if len(args) == 2 && r["test_samples"].(float64) != 4 {
+			t.Errorf("truth table tested on %v samples", r["test_samples"])
+		}
+		if len(args) > 2 && r["test_samples"].(float64) != 40 {
+			t.Errorf("200 points tested on %v samples, want 40", r["test_samples"])
 		}
 	}
 }

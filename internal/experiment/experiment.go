@@ -19,12 +19,13 @@ import (
 // Config describes one run. Zero values (and -1 where noted) take the data
 // set's preset.
 type Config struct {
-	Data     string // a built-in, synthetic or IDX set name, or a path to a .csv
-	DataDir  string // where to look for IDX files first
-	Target   string // CSV target column (name or index); "" = last
-	Samples  int    // synthetic sets: number of points (0: preset)
-	Noise    float64
-	Download bool // MNIST / Fashion-MNIST: download when not found
+	Data     string  // a built-in, synthetic or IDX set name, or a path to a .csv
+	DataDir  string  // where to look for IDX files first
+	Target   string  // CSV target column (name or index); "" = last
+	Task     string  // CSV: "auto" (or ""), "classification", "regression"
+	Samples  int     // synthetic sets: number of points (0: preset)
+	Noise    float64 // synthetic sets: noise (-1: preset)
+	Download bool    // MNIST / Fashion-MNIST: download when not found
 
 	Layers   []int // hidden widths; nil: preset; empty non-nil: no hidden layer
 	Act      string
@@ -32,12 +33,22 @@ type Config struct {
 	Opt      string // sgd, momentum, nesterov, adam, adamw
 	LR       float64
 	Momentum float64 // sgd: 0 for plain SGD; "momentum" and "nesterov" default to 0.9
-	WD       float64
-	Batch    int // -1: preset; 0: full batch; 1: online
+	WD       float64 // weight decay (-1: preset, 0.01 for adamw as in PyTorch, else 0)
+	Slope    float64 // LeakyReLU's negative slope (0: 0.01, PyTorch's default)
+	Batch    int     // -1: preset; 0: full batch; 1: online
 	Epochs   int
 	ValFrac  float64 // -1: preset
 	TestFrac float64 // -1: preset (ignored for sets with an official test split)
 	Seed     uint64
+
+	Residual bool    // skip connections around equal-width hidden layers
+	Sched    string  // "", "step", "plateau", "cosine"
+	StepSize int     // step: epochs between cuts (0: a third of the epochs)
+	Gamma    float64 // step and plateau: the factor of each cut (0: 0.1)
+	Warmup   int     // cosine: warm-up epochs
+	Clip     float64 // > 0: clip the global gradient norm
+	Patience int     // > 0: early stopping, restoring the best epoch's weights
+	GradFlow bool    // record gradient-flow diagnostics per epoch
 
 	Backend string
 	Threads int
@@ -47,6 +58,9 @@ type Config struct {
 	OnEpoch  func(nn.EpochStats)
 	// Log, when set, receives human-readable lines (model summary, fallback notices).
 	Log func(format string, args ...any)
+	// Notice, when set, receives warnings a user should see even with
+	// -json (a backend that could not be used).
+	Notice func(msg string)
 }
 
 // Result is what a run reports; cmd/train prints it as its JSON line.
@@ -74,6 +88,7 @@ type Result struct {
 	SamplesPerSec float64    `json:"samples_per_sec"`
 	TrainSeconds  float64    `json:"train_seconds"`
 	Seconds       float64    `json:"seconds"`
+	BestEpoch     int        `json:"best_epoch,omitempty"` // early stopping: the epoch whose weights were kept
 	History       nn.History `json:"history"`
 }
 
@@ -104,8 +119,8 @@ func Run(cfg Config) (*Result, error) {
 		return nil, err
 	}
 	defer be.Close()
-	if fallback != "" {
-		logf("%s; using %s", fallback, be.Details())
+	if fallback != "" && cfg.Notice != nil {
+		cfg.Notice(fmt.Sprintf("%s; using %s", fallback, be.Details()))
 	}
 
 	act, err := backend.ParseActivation(cfg.Act)
@@ -116,7 +131,7 @@ func Run(cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	model, err := nn.NewMLP(be, nn.MLPConfig{In: train.Features, Hidden: cfg.Layers, Out: outs, Act: act, Slope: 0.01}, rng)
+	model, err := nn.NewMLP(be, nn.MLPConfig{In: train.Features, Hidden: cfg.Layers, Out: outs, Act: act, Slope: float32(cfg.Slope), Residual: cfg.Residual}, rng)
 	if err != nil {
 		return nil, err
 	}
@@ -130,6 +145,7 @@ func Run(cfg Config) (*Result, error) {
 	tr := &nn.Trainer{Backend: be, Model: model, Loss: loss, Opt: opt}
 	hist, err := tr.Fit(train, val, nn.TrainConfig{
 		Epochs: cfg.Epochs, BatchSize: cfg.Batch, RNG: rng, Progress: cfg.Progress, OnEpoch: cfg.OnEpoch,
+		Scheduler: newScheduler(cfg), ClipNorm: float32(cfg.Clip), Patience: cfg.Patience, GradFlow: cfg.GradFlow,
 	})
 	if err != nil {
 		return nil, err
@@ -143,7 +159,7 @@ func Run(cfg Config) (*Result, error) {
 		TrainSamples: train.N, TestSamples: test.N,
 		Layers: cfg.Layers, Act: cfg.Act, Loss: loss.String(), Opt: cfg.Opt, LR: cfg.LR,
 		Batch: cfg.Batch, Epochs: cfg.Epochs, Seed: cfg.Seed, Params: model.ParamCount(),
-		TrainLoss: hist[len(hist)-1].TrainLoss, TestLoss: m.Loss, History: hist,
+		TrainLoss: hist[len(hist)-1].TrainLoss, TestLoss: m.Loss, History: hist, BestEpoch: tr.BestEpoch,
 	}
 	for _, h := range hist {
 		res.TrainSeconds += h.Seconds
@@ -155,8 +171,11 @@ func Run(cfg Config) (*Result, error) {
 		// The model learnt standardised targets; report in the data's units.
 		s := float64(sets.TargetStd)
 		mse, mae := m.MSE*s*s, m.MAE*s
-		r2 := 1 - mse/sets.TestTargetVar
-		res.TestMSE, res.TestMAE, res.TestR2 = &mse, &mae, &r2
+		res.TestMSE, res.TestMAE = &mse, &mae
+		if test.N >= 2 && sets.TestTargetVar > 0 { // R^2 is undefined otherwise
+			r2 := 1 - mse/sets.TestTargetVar
+			res.TestR2 = &r2
+		}
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
@@ -183,10 +202,28 @@ func (c Config) validate() error {
 		return fmt.Errorf("-wd must be >= 0, got %v", c.WD)
 	case c.ValFrac < 0 || c.TestFrac < 0 || c.ValFrac+c.TestFrac >= 1 || math.IsNaN(c.ValFrac+c.TestFrac):
 		return fmt.Errorf("-val and -test must be >= 0 with a sum below 1, got %v and %v", c.ValFrac, c.TestFrac)
-	case c.Samples < 0 || c.Noise < 0 || math.IsNaN(c.Noise):
-		return fmt.Errorf("-samples and -noise must be >= 0")
+	case c.Samples < 0 || c.Samples > maxSamples:
+		return fmt.Errorf("-samples must be in 1..%d, got %d", maxSamples, c.Samples)
+	case c.Noise < 0 || math.IsNaN(c.Noise) || math.IsInf(c.Noise, 0):
+		return fmt.Errorf("-noise must be a finite number >= 0, got %v", c.Noise)
+	case c.Slope < 0 || math.IsNaN(c.Slope) || math.IsInf(c.Slope, 0):
+		return fmt.Errorf("-slope must be a finite number >= 0, got %v", c.Slope)
+	case c.Momentum != 0 && c.Opt != "sgd" && c.Opt != "momentum" && c.Opt != "nesterov":
+		return fmt.Errorf("-momentum applies to -opt sgd, momentum and nesterov, not %s", c.Opt)
+	case c.Task != "" && c.Task != "auto" && c.Task != "classification" && c.Task != "regression":
+		return fmt.Errorf("-task: want auto, classification or regression, got %q", c.Task)
 	case c.Threads < 0:
 		return fmt.Errorf("-threads must be >= 0 (0: all CPUs), got %d", c.Threads)
+	case c.Sched != "" && c.Sched != "step" && c.Sched != "plateau" && c.Sched != "cosine":
+		return fmt.Errorf("-sched: unknown schedule %q (want step, plateau or cosine)", c.Sched)
+	case c.StepSize < 0 || c.Warmup < 0 || c.Warmup >= c.Epochs && c.Sched == "cosine" && c.Warmup > 0:
+		return fmt.Errorf("-step-size and -warmup must be >= 0, and -warmup below -epochs")
+	case c.Gamma < 0 || c.Gamma >= 1 || math.IsNaN(c.Gamma):
+		return fmt.Errorf("-gamma must be in (0, 1), got %v", c.Gamma)
+	case c.Clip < 0 || math.IsNaN(c.Clip) || math.IsInf(c.Clip, 0):
+		return fmt.Errorf("-clip must be a norm >= 0 (0: off), got %v", c.Clip)
+	case c.Patience < 0:
+		return fmt.Errorf("-patience must be >= 0 (0: off), got %d", c.Patience)
 	}
 	for i, h := range c.Layers {
 		if h < 1 || h > 1<<16 {
@@ -196,7 +233,14 @@ func (c Config) validate() error {
 	return nil
 }
 
+// maxSamples bounds synthetic data sets, so that a typo cannot ask for
+// gigabytes.
+const maxSamples = 10_000_000
+
 func chooseLoss(name string, train *data.Dataset) (nn.Loss, int, error) {
+	if train.Task == data.Classification && train.Classes < 2 {
+		return nil, 0, fmt.Errorf("data set %s has %d class in its training split: the target column is constant, nothing to learn", train.Name, train.Classes)
+	}
 	if name == "" {
 		switch {
 		case train.Task == data.Regression:
@@ -242,6 +286,28 @@ func newOptimizer(be backend.Backend, model *nn.Sequential, c Config) (nn.Optimi
 		return nn.NewAdam(be, model.Params(), backend.AdamConfig{LR: lr, WeightDecay: wd, Decoupled: c.Opt == "adamw"}), nil
 	}
 	return nil, fmt.Errorf("-opt: unknown optimizer %q (want sgd, momentum, nesterov, adam or adamw)", c.Opt)
+}
+
+// newScheduler builds the -sched schedule; nil when there is none.
+func newScheduler(c Config) nn.Scheduler {
+	gamma := float32(c.Gamma)
+	if gamma == 0 {
+		gamma = 0.1
+	}
+	switch c.Sched {
+	case "step":
+		step := c.StepSize
+		if step == 0 {
+			step = max(1, c.Epochs/3)
+		}
+		return &nn.StepLR{StepSize: step, Gamma: gamma}
+	case "plateau":
+		// PyTorch's defaults, with patience scaled to short runs.
+		return &nn.ReduceLROnPlateau{Factor: gamma, Patience: min(10, max(2, c.Epochs/20)), MinLR: float32(c.LR) * 1e-3}
+	case "cosine":
+		return &nn.CosineWarmup{BaseLR: float32(c.LR), Warmup: c.Warmup, Epochs: c.Epochs}
+	}
+	return nil
 }
 
 // isCSVPath tells a file argument from a set name.

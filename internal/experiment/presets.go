@@ -29,7 +29,7 @@ var presets = map[string]preset{
 	"breast-cancer": {layers: []int{16}, act: "relu", opt: "adam", lr: 1e-3, batch: 32, epochs: 50, val: 0.1, test: 0.2},
 	"diabetes":      {layers: []int{16}, act: "relu", opt: "adam", lr: 1e-3, batch: 32, epochs: 100, val: 0.1, test: 0.2},
 	"boston":        {layers: []int{32}, act: "relu", opt: "adam", lr: 1e-3, batch: 32, epochs: 200, val: 0.1, test: 0.2},
-	"xor":           {layers: []int{8}, act: "tanh", opt: "adam", lr: 0.05, batch: 0, epochs: 300, samples: 4},
+	"xor":           {layers: []int{8}, act: "tanh", opt: "adam", lr: 0.05, batch: 0, epochs: 300, samples: 4, test: 0.2},
 	"circles":       {layers: []int{16, 16}, act: "relu", opt: "adam", lr: 1e-2, batch: 32, epochs: 100, samples: 1000, noise: 0.1, val: 0.1, test: 0.2},
 	"moons":         {layers: []int{16, 16}, act: "relu", opt: "adam", lr: 1e-2, batch: 32, epochs: 100, samples: 1000, noise: 0.1, val: 0.1, test: 0.2},
 	"spiral":        {layers: []int{32, 32}, act: "relu", opt: "adam", lr: 1e-2, batch: 32, epochs: 300, samples: 900, noise: 0.1, val: 0.1, test: 0.2},
@@ -77,7 +77,7 @@ func (p preset) fill(c Config) Config {
 	if c.Samples == 0 {
 		c.Samples = p.samples
 	}
-	if c.Noise == 0 {
+	if c.Noise == -1 {
 		c.Noise = p.noise
 	}
 	if c.ValFrac == -1 {
@@ -85,6 +85,20 @@ func (p preset) fill(c Config) Config {
 	}
 	if c.TestFrac == -1 {
 		c.TestFrac = p.test
+		if c.Data == "xor" && c.Samples == 4 && c.Noise == 0 {
+			// The four-point truth table is the whole problem: train and
+			// test on it (-test asks for a real split of a larger set).
+			c.TestFrac = 0
+		}
+	}
+	if c.WD == -1 {
+		c.WD = 0
+		if c.Opt == "adamw" {
+			c.WD = 0.01 // torch.optim.AdamW's default
+		}
+	}
+	if c.Slope == 0 {
+		c.Slope = 0.01
 	}
 	return c
 }
@@ -99,6 +113,9 @@ type Sets struct {
 
 // Load reads or generates the data set of c and splits it.
 func Load(c Config, rng *rand.Rand) (*Sets, error) {
+	if (c.Target != "" || c.Task != "") && !isCSVPath(c.Data) {
+		return nil, fmt.Errorf("-target and -task apply to CSV files, not the built-in set %s", c.Data)
+	}
 	var all *data.Dataset
 	var err error
 	switch c.Data {
@@ -120,8 +137,7 @@ func Load(c Config, rng *rand.Rand) (*Sets, error) {
 		return s, nil
 	case "xor":
 		all = data.XOR(c.Samples, c.Noise, rng)
-		if c.Samples == 4 && c.Noise == 0 {
-			// The truth table is the whole problem: train and test on it.
+		if c.TestFrac == 0 && c.ValFrac == 0 {
 			return &Sets{Train: all, Val: all.Subset(nil), Test: all}, nil
 		}
 	case "circles":
@@ -134,7 +150,8 @@ func Load(c Config, rng *rand.Rand) (*Sets, error) {
 		all = data.Blobs(c.Samples, 3, c.Noise, rng)
 	default:
 		if isCSVPath(c.Data) {
-			all, err = data.ReadCSVFile(c.Data, data.CSVOptions{Target: c.Target, Task: data.TaskAuto})
+			task := map[string]data.Task{"": data.TaskAuto, "auto": data.TaskAuto, "classification": data.Classification, "regression": data.Regression}[c.Task]
+			all, err = data.ReadCSVFile(c.Data, data.CSVOptions{Target: c.Target, Task: task})
 		} else {
 			all, err = data.Builtin(c.Data)
 		}
