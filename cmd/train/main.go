@@ -115,6 +115,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			nn.WriteGradFlowTable(stdout, last.Epoch, last.GradFlow)
 		}
 	}
+	for _, p := range res.Plots {
+		fmt.Fprintf(stdout, "wrote %s\n", p)
+	}
 	if res.BestEpoch > 0 {
 		fmt.Fprintf(stdout, "early stopping: kept the weights of epoch %d\n", res.BestEpoch)
 	}
@@ -168,6 +171,7 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, bool, error
 	fs.Float64Var(&c.Clip, "clip", 0, "clip the global gradient norm to this value (0: off)")
 	fs.IntVar(&c.Patience, "patience", 0, "early stopping: epochs without validation improvement (0: off); restores the best weights")
 	fs.BoolVar(&c.GradFlow, "grad-flow", false, "print per-layer gradient flow (norms, update ratios, vanishing/exploding flags)")
+	fs.StringVar(&c.PlotsDir, "plots", "", "folder for loss/accuracy curves, decision boundary (2-D sets), gradient flow, history CSV/JSON")
 	fs.BoolVar(&jsonOut, "json", false, "end with one JSON line of results on stdout")
 	if err := fs.Parse(args); err != nil {
 		return c, false, err

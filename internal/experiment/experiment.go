@@ -14,6 +14,7 @@ import (
 	"github.com/fastnn/fastnn/backend"
 	"github.com/fastnn/fastnn/data"
 	"github.com/fastnn/fastnn/nn"
+	"github.com/fastnn/fastnn/plot"
 )
 
 // Config describes one run. Zero values (and -1 where noted) take the data
@@ -49,6 +50,7 @@ type Config struct {
 	Clip     float64 // > 0: clip the global gradient norm
 	Patience int     // > 0: early stopping, restoring the best epoch's weights
 	GradFlow bool    // record gradient-flow diagnostics per epoch
+	PlotsDir string  // when set: write curves, decision boundary, gradient flow and history there
 
 	Backend string
 	Threads int
@@ -89,6 +91,7 @@ type Result struct {
 	TrainSeconds  float64    `json:"train_seconds"`
 	Seconds       float64    `json:"seconds"`
 	BestEpoch     int        `json:"best_epoch,omitempty"` // early stopping: the epoch whose weights were kept
+	Plots         []string   `json:"plots,omitempty"`      // files written to PlotsDir
 	History       nn.History `json:"history"`
 }
 
@@ -177,8 +180,53 @@ func Run(cfg Config) (*Result, error) {
 			res.TestR2 = &r2
 		}
 	}
+	if cfg.PlotsDir != "" {
+		if res.Plots, err = writePlots(cfg.PlotsDir, tr, hist, test, outs); err != nil {
+			return nil, err
+		}
+	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// writePlots draws what the run has: loss (and accuracy) curves, the
+// gradient flow when it was recorded, the decision boundary of a 2-D
+// classification set, and the history as CSV and JSON.
+func writePlots(dir string, tr *nn.Trainer, hist nn.History, test *data.Dataset, outs int) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("-plots: %w", err)
+	}
+	var written []string
+	write := func(name string, draw func(path string) error) error {
+		path := filepath.Join(dir, name)
+		if err := draw(path); err != nil {
+			return err
+		}
+		written = append(written, path)
+		return nil
+	}
+	steps := []struct {
+		name string
+		when bool
+		draw func(path string) error
+	}{
+		{"loss.png", true, func(p string) error { return plot.LossCurves(hist, "", p) }},
+		{"accuracy.png", test.Task == data.Classification, func(p string) error { return plot.AccuracyCurves(hist, "", p) }},
+		{"gradflow.png", hist[0].GradFlow != nil, func(p string) error { return plot.GradFlow(hist, "", p) }},
+		{"boundary.png", test.Task == data.Classification && test.Features == 2, func(p string) error {
+			return plot.DecisionBoundary(test, tr.Predict, outs, "", p)
+		}},
+		{"history.csv", true, func(p string) error { return plot.WriteHistoryCSV(hist, p) }},
+		{"history.json", true, func(p string) error { return plot.WriteHistoryJSON(hist, p) }},
+	}
+	for _, s := range steps {
+		if s.when {
+			if err := write(s.name, s.draw); err != nil {
+				return written, err
+			}
+		}
+	}
+	return written, nil
 }
 
 func taskName(t data.Task) string {
