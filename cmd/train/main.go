@@ -32,7 +32,8 @@ func main() {
 
 // run is main without the exit, for tests: 0 success, 1 failure, 2 bad flags.
 func run(args []string, stdout, stderr io.Writer) int {
-	cfg, jsonOut, err := parseFlags(args, stderr)
+	cfg, opts, err := parseFlags(args, stderr)
+	jsonOut := opts.json
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -91,6 +92,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	cfg.Notice = func(msg string) { fmt.Fprintf(stderr, "train: %s\n", msg) }
+	if opts.search != "" {
+		return search(cfg, opts, stdout, stderr)
+	}
 	res, err := experiment.Run(cfg)
 	if bar != nil {
 		_ = bar.Finish()
@@ -134,12 +138,54 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func parseFlags(args []string, stderr io.Writer) (experiment.Config, bool, error) {
+// options are the flags that choose what train does, beside the run's Config.
+type options struct {
+	json   bool
+	search string
+	trials int
+}
+
+// search runs -search and prints the ranked table and the best run.
+func search(cfg experiment.Config, opts options, stdout, stderr io.Writer) int {
+	cfg.Progress, cfg.OnEpoch = nil, nil
+	res, err := experiment.Search(cfg, opts.search, opts.trials)
+	if err != nil {
+		fmt.Fprintf(stderr, "train: %v\n", err)
+		return 1
+	}
+	if opts.json {
+		b, err := json.Marshal(res)
+		if err != nil {
+			fmt.Fprintf(stderr, "train: %v\n", err)
+			return 1
+		}
+		fmt.Fprintln(stdout, string(b))
+		return 0
+	}
+	fmt.Fprintf(stdout, "%s search, %d trials, ranked by validation loss:\n", res.Mode, len(res.Trials))
+	for _, t := range res.Trials {
+		acc := ""
+		if t.ValAcc != nil {
+			acc = fmt.Sprintf("  val_acc %.4f", *t.ValAcc)
+		}
+		fmt.Fprintf(stdout, "%3d  %s  val_loss %.4f%s\n", t.Rank, t, t.ValLoss, acc)
+	}
+	best := res.Result
+	fmt.Fprintf(stdout, "best: lr %g batch %d layers %v act %s wd %g", best.LR, best.Batch, best.Layers, best.Act, res.Trials[0].WD)
+	if best.TestAcc != nil {
+		fmt.Fprintf(stdout, "; test accuracy %.4f\n", *best.TestAcc)
+	} else {
+		fmt.Fprintf(stdout, "; test MSE %.4g MAE %.4g\n", *best.TestMSE, *best.TestMAE)
+	}
+	return 0
+}
+
+func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, error) {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c := experiment.Config{}
 	var layers string
-	var jsonOut bool
+	var o options
 	fs.StringVar(&c.Data, "data", "digits", "data set: "+strings.Join(experiment.SetNames(), ", ")+", or a path to a .csv file")
 	fs.StringVar(&c.DataDir, "data-dir", "", "folder to look in first for IDX files (mnist, fashion-mnist)")
 	fs.BoolVar(&c.Download, "download", true, "download mnist / fashion-mnist into the user cache when not found")
@@ -172,12 +218,14 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, bool, error
 	fs.IntVar(&c.Patience, "patience", 0, "early stopping: epochs without validation improvement (0: off); restores the best weights")
 	fs.BoolVar(&c.GradFlow, "grad-flow", false, "print per-layer gradient flow (norms, update ratios, vanishing/exploding flags)")
 	fs.StringVar(&c.PlotsDir, "plots", "", "folder for loss/accuracy curves, decision boundary (2-D sets), gradient flow, history CSV/JSON")
-	fs.BoolVar(&jsonOut, "json", false, "end with one JSON line of results on stdout")
+	fs.StringVar(&o.search, "search", "", "hyperparameter search over lr, batch, layers, act, wd: grid or random, scored on the validation split")
+	fs.IntVar(&o.trials, "trials", 8, "-search: number of configurations to try")
+	fs.BoolVar(&o.json, "json", false, "end with one JSON line of results on stdout")
 	if err := fs.Parse(args); err != nil {
-		return c, false, err
+		return c, o, err
 	}
 	if fs.NArg() > 0 {
-		return c, false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return c, o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	// Zero means "the preset" in Config; a zero typed on the command line
 	// is a mistake to report, not a request for the preset.
@@ -195,12 +243,12 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, bool, error
 		}
 	})
 	if err != nil {
-		return c, false, err
+		return c, o, err
 	}
 	if c.Layers, err = parseLayers(layers); err != nil {
-		return c, false, err
+		return c, o, err
 	}
-	return c, jsonOut, nil
+	return c, o, nil
 }
 
 // parseLayers reads "256,128"; "" leaves the preset (nil), "none" means no

@@ -189,3 +189,33 @@ func TestXORSplits(t *testing.T) {
 		}
 	}
 }
+
+func TestSearch(t *testing.T) {
+	code, stdout, stderr := train(t, "-data", "circles", "-layers", "8", "-search", "random", "-trials", "4", "-epochs", "20", "-json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r := result(t, stdout)
+	trials, _ := r["trials"].([]any)
+	if len(trials) != 4 || r["test_acc"] == nil {
+		t.Fatalf("want 4 ranked trials and the best run's test_acc: %v", r)
+	}
+	prev := -1.0
+	for _, tr := range trials {
+		loss := tr.(map[string]any)["val_loss"].(float64)
+		if loss < prev {
+			t.Errorf("trials not ranked by val_loss: %v", trials)
+		}
+		prev = loss
+	}
+	// The same seed draws the same trials.
+	_, again, _ := train(t, "-data", "circles", "-layers", "8", "-search", "random", "-trials", "4", "-epochs", "20", "-json")
+	a, _ := json.Marshal(trials)
+	b, _ := json.Marshal(result(t, again)["trials"])
+	if string(a) != string(b) {
+		t.Errorf("same seed, different search:\n%s\n%s", a, b)
+	}
+	if code, _, stderr := train(t, "-data", "circles", "-search", "sideways"); code != 1 || !strings.Contains(stderr, "-search") {
+		t.Errorf("bad -search: exit %d, %q", code, stderr)
+	}
+}

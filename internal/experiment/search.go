@@ -1,0 +1,119 @@
+package experiment
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/fastnn/fastnn/nn"
+)
+
+// The search space: the hyperparameters a tutorial tunes by hand.
+var (
+	searchLRs     = []float64{1e-3, 3e-3, 1e-2, 3e-2}
+	searchBatches = []int{16, 32, 64}
+	searchLayers  = [][]int{{16}, {64}, {32, 32}, {64, 32}}
+	searchActs    = []string{"relu", "tanh", "gelu"}
+	searchWDs     = []float64{0, 1e-4, 1e-3}
+)
+
+// Trial is one configuration tried by Search and its validation score.
+type Trial struct {
+	Rank    int      `json:"rank"`
+	LR      float64  `json:"lr"`
+	Batch   int      `json:"batch"`
+	Layers  []int    `json:"layers"`
+	Act     string   `json:"act"`
+	WD      float64  `json:"wd"`
+	ValLoss float64  `json:"val_loss"` // the best epoch's validation loss: the score, lower is better
+	ValAcc  *float64 `json:"val_acc,omitempty"`
+
+	result *Result
+}
+
+// SearchResult is the best trial's full run and the ranked table.
+type SearchResult struct {
+	*Result
+	Mode   string  `json:"search"`
+	Trials []Trial `json:"trials"`
+}
+
+// Search tries trials configurations of learning rate, batch, hidden
+// layers, activation and weight decay on c's data, scores each on the
+// validation split, and returns them ranked. "grid" walks the product of the
+// value lists in a fixed order (the first trials points); "random" draws
+// each value from its list with the run's seed, so a search is reproducible.
+// Every trial trains with the same seed, hence the same split and shuffles.
+func Search(c Config, mode string, trials int) (*SearchResult, error) {
+	if trials < 1 {
+		return nil, fmt.Errorf("-trials must be >= 1, got %d", trials)
+	}
+	p, err := presetFor(c.Data)
+	if err != nil {
+		return nil, err
+	}
+	if c.ValFrac == 0 || (c.ValFrac == -1 && p.val == 0) {
+		return nil, fmt.Errorf("-search scores trials on a validation split: give -val > 0")
+	}
+	var points []Trial
+	switch mode {
+	case "grid":
+		for _, lr := range searchLRs {
+			for _, l := range searchLayers {
+				for _, a := range searchActs {
+					for _, b := range searchBatches {
+						for _, wd := range searchWDs {
+							points = append(points, Trial{LR: lr, Batch: b, Layers: l, Act: a, WD: wd})
+						}
+					}
+				}
+			}
+		}
+		points = points[:min(trials, len(points))]
+	case "random":
+		rng := nn.NewRNG(c.Seed ^ 0x5ea7c4)
+		for range trials {
+			points = append(points, Trial{
+				LR:     searchLRs[rng.IntN(len(searchLRs))],
+				Batch:  searchBatches[rng.IntN(len(searchBatches))],
+				Layers: searchLayers[rng.IntN(len(searchLayers))],
+				Act:    searchActs[rng.IntN(len(searchActs))],
+				WD:     searchWDs[rng.IntN(len(searchWDs))],
+			})
+		}
+	default:
+		return nil, fmt.Errorf("-search: want grid or random, got %q", mode)
+	}
+	for i := range points {
+		t := &points[i]
+		tc := c
+		tc.LR, tc.Batch, tc.Layers, tc.Act, tc.WD = t.LR, t.Batch, t.Layers, t.Act, t.WD
+		tc.Progress, tc.OnEpoch, tc.PlotsDir, tc.Log = nil, nil, "", nil
+		res, err := Run(tc)
+		if err != nil {
+			return nil, fmt.Errorf("trial %d (%s): %w", i+1, t, err)
+		}
+		t.result, t.ValLoss = res, math.Inf(1)
+		for _, h := range res.History {
+			if h.Val != nil && h.Val.Loss < t.ValLoss {
+				t.ValLoss = h.Val.Loss
+				if h.Val.Classification {
+					acc := h.Val.Accuracy
+					t.ValAcc = &acc
+				}
+			}
+		}
+		if c.Log != nil {
+			c.Log("trial %2d/%d  %s  val_loss %.4f", i+1, len(points), t, t.ValLoss)
+		}
+	}
+	sort.SliceStable(points, func(i, j int) bool { return points[i].ValLoss < points[j].ValLoss })
+	for i := range points {
+		points[i].Rank = i + 1
+	}
+	return &SearchResult{Result: points[0].result, Mode: mode, Trials: points}, nil
+}
+
+func (t Trial) String() string {
+	return fmt.Sprintf("lr %-6g batch %-3d layers %-8s act %-4s wd %g", t.LR, t.Batch, fmt.Sprint(t.Layers), t.Act, t.WD)
+}
