@@ -325,3 +325,53 @@ func remapClasses(y []float64) (labels []float32, classes int, names []string) {
 	}
 	return labels, len(values), names
 }
+
+// ReadFeaturesCSV reads the named columns, in the order given, from a CSV
+// file with a header row (other columns are ignored), for prediction with a
+// model trained on those features. Errors name the file, line and column.
+func ReadFeaturesCSV(path string, columns []string) (x []float32, n int, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	r := csv.NewReader(bufio.NewReader(f))
+	r.ReuseRecord = true
+	header, err := r.Read()
+	if err != nil {
+		return nil, 0, fmt.Errorf("data: %s: reading the header: %w", path, err)
+	}
+	at := map[string]int{}
+	for i, h := range header {
+		at[strings.TrimSpace(h)] = i
+	}
+	idx := make([]int, len(columns))
+	for j, c := range columns {
+		i, ok := at[c]
+		if !ok {
+			return nil, 0, fmt.Errorf("data: %s: no column %q (the model was trained on %v)", path, c, columns)
+		}
+		idx[j] = i
+	}
+	for line := 2; ; line++ {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("data: %s: %w", path, err)
+		}
+		for j, i := range idx {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rec[i]), 32)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, 0, fmt.Errorf("data: %s: line %d, column %q: %q is not a finite number", path, line, columns[j], rec[i])
+			}
+			x = append(x, float32(v))
+		}
+		n++
+	}
+	if n == 0 {
+		return nil, 0, fmt.Errorf("data: %s: no rows", path)
+	}
+	return x, n, nil
+}

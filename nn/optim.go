@@ -21,6 +21,7 @@ type SGD struct {
 	be       backend.Backend
 	params   []*Param
 	velocity []backend.Buffer
+	steps    int
 }
 
 // NewSGD makes an SGD optimizer over params.
@@ -35,6 +36,7 @@ func NewSGD(be backend.Backend, params []*Param, cfg backend.SGDConfig) *SGD {
 }
 
 func (o *SGD) Step() {
+	o.steps++
 	for i, p := range o.params {
 		var v backend.Buffer
 		if o.velocity != nil {

@@ -44,7 +44,14 @@ func newParam(be backend.Backend, name string, shape ...int) *Param {
 // initialisation, shuffling, synthetic data), so that one seed reproduces a
 // run exactly.
 func NewRNG(seed uint64) *rand.Rand {
-	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	return rand.New(NewRNGSource(seed))
+}
+
+// NewRNGSource is NewRNG's generator, exposed so that its state can be saved
+// in a checkpoint (MarshalBinary) and a resumed run can continue the same
+// sequence.
+func NewRNGSource(seed uint64) *rand.PCG {
+	return rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)
 }
 
 // workspace is a layer-owned buffer that grows to the largest batch seen.

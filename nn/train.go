@@ -14,6 +14,9 @@ import (
 // TrainConfig controls Fit.
 type TrainConfig struct {
 	Epochs int
+	// StartEpoch is the number of epochs already done, when resuming from a
+	// checkpoint: Fit runs epochs StartEpoch+1 .. Epochs.
+	StartEpoch int
 	// BatchSize is the number of samples per update: 1 is online learning,
 	// 0 (or >= the data set's size) is full-batch gradient descent, anything
 	// between is mini-batch.
@@ -131,8 +134,11 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 	if cfg.RNG == nil {
 		cfg.RNG = NewRNG(0)
 	}
+	if cfg.StartEpoch < 0 || cfg.StartEpoch >= cfg.Epochs {
+		return nil, fmt.Errorf("nn: resuming after epoch %d of %d: nothing left to train", cfg.StartEpoch, cfg.Epochs)
+	}
 	if s, ok := cfg.Scheduler.(interface{ At(epoch int) float32 }); ok {
-		t.Opt.SetLR(s.At(1)) // warm-up starts below the base rate
+		t.Opt.SetLR(s.At(cfg.StartEpoch + 1)) // warm-up starts below the base rate
 	}
 	var flow *gradFlow
 	if cfg.GradFlow {
@@ -145,11 +151,8 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 		defer early.free()
 	}
 	order := make([]int, train.N)
-	for i := range order {
-		order[i] = i
-	}
 	var hist History
-	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+	for epoch := cfg.StartEpoch + 1; epoch <= cfg.Epochs; epoch++ {
 		st := t.trainEpoch(train, order, batch, epoch, cfg, flow)
 		if math.IsNaN(st.TrainLoss) || math.IsInf(st.TrainLoss, 0) {
 			if early != nil {
@@ -187,6 +190,12 @@ func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int,
 	be, io := t.Backend, &t.io
 	start := time.Now()
 	st := EpochStats{Epoch: epoch, LR: t.Opt.LR()}
+	// Each epoch's order is a fresh permutation drawn from the generator's
+	// state alone (like torch.randperm), so a resumed run shuffles as the
+	// uninterrupted one did.
+	for i := range order {
+		order[i] = i
+	}
 	cfg.RNG.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 	be.Fill(io.lossSum, 0, 1)
 	be.Fill(io.correct, 0, 1)

@@ -32,6 +32,9 @@ func main() {
 
 // run is main without the exit, for tests: 0 success, 1 failure, 2 bad flags.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "predict" {
+		return predict(args[1:], stdout, stderr)
+	}
 	cfg, opts, err := parseFlags(args, stderr)
 	jsonOut := opts.json
 	if errors.Is(err, flag.ErrHelp) {
@@ -147,6 +150,10 @@ type options struct {
 
 // search runs -search and prints the ranked table and the best run.
 func search(cfg experiment.Config, opts options, stdout, stderr io.Writer) int {
+	if cfg.Save != "" || cfg.Load != "" || cfg.Resume != "" || cfg.PlotsDir != "" {
+		fmt.Fprintln(stderr, "train: -search runs many trainings: it does not combine with -save, -load, -resume or -plots")
+		return 2
+	}
 	cfg.Progress, cfg.OnEpoch = nil, nil
 	res, err := experiment.Search(cfg, opts.search, opts.trials)
 	if err != nil {
@@ -180,13 +187,39 @@ func search(cfg experiment.Config, opts options, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// predict implements `train predict -load FILE -data FILE.csv`.
+func predict(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("train predict", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c experiment.PredictConfig
+	fs.StringVar(&c.Load, "load", "", "checkpoint written by train -save (required)")
+	fs.StringVar(&c.Data, "data", "", "CSV file with the model's feature columns, or a built-in set name")
+	fs.StringVar(&c.Backend, "backend", "auto", "backend: auto, cpu, cuda")
+	fs.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if c.Load == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: train predict -load FILE -data FILE.csv")
+		return 2
+	}
+	if err := experiment.Predict(c, stdout); err != nil {
+		fmt.Fprintf(stderr, "train: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
 func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, error) {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c := experiment.Config{}
 	var layers string
 	var o options
-	fs.StringVar(&c.Data, "data", "digits", "data set: "+strings.Join(experiment.SetNames(), ", ")+", or a path to a .csv file")
+	fs.StringVar(&c.Data, "data", "", "data set: "+strings.Join(experiment.SetNames(), ", ")+", or a path to a .csv file (default digits, or the -load checkpoint's)")
 	fs.StringVar(&c.DataDir, "data-dir", "", "folder to look in first for IDX files (mnist, fashion-mnist)")
 	fs.BoolVar(&c.Download, "download", true, "download mnist / fashion-mnist into the user cache when not found")
 	fs.StringVar(&c.Target, "target", "", "CSV target column, by name or 0-based index (default: the last)")
@@ -217,6 +250,9 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	fs.Float64Var(&c.Clip, "clip", 0, "clip the global gradient norm to this value (0: off)")
 	fs.IntVar(&c.Patience, "patience", 0, "early stopping: epochs without validation improvement (0: off); restores the best weights")
 	fs.BoolVar(&c.GradFlow, "grad-flow", false, "print per-layer gradient flow (norms, update ratios, vanishing/exploding flags)")
+	fs.StringVar(&c.Save, "save", "", "save the model (safetensors, PyTorch state_dict names) after every epoch and at the end; optimizer state goes beside it")
+	fs.StringVar(&c.Load, "load", "", "evaluate a saved model on the data's test split instead of training")
+	fs.StringVar(&c.Resume, "resume", "", "continue training from a checkpoint written by -save (same flags; -epochs is the total)")
 	fs.StringVar(&c.PlotsDir, "plots", "", "folder for loss/accuracy curves, decision boundary (2-D sets), gradient flow, history CSV/JSON")
 	fs.StringVar(&o.search, "search", "", "hyperparameter search over lr, batch, layers, act, wd: grid or random, scored on the validation split")
 	fs.IntVar(&o.trials, "trials", 8, "-search: number of configurations to try")

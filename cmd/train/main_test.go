@@ -1,8 +1,11 @@
 package main
 
 import (
+	"slices"
+
 	"bytes"
 	"encoding/json"
+	"github.com/fastnn/fastnn/safetensors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,5 +220,99 @@ func TestSearch(t *testing.T) {
 	}
 	if code, _, stderr := train(t, "-data", "circles", "-search", "sideways"); code != 1 || !strings.Contains(stderr, "-search") {
 		t.Errorf("bad -search: exit %d, %q", code, stderr)
+	}
+}
+
+func losses(t *testing.T, stdout string) []float64 {
+	t.Helper()
+	var out []float64
+	for _, h := range result(t, stdout)["history"].([]any) {
+		out = append(out, h.(map[string]any)["train_loss"].(float64))
+	}
+	return out
+}
+
+// TestResumeReproducesRun: 4 epochs, then resuming to 8, gives the same
+// losses as 8 epochs in one go (weights, Adam moments and step, learning
+// rate and the shuffling generator all come back).
+func TestResumeReproducesRun(t *testing.T) {
+	dir := t.TempDir()
+	common := []string{"-data", "wine", "-layers", "16", "-seed", "3", "-json", "-threads", "2"}
+	code, full, stderr := train(t, append(common, "-epochs", "8")...)
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	half := filepath.Join(dir, "half.safetensors")
+	if code, _, stderr := train(t, append(common, "-epochs", "4", "-save", half)...); code != 0 {
+		t.Fatal(stderr)
+	}
+	code, resumed, stderr := train(t, append(common, "-epochs", "8", "-resume", half)...)
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	a, b := losses(t, full), losses(t, resumed)
+	if len(a) != 8 || len(b) != 4 {
+		t.Fatalf("histories of %d and %d epochs", len(a), len(b))
+	}
+	for i := range b {
+		if a[4+i] != b[i] {
+			t.Fatalf("epoch %d: uninterrupted loss %v, resumed %v", 5+i, a[4+i], b[i])
+		}
+	}
+	if code, _, stderr := train(t, append(common, "-epochs", "8", "-resume", filepath.Join(dir, "none.safetensors"))...); code != 1 || !strings.Contains(stderr, "none.safetensors") {
+		t.Errorf("resume from a missing file: exit %d, %q", code, stderr)
+	}
+}
+
+// TestSaveLoadPredict: the iris run of the toolkit issue saves a strict
+// safetensors file with PyTorch's names and shapes; -load evaluates it to
+// the same accuracy and `train predict` classifies a CSV.
+func TestSaveLoadPredict(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "iris.safetensors")
+	code, stdout, stderr := train(t, "-data", "iris", "-layers", "32,16", "-opt", "adamw", "-wd", "0.01", "-sched", "plateau",
+		"-clip", "1", "-patience", "10", "-epochs", "200", "-seed", "1", "-grad-flow", "-plots", filepath.Join(dir, "plots"),
+		"-save", file, "-json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r := result(t, stdout)
+	if acc := r["test_acc"].(float64); acc < 0.9 {
+		t.Errorf("test_acc %v, want >= 0.9", acc)
+	}
+	pngs, _ := filepath.Glob(filepath.Join(dir, "plots", "*.png"))
+	if len(pngs) < 2 {
+		t.Errorf("plots: %v, want at least two PNGs", pngs)
+	}
+	f, err := safetensors.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := f.Get("0.weight")
+	last, _ := f.Get("4.weight")
+	if !slices.Equal(first.Shape, []int{32, 4}) || !slices.Equal(last.Shape, []int{3, 16}) {
+		t.Errorf("first weight %v, last %v; want [32 4] and [3 16]", first.Shape, last.Shape)
+	}
+	code, loaded, stderr := train(t, "-load", file, "-json")
+	if code != 0 {
+		t.Fatalf("-load: exit %d: %s", code, stderr)
+	}
+	if a, b := r["test_acc"], result(t, loaded)["test_acc"]; a != b {
+		t.Errorf("-load gives test_acc %v, training gave %v", b, a)
+	}
+	csv := filepath.Join(dir, "flowers.csv")
+	os.WriteFile(csv, []byte("petal_width_cm,sepal_length_cm,sepal_width_cm,petal_length_cm\n0.2,5.1,3.5,1.4\n2.3,6.9,3.1,5.4\n"), 0o644)
+	code, pred, stderr := train(t, "predict", "-load", file, "-data", csv)
+	if code != 0 {
+		t.Fatalf("predict: exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(pred), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], "0,setosa,") || !strings.HasPrefix(lines[2], "1,virginica,") {
+		t.Errorf("predictions:\n%s", pred)
+	}
+	// A corrupted checkpoint is an error that names the file.
+	os.WriteFile(file, []byte("\xff\xff\xff\xff\xff\xff\xff\x7f{}"), 0o644)
+	if code, _, stderr := train(t, "-load", file); code != 1 || !strings.Contains(stderr, "iris.safetensors") {
+		t.Errorf("corrupt -load: exit %d, %q", code, stderr)
 	}
 }

@@ -6,6 +6,7 @@ package experiment
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +52,9 @@ type Config struct {
 	Patience int     // > 0: early stopping, restoring the best epoch's weights
 	GradFlow bool    // record gradient-flow diagnostics per epoch
 	PlotsDir string  // when set: write curves, decision boundary, gradient flow and history there
+	Save     string  // checkpoint path (safetensors), written after every epoch and at the end
+	Resume   string  // checkpoint to continue from, with its optimizer state beside it
+	Load     string  // checkpoint to evaluate on the data's test split, without training
 
 	Backend string
 	Threads int
@@ -102,6 +106,20 @@ func Run(cfg Config) (*Result, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
+	var ckpt *Arch
+	if cfg.Load != "" {
+		_, a, _, err := readArch(cfg.Load)
+		if err != nil {
+			return nil, err
+		}
+		ckpt = &a
+		if cfg.Data == "" {
+			cfg.Data = a.Data
+		}
+	}
+	if cfg.Data == "" {
+		cfg.Data = "digits"
+	}
 	p, err := presetFor(cfg.Data)
 	if err != nil {
 		return nil, err
@@ -110,12 +128,13 @@ func Run(cfg Config) (*Result, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	rng := nn.NewRNG(cfg.Seed)
+	src := nn.NewRNGSource(cfg.Seed)
+	rng := rand.New(src)
 	sets, err := Load(cfg, rng)
 	if err != nil {
 		return nil, err
 	}
-	train, val, test := sets.Train, sets.Val, sets.Test
+	train, test := sets.Train, sets.Test
 
 	be, fallback, err := backend.Open(cfg.Backend, backend.Options{Threads: cfg.Threads, Level: cfg.Level})
 	if err != nil {
@@ -126,15 +145,23 @@ func Run(cfg Config) (*Result, error) {
 		cfg.Notice(fmt.Sprintf("%s; using %s", fallback, be.Details()))
 	}
 
-	act, err := backend.ParseActivation(cfg.Act)
-	if err != nil {
-		return nil, fmt.Errorf("-act: %w", err)
+	arch := Arch{Data: cfg.Data, Task: taskName(train.Task), Features: train.Features, Hidden: cfg.Layers,
+		Act: cfg.Act, Slope: cfg.Slope, Residual: cfg.Residual, Classes: train.Classes,
+		ClassNames: train.ClassNames, Target: cfg.Target, Columns: train.FeatureNames}
+	if ckpt != nil {
+		if ckpt.Features != train.Features || ckpt.Task != arch.Task {
+			return nil, fmt.Errorf("-load %s: the model takes %d features (%s), data set %s has %d (%s)",
+				cfg.Load, ckpt.Features, ckpt.Task, cfg.Data, train.Features, arch.Task)
+		}
+		arch = *ckpt
+	} else {
+		loss, outs, err := chooseLoss(cfg.Loss, train)
+		if err != nil {
+			return nil, err
+		}
+		arch.Loss, arch.Outputs = loss.String(), outs
 	}
-	loss, outs, err := chooseLoss(cfg.Loss, train)
-	if err != nil {
-		return nil, err
-	}
-	model, err := nn.NewMLP(be, nn.MLPConfig{In: train.Features, Hidden: cfg.Layers, Out: outs, Act: act, Slope: float32(cfg.Slope), Residual: cfg.Residual}, rng)
+	model, loss, err := buildModel(be, arch, rng)
 	if err != nil {
 		return nil, err
 	}
@@ -143,31 +170,28 @@ func Run(cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	logf("%s\n%s, %s, %d parameters, on %s", model, loss, opt, model.ParamCount(), be.Details())
-
 	tr := &nn.Trainer{Backend: be, Model: model, Loss: loss, Opt: opt}
-	hist, err := tr.Fit(train, val, nn.TrainConfig{
-		Epochs: cfg.Epochs, BatchSize: cfg.Batch, RNG: rng, Progress: cfg.Progress, OnEpoch: cfg.OnEpoch,
-		Scheduler: newScheduler(cfg), ClipNorm: float32(cfg.Clip), Patience: cfg.Patience, GradFlow: cfg.GradFlow,
-	})
-	if err != nil {
-		return nil, err
+	res := &Result{
+		Backend: be.Details(), Data: cfg.Data, Task: arch.Task, TrainSamples: train.N, TestSamples: test.N,
+		Layers: arch.Hidden, Act: arch.Act, Loss: loss.String(), Opt: cfg.Opt, LR: cfg.LR,
+		Batch: cfg.Batch, Epochs: cfg.Epochs, Seed: cfg.Seed, Params: model.ParamCount(),
+	}
+	if ckpt != nil {
+		if _, err := nn.LoadModel(be, model, cfg.Load); err != nil {
+			return nil, err
+		}
+		res.Epochs = 0 // evaluation only
+	} else {
+		logf("%s\n%s, %s, %d parameters, on %s", model, loss, opt, model.ParamCount(), be.Details())
+		if err := fit(cfg, be, tr, sets, src, rng, arch, res); err != nil {
+			return nil, err
+		}
 	}
 	m, err := tr.Evaluate(test, 0)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{
-		Backend: be.Details(), Data: cfg.Data, Task: taskName(train.Task),
-		TrainSamples: train.N, TestSamples: test.N,
-		Layers: cfg.Layers, Act: cfg.Act, Loss: loss.String(), Opt: cfg.Opt, LR: cfg.LR,
-		Batch: cfg.Batch, Epochs: cfg.Epochs, Seed: cfg.Seed, Params: model.ParamCount(),
-		TrainLoss: hist[len(hist)-1].TrainLoss, TestLoss: m.Loss, History: hist, BestEpoch: tr.BestEpoch,
-	}
-	for _, h := range hist {
-		res.TrainSeconds += h.Seconds
-	}
-	res.SamplesPerSec = float64(train.N*len(hist)) / res.TrainSeconds
+	res.TestLoss = m.Loss
 	if train.Task == data.Classification {
 		res.TestAcc = &m.Accuracy
 	} else {
@@ -180,13 +204,66 @@ func Run(cfg Config) (*Result, error) {
 			res.TestR2 = &r2
 		}
 	}
-	if cfg.PlotsDir != "" {
-		if res.Plots, err = writePlots(cfg.PlotsDir, tr, hist, test, outs); err != nil {
+	if cfg.PlotsDir != "" && ckpt == nil {
+		if res.Plots, err = writePlots(cfg.PlotsDir, tr, res.History, test, arch.Outputs); err != nil {
 			return nil, err
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// fit trains, resuming from and saving checkpoints as cfg asks, and fills
+// the training part of res.
+func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.PCG, rng *rand.Rand, arch Arch, res *Result) error {
+	startEpoch := 0
+	if cfg.Resume != "" {
+		var err error
+		if startEpoch, err = resume(be, cfg.Resume, tr.Model, tr.Opt, src); err != nil {
+			return err
+		}
+	}
+	meta := modelMeta(arch, standardization(sets), cfg)
+	onEpoch, lastEpoch := cfg.OnEpoch, startEpoch
+	var saveErr error
+	tcfg := nn.TrainConfig{
+		Epochs: cfg.Epochs, StartEpoch: startEpoch, BatchSize: cfg.Batch, RNG: rng, Progress: cfg.Progress,
+		Scheduler: newScheduler(cfg), ClipNorm: float32(cfg.Clip), Patience: cfg.Patience, GradFlow: cfg.GradFlow,
+		OnEpoch: func(st nn.EpochStats) {
+			lastEpoch = st.Epoch
+			// Every finished epoch is saved, so that a run that later
+			// diverges or is stopped keeps its last good state.
+			if cfg.Save != "" && saveErr == nil {
+				saveErr = saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, src, st.Epoch, meta)
+			}
+			if onEpoch != nil {
+				onEpoch(st)
+			}
+		},
+	}
+	hist, err := tr.Fit(sets.Train, sets.Val, tcfg)
+	if saveErr != nil {
+		return fmt.Errorf("-save: %w", saveErr)
+	}
+	if err != nil {
+		if cfg.Save != "" && lastEpoch > startEpoch {
+			return fmt.Errorf("%w; %s holds epoch %d", err, cfg.Save, lastEpoch)
+		}
+		return err
+	}
+	if cfg.Save != "" && tr.BestEpoch > 0 {
+		// Early stopping restored the best weights: save those.
+		if err := saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, src, lastEpoch, meta); err != nil {
+			return fmt.Errorf("-save: %w", err)
+		}
+	}
+	res.History, res.BestEpoch = hist, tr.BestEpoch
+	res.TrainLoss = hist[len(hist)-1].TrainLoss
+	for _, h := range hist {
+		res.TrainSeconds += h.Seconds
+	}
+	res.SamplesPerSec = float64(sets.Train.N*len(hist)) / res.TrainSeconds
+	return nil
 }
 
 // writePlots draws what the run has: loss (and accuracy) curves, the
@@ -258,6 +335,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("-slope must be a finite number >= 0, got %v", c.Slope)
 	case c.Momentum != 0 && c.Opt != "sgd" && c.Opt != "momentum" && c.Opt != "nesterov":
 		return fmt.Errorf("-momentum applies to -opt sgd, momentum and nesterov, not %s", c.Opt)
+	case c.Load != "" && (c.Resume != "" || c.Save != ""):
+		return fmt.Errorf("-load evaluates a saved model; it does not combine with -resume or -save")
 	case c.Task != "" && c.Task != "auto" && c.Task != "classification" && c.Task != "regression":
 		return fmt.Errorf("-task: want auto, classification or regression, got %q", c.Task)
 	case c.Threads < 0:

@@ -109,6 +109,9 @@ type Sets struct {
 	Train, Val, Test *data.Dataset
 	TargetStd        float32 // regression: the training targets' standard deviation
 	TestTargetVar    float64 // regression: variance of the test targets, for R^2
+	// X and Y are the standardisations fitted on the training split (nil
+	// where none was applied), saved in checkpoints for prediction.
+	X, Y *data.Standardizer
 }
 
 // Load reads or generates the data set of c and splits it.
@@ -166,14 +169,14 @@ func Load(c Config, rng *rand.Rand) (*Sets, error) {
 	if test.N == 0 {
 		return nil, fmt.Errorf("data set %s: the test split is empty (%d samples, -test %v)", c.Data, all.N, c.TestFrac)
 	}
-	s := &Sets{Train: train, Val: val, Test: test}
 	std := data.FitStandardizer(train.X, train.N, train.Features)
+	s := &Sets{Train: train, Val: val, Test: test, X: std}
 	for _, d := range []*data.Dataset{train, val, test} {
 		std.Apply(d.X, d.N)
 	}
 	if all.Task == data.Regression {
 		ty := data.FitStandardizer(train.Y, train.N, train.Targets)
-		s.TargetStd = ty.Std[0]
+		s.TargetStd, s.Y = ty.Std[0], ty
 		s.TestTargetVar = variance(test.Y)
 		for _, d := range []*data.Dataset{train, val, test} {
 			ty.Apply(d.Y, d.N)

@@ -1,0 +1,192 @@
+package experiment
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+
+	"github.com/fastnn/fastnn/backend"
+	"github.com/fastnn/fastnn/data"
+	"github.com/fastnn/fastnn/nn"
+	"github.com/fastnn/fastnn/safetensors"
+)
+
+// Metadata keys of a model checkpoint (the safetensors __metadata__).
+const (
+	metaFormat   = "format"                // "pt", so that Hugging Face tools treat it as PyTorch weights
+	metaArch     = "fastnn.architecture"   // JSON Arch: enough to rebuild the model
+	metaStandard = "fastnn.standardizer"   // JSON Standardization fitted on the training split
+	metaTraining = "fastnn.training"       // JSON of the training configuration
+	metaVersion  = "fastnn.format_version" // "1"
+)
+
+// Arch describes a model completely enough to rebuild it from a checkpoint.
+type Arch struct {
+	Data       string   `json:"data"`
+	Task       string   `json:"task"`
+	Features   int      `json:"features"`
+	Hidden     []int    `json:"hidden"`
+	Outputs    int      `json:"outputs"`
+	Act        string   `json:"act"`
+	Slope      float64  `json:"slope"`
+	Residual   bool     `json:"residual"`
+	Loss       string   `json:"loss"`
+	Classes    int      `json:"classes,omitempty"`
+	ClassNames []string `json:"class_names,omitempty"`
+	Target     string   `json:"target,omitempty"`
+	Columns    []string `json:"columns,omitempty"` // feature names, for prediction from CSV
+}
+
+// Standardization is the feature (and regression target) scaling of the
+// training split: x' = (x - mean) / std.
+type Standardization struct {
+	FeatureMean []float32 `json:"feature_mean,omitempty"`
+	FeatureStd  []float32 `json:"feature_std,omitempty"`
+	TargetMean  []float32 `json:"target_mean,omitempty"`
+	TargetStd   []float32 `json:"target_std,omitempty"`
+}
+
+func standardization(s *Sets) Standardization {
+	var st Standardization
+	if s.X != nil {
+		st.FeatureMean, st.FeatureStd = s.X.Mean, s.X.Std
+	}
+	if s.Y != nil {
+		st.TargetMean, st.TargetStd = s.Y.Mean, s.Y.Std
+	}
+	return st
+}
+
+// buildModel makes the network an Arch describes.
+func buildModel(be backend.Backend, a Arch, rng *rand.Rand) (*nn.Sequential, nn.Loss, error) {
+	act, err := backend.ParseActivation(a.Act)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-act: %w", err)
+	}
+	loss, err := nn.ParseLoss(a.Loss)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := nn.NewMLP(be, nn.MLPConfig{In: a.Features, Hidden: a.Hidden, Out: a.Outputs, Act: act,
+		Slope: float32(a.Slope), Residual: a.Residual}, rng)
+	return m, loss, err
+}
+
+// modelMeta is the metadata written with the model's weights.
+func modelMeta(a Arch, st Standardization, c Config) map[string]string {
+	enc := func(v any) string { b, _ := json.Marshal(v); return string(b) }
+	training := map[string]any{"opt": c.Opt, "lr": c.LR, "batch": c.Batch, "epochs": c.Epochs, "seed": c.Seed,
+		"wd": c.WD, "momentum": c.Momentum, "sched": c.Sched, "clip": c.Clip, "patience": c.Patience}
+	return map[string]string{metaFormat: "pt", metaVersion: "1", metaArch: enc(a), metaStandard: enc(st), metaTraining: enc(training)}
+}
+
+// readArch reads the architecture and standardisation of a checkpoint.
+func readArch(path string) (*safetensors.File, Arch, Standardization, error) {
+	var a Arch
+	var st Standardization
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, a, st, err
+	}
+	raw, ok := f.Metadata[metaArch]
+	if !ok {
+		return nil, a, st, fmt.Errorf("%s: no %s metadata: not a checkpoint written by train -save", path, metaArch)
+	}
+	if err := json.Unmarshal([]byte(raw), &a); err != nil {
+		return nil, a, st, fmt.Errorf("%s: bad %s metadata: %w", path, metaArch, err)
+	}
+	if raw, ok := f.Metadata[metaStandard]; ok {
+		if err := json.Unmarshal([]byte(raw), &st); err != nil {
+			return nil, a, st, fmt.Errorf("%s: bad %s metadata: %w", path, metaStandard, err)
+		}
+	}
+	if a.Features < 1 || a.Outputs < 1 || len(a.Hidden) > 64 {
+		return nil, a, st, fmt.Errorf("%s: implausible architecture %+v", path, a)
+	}
+	for _, h := range a.Hidden {
+		if h < 1 || h > 1<<16 {
+			return nil, a, st, fmt.Errorf("%s: implausible hidden width %d", path, h)
+		}
+	}
+	if (st.FeatureMean != nil && (len(st.FeatureMean) != a.Features || len(st.FeatureStd) != a.Features)) ||
+		(st.TargetMean != nil && len(st.TargetMean) != len(st.TargetStd)) {
+		return nil, a, st, fmt.Errorf("%s: standardizer does not match %d features", path, a.Features)
+	}
+	return f, a, st, nil
+}
+
+// OptimPath is where the optimizer state of a checkpoint goes, beside the
+// model: "run.safetensors" -> "run.optim.safetensors".
+func OptimPath(path string) string {
+	return strings.TrimSuffix(path, ".safetensors") + ".optim.safetensors"
+}
+
+// saveCheckpoint writes the model and, beside it, the optimizer state with
+// what a resumed run needs: epochs done, step count, learning rate and the
+// random generator's state.
+func saveCheckpoint(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer, src *rand.PCG, epoch int, meta map[string]string) error {
+	if err := nn.SaveModel(be, m, path, meta); err != nil {
+		return err
+	}
+	state, ok := opt.(nn.OptimizerState)
+	if !ok {
+		return nil
+	}
+	rngState, err := src.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	om := map[string]string{"epoch": strconv.Itoa(epoch), "steps": strconv.Itoa(state.Steps()),
+		"lr": strconv.FormatFloat(float64(opt.LR()), 'g', -1, 32), "rng": base64.StdEncoding.EncodeToString(rngState),
+		"optimizer": opt.String()}
+	return safetensors.WriteFile(OptimPath(path), nn.EncodeTensors(be, state.StateDict()), om)
+}
+
+// resume loads a checkpoint's weights and optimizer state and returns the
+// number of epochs it had done.
+func resume(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer, src *rand.PCG) (int, error) {
+	if _, err := nn.LoadModel(be, m, path); err != nil {
+		return 0, err
+	}
+	state, ok := opt.(nn.OptimizerState)
+	if !ok {
+		return 0, fmt.Errorf("-resume: optimizer %s keeps no resumable state", opt)
+	}
+	op := OptimPath(path)
+	f, err := safetensors.ReadFile(op)
+	if err != nil {
+		return 0, fmt.Errorf("-resume: %w", err)
+	}
+	if err := nn.DecodeTensors(be, f, state.StateDict()); err != nil {
+		return 0, fmt.Errorf("-resume: %s: %w (was it saved with another -opt?)", op, err)
+	}
+	epoch, err1 := strconv.Atoi(f.Metadata["epoch"])
+	steps, err2 := strconv.Atoi(f.Metadata["steps"])
+	lr, err3 := strconv.ParseFloat(f.Metadata["lr"], 32)
+	rngState, err4 := base64.StdEncoding.DecodeString(f.Metadata["rng"])
+	for _, e := range []error{err1, err2, err3, err4} {
+		if e != nil {
+			return 0, fmt.Errorf("-resume: %s: bad metadata: %w", op, e)
+		}
+	}
+	if err := src.UnmarshalBinary(rngState); err != nil {
+		return 0, fmt.Errorf("-resume: %s: bad rng state: %w", op, err)
+	}
+	if epoch < 1 || steps < 0 || !(lr > 0) {
+		return 0, fmt.Errorf("-resume: %s: bad metadata epoch %d, steps %d, lr %v", op, epoch, steps, lr)
+	}
+	state.SetSteps(steps)
+	opt.SetLR(float32(lr))
+	return epoch, nil
+}
+
+// applyStandardization scales a data set with a checkpoint's
+// standardisation (prediction on new data).
+func applyStandardization(d *data.Dataset, st Standardization) {
+	if st.FeatureMean != nil {
+		(&data.Standardizer{Mean: st.FeatureMean, Std: st.FeatureStd}).Apply(d.X, d.N)
+	}
+}

@@ -1,0 +1,115 @@
+package experiment
+
+import (
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/fastnn/fastnn/backend"
+	"github.com/fastnn/fastnn/data"
+	"github.com/fastnn/fastnn/nn"
+)
+
+// PredictConfig describes `train predict`.
+type PredictConfig struct {
+	Load    string // checkpoint written by train -save
+	Data    string // CSV with the model's feature columns, or a built-in set name
+	Backend string
+	Threads int
+}
+
+// Predict loads a checkpoint and writes one CSV line per sample of the
+// data: the predicted class and its probability for classifiers, the
+// predicted value (in the data's units) for regression.
+func Predict(c PredictConfig, w io.Writer) error {
+	_, arch, st, err := readArch(c.Load)
+	if err != nil {
+		return err
+	}
+	var x []float32
+	var n int
+	switch {
+	case c.Data == "":
+		return fmt.Errorf("predict: -data: give a CSV file with the columns %v", arch.Columns)
+	case isCSVPath(c.Data):
+		if len(arch.Columns) != arch.Features {
+			return fmt.Errorf("predict: %s does not record its feature names; predict on a built-in set instead", c.Load)
+		}
+		if x, n, err = data.ReadFeaturesCSV(c.Data, arch.Columns); err != nil {
+			return err
+		}
+	default:
+		d, err := data.Builtin(c.Data)
+		if err != nil {
+			return err
+		}
+		x, n = d.X, d.N
+	}
+	if len(x) != n*arch.Features {
+		return fmt.Errorf("predict: %s has %d features, the model takes %d", c.Data, len(x)/max(n, 1), arch.Features)
+	}
+	applyStandardization(&data.Dataset{X: x, N: n, Features: arch.Features}, st)
+
+	be, _, err := backend.Open(c.Backend, backend.Options{Threads: c.Threads})
+	if err != nil {
+		return err
+	}
+	defer be.Close()
+	model, loss, err := buildModel(be, arch, nn.NewRNG(0))
+	if err != nil {
+		return err
+	}
+	defer model.Free()
+	if _, err := nn.LoadModel(be, model, c.Load); err != nil {
+		return err
+	}
+	tr := &nn.Trainer{Backend: be, Model: model, Loss: loss}
+	out, err := tr.Predict(x, n)
+	if err != nil {
+		return err
+	}
+	k := arch.Outputs
+	if arch.Task == "regression" {
+		fmt.Fprintln(w, "row,prediction")
+		for i := 0; i < n; i++ {
+			v := float64(out[i*k])
+			if st.TargetStd != nil {
+				v = v*float64(st.TargetStd[0]) + float64(st.TargetMean[0])
+			}
+			fmt.Fprintf(w, "%d,%.6g\n", i, v)
+		}
+		return nil
+	}
+	fmt.Fprintln(w, "row,class,probability")
+	for i := 0; i < n; i++ {
+		class, p := classify(out[i*k : (i+1)*k])
+		name := fmt.Sprint(class)
+		if class < len(arch.ClassNames) {
+			name = arch.ClassNames[class]
+		}
+		fmt.Fprintf(w, "%d,%s,%.4f\n", i, name, p)
+	}
+	return nil
+}
+
+// classify turns one sample's logits into a class and its probability: a
+// sigmoid for one binary logit, a softmax otherwise.
+func classify(logits []float32) (int, float64) {
+	if len(logits) == 1 {
+		p := 1 / (1 + math.Exp(-float64(logits[0])))
+		if p > 0.5 {
+			return 1, p
+		}
+		return 0, 1 - p
+	}
+	best, sum := 0, 0.0
+	for j, v := range logits {
+		if v > logits[best] {
+			best = j
+		}
+	}
+	for _, v := range logits {
+		sum += math.Exp(float64(v - logits[best]))
+	}
+	return best, 1 / sum
+}
