@@ -132,6 +132,50 @@ type Backend interface {
 	ActivateBackward(act Activation, slope float32, x, y, dy, dx Buffer, n int)
 	// Softmax computes y[i,:] = softmax(x[i,:]) for each of rows rows; y may be x.
 	Softmax(x, y Buffer, rows, cols int)
+	// SoftmaxBackward computes, for each of rows rows, the gradient through
+	// y = softmax(x) from the forward output y:
+	// dx[i,:] = y[i,:] * (dy[i,:] - sum_j dy[i,j]*y[i,j]). dx may be dy.
+	SoftmaxBackward(y, dy, dx Buffer, rows, cols int)
+
+	// DropoutMask sets, for i < n, mask[i] = 0 where DropoutUniform(seed, i)
+	// < p, and mask[i] = 1/(1-p) elsewhere (inverted dropout: activations
+	// and their gradients are multiplied by the mask, so the expected value
+	// is unchanged). The kept value is 1/(1-p) evaluated in float64 and
+	// rounded once to float32, float32(1/(1-float64(p))), so that every
+	// backend writes the same mask, bit for bit, for the same seed.
+	// p must satisfy 0 <= p < 1.
+	DropoutMask(mask Buffer, n int, p float32, seed uint64)
+	// BatchNormForward normalises each column of the rows x cols matrix x
+	// with PyTorch's BatchNorm1d semantics:
+	//
+	//	y[i,j] = gamma[j]*(x[i,j]-mean[j])*invStd[j] + beta[j]
+	//
+	// With training, mean[j] and var_j are the column's batch mean and
+	// biased variance (sum_i (x[i,j]-mean[j])^2 / rows); the operation
+	// writes mean[j] and invStd[j] = 1/sqrt(var_j + eps) (the statistics
+	// BatchNormBackward needs) and updates the running statistics in place:
+	//
+	//	runMean = (1-momentum)*runMean + momentum*mean
+	//	runVar  = (1-momentum)*runVar + momentum*var_j*rows/(rows-1)  (unbiased)
+	//
+	// Training with rows == 1 panics (one sample has no variance; PyTorch
+	// raises the same error). Without training it normalises with the
+	// running statistics instead: it writes mean = runMean and
+	// invStd = 1/sqrt(runVar + eps), and leaves runMean and runVar
+	// unchanged. With rows == 0 nothing is written, in either mode, like
+	// every zero size. gamma, beta and the four statistics hold cols
+	// elements. y may not alias x.
+	BatchNormForward(x, y, gamma, beta, mean, invStd, runMean, runVar Buffer, rows, cols int, momentum, eps float32, training bool)
+	// BatchNormBackward computes the training-mode gradients of
+	// BatchNormForward from the mean and invStd it saved. With
+	// xhat[i,j] = (x[i,j]-mean[j])*invStd[j], it adds sum_i dy[i,j]*xhat[i,j]
+	// to dGamma[j] and sum_i dy[i,j] to dBeta[j] (accumulated, like every
+	// parameter gradient), and writes
+	//
+	//	dx[i,j] = gamma[j]*invStd[j]/rows * (rows*dy[i,j] - sum_i dy[i,j] - xhat[i,j]*sum_i dy[i,j]*xhat[i,j])
+	//
+	// dx may be dy.
+	BatchNormBackward(x, dy, dx, gamma, mean, invStd, dGamma, dBeta Buffer, rows, cols int)
 
 	// Add computes c = a + b elementwise; c may alias a or b.
 	Add(a, b, c Buffer, n int)
@@ -182,4 +226,19 @@ type Backend interface {
 	// AdamStep updates param[0:n] in place from grad; m and v hold the
 	// first and second moment estimates.
 	AdamStep(param, grad, m, v Buffer, n int, cfg AdamConfig)
+}
+
+// DropoutUniform returns the uniform draw in [0, 1) of element i (i >= 0)
+// of the dropout mask with the given seed (see Backend.DropoutMask). It is
+// counter-based, so that any element can be drawn on its own, in any order
+// and on any device: SplitMix64's finaliser applied to
+// seed + (i+1)*0x9E3779B97F4A7C15 (wrapping uint64 arithmetic), whose top
+// 24 bits are scaled by 2^-24. The draws for i = 0, 1, 2, ... are the
+// outputs of a SplitMix64 generator started at seed.
+func DropoutUniform(seed uint64, i int) float32 {
+	z := seed + (uint64(i)+1)*0x9E3779B97F4A7C15
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+	z ^= z >> 31
+	return float32(z>>40) * 0x1p-24
 }

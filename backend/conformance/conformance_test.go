@@ -106,6 +106,43 @@ func (fake) Softmax(x, y backend.Buffer, rows, cols int) {
 	store(get(y, rows*cols), ref.Softmax(get(x, rows*cols), rows, cols))
 }
 
+func (fake) SoftmaxBackward(y, dy, dx backend.Buffer, rows, cols int) {
+	store(get(dx, rows*cols), ref.SoftmaxBackward(get(y, rows*cols), get(dy, rows*cols), rows, cols))
+}
+
+func (fake) DropoutMask(mask backend.Buffer, n int, p float32, seed uint64) {
+	store(get(mask, n), ref.DropoutMask(n, float64(p), seed))
+}
+
+func (fake) BatchNormForward(x, y, gamma, beta, mean, invStd, runMean, runVar backend.Buffer, rows, cols int, momentum, eps float32, training bool) {
+	if rows < 0 || cols < 0 {
+		panic("fake: negative size")
+	}
+	rm, rv := get(runMean, cols), get(runVar, cols)
+	out := ref.BatchNormForward(get(x, rows*cols), get(gamma, cols), get(beta, cols), rm, rv, rows, cols, float64(momentum), float64(eps), training)
+	yy, mm, ss := get(y, rows*cols), get(mean, cols), get(invStd, cols)
+	store(yy, out.Y)
+	if out.Mean != nil {
+		store(mm, out.Mean)
+		store(ss, out.InvStd)
+	}
+	if training {
+		store(rm, out.RunMean)
+		store(rv, out.RunVar)
+	}
+}
+
+func (fake) BatchNormBackward(x, dy, dx, gamma, mean, invStd, dGamma, dBeta backend.Buffer, rows, cols int) {
+	if rows < 0 || cols < 0 {
+		panic("fake: negative size")
+	}
+	dg, db := get(dGamma, cols), get(dBeta, cols)
+	dxx, dgg, dbb := ref.BatchNormBackward(get(x, rows*cols), get(dy, rows*cols), get(gamma, cols), get(mean, cols), get(invStd, cols), dg, db, rows, cols)
+	store(get(dx, rows*cols), dxx)
+	store(dg, dgg)
+	store(db, dbb)
+}
+
 func (fake) Add(a, b, c backend.Buffer, n int) {
 	store(get(c, n), ref.Add(get(a, n)[:n], get(b, n)))
 }

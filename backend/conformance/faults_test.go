@@ -433,6 +433,129 @@ type mulPanics struct{ fake }
 
 func (mulPanics) Mul(a, b, c backend.Buffer, n int) { panic("index out of range") }
 
+// softmaxBackwardNoSum computes dx = y*dy, forgetting the row sum.
+type softmaxBackwardNoSum struct{ fake }
+
+func (softmaxBackwardNoSum) SoftmaxBackward(y, dy, dx backend.Buffer, rows, cols int) {
+	store(get(dx, rows*cols), ref.Mul(get(y, rows*cols)[:rows*cols], get(dy, rows*cols)))
+}
+
+// dropoutUnscaled keeps elements at 1 instead of 1/(1-p).
+type dropoutUnscaled struct{ fake }
+
+func (f dropoutUnscaled) DropoutMask(mask backend.Buffer, n int, p float32, seed uint64) {
+	f.fake.DropoutMask(mask, n, p, seed)
+	mm := get(mask, n)
+	for i := 0; i < n; i++ {
+		if mm[i] != 0 {
+			mm[i] = 1
+		}
+	}
+}
+
+// dropoutDropsAtP drops where the draw is <= p, not < p.
+type dropoutDropsAtP struct{ fake }
+
+func (f dropoutDropsAtP) DropoutMask(mask backend.Buffer, n int, p float32, seed uint64) {
+	f.fake.DropoutMask(mask, n, p, seed)
+	mm := get(mask, n)
+	for i := 0; i < n; i++ {
+		if backend.DropoutUniform(seed, i) == p {
+			mm[i] = 0
+		}
+	}
+}
+
+// dropoutKeepInFloat32 computes the kept value 1/(1-p) in float32
+// arithmetic, which is off by an ulp for some p: the mask is defined bit
+// for bit.
+type dropoutKeepInFloat32 struct{ fake }
+
+func (f dropoutKeepInFloat32) DropoutMask(mask backend.Buffer, n int, p float32, seed uint64) {
+	f.fake.DropoutMask(mask, n, p, seed)
+	mm := get(mask, n)
+	one := float32(1)
+	keep := one / (one - p)
+	for i := 0; i < n; i++ {
+		if mm[i] != 0 {
+			mm[i] = keep
+		}
+	}
+}
+
+// bnBiasedRunVar moves the running variance toward the biased batch
+// variance instead of the unbiased one.
+type bnBiasedRunVar struct{ fake }
+
+func (f bnBiasedRunVar) BatchNormForward(x, y, gamma, beta, mean, invStd, runMean, runVar backend.Buffer, rows, cols int, momentum, eps float32, training bool) {
+	rv0 := snap(runVar, cols)
+	f.fake.BatchNormForward(x, y, gamma, beta, mean, invStd, runMean, runVar, rows, cols, momentum, eps, training)
+	if !training || rows < 2 {
+		return
+	}
+	_, variance, _ := bnStats(get(x, rows*cols), rows, cols)
+	rv := get(runVar, cols)
+	for j := 0; j < cols; j++ {
+		rv[j] = float32((1-float64(momentum))*float64(rv0[j]) + float64(momentum)*variance[j])
+	}
+}
+
+// bnEvalUsesBatchStats normalises with the batch statistics in evaluation
+// too (but leaves the running statistics alone).
+type bnEvalUsesBatchStats struct{ fake }
+
+func (f bnEvalUsesBatchStats) BatchNormForward(x, y, gamma, beta, mean, invStd, runMean, runVar backend.Buffer, rows, cols int, momentum, eps float32, training bool) {
+	if training || rows < 2 {
+		f.fake.BatchNormForward(x, y, gamma, beta, mean, invStd, runMean, runVar, rows, cols, momentum, eps, training)
+		return
+	}
+	out := ref.BatchNormForward(get(x, rows*cols), get(gamma, cols), get(beta, cols), get(runMean, cols), get(runVar, cols), rows, cols, 0, float64(eps), true)
+	store(get(y, rows*cols), out.Y)
+	store(get(mean, cols), out.Mean)
+	store(get(invStd, cols), out.InvStd)
+}
+
+// bnOneRowAccepted returns quietly (as if the batch were empty) when
+// training on one row.
+type bnOneRowAccepted struct{ fake }
+
+func (f bnOneRowAccepted) BatchNormForward(x, y, gamma, beta, mean, invStd, runMean, runVar backend.Buffer, rows, cols int, momentum, eps float32, training bool) {
+	if training && rows == 1 {
+		return
+	}
+	f.fake.BatchNormForward(x, y, gamma, beta, mean, invStd, runMean, runVar, rows, cols, momentum, eps, training)
+}
+
+// bnBackwardNoXhat drops the xhat*sum(dy*xhat) term of dx.
+type bnBackwardNoXhat struct{ fake }
+
+func (f bnBackwardNoXhat) BatchNormBackward(x, dy, dx, gamma, mean, invStd, dGamma, dBeta backend.Buffer, rows, cols int) {
+	dyy := snap(dy, rows*cols) // dx may be dy
+	gg, ss := get(gamma, cols), get(invStd, cols)
+	f.fake.BatchNormBackward(x, dy, dx, gamma, mean, invStd, dGamma, dBeta, rows, cols)
+	dxx := get(dx, rows*cols)
+	for j := 0; j < cols; j++ {
+		sum := 0.0
+		for i := 0; i < rows; i++ {
+			sum += float64(dyy[i*cols+j])
+		}
+		k := float64(gg[j]) * float64(ss[j]) / float64(rows)
+		for i := 0; i < rows; i++ {
+			dxx[i*cols+j] = float32(k * (float64(rows)*float64(dyy[i*cols+j]) - sum))
+		}
+	}
+}
+
+// bnBackwardOverwritesGrads stores dGamma and dBeta instead of adding to
+// them.
+type bnBackwardOverwritesGrads struct{ fake }
+
+func (f bnBackwardOverwritesGrads) BatchNormBackward(x, dy, dx, gamma, mean, invStd, dGamma, dBeta backend.Buffer, rows, cols int) {
+	clear(get(dGamma, cols)[:cols])
+	clear(get(dBeta, cols)[:cols])
+	f.fake.BatchNormBackward(x, dy, dx, gamma, mean, invStd, dGamma, dBeta, rows, cols)
+}
+
 func TestFaultsDetected(t *testing.T) {
 	faults := []struct {
 		name     string
@@ -478,6 +601,15 @@ func TestFaultsDetected(t *testing.T) {
 		{"Download loses -0", downloadLosesNegativeZero{}, []string{"UploadDownload"}, nil},
 		{"Alloc recycles without zeroing", allocRecycles{pool: new([]*fakeBuf)}, []string{"Alloc"}, nil},
 		{"Mul panics", mulPanics{}, []string{"Mul"}, []string{"Add"}},
+		{"SoftmaxBackward without the row sum", softmaxBackwardNoSum{}, []string{"SoftmaxBackward"}, []string{"Softmax"}},
+		{"DropoutMask not scaled by 1/(1-p)", dropoutUnscaled{}, []string{"DropoutMask"}, nil},
+		{"DropoutMask drops where the draw equals p", dropoutDropsAtP{}, []string{"DropoutMask"}, nil},
+		{"DropoutMask computes 1/(1-p) in float32", dropoutKeepInFloat32{}, []string{"DropoutMask"}, nil},
+		{"BatchNorm running var from the biased variance", bnBiasedRunVar{}, []string{"BatchNormForward"}, []string{"BatchNormBackward"}},
+		{"BatchNorm evaluation with batch statistics", bnEvalUsesBatchStats{}, []string{"BatchNormForward"}, []string{"BatchNormBackward"}},
+		{"BatchNorm training on one row accepted", bnOneRowAccepted{}, []string{"BatchNormForward"}, nil},
+		{"BatchNorm backward without the xhat term", bnBackwardNoXhat{}, []string{"BatchNormBackward"}, []string{"BatchNormForward"}},
+		{"BatchNorm backward overwrites dGamma and dBeta", bnBackwardOverwritesGrads{}, []string{"BatchNormBackward"}, nil},
 	}
 	checks := map[string]Check{}
 	for _, c := range Checks() {

@@ -159,6 +159,97 @@ func (f32) Softmax(x, y backend.Buffer, rows, cols int) {
 	}
 }
 
+// SoftmaxBackward sums each row's dy*y sequentially in float32.
+func (f32) SoftmaxBackward(y, dy, dx backend.Buffer, rows, cols int) {
+	yy, dyy, dxx := get(y, rows*cols), get(dy, rows*cols), get(dx, rows*cols)
+	for i := 0; i < rows; i++ {
+		var dot float32
+		for j := i * cols; j < (i+1)*cols; j++ {
+			dot += dyy[j] * yy[j]
+		}
+		for j := i * cols; j < (i+1)*cols; j++ {
+			dxx[j] = yy[j] * (dyy[j] - dot)
+		}
+	}
+}
+
+// DropoutMask is exact by definition: the same in every backend.
+func (f32) DropoutMask(mask backend.Buffer, n int, p float32, seed uint64) {
+	mm := get(mask, n)
+	keep := float32(1 / (1 - float64(p)))
+	for i := 0; i < n; i++ {
+		mm[i] = keep
+		if backend.DropoutUniform(seed, i) < p {
+			mm[i] = 0
+		}
+	}
+}
+
+// BatchNormForward sums each column sequentially in float32 (the mean,
+// then the squared deviations from it), takes an approximate reciprocal
+// square root, and computes y in the fused form x*a + b with
+// a = gamma*invStd and b = beta - mean*a.
+func (f32) BatchNormForward(x, y, gamma, beta, mean, invStd, runMean, runVar backend.Buffer, rows, cols int, momentum, eps float32, training bool) {
+	xx, yy := get(x, rows*cols), get(y, rows*cols)
+	gg, bb, mm, ss := get(gamma, cols), get(beta, cols), get(mean, cols), get(invStd, cols)
+	rm, rv := get(runMean, cols), get(runVar, cols)
+	if training && rows == 1 {
+		panic("f32: BatchNormForward: training on one row")
+	}
+	if rows == 0 {
+		return
+	}
+	n := float32(rows)
+	for j := 0; j < cols; j++ {
+		var m, v float32
+		if training {
+			for i := 0; i < rows; i++ {
+				m += xx[i*cols+j]
+			}
+			m /= n
+			for i := 0; i < rows; i++ {
+				d := xx[i*cols+j] - m
+				v += d * d
+			}
+			v /= n
+			rm[j] = (1-momentum)*rm[j] + momentum*m
+			rv[j] = (1-momentum)*rv[j] + momentum*(v*n/float32(rows-1))
+		} else {
+			m, v = rm[j], rv[j]
+		}
+		s := approx(1 / sqrt32(v+eps))
+		mm[j], ss[j] = m, s
+		a := gg[j] * s
+		b := bb[j] - m*a
+		for i := 0; i < rows; i++ {
+			yy[i*cols+j] = xx[i*cols+j]*a + b
+		}
+	}
+}
+
+// BatchNormBackward sums each column sequentially in float32.
+func (f32) BatchNormBackward(x, dy, dx, gamma, mean, invStd, dGamma, dBeta backend.Buffer, rows, cols int) {
+	xx, dyy, dxx := get(x, rows*cols), get(dy, rows*cols), get(dx, rows*cols)
+	gg, mm, ss := get(gamma, cols), get(mean, cols), get(invStd, cols)
+	dg, db := get(dGamma, cols), get(dBeta, cols)
+	n := float32(rows)
+	for j := 0; j < cols; j++ {
+		var sumDy, sumDyXhat float32
+		for i := 0; i < rows; i++ {
+			d := dyy[i*cols+j]
+			sumDy += d
+			sumDyXhat += d * ((xx[i*cols+j] - mm[j]) * ss[j])
+		}
+		dg[j] += sumDyXhat
+		db[j] += sumDy
+		k := gg[j] * ss[j] / n
+		for i := 0; i < rows; i++ {
+			xhat := (xx[i*cols+j] - mm[j]) * ss[j]
+			dxx[i*cols+j] = k * (n*dyy[i*cols+j] - sumDy - xhat*sumDyXhat)
+		}
+	}
+}
+
 func (f32) Axpy(alpha float32, x, y backend.Buffer, n int) {
 	xx, yy := get(x, n), get(y, n)
 	for i := 0; i < n; i++ {
