@@ -43,12 +43,19 @@ type MLPConfig struct {
 	// Residual wraps each hidden layer whose width equals the previous
 	// one's in a skip connection: x + act(Linear(x)).
 	Residual bool
+	// BatchNorm puts a BatchNorm1d between each hidden Linear and its
+	// activation; Dropout > 0 puts a Dropout after each activation.
+	BatchNorm bool
+	Dropout   float32
 }
 
 // NewMLP builds Linear, Act, Linear, Act, ..., Linear, with each Linear's
 // weights drawn by DefaultInit for the activation that follows it. The output
 // layer has no activation: the losses take logits.
 func NewMLP(be backend.Backend, cfg MLPConfig, rng *rand.Rand) (*Sequential, error) {
+	if !(cfg.Dropout >= 0 && cfg.Dropout < 1) {
+		return nil, fmt.Errorf("nn: dropout %v: want a probability in [0, 1)", cfg.Dropout)
+	}
 	if cfg.In <= 0 || cfg.Out <= 0 {
 		return nil, fmt.Errorf("nn: MLP needs positive input and output sizes, got %d and %d", cfg.In, cfg.Out)
 	}
@@ -58,12 +65,18 @@ func NewMLP(be backend.Backend, cfg MLPConfig, rng *rand.Rand) (*Sequential, err
 		if h <= 0 {
 			return nil, fmt.Errorf("nn: hidden layer %d has width %d, want > 0", i+1, h)
 		}
-		lin := NewLinear(be, in, h, DefaultInit(cfg.Act, cfg.Slope, rng))
-		act := NewActivation(be, cfg.Act, cfg.Slope)
+		block := []Layer{NewLinear(be, in, h, DefaultInit(cfg.Act, cfg.Slope, rng))}
+		if cfg.BatchNorm {
+			block = append(block, NewBatchNorm(be, h))
+		}
+		block = append(block, NewActivation(be, cfg.Act, cfg.Slope))
+		if cfg.Dropout > 0 {
+			block = append(block, NewDropout(be, cfg.Dropout, rng))
+		}
 		if cfg.Residual && in == h {
-			layers = append(layers, NewResidual(be, NewSequential(be, lin, act)))
+			layers = append(layers, NewResidual(be, NewSequential(be, block...)))
 		} else {
-			layers = append(layers, lin, act)
+			layers = append(layers, block...)
 		}
 		in = h
 	}
@@ -157,4 +170,24 @@ func (s *Sequential) Free() {
 	for _, l := range s.Layers {
 		l.Free()
 	}
+}
+
+// hasBatchNorm reports whether any layer, nested ones included, is a
+// BatchNorm (which cannot train on a batch of one sample).
+func hasBatchNorm(layers []Layer) bool {
+	for _, l := range layers {
+		switch l := l.(type) {
+		case *BatchNorm:
+			return true
+		case *Sequential:
+			if hasBatchNorm(l.Layers) {
+				return true
+			}
+		case *Residual:
+			if hasBatchNorm([]Layer{l.Block}) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package nn_test
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/fastnn/fastnn/backend"
@@ -236,5 +237,124 @@ func TestPredictMatchesEvaluate(t *testing.T) {
 	}
 	if _, err := tr.Predict(d.X[:5], 3); err == nil {
 		t.Error("wrong length accepted")
+	}
+}
+
+func TestGradBatchNormTraining(t *testing.T) {
+	be := newBackend(t)
+	rng := nn.NewRNG(21)
+	bn := nn.NewBatchNorm(be, 5)
+	// Non-trivial gamma and beta, so their gradients and dx are exercised.
+	be.Upload(bn.Weight.Value, randomAwayFromZero(rng, 5))
+	be.Upload(bn.Bias.Value, randomAwayFromZero(rng, 5))
+	if err := checkLayer(be, bn, 6, 5, rng); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestGradDropoutFixedMask(t *testing.T) {
+	be := newBackend(t)
+	rng := nn.NewRNG(22)
+	d := nn.NewDropout(be, 0.3, rng)
+	d.FixMask()
+	if err := checkLayer(be, d, 4, 7, rng); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestGradSoftmax(t *testing.T) {
+	be := newBackend(t)
+	rng := nn.NewRNG(23)
+	if err := checkLayer(be, nn.NewSoftmax(be), 3, 4, rng); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestDropoutModes: identity in evaluation; in training about P of the
+// inputs are zeroed and the rest scaled by 1/(1-P), with a new mask each step.
+func TestDropoutModes(t *testing.T) {
+	be := newBackend(t)
+	d := nn.NewDropout(be, 0.25, nn.NewRNG(24))
+	const n = 10000
+	ones := make([]float32, n)
+	for i := range ones {
+		ones[i] = 1
+	}
+	x := nn.Tensor{Buf: upload(be, ones), Rows: 100, Cols: 100}
+	if y := d.Forward(x, false); y.Buf != x.Buf {
+		t.Error("evaluation mode changed the input")
+	}
+	first := download(be, d.Forward(x, true).Buf, n)
+	second := download(be, d.Forward(x, true).Buf, n)
+	zeros, same := 0, 0
+	for i, v := range first {
+		switch v {
+		case 0:
+			zeros++
+		case 1 / 0.75:
+		default:
+			t.Fatalf("element %d is %v, want 0 or %v", i, v, 1/0.75)
+		}
+		if v == second[i] {
+			same++
+		}
+	}
+	if zeros < 2300 || zeros > 2700 {
+		t.Errorf("%d of %d dropped, want about 2500", zeros, n)
+	}
+	if same == n {
+		t.Error("two training steps drew the same mask")
+	}
+}
+
+// TestBatchNormModes: training normalises with batch statistics and moves
+// the running estimates; evaluation uses the running estimates.
+func TestBatchNormModes(t *testing.T) {
+	be := newBackend(t)
+	bn := nn.NewBatchNorm(be, 1)
+	x := nn.Tensor{Buf: upload(be, []float32{1, 2, 3, 4}), Rows: 4, Cols: 1}
+	y := download(be, bn.Forward(x, true).Buf, 4)
+	if math.Abs(float64(y[0])+1.3416) > 1e-3 || math.Abs(float64(y[3])-1.3416) > 1e-3 {
+		t.Errorf("training output %v, want about ±1.3416 at the ends", y)
+	}
+	mean, v := download(be, bn.RunningMean, 1)[0], download(be, bn.RunningVar, 1)[0]
+	// momentum 0.1: mean 0.9*0 + 0.1*2.5, var 0.9*1 + 0.1*(5/3)
+	if math.Abs(float64(mean)-0.25) > 1e-6 || math.Abs(float64(v)-(0.9+0.1*5.0/3)) > 1e-6 || bn.NumBatchesTracked != 1 {
+		t.Errorf("running mean %v var %v batches %d", mean, v, bn.NumBatchesTracked)
+	}
+	e := download(be, bn.Forward(x, false).Buf, 4)
+	want := (1 - 0.25) / math.Sqrt(0.9+0.1*5.0/3+1e-5)
+	if math.Abs(float64(e[0])-want) > 1e-5 || bn.NumBatchesTracked != 1 {
+		t.Errorf("evaluation output %v, want %v first", e, want)
+	}
+}
+
+// TestBatchNormDropoutTrain trains an MLP with both on a set whose size
+// leaves a last batch of one sample (skipped for BatchNorm).
+func TestBatchNormDropoutTrain(t *testing.T) {
+	be := newBackend(t)
+	rng := nn.NewRNG(25)
+	d := data.Blobs(161, 3, 1, rng)
+	m, err := nn.NewMLP(be, nn.MLPConfig{In: 2, Hidden: []int{16, 16}, Out: 3, Act: backend.ReLU, BatchNorm: true, Dropout: 0.1, Residual: true}, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := m.NamedParams()
+	t.Log(m, names)
+	tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.CrossEntropy{}, Opt: nn.NewAdam(be, m.Params(), backend.AdamConfig{LR: 0.01})}
+	hist, err := tr.Fit(d, d, nn.TrainConfig{Epochs: 20, BatchSize: 16, RNG: rng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc := hist[len(hist)-1].Val.Accuracy; acc < 0.95 {
+		t.Errorf("accuracy %v with batch norm and dropout", acc)
+	}
+	var state []string
+	for _, s := range m.StateDict() {
+		state = append(state, s.Name)
+	}
+	want := "0.weight 0.bias 1.weight 1.bias 1.running_mean 1.running_var 1.num_batches_tracked 4.block.0.weight"
+	if got := strings.Join(state, " "); !strings.HasPrefix(got, want) {
+		t.Errorf("state dict %s\nwant it to start %s", got, want)
 	}
 }

@@ -202,8 +202,14 @@ func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int,
 	if flow != nil {
 		flow.startEpoch()
 	}
-	for lo := 0; lo < train.N; lo += batch {
-		idx := order[lo:min(lo+batch, train.N)]
+	// BatchNorm has no batch statistics for one sample: like a DataLoader
+	// with drop_last, such a model skips a last batch of one.
+	end := train.N
+	if train.N%batch == 1 && train.N > 1 && hasBatchNorm(t.Model.Layers) {
+		end--
+	}
+	for lo := 0; lo < end; lo += batch {
+		idx := order[lo:min(lo+batch, end)]
 		x, y := t.upload(train, idx)
 		out := t.Model.Forward(x, true)
 		grad := Tensor{io.grad.get(be, out.Len()), out.Rows, out.Cols}
@@ -217,23 +223,23 @@ func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int,
 			t.clipGradients(cfg.ClipNorm)
 		}
 		if flow != nil {
-			flow.afterBackward(lo+batch >= train.N)
+			flow.afterBackward(lo+batch >= end)
 		}
 		t.Opt.Step()
 		if cfg.Progress != nil {
-			cfg.Progress(epoch, lo+len(idx), train.N)
+			cfg.Progress(epoch, lo+len(idx), end)
 		}
 	}
-	st.TrainLoss = t.read(io.lossSum) / float64(train.N)
+	st.TrainLoss = t.read(io.lossSum) / float64(end)
 	if train.Task == data.Classification {
-		acc := t.read(io.correct) / float64(train.N)
+		acc := t.read(io.correct) / float64(end)
 		st.TrainAcc = &acc
 	}
 	if flow != nil {
 		st.GradFlow = flow.endEpoch()
 	}
 	st.Seconds = time.Since(start).Seconds()
-	st.SamplesPerSec = float64(train.N) / st.Seconds
+	st.SamplesPerSec = float64(end) / st.Seconds
 	return st
 }
 

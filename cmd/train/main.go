@@ -243,6 +243,8 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	fs.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all)")
 	fs.StringVar(&c.Level, "level", "", "CPU kernel level: generic, avx2, avx512 (default: best supported)")
 	fs.BoolVar(&c.Residual, "residual", false, "skip connections around hidden layers of equal width")
+	fs.BoolVar(&c.BatchNorm, "batchnorm", false, "BatchNorm1d between each hidden Linear and its activation")
+	fs.Float64Var(&c.Dropout, "dropout", 0, "dropout probability after each hidden activation (0: none)")
 	fs.StringVar(&c.Sched, "sched", "", "learning-rate schedule: step, plateau, cosine")
 	fs.IntVar(&c.StepSize, "step-size", 0, "step schedule: epochs between cuts (default: a third of the epochs)")
 	fs.Float64Var(&c.Gamma, "gamma", 0, "step and plateau schedules: factor of each cut (default 0.1)")

@@ -264,13 +264,14 @@ func TestResumeReproducesRun(t *testing.T) {
 	}
 }
 
-// TestSaveLoadPredict: the iris run of the toolkit issue saves a strict
+// TestSaveLoadPredict: the toolkit's full iris run (batch norm, dropout,
+// AdamW, plateau schedule, clipping, early stopping, gradient flow, plots) saves a strict
 // safetensors file with PyTorch's names and shapes; -load evaluates it to
 // the same accuracy and `train predict` classifies a CSV.
 func TestSaveLoadPredict(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "iris.safetensors")
-	code, stdout, stderr := train(t, "-data", "iris", "-layers", "32,16", "-opt", "adamw", "-wd", "0.01", "-sched", "plateau",
+	code, stdout, stderr := train(t, "-data", "iris", "-layers", "32,16", "-batchnorm", "-dropout", "0.1", "-opt", "adamw", "-wd", "0.01", "-sched", "plateau",
 		"-clip", "1", "-patience", "10", "-epochs", "200", "-seed", "1", "-grad-flow", "-plots", filepath.Join(dir, "plots"),
 		"-save", file, "-json")
 	if code != 0 {
@@ -289,7 +290,7 @@ func TestSaveLoadPredict(t *testing.T) {
 		t.Fatal(err)
 	}
 	first, _ := f.Get("0.weight")
-	last, _ := f.Get("4.weight")
+	last, _ := f.Get("8.weight") // Linear, BatchNorm, ReLU, Dropout, Linear, ..., Linear
 	if !slices.Equal(first.Shape, []int{32, 4}) || !slices.Equal(last.Shape, []int{3, 16}) {
 		t.Errorf("first weight %v, last %v; want [32 4] and [3 16]", first.Shape, last.Shape)
 	}

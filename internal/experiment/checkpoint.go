@@ -33,6 +33,8 @@ type Arch struct {
 	Act        string   `json:"act"`
 	Slope      float64  `json:"slope"`
 	Residual   bool     `json:"residual"`
+	BatchNorm  bool     `json:"batchnorm"`
+	Dropout    float64  `json:"dropout"`
 	Loss       string   `json:"loss"`
 	Classes    int      `json:"classes,omitempty"`
 	ClassNames []string `json:"class_names,omitempty"`
@@ -71,7 +73,7 @@ func buildModel(be backend.Backend, a Arch, rng *rand.Rand) (*nn.Sequential, nn.
 		return nil, nil, err
 	}
 	m, err := nn.NewMLP(be, nn.MLPConfig{In: a.Features, Hidden: a.Hidden, Out: a.Outputs, Act: act,
-		Slope: float32(a.Slope), Residual: a.Residual}, rng)
+		Slope: float32(a.Slope), Residual: a.Residual, BatchNorm: a.BatchNorm, Dropout: float32(a.Dropout)}, rng)
 	return m, loss, err
 }
 

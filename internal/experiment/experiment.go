@@ -43,18 +43,20 @@ type Config struct {
 	TestFrac float64 // -1: preset (ignored for sets with an official test split)
 	Seed     uint64
 
-	Residual bool    // skip connections around equal-width hidden layers
-	Sched    string  // "", "step", "plateau", "cosine"
-	StepSize int     // step: epochs between cuts (0: a third of the epochs)
-	Gamma    float64 // step and plateau: the factor of each cut (0: 0.1)
-	Warmup   int     // cosine: warm-up epochs
-	Clip     float64 // > 0: clip the global gradient norm
-	Patience int     // > 0: early stopping, restoring the best epoch's weights
-	GradFlow bool    // record gradient-flow diagnostics per epoch
-	PlotsDir string  // when set: write curves, decision boundary, gradient flow and history there
-	Save     string  // checkpoint path (safetensors), written after every epoch and at the end
-	Resume   string  // checkpoint to continue from, with its optimizer state beside it
-	Load     string  // checkpoint to evaluate on the data's test split, without training
+	Residual  bool    // skip connections around equal-width hidden layers
+	BatchNorm bool    // BatchNorm1d after each hidden Linear
+	Dropout   float64 // dropout probability after each hidden activation
+	Sched     string  // "", "step", "plateau", "cosine"
+	StepSize  int     // step: epochs between cuts (0: a third of the epochs)
+	Gamma     float64 // step and plateau: the factor of each cut (0: 0.1)
+	Warmup    int     // cosine: warm-up epochs
+	Clip      float64 // > 0: clip the global gradient norm
+	Patience  int     // > 0: early stopping, restoring the best epoch's weights
+	GradFlow  bool    // record gradient-flow diagnostics per epoch
+	PlotsDir  string  // when set: write curves, decision boundary, gradient flow and history there
+	Save      string  // checkpoint path (safetensors), written after every epoch and at the end
+	Resume    string  // checkpoint to continue from, with its optimizer state beside it
+	Load      string  // checkpoint to evaluate on the data's test split, without training
 
 	Backend string
 	Threads int
@@ -146,7 +148,7 @@ func Run(cfg Config) (*Result, error) {
 	}
 
 	arch := Arch{Data: cfg.Data, Task: taskName(train.Task), Features: train.Features, Hidden: cfg.Layers,
-		Act: cfg.Act, Slope: cfg.Slope, Residual: cfg.Residual, Classes: train.Classes,
+		Act: cfg.Act, Slope: cfg.Slope, Residual: cfg.Residual, BatchNorm: cfg.BatchNorm, Dropout: cfg.Dropout, Classes: train.Classes,
 		ClassNames: train.ClassNames, Target: cfg.Target, Columns: train.FeatureNames}
 	if ckpt != nil {
 		if ckpt.Features != train.Features || ckpt.Task != arch.Task {
@@ -335,6 +337,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("-slope must be a finite number >= 0, got %v", c.Slope)
 	case c.Momentum != 0 && c.Opt != "sgd" && c.Opt != "momentum" && c.Opt != "nesterov":
 		return fmt.Errorf("-momentum applies to -opt sgd, momentum and nesterov, not %s", c.Opt)
+	case !(c.Dropout >= 0 && c.Dropout < 1):
+		return fmt.Errorf("-dropout must be a probability in [0, 1), got %v", c.Dropout)
+	case c.BatchNorm && c.Batch == 1:
+		return fmt.Errorf("-batchnorm needs batches of at least 2 samples, not -batch 1")
 	case c.Load != "" && (c.Resume != "" || c.Save != ""):
 		return fmt.Errorf("-load evaluates a saved model; it does not combine with -resume or -save")
 	case c.Task != "" && c.Task != "auto" && c.Task != "classification" && c.Task != "regression":

@@ -1,0 +1,178 @@
+package nn
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/fastnn/fastnn/backend"
+)
+
+// Dropout zeroes each input with probability P during training and scales
+// the rest by 1/(1-P) (inverted dropout), so that evaluation needs no
+// rescaling: outside training it passes its input through. Masks come from
+// the backend's counter-based generator with a seed that advances every
+// training step, so runs are reproducible on every backend.
+type Dropout struct {
+	P float32
+
+	be        backend.Backend
+	seed      uint64
+	step      uint64
+	fixed     bool // tests: reuse one mask
+	active    bool // the last Forward applied a mask
+	mask, out workspace
+	dx        workspace
+}
+
+// NewDropout makes a dropout layer; rng seeds its masks.
+func NewDropout(be backend.Backend, p float32, rng *rand.Rand) *Dropout {
+	if !(p >= 0 && p < 1) {
+		panic(fmt.Sprintf("nn: NewDropout(%v): p must be in [0, 1)", p))
+	}
+	return &Dropout{P: p, be: be, seed: rng.Uint64()}
+}
+
+// FixMask makes every training Forward draw the same mask, for gradient
+// checks.
+func (d *Dropout) FixMask() { d.fixed = true }
+
+func (d *Dropout) Forward(x Tensor, training bool) Tensor {
+	d.active = training && d.P > 0
+	if !d.active {
+		return x
+	}
+	if !d.fixed {
+		d.step++
+	}
+	n := x.Len()
+	mask := d.mask.get(d.be, n)
+	d.be.DropoutMask(mask, n, d.P, d.seed+d.step*0x9e3779b97f4a7c15)
+	y := Tensor{d.out.get(d.be, n), x.Rows, x.Cols}
+	d.be.Mul(x.Buf, mask, y.Buf, n)
+	return y
+}
+
+func (d *Dropout) Backward(dy Tensor) Tensor {
+	if !d.active {
+		return dy
+	}
+	dx := Tensor{d.dx.get(d.be, dy.Len()), dy.Rows, dy.Cols}
+	d.be.Mul(dy.Buf, d.mask.buf, dx.Buf, dy.Len())
+	return dx
+}
+
+func (d *Dropout) Params() []*Param       { return nil }
+func (d *Dropout) OutFeatures(in int) int { return in }
+func (d *Dropout) String() string         { return fmt.Sprintf("Dropout(p=%g)", d.P) }
+func (d *Dropout) Free() {
+	d.mask.free(d.be)
+	d.out.free(d.be)
+	d.dx.free(d.be)
+}
+
+// BatchNorm normalises each feature over the batch, as PyTorch's
+// BatchNorm1d: in training with the batch's mean and variance (updating
+// running estimates with Momentum), in evaluation with the running
+// estimates; then scales by Weight (gamma) and shifts by Bias (beta).
+type BatchNorm struct {
+	Features      int
+	Momentum, Eps float32
+	Weight, Bias  *Param
+	// RunningMean and RunningVar are saved with the model, as is
+	// NumBatchesTracked (PyTorch's state_dict entries).
+	RunningMean, RunningVar backend.Buffer
+	NumBatchesTracked       int64
+
+	be        backend.Backend
+	mean, inv backend.Buffer
+	x         Tensor
+	out, dx   workspace
+}
+
+// NewBatchNorm makes a BatchNorm1d with PyTorch's defaults: gamma 1, beta 0,
+// running mean 0 and variance 1, momentum 0.1, eps 1e-5.
+func NewBatchNorm(be backend.Backend, features int) *BatchNorm {
+	b := &BatchNorm{Features: features, Momentum: 0.1, Eps: 1e-5, be: be,
+		Weight: newParam(be, "weight", features), Bias: newParam(be, "bias", features),
+		RunningMean: be.Alloc(features), RunningVar: be.Alloc(features),
+		mean: be.Alloc(features), inv: be.Alloc(features)}
+	be.Fill(b.Weight.Value, 1, features)
+	be.Fill(b.RunningVar, 1, features)
+	return b
+}
+
+func (b *BatchNorm) Forward(x Tensor, training bool) Tensor {
+	checkCols("BatchNorm", x, b.Features)
+	if training && x.Rows < 2 {
+		panic("nn: BatchNorm: training needs batches of at least 2 samples")
+	}
+	b.x = x
+	y := Tensor{b.out.get(b.be, x.Len()), x.Rows, x.Cols}
+	b.be.BatchNormForward(x.Buf, y.Buf, b.Weight.Value, b.Bias.Value, b.mean, b.inv, b.RunningMean, b.RunningVar,
+		x.Rows, x.Cols, b.Momentum, b.Eps, training)
+	if training {
+		b.NumBatchesTracked++
+	}
+	return y
+}
+
+func (b *BatchNorm) Backward(dy Tensor) Tensor {
+	dx := Tensor{b.dx.get(b.be, dy.Len()), dy.Rows, dy.Cols}
+	b.be.BatchNormBackward(b.x.Buf, dy.Buf, dx.Buf, b.Weight.Value, b.mean, b.inv, b.Weight.Grad, b.Bias.Grad, dy.Rows, dy.Cols)
+	return dx
+}
+
+func (b *BatchNorm) Params() []*Param       { return []*Param{b.Weight, b.Bias} }
+func (b *BatchNorm) OutFeatures(in int) int { return in }
+func (b *BatchNorm) String() string {
+	return fmt.Sprintf("BatchNorm1d(%d, eps=%g, momentum=%g)", b.Features, b.Eps, b.Momentum)
+}
+
+// State lists the running statistics, as in PyTorch's state_dict.
+func (b *BatchNorm) State() []NamedTensor {
+	return []NamedTensor{
+		{Name: "running_mean", Shape: []int{b.Features}, Buf: b.RunningMean},
+		{Name: "running_var", Shape: []int{b.Features}, Buf: b.RunningVar},
+		{Name: "num_batches_tracked", Shape: []int{}, Int: &b.NumBatchesTracked},
+	}
+}
+
+func (b *BatchNorm) Free() {
+	for _, buf := range []backend.Buffer{b.Weight.Value, b.Weight.Grad, b.Bias.Value, b.Bias.Grad, b.RunningMean, b.RunningVar, b.mean, b.inv} {
+		b.be.Free(buf)
+	}
+	b.out.free(b.be)
+	b.dx.free(b.be)
+}
+
+// Softmax turns each row into probabilities. Losses take logits, so a
+// classifier does not end with it; it is for models whose output is used
+// as probabilities.
+type Softmax struct {
+	be      backend.Backend
+	y       Tensor
+	out, dx workspace
+}
+
+// NewSoftmax makes a row-softmax layer.
+func NewSoftmax(be backend.Backend) *Softmax { return &Softmax{be: be} }
+
+func (s *Softmax) Forward(x Tensor, training bool) Tensor {
+	s.y = Tensor{s.out.get(s.be, x.Len()), x.Rows, x.Cols}
+	s.be.Softmax(x.Buf, s.y.Buf, x.Rows, x.Cols)
+	return s.y
+}
+
+func (s *Softmax) Backward(dy Tensor) Tensor {
+	dx := Tensor{s.dx.get(s.be, dy.Len()), dy.Rows, dy.Cols}
+	s.be.SoftmaxBackward(s.y.Buf, dy.Buf, dx.Buf, dy.Rows, dy.Cols)
+	return dx
+}
+
+func (s *Softmax) Params() []*Param       { return nil }
+func (s *Softmax) OutFeatures(in int) int { return in }
+func (s *Softmax) String() string         { return "Softmax(dim=1)" }
+func (s *Softmax) Free() {
+	s.out.free(s.be)
+	s.dx.free(s.be)
+}
