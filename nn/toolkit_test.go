@@ -1,6 +1,7 @@
 package nn_test
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -356,5 +357,70 @@ func TestBatchNormDropoutTrain(t *testing.T) {
 	want := "0.weight 0.bias 1.weight 1.bias 1.running_mean 1.running_var 1.num_batches_tracked 4.block.0.weight"
 	if got := strings.Join(state, " "); !strings.HasPrefix(got, want) {
 		t.Errorf("state dict %s\nwant it to start %s", got, want)
+	}
+}
+
+// nanAt passes its input through, except at training step `at`, where it
+// writes a NaN into its output.
+type nanAt struct {
+	*nn.Activation
+	be    backend.Backend
+	at, n int
+}
+
+func (l *nanAt) Forward(x nn.Tensor, training bool) nn.Tensor {
+	y := l.Activation.Forward(x, training)
+	if training {
+		if l.n++; l.n == l.at {
+			nan := []float32{float32(math.NaN())}
+			l.be.Upload(y.Buf, nan)
+		}
+	}
+	return y
+}
+
+// TestNaNStopsAndKeepsCheckpoint injects a NaN in the middle of the third
+// epoch: training stops there with the epoch, step and layer, and the
+// checkpoint saved after epoch two still loads with finite weights.
+func TestNaNStopsAndKeepsCheckpoint(t *testing.T) {
+	be := newBackend(t)
+	rng := nn.NewRNG(31)
+	d := data.Blobs(100, 3, 1, rng) // 10 steps of 10 per epoch
+	hidden := nn.NewLinear(be, 2, 8, nn.DefaultInit(backend.ReLU, 0, rng))
+	m := nn.NewSequential(be, hidden, &nanAt{nn.NewActivation(be, backend.ReLU, 0), be, 25, 0},
+		nn.NewLinear(be, 8, 3, nn.DefaultInit(backend.Identity, 0, rng)))
+	tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.CrossEntropy{}, Opt: nn.NewAdam(be, m.Params(), backend.AdamConfig{LR: 0.01})}
+	path := t.TempDir() + "/last.safetensors"
+	saved := 0
+	_, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 5, BatchSize: 10, RNG: rng, OnEpoch: func(st nn.EpochStats) {
+		if err := nn.SaveModel(be, m, path, nil); err != nil {
+			t.Fatal(err)
+		}
+		saved = st.Epoch
+	}})
+	var nf *nn.NonFiniteError
+	if !errors.As(err, &nf) || nf.Epoch != 3 || nf.Step != 5 || nf.Layer != "0.weight" {
+		t.Fatalf("got %v, want a non-finite error at epoch 3, step 5, layer 0.weight", err)
+	}
+	if saved != 2 {
+		t.Fatalf("last checkpoint after epoch %d, want 2", saved)
+	}
+	m2 := nn.NewSequential(be, nn.NewLinear(be, 2, 8, nn.DefaultInit(backend.ReLU, 0, rng)), nn.NewActivation(be, backend.ReLU, 0),
+		nn.NewLinear(be, 8, 3, nn.DefaultInit(backend.Identity, 0, rng)))
+	if _, err := nn.LoadModel(be, m2, path); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m2.Params() {
+		for _, v := range download(be, p.Value, p.Len()) {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatal("the saved checkpoint holds non-finite weights")
+			}
+		}
+	}
+	// The weights in memory are those before the bad update, too.
+	for _, v := range download(be, hidden.Weight.Value, 16) {
+		if math.IsNaN(float64(v)) {
+			t.Fatal("the bad step was applied")
+		}
 	}
 }

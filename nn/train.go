@@ -2,6 +2,7 @@ package nn
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -43,6 +44,24 @@ type TrainConfig struct {
 	// GradFlow records per-layer gradient norms, weight norms and
 	// update-to-weight ratios in every epoch's stats.
 	GradFlow bool
+	// Stop, when set, is polled after every step; when it returns true Fit
+	// returns ErrInterrupted with the epochs finished so far (SIGINT).
+	Stop func() bool
+}
+
+// ErrInterrupted is returned by Fit when TrainConfig.Stop asked it to stop.
+var ErrInterrupted = errors.New("nn: training interrupted")
+
+// NonFiniteError reports the step at which a loss or gradient stopped being
+// a finite number: training stops there, before the update, so the weights
+// are those of the last good step.
+type NonFiniteError struct {
+	Epoch, Step int    // 1-based
+	Layer       string // the first parameter, in forward order, whose gradient is not finite
+}
+
+func (e *NonFiniteError) Error() string {
+	return fmt.Sprintf("nn: non-finite gradient in epoch %d, step %d, first in %s (lower the learning rate, or clip with -clip?)", e.Epoch, e.Step, e.Layer)
 }
 
 // Metrics are a model's figures on one data set.
@@ -153,12 +172,15 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 	order := make([]int, train.N)
 	var hist History
 	for epoch := cfg.StartEpoch + 1; epoch <= cfg.Epochs; epoch++ {
-		st := t.trainEpoch(train, order, batch, epoch, cfg, flow)
-		if math.IsNaN(st.TrainLoss) || math.IsInf(st.TrainLoss, 0) {
-			if early != nil {
+		st, err := t.trainEpoch(train, order, batch, epoch, cfg, flow)
+		if err == nil && (math.IsNaN(st.TrainLoss) || math.IsInf(st.TrainLoss, 0)) {
+			err = fmt.Errorf("nn: training diverged: loss is %v in epoch %d (lower the learning rate?)", st.TrainLoss, epoch)
+		}
+		if err != nil {
+			if early != nil && !errors.Is(err, ErrInterrupted) {
 				t.BestEpoch = early.restore()
 			}
-			return hist, fmt.Errorf("nn: training diverged: loss is %v in epoch %d (lower the learning rate?)", st.TrainLoss, epoch)
+			return hist, err
 		}
 		monitored := st.TrainLoss
 		if val != nil && val.N > 0 {
@@ -186,7 +208,7 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 }
 
 // trainEpoch runs one pass over the shuffled training set.
-func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int, cfg TrainConfig, flow *gradFlow) EpochStats {
+func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int, cfg TrainConfig, flow *gradFlow) (EpochStats, error) {
 	be, io := t.Backend, &t.io
 	start := time.Now()
 	st := EpochStats{Epoch: epoch, LR: t.Opt.LR()}
@@ -219,8 +241,10 @@ func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int,
 		}
 		t.Model.ZeroGrad()
 		t.Model.Backward(grad)
-		if cfg.ClipNorm > 0 {
-			t.clipGradients(cfg.ClipNorm)
+		if norm := t.gradNorm(); math.IsNaN(norm) || math.IsInf(norm, 0) {
+			return st, &NonFiniteError{Epoch: epoch, Step: lo/batch + 1, Layer: t.firstNonFinite()}
+		} else if cfg.ClipNorm > 0 && norm > float64(cfg.ClipNorm) {
+			t.scaleGradients(float32(float64(cfg.ClipNorm) / (norm + 1e-6)))
 		}
 		if flow != nil {
 			flow.afterBackward(lo+batch >= end)
@@ -228,6 +252,9 @@ func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int,
 		t.Opt.Step()
 		if cfg.Progress != nil {
 			cfg.Progress(epoch, lo+len(idx), end)
+		}
+		if cfg.Stop != nil && cfg.Stop() {
+			return st, ErrInterrupted
 		}
 	}
 	st.TrainLoss = t.read(io.lossSum) / float64(end)
@@ -240,25 +267,41 @@ func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int,
 	}
 	st.Seconds = time.Since(start).Seconds()
 	st.SamplesPerSec = float64(end) / st.Seconds
-	return st
+	return st, nil
 }
 
-// clipGradients scales every gradient by maxNorm/norm when the global norm
-// exceeds maxNorm.
-func (t *Trainer) clipGradients(maxNorm float32) {
-	be, params := t.Backend, t.Model.Params()
+// gradNorm is the global L2 norm of all gradients. Reading it every step
+// costs one scalar download: it guards against non-finite values and serves
+// clipping.
+func (t *Trainer) gradNorm() float64 {
+	be := t.Backend
 	be.Fill(t.io.normSq, 0, 1)
-	for _, p := range params {
+	for _, p := range t.Model.Params() {
 		be.SumSquares(p.Grad, p.Len(), t.io.normSq)
 	}
-	norm := math.Sqrt(t.read(t.io.normSq))
-	if norm <= float64(maxNorm) {
-		return
+	return math.Sqrt(t.read(t.io.normSq))
+}
+
+// scaleGradients multiplies every gradient by s (clipping by global norm,
+// as PyTorch's clip_grad_norm_).
+func (t *Trainer) scaleGradients(s float32) {
+	for _, p := range t.Model.Params() {
+		t.Backend.Scale(p.Grad, s, p.Len())
 	}
-	scale := float32(float64(maxNorm) / (norm + 1e-6))
-	for _, p := range params {
-		be.Scale(p.Grad, scale, p.Len())
+}
+
+// firstNonFinite names the first parameter, in forward order, whose
+// gradient holds a NaN or an infinity.
+func (t *Trainer) firstNonFinite() string {
+	names, params := t.Model.NamedParams()
+	for i, p := range params {
+		t.Backend.Fill(t.io.normSq, 0, 1)
+		t.Backend.SumSquares(p.Grad, p.Len(), t.io.normSq)
+		if v := t.read(t.io.normSq); math.IsNaN(v) || math.IsInf(v, 0) {
+			return names[i]
+		}
 	}
+	return "the loss"
 }
 
 // earlyStopping keeps a copy of the parameters of the best epoch so far.

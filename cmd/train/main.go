@@ -13,8 +13,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -98,9 +101,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if opts.search != "" {
 		return search(cfg, opts, stdout, stderr)
 	}
+	// SIGINT or SIGTERM stops training after the current step; with -save
+	// the state is written before the process exits.
+	var stop atomic.Bool
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		if _, ok := <-sigs; ok {
+			stop.Store(true)
+		}
+	}()
+	cfg.Stop = stop.Load
 	res, err := experiment.Run(cfg)
 	if bar != nil {
 		_ = bar.Finish()
+	}
+	if errors.Is(err, nn.ErrInterrupted) {
+		fmt.Fprintf(stderr, "train: %v\n", err)
+		return 130
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "train: %v\n", err)

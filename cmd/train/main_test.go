@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
+	"os/exec"
 	"slices"
+	"time"
 
 	"bytes"
 	"encoding/json"
@@ -315,5 +318,41 @@ func TestSaveLoadPredict(t *testing.T) {
 	os.WriteFile(file, []byte("\xff\xff\xff\xff\xff\xff\xff\x7f{}"), 0o644)
 	if code, _, stderr := train(t, "-load", file); code != 1 || !strings.Contains(stderr, "iris.safetensors") {
 		t.Errorf("corrupt -load: exit %d, %q", code, stderr)
+	}
+}
+
+// TestInterruptSaves runs the real binary, interrupts it mid-training with
+// SIGINT, and checks that it exits 130 after writing a loadable checkpoint.
+func TestInterruptSaves(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping the build of the train binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "train")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	file := filepath.Join(dir, "run.safetensors")
+	cmd := exec.Command(bin, "-data", "digits", "-epochs", "100000", "-save", file)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for { // the first epoch's checkpoint shows that training is under way
+		if _, err := os.Stat(file); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 || !strings.Contains(stderr.String(), "state saved") {
+		t.Fatalf("after SIGINT: %v, stderr %q; want exit 130 and the state saved", err, stderr.String())
+	}
+	if code, _, stderr := train(t, "-load", file, "-json"); code != 0 {
+		t.Fatalf("the interrupted run's checkpoint does not load: %s", stderr)
 	}
 }

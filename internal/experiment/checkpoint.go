@@ -177,7 +177,7 @@ func resume(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer,
 	if err := src.UnmarshalBinary(rngState); err != nil {
 		return 0, fmt.Errorf("-resume: %s: bad rng state: %w", op, err)
 	}
-	if epoch < 1 || steps < 0 || !(lr > 0) {
+	if epoch < 0 || steps < 0 || !(lr > 0) {
 		return 0, fmt.Errorf("-resume: %s: bad metadata epoch %d, steps %d, lr %v", op, epoch, steps, lr)
 	}
 	state.SetSteps(steps)

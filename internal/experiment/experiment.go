@@ -4,6 +4,7 @@
 package experiment
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -69,6 +70,8 @@ type Config struct {
 	// Notice, when set, receives warnings a user should see even with
 	// -json (a backend that could not be used).
 	Notice func(msg string)
+	// Stop, when set, is polled after every training step (SIGINT).
+	Stop func() bool
 }
 
 // Result is what a run reports; cmd/train prints it as its JSON line.
@@ -231,6 +234,7 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 	tcfg := nn.TrainConfig{
 		Epochs: cfg.Epochs, StartEpoch: startEpoch, BatchSize: cfg.Batch, RNG: rng, Progress: cfg.Progress,
 		Scheduler: newScheduler(cfg), ClipNorm: float32(cfg.Clip), Patience: cfg.Patience, GradFlow: cfg.GradFlow,
+		Stop: cfg.Stop,
 		OnEpoch: func(st nn.EpochStats) {
 			lastEpoch = st.Epoch
 			// Every finished epoch is saved, so that a run that later
@@ -247,9 +251,20 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 	if saveErr != nil {
 		return fmt.Errorf("-save: %w", saveErr)
 	}
+	if errors.Is(err, nn.ErrInterrupted) {
+		if cfg.Save == "" {
+			return err
+		}
+		// Save the weights as they are, mid-epoch; -resume restarts the
+		// epoch that was cut short from them.
+		if err := saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, src, lastEpoch, meta); err != nil {
+			return fmt.Errorf("interrupted, and saving failed: %w", err)
+		}
+		return fmt.Errorf("%w in epoch %d; state saved to %s", err, lastEpoch+1, cfg.Save)
+	}
 	if err != nil {
 		if cfg.Save != "" && lastEpoch > startEpoch {
-			return fmt.Errorf("%w; %s holds epoch %d", err, cfg.Save, lastEpoch)
+			return fmt.Errorf("%w; %s holds epoch %d, the last good one", err, cfg.Save, lastEpoch)
 		}
 		return err
 	}
@@ -446,4 +461,16 @@ func newScheduler(c Config) nn.Scheduler {
 // isCSVPath tells a file argument from a set name.
 func isCSVPath(s string) bool {
 	return strings.HasSuffix(strings.ToLower(s), ".csv") || strings.ContainsRune(s, os.PathSeparator) || filepath.Ext(s) != ""
+}
+
+// Validate checks a configuration as Run does before it loads anything.
+func Validate(c Config) error {
+	p, err := presetFor(c.Data)
+	if c.Data == "" {
+		p, err = presets["digits"], nil
+	}
+	if err != nil {
+		return err
+	}
+	return p.fill(c).validate()
 }
