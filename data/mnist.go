@@ -191,7 +191,7 @@ func LoadMNIST(name string, opt MNISTOptions) (train, test *Dataset, err error) 
 	}
 	if !found {
 		if !opt.Download {
-			return nil, nil, fmt.Errorf("data: %s files not found in %s; set MNISTOptions.Download to fetch them",
+			return nil, nil, fmt.Errorf("data: %s files not found in %s, and downloading is off (train -download)",
 				name, strings.Join(dirs, ", "))
 		}
 		if cacheErr != nil {
