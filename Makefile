@@ -1,7 +1,7 @@
 # Build, test and measure. `make help` lists the targets.
 GO ?= go
 
-.PHONY: help build train test vet generate check-generated bench bench-go compare clean
+.PHONY: help build train test vet generate check-generated fuzz-smoke fuzz bench bench-go compare clean
 
 help:
 	@echo "make build     build cmd/train and cmd/bench into bin/"
@@ -9,6 +9,7 @@ help:
 	@echo "make test      vet, generated-code check, all tests (also -tags cuda and noasm), race detector"
 	@echo "make bench     GEMM and training throughput (cmd/bench)"
 	@echo "make bench-go  go test -bench over the kernels"
+	@echo "make fuzz     every fuzz target for FUZZTIME (default 10s)"
 	@echo "make compare   cmd/bench beside OpenBLAS and PyTorch in one run (needs libopenblas-dev, python3-torch)"
 
 build:
@@ -36,6 +37,19 @@ test: vet check-generated
 	$(GO) test -tags noasm ./backend/cpu/
 	$(GO) test -short -tags cuda ./backend/ ./backend/cuda/ ./cmd/...
 	$(GO) test -race ./backend/... ./nn/... ./data/...
+	$(MAKE) fuzz-smoke
+
+# Every fuzz target, briefly (CI); `make fuzz FUZZTIME=5m` for a real run.
+FUZZ_TARGETS = data:FuzzReadIDX data:FuzzReadCSV safetensors:FuzzRead cmd/train:FuzzFlags
+FUZZTIME ?= 10s
+fuzz-smoke:
+	$(MAKE) fuzz FUZZTIME=10s
+
+fuzz:
+	for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -parallel 1 ./$$pkg || exit 1; \
+	done
 
 bench: build
 	for s in 256 512 1024; do for t in 1 2; do bin/bench gemm -m $$s -n $$s -k $$s -threads $$t; done; done

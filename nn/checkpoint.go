@@ -1,9 +1,13 @@
 package nn
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/fastnn/fastnn/backend"
 	"github.com/fastnn/fastnn/safetensors"
@@ -128,18 +132,62 @@ func DecodeTensors(be backend.Backend, f *safetensors.File, ts []NamedTensor) er
 	return nil
 }
 
+// ChecksumKey is the metadata entry that holds the SHA-256 of a file's
+// tensors (see Checksum), so that silent corruption of the data is caught
+// on load.
+const ChecksumKey = "fastnn.sha256"
+
+// Checksum is the hex SHA-256 over every tensor's name, dtype, shape and
+// data, in name order.
+func Checksum(ts []safetensors.Tensor) string {
+	sorted := slices.Clone(ts)
+	slices.SortFunc(sorted, func(a, b safetensors.Tensor) int { return strings.Compare(a.Name, b.Name) })
+	h := sha256.New()
+	for _, t := range sorted {
+		fmt.Fprintf(h, "%s\x00%s\x00%v\x00", t.Name, t.DType, t.Shape)
+		h.Write(t.Data)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// WriteChecked writes tensors to path atomically with meta and their
+// checksum in the metadata.
+func WriteChecked(path string, ts []safetensors.Tensor, meta map[string]string) error {
+	m := maps.Clone(meta)
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[ChecksumKey] = Checksum(ts)
+	return safetensors.WriteFile(path, ts, m)
+}
+
+// ReadChecked reads a safetensors file and, when its metadata carries a
+// checksum, verifies it.
+func ReadChecked(path string) (*safetensors.File, error) {
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if want, ok := f.Metadata[ChecksumKey]; ok {
+		if got := Checksum(f.Tensors); got != want {
+			return nil, fmt.Errorf("%s: checksum mismatch: the data is corrupted (sha256 %s, recorded %s)", path, got, want)
+		}
+	}
+	return f, nil
+}
+
 // SaveModel writes the model's state dict to path as a safetensors file
-// that PyTorch's load_file reads into the same nn.Sequential, with meta as
-// its __metadata__. The write is atomic: a failure leaves any earlier file
-// at path intact.
+// that PyTorch's load_file reads into the same nn.Sequential, with meta and
+// a checksum of the data as its __metadata__. The write is atomic: a
+// failure leaves any earlier file at path intact.
 func SaveModel(be backend.Backend, m *Sequential, path string, meta map[string]string) error {
-	return safetensors.WriteFile(path, EncodeTensors(be, m.StateDict()), meta)
+	return WriteChecked(path, EncodeTensors(be, m.StateDict()), meta)
 }
 
 // LoadModel reads a file written by SaveModel into a model of the same
 // architecture and returns the file's metadata.
 func LoadModel(be backend.Backend, m *Sequential, path string) (map[string]string, error) {
-	f, err := safetensors.ReadFile(path)
+	f, err := ReadChecked(path)
 	if err != nil {
 		return nil, err
 	}

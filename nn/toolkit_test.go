@@ -3,6 +3,7 @@ package nn_test
 import (
 	"errors"
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -422,5 +423,25 @@ func TestNaNStopsAndKeepsCheckpoint(t *testing.T) {
 		if math.IsNaN(float64(v)) {
 			t.Fatal("the bad step was applied")
 		}
+	}
+}
+
+// TestChecksumCatchesCorruption flips one bit in a saved weight: the file
+// still parses, and only the checksum can tell.
+func TestChecksumCatchesCorruption(t *testing.T) {
+	be := newBackend(t)
+	m, _ := nn.NewMLP(be, nn.MLPConfig{In: 3, Hidden: []int{4}, Out: 2, Act: backend.ReLU}, nn.NewRNG(41))
+	path := t.TempDir() + "/m.safetensors"
+	if err := nn.SaveModel(be, m, path, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nn.LoadModel(be, m, path); err != nil {
+		t.Fatalf("clean file: %v", err)
+	}
+	b, _ := os.ReadFile(path)
+	b[len(b)-3] ^= 0x10
+	os.WriteFile(path, b, 0o644)
+	if _, err := nn.LoadModel(be, m, path); err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Fatalf("a flipped bit loaded: %v", err)
 	}
 }

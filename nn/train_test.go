@@ -1,6 +1,7 @@
 package nn_test
 
 import (
+	"github.com/fastnn/fastnn/backend/cpu"
 	"math"
 	"testing"
 
@@ -174,5 +175,41 @@ func TestModelShapeAndNames(t *testing.T) {
 	}
 	if _, err := nn.NewMLP(be, nn.MLPConfig{In: 2, Hidden: []int{0}, Out: 1}, nn.NewRNG(1)); err == nil {
 		t.Error("a zero-width layer was accepted")
+	}
+}
+
+// TestThreadCountDeterminism: the CPU backend splits work across the
+// output, never across a sum, and reduces in fixed-size pieces, so the
+// losses are bit-identical for any thread count (the tolerance stated in
+// the README is zero).
+func TestThreadCountDeterminism(t *testing.T) {
+	var ref []float64
+	for _, threads := range []int{1, 2, 3} {
+		be, err := cpu.New(backend.Options{Threads: threads})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := nn.NewRNG(51)
+		d := data.Blobs(2048, 4, 1, rng)
+		m, _ := nn.NewMLP(be, nn.MLPConfig{In: 2, Hidden: []int{256, 256}, Out: 4, Act: backend.GELU, BatchNorm: true}, rng)
+		tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.CrossEntropy{}, Opt: nn.NewAdam(be, m.Params(), backend.AdamConfig{LR: 1e-3})}
+		hist, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 2, BatchSize: 512, RNG: rng})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var losses []float64
+		for _, h := range hist {
+			losses = append(losses, h.TrainLoss)
+		}
+		be.Close()
+		if ref == nil {
+			ref = losses
+			continue
+		}
+		for i := range losses {
+			if math.Float64bits(losses[i]) != math.Float64bits(ref[i]) {
+				t.Errorf("%d threads: epoch %d loss %v, 1 thread %v", threads, i+1, losses[i], ref[i])
+			}
+		}
 	}
 }

@@ -144,7 +144,7 @@ func saveCheckpoint(be backend.Backend, path string, m *nn.Sequential, opt nn.Op
 	om := map[string]string{"epoch": strconv.Itoa(epoch), "steps": strconv.Itoa(state.Steps()),
 		"lr": strconv.FormatFloat(float64(opt.LR()), 'g', -1, 32), "rng": base64.StdEncoding.EncodeToString(rngState),
 		"optimizer": opt.String()}
-	return safetensors.WriteFile(OptimPath(path), nn.EncodeTensors(be, state.StateDict()), om)
+	return nn.WriteChecked(OptimPath(path), nn.EncodeTensors(be, state.StateDict()), om)
 }
 
 // resume loads a checkpoint's weights and optimizer state and returns the
@@ -158,7 +158,7 @@ func resume(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer,
 		return 0, fmt.Errorf("-resume: optimizer %s keeps no resumable state", opt)
 	}
 	op := OptimPath(path)
-	f, err := safetensors.ReadFile(op)
+	f, err := nn.ReadChecked(op)
 	if err != nil {
 		return 0, fmt.Errorf("-resume: %w", err)
 	}
