@@ -66,6 +66,53 @@ func TestMicroKernels(t *testing.T) {
 	}
 }
 
+// TestStridedMicroKernels checks the micro-kernels that read A in place,
+// for row-major and transposed A with padding between rows or columns. The
+// padding holds NaN: a read outside the tile's rows and k columns poisons C.
+func TestStridedMicroKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, level := range Supported() {
+		kt := kernelTable[level]
+		if kt.gemmMicroStrided == nil {
+			continue
+		}
+		mr, nr := kt.mr, kt.nr
+		for k := 0; k <= 17; k++ {
+			for _, layout := range []string{"row-major", "transposed"} {
+				for _, beta := range []float32{0, 2.5} {
+					const alpha = -1.5
+					packed := randomSlice(rng, mr*k) // column p at packed[p*mr:]
+					var a []float32
+					var rs, cs int
+					if layout == "row-major" {
+						rs, cs = k+3, 1
+					} else {
+						rs, cs = 1, mr+2
+					}
+					a = make([]float32, (mr-1)*rs+max(k-1, 0)*cs+1+5)
+					for i := range a {
+						a[i] = float32(math.NaN())
+					}
+					for r := range mr {
+						for p := range k {
+							a[r*rs+p*cs] = packed[p*mr+r]
+						}
+					}
+					b := randomSlice(rng, k*nr)
+					c := randomSlice(rng, mr*nr)
+					want := ref.Gemm(true, false, mr, nr, k, alpha, packed, b, float64(beta), c)
+					kt.gemmMicroStrided(k, a, rs, cs, b, c, nr, alpha, beta)
+					for i, v := range c {
+						if !ref.Close(v, want[i], 1e-5, 1e-5) {
+							t.Fatalf("%s %s k=%d beta=%v: C[%d] = %v, want %v", level, layout, k, beta, i, v, want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestGemmThreadCountInvariant checks that the result of a GEMM is
 // bit-identical for any number of threads: the work is split across C, never
 // across K, so each element is summed in the same order.

@@ -63,6 +63,14 @@ func (be *Backend) gemmStrip(worker int, g gemmArgs, m0, m1, n0, n1 int) {
 		s.packB = make([]float32, kt.kc*(kt.nc+nr))
 		s.tile = make([]float32, mr*nr)
 	}
+	// With a strided micro-kernel, full tiles read A where it lies (row-major
+	// A by rows, transposed A by its contiguous columns): only an edge
+	// sliver of fewer than mr rows is packed, zero-padded.
+	direct := kt.gemmMicroStrided != nil
+	rsA, csA := g.k, 1
+	if g.transA {
+		rsA, csA = 1, g.m
+	}
 	for jc := n0; jc < n1; jc += kt.nc {
 		nc := min(kt.nc, n1-jc)
 		for pc := 0; pc < g.k; pc += kt.kc {
@@ -74,14 +82,29 @@ func (be *Backend) gemmStrip(worker int, g gemmArgs, m0, m1, n0, n1 int) {
 			packB(s.packB, g, pc, kc, jc, nc, nr)
 			for ic := m0; ic < m1; ic += kt.mc {
 				mc := min(kt.mc, m1-ic)
-				packA(s.packA, g, ic, mc, pc, kc, mr)
+				full := mc / mr * mr // rows in full slivers
+				if !direct {
+					packA(s.packA, g, ic, mc, pc, kc, mr)
+				} else if full < mc {
+					packA(s.packA[full*kc:], g, ic+full, mc-full, pc, kc, mr)
+				}
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
 					pb := s.packB[jr*kc : (jr+nr)*kc]
 					for ir := 0; ir < mc; ir += mr {
 						mrr := min(mr, mc-ir)
-						pa := s.packA[ir*kc : (ir+mr)*kc]
 						ci := (ic+ir)*g.n + jc + jr
+						if direct && mrr == mr {
+							off := (ic+ir)*rsA + pc*csA
+							if nrr == nr {
+								kt.gemmMicroStrided(kc, g.a[off:], rsA, csA, pb, g.c[ci:], g.n, g.alpha, beta)
+							} else {
+								kt.gemmMicroStrided(kc, g.a[off:], rsA, csA, pb, s.tile, nr, g.alpha, 0)
+								mergeTile(g.c[ci:], g.n, s.tile, nr, mrr, nrr, beta)
+							}
+							continue
+						}
+						pa := s.packA[ir*kc : (ir+mr)*kc]
 						if mrr == mr && nrr == nr {
 							kt.gemmMicro(kc, pa, pb, g.c[ci:], g.n, g.alpha, beta)
 							continue

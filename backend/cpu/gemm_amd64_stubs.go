@@ -11,6 +11,12 @@ package cpu
 //go:noescape
 func gemmMicroAVX2(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
 
+// gemmMicroAVX2Strided is gemmMicroAVX2 with A read in place: element (r, p)
+// at a[r*rsA + p*csA].
+//
+//go:noescape
+func gemmMicroAVX2Strided(k int, a *float32, rsA int, csA int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
 // adamAVX2 applies one Adam update to n (a multiple of 8) parameters.
 //
 //go:noescape

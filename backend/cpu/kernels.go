@@ -12,6 +12,9 @@ type kernels struct {
 	// (row p at b[p*nr:]), and C is mr x nr with row stride ldc. With
 	// beta == 0, C is only written.
 	gemmMicro func(k int, a, b, c []float32, ldc int, alpha, beta float32)
+	// gemmMicroStrided, when a level has it, reads A in place, element
+	// (r, p) at a[r*rsA + p*csA], so that full tiles need no packed A.
+	gemmMicroStrided func(k int, a []float32, rsA, csA int, b, c []float32, ldc int, alpha, beta float32)
 	// mc, kc, nc block the GEMM loops for the caches: a packed A block
 	// (mc x kc) stays in L2, a B sliver (kc x nr) in L1, a packed B panel
 	// (kc x nc) in L3.

@@ -14,8 +14,9 @@ func init() {
 // L1 and a packed A block (mc x kc) in L2; nc keeps the B panel in L3.
 var avx2Kernels = kernels{
 	mr: 6, nr: 16,
-	gemmMicro: gemmMicroAVX2Checked,
-	mc:        144, kc: 256, nc: 4080,
+	gemmMicro:        gemmMicroAVX2Checked,
+	gemmMicroStrided: gemmMicroAVX2StridedChecked,
+	mc:               144, kc: 256, nc: 4080,
 	adam: adamAVX2Go,
 }
 
@@ -38,4 +39,15 @@ func gemmMicroAVX2Checked(k int, a, b, c []float32, ldc int, alpha, beta float32
 	_ = b[:16*k]
 	_ = c[5*ldc+15]
 	gemmMicroAVX2(k, unsafe.SliceData(a), unsafe.SliceData(b), &c[0], ldc, alpha, beta)
+}
+
+// gemmMicroAVX2StridedChecked checks that the last element of A the
+// assembly reads, (5, k-1), is in the slice, then calls it.
+func gemmMicroAVX2StridedChecked(k int, a []float32, rsA, csA int, b, c []float32, ldc int, alpha, beta float32) {
+	if k > 0 {
+		_ = a[5*rsA+(k-1)*csA]
+	}
+	_ = b[:16*k]
+	_ = c[5*ldc+15]
+	gemmMicroAVX2Strided(k, unsafe.SliceData(a), rsA, csA, unsafe.SliceData(b), &c[0], ldc, alpha, beta)
 }

@@ -13,7 +13,8 @@ import (
 
 func main() {
 	ConstraintExpr("amd64,!noasm")
-	gemmMicroAVX2()
+	gemmMicroAVX2(false)
+	gemmMicroAVX2(true)
 	adamAVX2()
 	Generate()
 }
@@ -36,15 +37,45 @@ const (
 //		}
 //	}
 //	for r, j: c[r*ldc+j] = alpha*acc[r][j] + beta*c[r*ldc+j]  (c not read when beta == 0)
-func gemmMicroAVX2() {
-	TEXT("gemmMicroAVX2", NOSPLIT, "func(k int, a, b, c *float32, ldc int, alpha, beta float32)")
-	Pragma("noescape")
-	Doc("gemmMicroAVX2 computes the 6x16 tile C = alpha*A*B + beta*C from a packed",
-		"6 x k sliver of A (column p at a[6p:]) and a packed k x 16 sliver of B (row p",
-		"at b[16p:]); C has row stride ldc elements. C is not read when beta == 0.")
+//
+// The strided form reads A in place instead of from a packed sliver: element
+// (r, p) at a[r*rsA + p*csA]. Row-major A (rsA = lda, csA = 1) and
+// transposed A (rsA = 1, csA = m) then need no packing.
+func gemmMicroAVX2(strided bool) {
+	if strided {
+		TEXT("gemmMicroAVX2Strided", NOSPLIT, "func(k int, a *float32, rsA, csA int, b, c *float32, ldc int, alpha, beta float32)")
+		Pragma("noescape")
+		Doc("gemmMicroAVX2Strided is gemmMicroAVX2 with A read in place: element (r, p)",
+			"at a[r*rsA + p*csA].")
+	} else {
+		TEXT("gemmMicroAVX2", NOSPLIT, "func(k int, a, b, c *float32, ldc int, alpha, beta float32)")
+		Pragma("noescape")
+		Doc("gemmMicroAVX2 computes the 6x16 tile C = alpha*A*B + beta*C from a packed",
+			"6 x k sliver of A (column p at a[6p:]) and a packed k x 16 sliver of B (row p",
+			"at b[16p:]); C has row stride ldc elements. C is not read when beta == 0.")
+	}
 	k := Load(Param("k"), GP64())
 	pa := Load(Param("a"), GP64())
 	pb := Load(Param("b"), GP64())
+	// aAt addresses A(r, p) for the p-th step of an unrolled iteration;
+	// nextA moves pa past `steps` steps.
+	aAt := func(p, r int) Mem { return Mem{Base: pa, Disp: 4 * (mr*p + r)} }
+	nextA := func(steps int) { ADDQ(U32(4*mr*steps), pa) }
+	if strided {
+		// Rows 0..5 sit at pa + {0, 1, 2, 3, 4, 5}*rs: three index
+		// registers and the scales 1, 2 and 4 reach them all. pa moves by
+		// cs each step, so every step addresses at displacement 0.
+		rs, cs := Load(Param("rsA"), GP64()), Load(Param("csA"), GP64())
+		SHLQ(U8(2), rs)
+		SHLQ(U8(2), cs)
+		rs3, rs5 := GP64(), GP64()
+		LEAQ(Mem{Base: rs, Index: rs, Scale: 2}, rs3)
+		LEAQ(Mem{Base: rs, Index: rs, Scale: 4}, rs5)
+		rows := []Mem{{Base: pa}, {Base: pa, Index: rs, Scale: 1}, {Base: pa, Index: rs, Scale: 2},
+			{Base: pa, Index: rs3, Scale: 1}, {Base: pa, Index: rs, Scale: 4}, {Base: pa, Index: rs5, Scale: 1}}
+		aAt = func(_, r int) Mem { return rows[r] }
+		nextA = func(int) { ADDQ(cs, pa) }
+	}
 
 	var acc [mr][2]reg.VecVirtual
 	for r := range acc {
@@ -63,9 +94,12 @@ func gemmMicroAVX2() {
 		VMOVUPS(Mem{Base: pb, Disp: 4 * nr * p}, b0)
 		VMOVUPS(Mem{Base: pb, Disp: 4*nr*p + 32}, b1)
 		for r := 0; r < mr; r++ {
-			VBROADCASTSS(Mem{Base: pa, Disp: 4 * (mr*p + r)}, a)
+			VBROADCASTSS(aAt(p, r), a)
 			VFMADD231PS(b0, a, acc[r][0])
 			VFMADD231PS(b1, a, acc[r][1])
+		}
+		if strided {
+			nextA(1)
 		}
 	}
 	blocks := GP64()
@@ -79,7 +113,9 @@ func gemmMicroAVX2() {
 	for p := 0; p < unroll; p++ {
 		step(p)
 	}
-	ADDQ(U32(4*mr*unroll), pa)
+	if !strided {
+		nextA(unroll)
+	}
 	ADDQ(U32(4*nr*unroll), pb)
 	DECQ(blocks)
 	JNZ(LabelRef("loop"))
@@ -89,7 +125,9 @@ func gemmMicroAVX2() {
 	JZ(LabelRef("done"))
 	Label("tailloop")
 	step(0)
-	ADDQ(U32(4*mr), pa)
+	if !strided {
+		nextA(1)
+	}
 	ADDQ(U32(4*nr), pb)
 	DECQ(k)
 	JNZ(LabelRef("tailloop"))
