@@ -38,7 +38,8 @@ type Linear struct {
 	Weight, Bias *Param
 
 	be        backend.Backend
-	x         Tensor // input of the last Forward
+	params    []*Param // Weight, Bias: built once, steps allocate nothing
+	x         Tensor   // input of the last Forward
 	y, dx     workspace
 	skipInput bool
 }
@@ -53,6 +54,7 @@ func NewLinear(be backend.Backend, in, out int, init Init) *Linear {
 		Bias:   newParam(be, "bias", out),
 	}
 	be.Upload(l.Weight.Value, init.Weights(in, out))
+	l.params = []*Param{l.Weight, l.Bias}
 	return l
 }
 
@@ -80,7 +82,7 @@ func (l *Linear) Backward(dy Tensor) Tensor {
 }
 
 func (l *Linear) skipInputGrad(skip bool) { l.skipInput = skip }
-func (l *Linear) Params() []*Param        { return []*Param{l.Weight, l.Bias} }
+func (l *Linear) Params() []*Param        { return l.params }
 func (l *Linear) OutFeatures(int) int     { return l.Out }
 func (l *Linear) String() string          { return fmt.Sprintf("Linear(in=%d, out=%d)", l.In, l.Out) }
 

@@ -84,6 +84,7 @@ type BatchNorm struct {
 	NumBatchesTracked       int64
 
 	be        backend.Backend
+	params    []*Param
 	mean, inv backend.Buffer
 	x         Tensor
 	out, dx   workspace
@@ -98,6 +99,7 @@ func NewBatchNorm(be backend.Backend, features int) *BatchNorm {
 		mean: be.Alloc(features), inv: be.Alloc(features)}
 	be.Fill(b.Weight.Value, 1, features)
 	be.Fill(b.RunningVar, 1, features)
+	b.params = []*Param{b.Weight, b.Bias}
 	return b
 }
 
@@ -122,7 +124,7 @@ func (b *BatchNorm) Backward(dy Tensor) Tensor {
 	return dx
 }
 
-func (b *BatchNorm) Params() []*Param       { return []*Param{b.Weight, b.Bias} }
+func (b *BatchNorm) Params() []*Param       { return b.params }
 func (b *BatchNorm) OutFeatures(in int) int { return in }
 func (b *BatchNorm) String() string {
 	return fmt.Sprintf("BatchNorm1d(%d, eps=%g, momentum=%g)", b.Features, b.Eps, b.Momentum)

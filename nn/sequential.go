@@ -10,8 +10,9 @@ import (
 
 // Sequential chains layers, like PyTorch's nn.Sequential.
 type Sequential struct {
-	Layers []Layer
+	Layers []Layer // fixed once the model is built
 	be     backend.Backend
+	params []*Param // Params, gathered on first use
 }
 
 // NewSequential chains layers. Backward does not compute the gradient with
@@ -98,13 +99,15 @@ func (s *Sequential) Backward(dy Tensor) Tensor {
 	return dy
 }
 
-// Params lists every parameter, in layer order.
+// Params lists every parameter, in layer order. The list is gathered once:
+// training steps call it and allocate nothing.
 func (s *Sequential) Params() []*Param {
-	var ps []*Param
-	for _, l := range s.Layers {
-		ps = append(ps, l.Params()...)
+	if s.params == nil {
+		for _, l := range s.Layers {
+			s.params = append(s.params, l.Params()...)
+		}
 	}
-	return ps
+	return s.params
 }
 
 // NamedParams maps PyTorch state_dict names ("0.weight", "0.bias",
