@@ -12,6 +12,8 @@ trap 'rm -rf "$work"' EXIT
 # where the CPU has it, else AVX2 (Haswell).
 if grep -qw avx512f /proc/cpuinfo; then core=SkylakeX; else core=Haswell; fi
 gcc -O2 -o "$work/ob" bench/peers/openblas_sgemm.c -lopenblas -lm
+go build -tags openblas -o "$work/bench" ./cmd/bench
+export OPENBLAS_CORETYPE=$core
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs, OpenBLAS core $core"
 echo "# gemm: ours (every level) and gonum, then OpenBLAS"
@@ -19,17 +21,19 @@ for n in 256 512 1024; do
   for t in 1 2; do
     bin/bench gemm -m $n -n $n -k $n -threads $t -json
     printf '{"op":"gemm","backend":"openblas","level":"%s","m":%d,"threads":%d,"result":"%s"}\n' \
-      "$core" "$n" "$t" "$(OPENBLAS_CORETYPE=$core OPENBLAS_NUM_THREADS=$t "$work/ob" $n 7)"
+      "$core" "$n" "$t" "$(OPENBLAS_NUM_THREADS=$t "$work/ob" $n 7)"
   done
 done
-echo "# MLP shapes (forward, dW, dX of 784-256 at batch 128)"
-bin/bench gemm -m 128 -n 256 -k 784 -threads 2 -json
-bin/bench gemm -m 256 -n 784 -k 128 -threads 2 -json
-bin/bench gemm -m 128 -n 784 -k 256 -threads 2 -json
+echo "# MLP shapes (forward, dW, dX of 784-256 at batch 128), with OpenBLAS through cgo"
+for t in 1 2; do
+  "$work/bench" gemm -m 128 -n 256 -k 784 -threads $t -json
+  "$work/bench" gemm -m 256 -n 784 -k 128 -threads $t -json
+  "$work/bench" gemm -m 128 -n 784 -k 256 -threads $t -json
+done
 
 echo "# training: Fashion-MNIST 784-256-10, batch 128, Adam 1e-3, $epochs epoch(s)"
 bin/bench train -data fashion-mnist -layers 256 -batch 128 -epochs "$epochs" -json
-OPENBLAS_CORETYPE=$core /usr/bin/python3 bench/peers/torch_mlp_fashion.py 1 "$epochs" 256 128
+/usr/bin/python3 bench/peers/torch_mlp_fashion.py 1 "$epochs" 256 128
 echo "# the small net 784-16-16-10 at batch 64"
 bin/bench train -data fashion-mnist -layers 16,16 -batch 64 -epochs "$epochs" -json
-OPENBLAS_CORETYPE=$core /usr/bin/python3 bench/peers/torch_mlp_fashion.py 1 "$epochs" 16,16 64
+/usr/bin/python3 bench/peers/torch_mlp_fashion.py 1 "$epochs" 16,16 64

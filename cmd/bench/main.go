@@ -129,17 +129,34 @@ func benchGemm(args []string, stdout, stderr io.Writer) error {
 		emit(GemmRow{"gemm", "cpu", l.String(), *m, *n, *k, *threads, flops / sec / 1e9})
 		be.Close()
 	}
-	if !*noGonum {
+	for _, p := range peers {
+		if p.name == "gonum" && *noGonum {
+			continue
+		}
 		c := make([]float32, *m**n)
-		prev := runtime.GOMAXPROCS(*threads) // gonum splits its work over GOMAXPROCS
-		sec := timeBest(*reps, func() {
-			gonum.Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, *m, *n, *k, 1, a, *k, b, *n, 0, c, *n)
-		})
-		runtime.GOMAXPROCS(prev)
-		emit(GemmRow{"gemm", "gonum", "go", *m, *n, *k, *threads, flops / sec / 1e9})
+		sec := timeBest(*reps, func() { p.sgemm(*threads, *m, *n, *k, a, b, c) })
+		emit(GemmRow{"gemm", p.name, p.level(), *m, *n, *k, *threads, flops / sec / 1e9})
 	}
 	return nil
 }
+
+// peer is another SGEMM measured beside ours: gonum always, OpenBLAS in a
+// -tags openblas build. sgemm computes C = A*B, all row-major.
+type peer struct {
+	name  string
+	level func() string
+	sgemm func(threads, m, n, k int, a, b, c []float32)
+}
+
+var peers = []peer{{
+	name:  "gonum",
+	level: func() string { return "go" },
+	sgemm: func(threads, m, n, k int, a, b, c []float32) {
+		prev := runtime.GOMAXPROCS(threads) // gonum splits its work over GOMAXPROCS
+		defer runtime.GOMAXPROCS(prev)
+		gonum.Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, k, b, n, 0, c, n)
+	},
+}}
 
 // timeBest runs f once to warm up, then reps times a batch of calls lasting
 // at least 0.2 s, and returns the best seconds per call.
