@@ -1,0 +1,238 @@
+package playground
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fastnn/fastnn/backend"
+	_ "github.com/fastnn/fastnn/backend/cpu"
+)
+
+func newTestServer(t *testing.T, o Options) (*Server, *httptest.Server) {
+	t.Helper()
+	be, _, err := backend.Open("cpu", backend.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Backend = be
+	s := NewServer(o)
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(func() {
+		ts.Close()
+		s.Close()
+		be.Close()
+	})
+	return s, ts
+}
+
+func post(t *testing.T, url, body string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &out)
+	return resp.StatusCode, out
+}
+
+// nextState reads the next SSE event of a stream.
+func nextState(t *testing.T, r *bufio.Reader) State {
+	t.Helper()
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("event stream ended: %v", err)
+		}
+		if data, ok := strings.CutPrefix(line, "data: "); ok {
+			var st State
+			if err := json.Unmarshal([]byte(data), &st); err != nil {
+				t.Fatalf("bad event %q: %v", data, err)
+			}
+			return st
+		}
+	}
+}
+
+// TestTrainsXORLive creates an xor session, plays it, and watches the
+// stream: the epoch advances, the loss falls and the boundary changes.
+func TestTrainsXORLive(t *testing.T) {
+	_, ts := newTestServer(t, Options{})
+	code, created := post(t, ts.URL+"/api/sessions", `{"dataset":"xor","hidden":[8,4],"act":"tanh","lr":0.1}`)
+	if code != 200 {
+		t.Fatalf("create: %d %v", code, created)
+	}
+	id := created["id"].(string)
+	resp, err := http.Get(ts.URL + "/api/sessions/" + id + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	events := bufio.NewReader(resp.Body)
+	first := nextState(t, events)
+	if first.Epoch != 0 || len(first.Grid.P) != gridSize*gridSize || len(first.Layers) != 3 || first.Layers[0].In != 2 || first.Layers[0].Out != 8 {
+		t.Fatalf("first state: epoch %d, %d grid values, layers %+v", first.Epoch, len(first.Grid.P), first.Layers)
+	}
+	if code, _ := post(t, ts.URL+"/api/sessions/"+id+"/control", `{"action":"play"}`); code != 200 {
+		t.Fatalf("play: %d", code)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	var last State
+	for time.Now().Before(deadline) {
+		last = nextState(t, events)
+		if last.Epoch > 50 && last.TrainLoss < first.TrainLoss/2 {
+			break
+		}
+	}
+	if !(last.Epoch > 50 && last.TrainLoss < first.TrainLoss/2) {
+		t.Fatalf("after 20 s: epoch %d, loss %v (started at %v)", last.Epoch, last.TrainLoss, first.TrainLoss)
+	}
+	changed := 0
+	for i := range last.Grid.P {
+		if d := last.Grid.P[i] - first.Grid.P[i]; d > 0.05 || d < -0.05 {
+			changed++
+		}
+	}
+	if changed < len(last.Grid.P)/10 {
+		t.Errorf("the boundary barely changed: %d of %d cells", changed, len(last.Grid.P))
+	}
+	if code, st := post(t, ts.URL+"/api/sessions/"+id+"/control", `{"action":"pause"}`); code != 200 || st["playing"] != false {
+		t.Errorf("pause: %d %v", code, st["playing"])
+	}
+	code, fwd := post(t, ts.URL+"/api/sessions/"+id+"/forward", `{"x":[0.1,0.9]}`)
+	layers, _ := fwd["layers"].([]any)
+	if code != 200 || len(layers) != 4 || len(layers[1].([]any)) != 8 {
+		t.Fatalf("forward: %d %v", code, fwd)
+	}
+	t.Logf("epoch %d, train loss %.4f -> %.4f, p(0.1, 0.9) = %v", last.Epoch, first.TrainLoss, last.TrainLoss, layers[3])
+}
+
+func TestStepResetPoints(t *testing.T) {
+	_, ts := newTestServer(t, Options{})
+	_, created := post(t, ts.URL+"/api/sessions", `{"dataset":"spiral","samples":200,"test":0.25,"hidden":[]}`)
+	id := created["id"].(string)
+	_, st := post(t, ts.URL+"/api/sessions/"+id+"/control", `{"action":"step"}`)
+	if st["epoch"] != 1.0 {
+		t.Errorf("after step: epoch %v", st["epoch"])
+	}
+	_, st = post(t, ts.URL+"/api/sessions/"+id+"/control", `{"action":"reset"}`)
+	if st["epoch"] != 0.0 {
+		t.Errorf("after reset: epoch %v", st["epoch"])
+	}
+	resp, _ := http.Get(ts.URL + "/api/sessions/" + id + "/points")
+	var pts struct {
+		Train, Test [][3]float64
+		Bounds      [4]float64
+	}
+	json.NewDecoder(resp.Body).Decode(&pts)
+	resp.Body.Close()
+	if len(pts.Train) != 150 || len(pts.Test) != 50 || !(pts.Bounds[0] < pts.Bounds[1]) {
+		t.Errorf("points: %d train, %d test, bounds %v", len(pts.Train), len(pts.Test), pts.Bounds)
+	}
+}
+
+func TestGradFlowView(t *testing.T) {
+	_, ts := newTestServer(t, Options{})
+	flags := func(body string) []string {
+		code, out := post(t, ts.URL+"/api/gradflow", body)
+		if code != 200 {
+			t.Fatalf("%s: %d %v", body, code, out)
+		}
+		var f []string
+		for _, l := range out["layers"].([]any) {
+			f = append(f, l.(map[string]any)["flag"].(string))
+		}
+		return f
+	}
+	sig := flags(`{"act":"sigmoid","depth":10}`)
+	if len(sig) != 11 || sig[0] != "vanishing" {
+		t.Errorf("deep sigmoid: %v, want the first layer vanishing", sig)
+	}
+	for _, f := range flags(`{"act":"relu","depth":10,"residual":true}`) {
+		if f != "" {
+			t.Errorf("relu + residual flagged %q", f)
+		}
+	}
+}
+
+// TestBadRequests: each gets a 4xx with a message, and the server stays up.
+func TestBadRequests(t *testing.T) {
+	_, ts := newTestServer(t, Options{MaxSessions: 2})
+	for _, c := range []struct {
+		path, body string
+		status     int
+		says       string
+	}{
+		{"/api/sessions", `{"dataset":"mnist"}`, 400, "unknown dataset"},
+		{"/api/sessions", `{"hidden":[10000]}`, 400, "neurons"},
+		{"/api/sessions", `{"hidden":[1,1,1,1,1,1,1]}`, 400, "hidden layers"},
+		{"/api/sessions", `{"dataset":"xor",`, 400, "malformed JSON"},
+		{"/api/sessions", `{"dataset":"xor","color":"red"}`, 400, "unknown field"},
+		{"/api/sessions", `{"lr":-1}`, 400, "learning rate"},
+		{"/api/sessions", `{"samples":100000000}`, 400, "samples"},
+		{"/api/sessions", `{"act":"swish"}`, 400, "activation"},
+		{"/api/sessions", `{"dataset":"` + strings.Repeat("x", 70000) + `"}`, 413, "64 KiB"},
+		{"/api/gradflow", `{"act":"relu","depth":50}`, 400, "depth"},
+		{"/api/sessions/nope/control", `{"action":"play"}`, 404, "no session"},
+	} {
+		code, out := post(t, ts.URL+c.path, c.body)
+		msg, _ := out["error"].(string)
+		if code != c.status || !strings.Contains(msg, c.says) {
+			t.Errorf("POST %s %.40s: %d %q; want %d and a message about %q", c.path, c.body, code, msg, c.status, c.says)
+		}
+	}
+	_, created := post(t, ts.URL+"/api/sessions", `{}`)
+	id := created["id"].(string)
+	if code, out := post(t, ts.URL+"/api/sessions/"+id+"/control", `{"action":"fly"}`); code != 400 {
+		t.Errorf("unknown action: %d %v", code, out)
+	}
+	if code, out := post(t, ts.URL+"/api/sessions/"+id+"/forward", `{"x":[1]}`); code != 400 {
+		t.Errorf("one coordinate: %d %v", code, out)
+	}
+	post(t, ts.URL+"/api/sessions", `{}`)
+	if code, out := post(t, ts.URL+"/api/sessions", `{}`); code != 429 {
+		t.Errorf("third session of 2: %d %v", code, out)
+	}
+	if resp, err := http.Get(ts.URL + "/"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("the server is down after bad requests: %v", err)
+	}
+}
+
+// TestIdleSessionsAreRemoved: a session whose page went away (no stream, no
+// requests) is cleaned up; one with an open stream stays.
+func TestIdleSessionsAreRemoved(t *testing.T) {
+	s, ts := newTestServer(t, Options{IdleTimeout: 200 * time.Millisecond})
+	post(t, ts.URL+"/api/sessions", `{}`)
+	_, created := post(t, ts.URL+"/api/sessions", `{}`)
+	resp, err := http.Get(ts.URL + "/api/sessions/" + created["id"].(string) + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if n := s.Sessions(); n != 1 {
+		t.Errorf("%d sessions after the idle timeout, want 1 (the one streaming)", n)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Sessions() != 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := s.Sessions(); n != 0 {
+		t.Errorf("%d sessions after the stream closed", n)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, ts.URL+"/api/sessions/"+created["id"].(string), nil)
+	if r, _ := http.DefaultClient.Do(req); r.StatusCode != 404 {
+		t.Errorf("deleting a removed session: %d", r.StatusCode)
+	}
+}
