@@ -1,6 +1,7 @@
 package playground
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/fastnn/fastnn/backend"
@@ -52,6 +53,11 @@ func (s *Server) gradflow(w http.ResponseWriter, r *http.Request) {
 	hist, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 1, BatchSize: 32, RNG: rng, GradFlow: true})
 	if err != nil {
 		// A diverging network is an answer too: report what the engine saw.
+		var nf *nn.NonFiniteError
+		if errors.As(err, &nf) {
+			fail(w, http.StatusUnprocessableEntity, "the gradients exploded past float32's range (NaN or infinity at step %d, first in %s): lower the weight scale", nf.Step, nf.Layer)
+			return
+		}
 		fail(w, http.StatusUnprocessableEntity, "%v", err)
 		return
 	}

@@ -16,6 +16,7 @@ const (
 	snapshotEvery  = 50 * time.Millisecond // at most 20 state snapshots a second
 	historyLen     = 300                   // loss-curve points kept
 	trainSliceTime = 30 * time.Millisecond // training runs in slices so others get the backend
+	epochsPerSlice = 5                     // at most 100 epochs a second: slow enough to watch
 )
 
 // State is what the page draws; see API.md.
@@ -171,7 +172,7 @@ func (s *session) loop() {
 		s.mu.Lock()
 		start := time.Now()
 		var err error
-		for time.Since(start) < trainSliceTime && err == nil {
+		for n := 0; n < epochsPerSlice && time.Since(start) < trainSliceTime && err == nil; n++ {
 			err = s.epochLocked()
 		}
 		if err == nil {
