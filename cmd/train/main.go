@@ -126,13 +126,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if jsonOut {
-		b, err := json.Marshal(res)
-		if err != nil {
-			fmt.Fprintf(stderr, "train: %v\n", err)
-			return 1
-		}
-		fmt.Fprintln(stdout, string(b))
-		return 0
+		return printJSON(res, stdout, stderr)
 	}
 	if cfg.GradFlow && len(res.History) > 0 {
 		first, last := res.History[0], res.History[len(res.History)-1]
@@ -167,6 +161,17 @@ type options struct {
 	trials int
 }
 
+// printJSON writes v as the one JSON line that ends stdout.
+func printJSON(v any, stdout, stderr io.Writer) int {
+	b, err := json.Marshal(v)
+	if err != nil {
+		fmt.Fprintf(stderr, "train: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, string(b))
+	return 0
+}
+
 // search runs -search and prints the ranked table and the best run.
 func search(cfg experiment.Config, opts options, stdout, stderr io.Writer) int {
 	if cfg.Save != "" || cfg.Load != "" || cfg.Resume != "" || cfg.PlotsDir != "" {
@@ -180,13 +185,7 @@ func search(cfg experiment.Config, opts options, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if opts.json {
-		b, err := json.Marshal(res)
-		if err != nil {
-			fmt.Fprintf(stderr, "train: %v\n", err)
-			return 1
-		}
-		fmt.Fprintln(stdout, string(b))
-		return 0
+		return printJSON(res, stdout, stderr)
 	}
 	fmt.Fprintf(stdout, "%s search, %d trials, ranked by validation loss:\n", res.Mode, len(res.Trials))
 	for _, t := range res.Trials {
