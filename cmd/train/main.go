@@ -273,6 +273,7 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	fs.StringVar(&c.Save, "save", "", "save the model (safetensors, PyTorch state_dict names) after every epoch and at the end; optimizer state goes beside it")
 	fs.StringVar(&c.Load, "load", "", "evaluate a saved model on the data's test split instead of training")
 	fs.StringVar(&c.Resume, "resume", "", "continue training from a checkpoint written by -save (same flags; -epochs is the total)")
+	fs.StringVar(&c.PlotFormat, "plot-format", "png", "-plots: png or svg")
 	fs.StringVar(&c.PlotsDir, "plots", "", "folder for loss/accuracy curves, decision boundary (2-D sets), gradient flow, history CSV/JSON")
 	fs.StringVar(&o.search, "search", "", "hyperparameter search over lr, batch, layers, act, wd: grid or random, scored on the validation split")
 	fs.IntVar(&o.trials, "trials", 8, "-search: number of configurations to try")

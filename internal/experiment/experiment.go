@@ -44,20 +44,21 @@ type Config struct {
 	TestFrac float64 // -1: preset (ignored for sets with an official test split)
 	Seed     uint64
 
-	Residual  bool    // skip connections around equal-width hidden layers
-	BatchNorm bool    // BatchNorm1d after each hidden Linear
-	Dropout   float64 // dropout probability after each hidden activation
-	Sched     string  // "", "step", "plateau", "cosine"
-	StepSize  int     // step: epochs between cuts (0: a third of the epochs)
-	Gamma     float64 // step and plateau: the factor of each cut (0: 0.1)
-	Warmup    int     // cosine: warm-up epochs
-	Clip      float64 // > 0: clip the global gradient norm
-	Patience  int     // > 0: early stopping, restoring the best epoch's weights
-	GradFlow  bool    // record gradient-flow diagnostics per epoch
-	PlotsDir  string  // when set: write curves, decision boundary, gradient flow and history there
-	Save      string  // checkpoint path (safetensors), written after every epoch and at the end
-	Resume    string  // checkpoint to continue from, with its optimizer state beside it
-	Load      string  // checkpoint to evaluate on the data's test split, without training
+	Residual   bool    // skip connections around equal-width hidden layers
+	BatchNorm  bool    // BatchNorm1d after each hidden Linear
+	Dropout    float64 // dropout probability after each hidden activation
+	Sched      string  // "", "step", "plateau", "cosine"
+	StepSize   int     // step: epochs between cuts (0: a third of the epochs)
+	Gamma      float64 // step and plateau: the factor of each cut (0: 0.1)
+	Warmup     int     // cosine: warm-up epochs
+	Clip       float64 // > 0: clip the global gradient norm
+	Patience   int     // > 0: early stopping, restoring the best epoch's weights
+	GradFlow   bool    // record gradient-flow diagnostics per epoch
+	PlotsDir   string  // when set: write curves, decision boundary, gradient flow and history there
+	PlotFormat string  // -plots: "png" (default) or "svg"
+	Save       string  // checkpoint path (safetensors), written after every epoch and at the end
+	Resume     string  // checkpoint to continue from, with its optimizer state beside it
+	Load       string  // checkpoint to evaluate on the data's test split, without training
 
 	Backend string
 	Threads int
@@ -210,7 +211,7 @@ func Run(cfg Config) (*Result, error) {
 		}
 	}
 	if cfg.PlotsDir != "" && ckpt == nil {
-		if res.Plots, err = writePlots(cfg.PlotsDir, tr, res.History, test, arch.Outputs); err != nil {
+		if res.Plots, err = writePlots(cfg.PlotsDir, cfg.PlotFormat, tr, res.History, test, arch.Outputs); err != nil {
 			return nil, err
 		}
 	}
@@ -286,7 +287,10 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 // writePlots draws what the run has: loss (and accuracy) curves, the
 // gradient flow when it was recorded, the decision boundary of a 2-D
 // classification set, and the history as CSV and JSON.
-func writePlots(dir string, tr *nn.Trainer, hist nn.History, test *data.Dataset, outs int) ([]string, error) {
+func writePlots(dir, format string, tr *nn.Trainer, hist nn.History, test *data.Dataset, outs int) ([]string, error) {
+	if format == "" {
+		format = "png"
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("-plots: %w", err)
 	}
@@ -304,10 +308,10 @@ func writePlots(dir string, tr *nn.Trainer, hist nn.History, test *data.Dataset,
 		when bool
 		draw func(path string) error
 	}{
-		{"loss.png", true, func(p string) error { return plot.LossCurves(hist, "", p) }},
-		{"accuracy.png", test.Task == data.Classification, func(p string) error { return plot.AccuracyCurves(hist, "", p) }},
-		{"gradflow.png", hist[0].GradFlow != nil, func(p string) error { return plot.GradFlow(hist, "", p) }},
-		{"boundary.png", test.Task == data.Classification && test.Features == 2, func(p string) error {
+		{"loss." + format, true, func(p string) error { return plot.LossCurves(hist, "", p) }},
+		{"accuracy." + format, test.Task == data.Classification, func(p string) error { return plot.AccuracyCurves(hist, "", p) }},
+		{"gradflow." + format, hist[0].GradFlow != nil, func(p string) error { return plot.GradFlow(hist, "", p) }},
+		{"boundary." + format, test.Task == data.Classification && test.Features == 2, func(p string) error {
 			return plot.DecisionBoundary(test, tr.Predict, outs, "", p)
 		}},
 		{"history.csv", true, func(p string) error { return plot.WriteHistoryCSV(hist, p) }},
@@ -352,6 +356,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("-slope must be a finite number >= 0, got %v", c.Slope)
 	case c.Momentum != 0 && c.Opt != "sgd" && c.Opt != "momentum" && c.Opt != "nesterov":
 		return fmt.Errorf("-momentum applies to -opt sgd, momentum and nesterov, not %s", c.Opt)
+	case c.PlotFormat != "" && c.PlotFormat != "png" && c.PlotFormat != "svg":
+		return fmt.Errorf("-plot-format: want png or svg, got %q", c.PlotFormat)
 	case !(c.Dropout >= 0 && c.Dropout < 1):
 		return fmt.Errorf("-dropout must be a probability in [0, 1), got %v", c.Dropout)
 	case c.BatchNorm && c.Batch == 1:
