@@ -52,16 +52,16 @@ type TrainConfig struct {
 // ErrInterrupted is returned by Fit when TrainConfig.Stop asked it to stop.
 var ErrInterrupted = errors.New("nn: training interrupted")
 
-// NonFiniteError reports the step at which a loss or gradient stopped being
-// a finite number: training stops there, before the update, so the weights
-// are those of the last good step.
+// NonFiniteError reports the step at which the loss or a gradient stopped
+// being a finite number: training stops there, before the update, so the
+// weights are those of the last good step.
 type NonFiniteError struct {
 	Epoch, Step int    // 1-based
-	Layer       string // the first parameter, in forward order, whose gradient is not finite
+	Layer       string // the first parameter, in forward order, whose gradient is not finite ("the loss" if none)
 }
 
 func (e *NonFiniteError) Error() string {
-	return fmt.Sprintf("nn: non-finite gradient in epoch %d, step %d, first in %s (lower the learning rate, or clip with -clip?)", e.Epoch, e.Step, e.Layer)
+	return fmt.Sprintf("nn: non-finite loss or gradient in epoch %d, step %d, first in %s (lower the learning rate, or clip gradients?)", e.Epoch, e.Step, e.Layer)
 }
 
 // Metrics are a model's figures on one data set.
@@ -241,10 +241,20 @@ func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int,
 		}
 		t.Model.ZeroGrad()
 		t.Model.Backward(grad)
-		if norm := t.gradNorm(); math.IsNaN(norm) || math.IsInf(norm, 0) {
+		// The running loss sum turns NaN or infinite with the first bad
+		// step, and reading it costs one scalar: check it every step,
+		// before the update, so the weights stay those of the last good step.
+		if sum := t.read(io.lossSum); math.IsNaN(sum) || math.IsInf(sum, 0) {
 			return st, &NonFiniteError{Epoch: epoch, Step: lo/batch + 1, Layer: t.firstNonFinite()}
-		} else if cfg.ClipNorm > 0 && norm > float64(cfg.ClipNorm) {
-			t.scaleGradients(float32(float64(cfg.ClipNorm) / (norm + 1e-6)))
+		}
+		if cfg.ClipNorm > 0 {
+			norm := t.gradNorm()
+			if math.IsNaN(norm) || math.IsInf(norm, 0) {
+				return st, &NonFiniteError{Epoch: epoch, Step: lo/batch + 1, Layer: t.firstNonFinite()}
+			}
+			if norm > float64(cfg.ClipNorm) {
+				t.scaleGradients(float32(float64(cfg.ClipNorm) / (norm + 1e-6)))
+			}
 		}
 		if flow != nil {
 			flow.afterBackward(lo+batch >= end)
@@ -270,9 +280,7 @@ func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int,
 	return st, nil
 }
 
-// gradNorm is the global L2 norm of all gradients. Reading it every step
-// costs one scalar download: it guards against non-finite values and serves
-// clipping.
+// gradNorm is the global L2 norm of all gradients, for clipping.
 func (t *Trainer) gradNorm() float64 {
 	be := t.Backend
 	be.Fill(t.io.normSq, 0, 1)
