@@ -455,6 +455,20 @@ func (t *Trainer) read(b backend.Buffer) float64 {
 	return float64(t.io.scalar[0])
 }
 
+// Free releases the trainer's staging buffers (not the model's).
+func (t *Trainer) Free() {
+	io := &t.io
+	for _, w := range []*workspace{&io.x, &io.y, &io.grad} {
+		w.free(t.Backend)
+	}
+	for _, b := range []backend.Buffer{io.lossSum, io.correct, io.mseSum, io.maeSum, io.normSq} {
+		if b != nil {
+			t.Backend.Free(b)
+		}
+	}
+	t.io = batchIO{}
+}
+
 // Predict runs the model in inference mode on n samples (x is n x features,
 // row-major, on the host) and returns the n x outputs raw outputs (logits
 // for classifiers) on the host.

@@ -34,12 +34,12 @@ func (s *Server) gradflow(w http.ResponseWriter, r *http.Request) {
 	for i := range hidden {
 		hidden[i] = req.Width
 	}
-	cfg := Config{Dataset: req.Dataset, Act: req.Act, WeightScale: req.WeightScale, Residual: req.Residual, Hidden: hidden[:min(len(hidden), maxLayers)]}
+	cfg := Config{Dataset: req.Dataset, Act: req.Act, WeightScale: req.WeightScale, Residual: req.Residual, Hidden: []int{}}
 	if err := cfg.normalize(); err != nil {
 		fail(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	cfg.Hidden = hidden // the view goes deeper than the playground's 6 layers
+	cfg.Hidden = hidden // deeper and wider than the playground's limits, checked above
 	be := s.opts.Backend
 	rng := nn.NewRNG(cfg.Seed)
 	d := datasets[cfg.Dataset](cfg.Samples, cfg.Noise, rng)
@@ -50,6 +50,7 @@ func (s *Server) gradflow(w http.ResponseWriter, r *http.Request) {
 	}
 	defer m.Free()
 	tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.BCEWithLogits{}, Opt: nn.NewSGD(be, m.Params(), backend.SGDConfig{LR: 0.01})}
+	defer tr.Free()
 	hist, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 1, BatchSize: 32, RNG: rng, GradFlow: true})
 	if err != nil {
 		// A diverging network is an answer too: report what the engine saw.

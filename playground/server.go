@@ -38,6 +38,8 @@ type Server struct {
 	mux      *http.ServeMux
 	quit     chan struct{}
 	janitor  sync.WaitGroup
+	closing  sync.Once
+	closed   bool // under mu: no new sessions
 }
 
 const maxBody = 64 << 10
@@ -69,16 +71,21 @@ func NewServer(o Options) *Server {
 // Handler is the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.mux }
 
-// Close stops every session.
+// Close stops every session; later requests to create one are refused.
+// It may be called more than once.
 func (s *Server) Close() {
-	close(s.quit)
-	s.janitor.Wait()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for id, ss := range s.sessions {
-		ss.close()
-		delete(s.sessions, id)
-	}
+	s.closing.Do(func() {
+		close(s.quit)
+		s.janitor.Wait()
+		s.mu.Lock()
+		s.closed = true
+		all := s.sessions
+		s.sessions = map[string]*session{}
+		s.mu.Unlock()
+		for _, ss := range all {
+			ss.close()
+		}
+	})
 }
 
 // Sessions is the number of live sessions.
@@ -167,8 +174,12 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	full := len(s.sessions) >= s.opts.MaxSessions
+	full, closed := len(s.sessions) >= s.opts.MaxSessions, s.closed
 	s.mu.Unlock()
+	if closed {
+		fail(w, http.StatusServiceUnavailable, "the server is shutting down")
+		return
+	}
 	if full {
 		fail(w, http.StatusTooManyRequests, "too many playground sessions (%d); close a tab or try again later", s.opts.MaxSessions)
 		return
@@ -179,7 +190,15 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "%v", err)
 		return
 	}
+	// Check again under the lock that inserts: concurrent creates must not
+	// pass the limit, nor a create race a Close.
 	s.mu.Lock()
+	if s.closed || len(s.sessions) >= s.opts.MaxSessions {
+		s.mu.Unlock()
+		ss.close()
+		fail(w, http.StatusTooManyRequests, "too many playground sessions (%d); close a tab or try again later", s.opts.MaxSessions)
+		return
+	}
 	s.sessions[id] = ss
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "config": cfg})
@@ -245,43 +264,20 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request, ss *session) {
 		return
 	}
 	switch req.Action {
-	case "play", "pause":
-		ss.mu.Lock()
-		ss.playing = req.Action == "play"
-		err := ss.snap()
-		ss.mu.Unlock()
-		if err != nil {
-			fail(w, http.StatusInternalServerError, "%v", err)
-			return
-		}
-		select {
-		case ss.wake <- struct{}{}:
-		default:
-		}
-	case "step":
-		ss.mu.Lock()
-		ss.playing = false
-		err := ss.epochLocked()
-		if err == nil {
-			err = ss.snap()
-		}
-		ss.mu.Unlock()
-		if err != nil {
-			fail(w, http.StatusInternalServerError, "%v", err)
-			return
-		}
-	case "reset":
-		if err := ss.reset(); err != nil {
-			fail(w, http.StatusInternalServerError, "%v", err)
-			return
-		}
+	case "play", "pause", "step", "reset":
 	default:
 		fail(w, http.StatusBadRequest, "unknown action %q (want play, pause, step or reset)", req.Action)
 		return
 	}
-	ss.mu.Lock()
-	blob := ss.snapshot
-	ss.mu.Unlock()
+	blob, err := ss.control(req.Action)
+	if errors.Is(err, errGone) {
+		fail(w, http.StatusNotFound, "session %s was closed", ss.id)
+		return
+	}
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(blob)
 }
@@ -344,6 +340,10 @@ func (s *Server) forwardPoint(w http.ResponseWriter, r *http.Request, ss *sessio
 		return
 	}
 	layers, err := ss.forward(float32(req.X[0]), float32(req.X[1]))
+	if errors.Is(err, errGone) {
+		fail(w, http.StatusNotFound, "session %s was closed", ss.id)
+		return
+	}
 	if err != nil {
 		fail(w, http.StatusInternalServerError, "%v", err)
 		return

@@ -159,6 +159,9 @@ func TestGradFlowView(t *testing.T) {
 	if len(sig) != 11 || sig[0] != "vanishing" {
 		t.Errorf("deep sigmoid: %v, want the first layer vanishing", sig)
 	}
+	if wide := flags(`{"act":"tanh","depth":12,"width":16}`); len(wide) != 13 {
+		t.Errorf("depth 12 width 16: %d layers", len(wide))
+	}
 	for _, f := range flags(`{"act":"relu","depth":10,"residual":true}`) {
 		if f != "" {
 			t.Errorf("relu + residual flagged %q", f)
@@ -234,5 +237,48 @@ func TestIdleSessionsAreRemoved(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodDelete, ts.URL+"/api/sessions/"+created["id"].(string), nil)
 	if r, _ := http.DefaultClient.Do(req); r.StatusCode != 404 {
 		t.Errorf("deleting a removed session: %d", r.StatusCode)
+	}
+}
+
+// TestCloseWhileBusy deletes a session while requests are using it, then
+// closes the server while others run: every request ends with an answer
+// (no panic, no hang), and no session survives Close.
+func TestCloseWhileBusy(t *testing.T) {
+	s, ts := newTestServer(t, Options{})
+	_, created := post(t, ts.URL+"/api/sessions", `{"dataset":"spiral","hidden":[8,8,8]}`)
+	id := created["id"].(string)
+	done := make(chan int, 40)
+	for i := 0; i < 20; i++ {
+		go func() {
+			code, _ := post(t, ts.URL+"/api/sessions/"+id+"/control", `{"action":"step"}`)
+			done <- code
+		}()
+		go func() {
+			code, _ := post(t, ts.URL+"/api/sessions/"+id+"/forward", `{"x":[0.5,0.5]}`)
+			done <- code
+		}()
+	}
+	req, _ := http.NewRequest(http.MethodDelete, ts.URL+"/api/sessions/"+id, nil)
+	if _, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 40; i++ {
+		select {
+		case code := <-done:
+			if code != 200 && code != 404 {
+				t.Errorf("a request racing the delete got %d", code)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("a request racing the delete hung")
+		}
+	}
+	post(t, ts.URL+"/api/sessions", `{}`)
+	s.Close()
+	s.Close() // twice is fine
+	if code, _ := post(t, ts.URL+"/api/sessions", `{}`); code != http.StatusServiceUnavailable {
+		t.Errorf("create after Close: %d", code)
+	}
+	if n := s.Sessions(); n != 0 {
+		t.Errorf("%d sessions after Close", n)
 	}
 }

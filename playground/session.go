@@ -2,6 +2,7 @@ package playground
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"sync"
 	"time"
@@ -67,6 +68,7 @@ type session struct {
 	version  int    // bumped with each snapshot
 	lastSeen time.Time
 	streams  int
+	closed   bool // the model is freed: requests that still hold the session get errGone
 
 	wake chan struct{}
 	quit chan struct{}
@@ -91,7 +93,7 @@ func newSession(id string, cfg Config, be backend.Backend) (*session, error) {
 			s.gridX = append(s.gridX, float32(x), float32(y))
 		}
 	}
-	if err := s.reset(); err != nil {
+	if err := s.resetLocked(); err != nil {
 		return nil, err
 	}
 	go s.loop()
@@ -109,17 +111,33 @@ func dataBounds(d *data.Dataset) [4]float64 {
 	return [4]float64{b[0] - mx, b[1] + mx, b[2] - my, b[3] + my}
 }
 
+// errGone answers requests that reach a session being removed.
+var errGone = errors.New("the session was closed")
+
+// locked runs fn with the session locked, unless it was closed.
+func (s *session) locked(fn func() error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errGone
+	}
+	return fn()
+}
+
 // reset builds fresh weights (scaled by the config's weight scale) and
 // pauses.
 func (s *session) reset() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	return s.locked(s.resetLocked)
+}
+
+func (s *session) resetLocked() error {
 	model, err := buildNet(s.be, s.cfg.Hidden, s.cfg.Act, s.cfg.Residual, s.cfg.WeightScale, s.cfg.Seed)
 	if err != nil {
 		return err
 	}
 	if s.model != nil {
 		s.model.Free()
+		s.tr.Free()
 	}
 	s.model = model
 	s.tr = &nn.Trainer{Backend: s.be, Model: model, Loss: nn.BCEWithLogits{},
@@ -271,6 +289,9 @@ func linears(m *nn.Sequential) []*nn.Linear {
 func (s *session) forward(x1, x2 float32) ([][]float32, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errGone
+	}
 	in := s.be.Alloc(2)
 	defer s.be.Free(in)
 	s.be.Upload(in, []float32{x1, x2})
@@ -293,12 +314,50 @@ func (s *session) forward(x1, x2 float32) ([][]float32, error) {
 	return out, nil
 }
 
+// close stops the training loop and frees the model; requests that still
+// hold the session then get errGone.
 func (s *session) close() {
 	close(s.quit)
 	<-s.done
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
 	s.model.Free()
-	s.mu.Unlock()
+	s.tr.Free()
+}
+
+// control applies a page's play, pause, step or reset and returns the
+// state snapshot.
+func (s *session) control(action string) ([]byte, error) {
+	var err error
+	if action == "reset" {
+		err = s.reset()
+	} else {
+		err = s.locked(func() error {
+			switch action {
+			case "play", "pause":
+				s.playing = action == "play"
+			case "step":
+				s.playing = false
+				if err := s.epochLocked(); err != nil {
+					return err
+				}
+			}
+			return s.snap()
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	if action == "play" {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snapshot, nil
 }
 
 // finite maps NaN and infinities (a diverged network) to values JSON can
