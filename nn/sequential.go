@@ -74,7 +74,7 @@ func NewMLP(be backend.Backend, cfg MLPConfig, rng *rand.Rand) (*Sequential, err
 		if cfg.Dropout > 0 {
 			block = append(block, NewDropout(be, cfg.Dropout, rng))
 		}
-		if cfg.Residual && in == h {
+		if cfg.Residual && in == h && i > 0 { // the input layer changes width: no skip around it
 			layers = append(layers, NewResidual(be, NewSequential(be, block...)))
 		} else {
 			layers = append(layers, block...)
@@ -150,6 +150,28 @@ func (s *Sequential) ZeroGrad() {
 	for _, p := range s.Params() {
 		s.be.Fill(p.Grad, 0, p.Len())
 	}
+}
+
+// InFeatures is the number of input features: the In of the first
+// Linear layer, looking inside Residual and Sequential wrappers.
+func (s *Sequential) InFeatures() (int, bool) {
+	if len(s.Layers) == 0 {
+		return 0, false
+	}
+	switch l := s.Layers[0].(type) {
+	case *Linear:
+		return l.In, true
+	case *Sequential:
+		return l.InFeatures()
+	case *Residual:
+		if b, ok := l.Block.(*Sequential); ok {
+			return b.InFeatures()
+		}
+		if lin, ok := l.Block.(*Linear); ok {
+			return lin.In, true
+		}
+	}
+	return 0, false
 }
 
 func (s *Sequential) OutFeatures(in int) int {

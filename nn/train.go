@@ -411,13 +411,13 @@ func (t *Trainer) check(d *data.Dataset) error {
 	if d == nil {
 		return fmt.Errorf("nn: no data set")
 	}
-	first, ok := t.Model.Layers[0].(*Linear)
+	in, ok := t.Model.InFeatures()
 	if !ok {
-		return fmt.Errorf("nn: the model must start with a Linear layer")
+		return fmt.Errorf("nn: the model must start with a Linear layer (possibly inside a Residual)")
 	}
-	outs := t.Model.OutFeatures(first.In)
-	if d.Features != first.In {
-		return fmt.Errorf("nn: data set %q has %d features, the model takes %d", d.Name, d.Features, first.In)
+	outs := t.Model.OutFeatures(in)
+	if d.Features != in {
+		return fmt.Errorf("nn: data set %q has %d features, the model takes %d", d.Name, d.Features, in)
 	}
 	if want := t.Loss.TargetCols(outs); d.Targets != want {
 		return fmt.Errorf("nn: data set %q has %d target columns, loss %s on %d outputs needs %d", d.Name, d.Targets, t.Loss, outs, want)
@@ -427,7 +427,7 @@ func (t *Trainer) check(d *data.Dataset) error {
 	}
 	if t.io.lossSum == nil {
 		be := t.Backend
-		t.io = batchIO{features: first.In, outs: outs, ys: d.Targets, scalar: make([]float32, 1),
+		t.io = batchIO{features: in, outs: outs, ys: d.Targets, scalar: make([]float32, 1),
 			lossSum: be.Alloc(1), correct: be.Alloc(1), mseSum: be.Alloc(1), maeSum: be.Alloc(1), normSq: be.Alloc(1)}
 	}
 	return nil
@@ -473,23 +473,23 @@ func (t *Trainer) Free() {
 // row-major, on the host) and returns the n x outputs raw outputs (logits
 // for classifiers) on the host.
 func (t *Trainer) Predict(x []float32, n int) ([]float32, error) {
-	first, ok := t.Model.Layers[0].(*Linear)
+	in, ok := t.Model.InFeatures()
 	if !ok {
-		return nil, fmt.Errorf("nn: the model must start with a Linear layer")
+		return nil, fmt.Errorf("nn: the model must start with a Linear layer (possibly inside a Residual)")
 	}
-	if n < 0 || len(x) != n*first.In {
-		return nil, fmt.Errorf("nn: predict: %d values for %d samples of %d features", len(x), n, first.In)
+	if n < 0 || len(x) != n*in {
+		return nil, fmt.Errorf("nn: predict: %d values for %d samples of %d features", len(x), n, in)
 	}
-	be, outs := t.Backend, t.Model.OutFeatures(first.In)
+	be, outs := t.Backend, t.Model.OutFeatures(in)
 	out := make([]float32, n*outs)
 	const batch = 1024
-	var in workspace
-	defer in.free(be)
+	var staging workspace
+	defer staging.free(be)
 	for lo := 0; lo < n; lo += batch {
 		rows := min(batch, n-lo)
-		xb := in.get(be, rows*first.In)
-		be.Upload(xb, x[lo*first.In:(lo+rows)*first.In])
-		y := t.Model.Forward(Tensor{xb, rows, first.In}, false)
+		xb := staging.get(be, rows*in)
+		be.Upload(xb, x[lo*in:(lo+rows)*in])
+		y := t.Model.Forward(Tensor{xb, rows, in}, false)
 		be.Download(out[lo*outs:(lo+rows)*outs], y.Buf)
 	}
 	return out, nil
