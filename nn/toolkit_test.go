@@ -445,3 +445,24 @@ func TestChecksumCatchesCorruption(t *testing.T) {
 		t.Fatalf("a flipped bit loaded: %v", err)
 	}
 }
+
+// TestEarlyStoppingRestoresBatchNormStats: the restored state includes the
+// running statistics, so evaluation after restoring matches the best
+// epoch's validation loss also with BatchNorm.
+func TestEarlyStoppingRestoresBatchNormStats(t *testing.T) {
+	be := newBackend(t)
+	rng := nn.NewRNG(71)
+	all := data.Moons(120, 0.45, rng)
+	train, val, _, _ := data.Split(all, rng, 0.5, 0)
+	m, _ := nn.NewMLP(be, nn.MLPConfig{In: 2, Hidden: []int{64, 64}, Out: 1, Act: backend.ReLU, BatchNorm: true}, rng)
+	tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.BCEWithLogits{}, Opt: nn.NewAdam(be, m.Params(), backend.AdamConfig{LR: 0.02})}
+	hist, err := tr.Fit(train, val, nn.TrainConfig{Epochs: 300, BatchSize: 8, RNG: rng, Patience: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	best := hist[tr.BestEpoch-1].Val.Loss
+	got, _ := tr.Evaluate(val, 0)
+	if math.Abs(got.Loss-best) > 1e-6*best {
+		t.Errorf("after restoring epoch %d of %d: val loss %v, that epoch had %v", tr.BestEpoch, len(hist), got.Loss, best)
+	}
+}

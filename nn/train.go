@@ -166,7 +166,7 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 	}
 	var early *earlyStopping
 	if cfg.Patience > 0 {
-		early = newEarlyStopping(t.Backend, t.Model.Params())
+		early = newEarlyStopping(t.Backend, t.Model)
 		defer early.free()
 	}
 	order := make([]int, train.N)
@@ -312,52 +312,70 @@ func (t *Trainer) firstNonFinite() string {
 	return "the loss"
 }
 
-// earlyStopping keeps a copy of the parameters of the best epoch so far.
+// earlyStopping keeps a copy of the model's state (parameters and layer
+// state such as BatchNorm's running statistics) at the best epoch so far.
 type earlyStopping struct {
 	be        backend.Backend
-	params    []*Param
-	saved     []backend.Buffer
+	state     []NamedTensor
+	saved     []backend.Buffer // float tensors
+	savedInt  []int64          // int64 scalars
 	best      float64
 	bestEpoch int
 }
 
-func newEarlyStopping(be backend.Backend, params []*Param) *earlyStopping {
-	e := &earlyStopping{be: be, params: params, best: math.Inf(1)}
-	for _, p := range params {
-		e.saved = append(e.saved, be.Alloc(p.Len()))
+func newEarlyStopping(be backend.Backend, m *Sequential) *earlyStopping {
+	e := &earlyStopping{be: be, state: m.StateDict(), best: math.Inf(1)}
+	for _, t := range e.state {
+		var b backend.Buffer
+		if t.Int == nil {
+			b = be.Alloc(t.len())
+		}
+		e.saved = append(e.saved, b)
 	}
+	e.savedInt = make([]int64, len(e.state))
 	return e
 }
 
 // stop records the epoch's loss and reports whether patience has run out.
 // The first epoch is always kept, so that a run whose loss is never finite
-// still restores real weights.
+// still restores real weights; a NaN loss never counts as an improvement.
 func (e *earlyStopping) stop(epoch int, loss float64, patience int) bool {
-	if loss < e.best || e.bestEpoch == 0 {
+	better := loss < e.best || (math.IsNaN(e.best) && !math.IsNaN(loss))
+	if better || e.bestEpoch == 0 {
 		e.best, e.bestEpoch = loss, epoch
-		for i, p := range e.params {
-			e.be.Copy(e.saved[i], p.Value, p.Len())
+		for i, t := range e.state {
+			if t.Int != nil {
+				e.savedInt[i] = *t.Int
+			} else {
+				e.be.Copy(e.saved[i], t.Buf, t.len())
+			}
 		}
 		return false
 	}
 	return epoch-e.bestEpoch >= patience
 }
 
-// restore puts back the best epoch's weights and returns that epoch (0,
-// and nothing restored, before the first epoch ended).
+// restore puts back the best epoch's state and returns that epoch (0, and
+// nothing restored, before the first epoch ended).
 func (e *earlyStopping) restore() int {
 	if e.bestEpoch == 0 {
 		return 0
 	}
-	for i, p := range e.params {
-		e.be.Copy(p.Value, e.saved[i], p.Len())
+	for i, t := range e.state {
+		if t.Int != nil {
+			*t.Int = e.savedInt[i]
+		} else {
+			e.be.Copy(t.Buf, e.saved[i], t.len())
+		}
 	}
 	return e.bestEpoch
 }
 
 func (e *earlyStopping) free() {
 	for _, b := range e.saved {
-		e.be.Free(b)
+		if b != nil {
+			e.be.Free(b)
+		}
 	}
 }
 
