@@ -287,8 +287,17 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	// Zero means "the preset" in Config; a zero typed on the command line
 	// is a mistake to report, not a request for the preset.
 	var err error
+	// A loaded model brings its architecture, training and split with it.
+	loadConflicts := map[string]bool{"layers": true, "act": true, "slope": true, "residual": true, "batchnorm": true,
+		"dropout": true, "loss": true, "opt": true, "lr": true, "momentum": true, "wd": true, "batch": true, "epochs": true,
+		"sched": true, "step-size": true, "gamma": true, "warmup": true, "clip": true, "patience": true, "grad-flow": true,
+		"plots": true, "seed": true, "val": true, "test": true, "search": true, "trials": true}
 	fs.Visit(func(f *flag.Flag) {
 		switch {
+		case c.Load != "" && loadConflicts[f.Name]:
+			err = fmt.Errorf("-%s has no effect with -load, which evaluates the saved model as it was trained", f.Name)
+		case c.Sched == "" && (f.Name == "step-size" || f.Name == "gamma" || f.Name == "warmup"):
+			err = fmt.Errorf("-%s needs -sched", f.Name)
 		case f.Name == "lr" && !(c.LR > 0):
 			err = fmt.Errorf("-lr must be a positive number, got %v", c.LR)
 		case f.Name == "epochs" && c.Epochs < 1:

@@ -265,6 +265,21 @@ func TestResumeReproducesRun(t *testing.T) {
 	if code, _, stderr := train(t, append(common, "-epochs", "8", "-resume", filepath.Join(dir, "none.safetensors"))...); code != 1 || !strings.Contains(stderr, "none.safetensors") {
 		t.Errorf("resume from a missing file: exit %d, %q", code, stderr)
 	}
+	// Another architecture or optimizer is refused, not silently mixed in.
+	if code, _, stderr := train(t, append(common, "-epochs", "8", "-act", "tanh", "-resume", half)...); code != 1 || !strings.Contains(stderr, "differs") {
+		t.Errorf("resume with -act tanh: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr := train(t, append(common, "-epochs", "8", "-opt", "adamw", "-resume", half)...); code != 1 || !strings.Contains(stderr, "-opt") {
+		t.Errorf("resume with -opt adamw: exit %d, %q", code, stderr)
+	}
+	// A run that stopped early saves its best weights, which are not resumable.
+	early := filepath.Join(dir, "early.safetensors")
+	if code, _, stderr := train(t, append(common, "-epochs", "300", "-patience", "3", "-save", early)...); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, _, stderr := train(t, append(common, "-epochs", "400", "-patience", "3", "-resume", early)...); code != 1 || !strings.Contains(stderr, "stopped early") {
+		t.Errorf("resume after early stopping: exit %d, %q", code, stderr)
+	}
 }
 
 // TestSaveLoadPredict: the toolkit's full iris run (batch norm, dropout,
@@ -296,6 +311,9 @@ func TestSaveLoadPredict(t *testing.T) {
 	last, _ := f.Get("8.weight") // Linear, BatchNorm, ReLU, Dropout, Linear, ..., Linear
 	if !slices.Equal(first.Shape, []int{32, 4}) || !slices.Equal(last.Shape, []int{3, 16}) {
 		t.Errorf("first weight %v, last %v; want [32 4] and [3 16]", first.Shape, last.Shape)
+	}
+	if code, _, stderr := train(t, "-load", file, "-layers", "99"); code != 2 || !strings.Contains(stderr, "-layers") {
+		t.Errorf("-load with -layers: exit %d, %q", code, stderr)
 	}
 	code, loaded, stderr := train(t, "-load", file, "-json")
 	if code != 0 {

@@ -126,14 +126,24 @@ func OptimPath(path string) string {
 	return strings.TrimSuffix(path, ".safetensors") + ".optim.safetensors"
 }
 
+// Checkpoint states recorded in the optimizer file.
+const (
+	stateEpoch        = "epoch_end"     // written after a finished epoch: resume is exact
+	stateInterrupted  = "interrupted"   // written mid-epoch on SIGINT: resume restarts that epoch
+	stateStoppedEarly = "stopped_early" // the best epoch's weights, restored: nothing to resume
+)
+
 // saveCheckpoint writes the model and, beside it, the optimizer state with
 // what a resumed run needs: epochs done, step count, learning rate and the
-// random generator's state.
-func saveCheckpoint(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer, src *rand.PCG, epoch int, meta map[string]string) error {
-	if err := nn.SaveModel(be, m, path, meta); err != nil {
+// random generator's state. The optimizer file records the model file's
+// checksum, so that a crash between the two writes cannot pair one epoch's
+// weights with another's optimizer state unnoticed.
+func saveCheckpoint(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer, optKind string, src *rand.PCG, epoch int, state string, meta map[string]string) error {
+	tensors := nn.EncodeTensors(be, m.StateDict())
+	if err := nn.WriteChecked(path, tensors, meta); err != nil {
 		return err
 	}
-	state, ok := opt.(nn.OptimizerState)
+	ostate, ok := opt.(nn.OptimizerState)
 	if !ok {
 		return nil
 	}
@@ -141,19 +151,30 @@ func saveCheckpoint(be backend.Backend, path string, m *nn.Sequential, opt nn.Op
 	if err != nil {
 		return err
 	}
-	om := map[string]string{"epoch": strconv.Itoa(epoch), "steps": strconv.Itoa(state.Steps()),
+	om := map[string]string{"epoch": strconv.Itoa(epoch), "steps": strconv.Itoa(ostate.Steps()),
 		"lr": strconv.FormatFloat(float64(opt.LR()), 'g', -1, 32), "rng": base64.StdEncoding.EncodeToString(rngState),
-		"optimizer": opt.String()}
-	return nn.WriteChecked(OptimPath(path), nn.EncodeTensors(be, state.StateDict()), om)
+		"optimizer": opt.String(), "opt": optKind, "state": state, "model_sha256": nn.Checksum(tensors)}
+	return nn.WriteChecked(OptimPath(path), nn.EncodeTensors(be, ostate.StateDict()), om)
 }
 
-// resume loads a checkpoint's weights and optimizer state and returns the
-// number of epochs it had done.
-func resume(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer, src *rand.PCG) (int, error) {
-	if _, err := nn.LoadModel(be, m, path); err != nil {
+// resume loads a checkpoint's weights and optimizer state into a model built
+// from arch and returns the number of epochs it had done. The checkpoint must
+// have been written for the same architecture and optimizer.
+func resume(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer, optKind string, arch Arch, src *rand.PCG) (int, error) {
+	_, saved, _, err := readArch(path)
+	if err != nil {
 		return 0, err
 	}
-	state, ok := opt.(nn.OptimizerState)
+	a, _ := json.Marshal(saved)
+	b, _ := json.Marshal(arch)
+	if string(a) != string(b) {
+		return 0, fmt.Errorf("-resume %s: the checkpoint's model differs from the one these flags build:\n  saved: %s\n  flags: %s", path, a, b)
+	}
+	meta, err := nn.LoadModel(be, m, path)
+	if err != nil {
+		return 0, err
+	}
+	ostate, ok := opt.(nn.OptimizerState)
 	if !ok {
 		return 0, fmt.Errorf("-resume: optimizer %s keeps no resumable state", opt)
 	}
@@ -162,8 +183,16 @@ func resume(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer,
 	if err != nil {
 		return 0, fmt.Errorf("-resume: %w", err)
 	}
-	if err := nn.DecodeTensors(be, f, state.StateDict()); err != nil {
-		return 0, fmt.Errorf("-resume: %s: %w (was it saved with another -opt?)", op, err)
+	switch {
+	case f.Metadata["opt"] != optKind:
+		return 0, fmt.Errorf("-resume: %s was trained with -opt %s, not %s", path, f.Metadata["opt"], optKind)
+	case f.Metadata["model_sha256"] != meta[nn.ChecksumKey]:
+		return 0, fmt.Errorf("-resume: %s and %s are not from the same save (a crash between the two writes?)", path, op)
+	case f.Metadata["state"] == stateStoppedEarly:
+		return 0, fmt.Errorf("-resume: %s holds the best weights of a run that stopped early; nothing to resume", path)
+	}
+	if err := nn.DecodeTensors(be, f, ostate.StateDict()); err != nil {
+		return 0, fmt.Errorf("-resume: %s: %w", op, err)
 	}
 	epoch, err1 := strconv.Atoi(f.Metadata["epoch"])
 	steps, err2 := strconv.Atoi(f.Metadata["steps"])
@@ -180,7 +209,7 @@ func resume(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer,
 	if epoch < 0 || steps < 0 || !(lr > 0) {
 		return 0, fmt.Errorf("-resume: %s: bad metadata epoch %d, steps %d, lr %v", op, epoch, steps, lr)
 	}
-	state.SetSteps(steps)
+	ostate.SetSteps(steps)
 	opt.SetLR(float32(lr))
 	return epoch, nil
 }

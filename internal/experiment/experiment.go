@@ -4,12 +4,14 @@
 package experiment
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,13 +116,19 @@ func Run(cfg Config) (*Result, error) {
 	}
 	var ckpt *Arch
 	if cfg.Load != "" {
-		_, a, _, err := readArch(cfg.Load)
+		f, a, _, err := readArch(cfg.Load)
 		if err != nil {
 			return nil, err
 		}
 		ckpt = &a
 		if cfg.Data == "" {
 			cfg.Data = a.Data
+		}
+		// The saved seed reproduces the training run's split, so that the
+		// test rows are the ones the model never saw.
+		var training struct{ Seed uint64 }
+		if json.Unmarshal([]byte(f.Metadata[metaTraining]), &training) == nil && training.Seed != 0 {
+			cfg.Seed = training.Seed
 		}
 	}
 	if cfg.Data == "" {
@@ -155,6 +163,10 @@ func Run(cfg Config) (*Result, error) {
 		Act: cfg.Act, Slope: cfg.Slope, Residual: cfg.Residual, BatchNorm: cfg.BatchNorm, Dropout: cfg.Dropout, Classes: train.Classes,
 		ClassNames: train.ClassNames, Target: cfg.Target, Columns: train.FeatureNames}
 	if ckpt != nil {
+		if len(ckpt.Columns) > 0 && !slices.Equal(ckpt.Columns, train.FeatureNames) {
+			return nil, fmt.Errorf("-load %s: the model was trained on the columns %v, %s has %v (train predict matches columns by name)",
+				cfg.Load, ckpt.Columns, cfg.Data, train.FeatureNames)
+		}
 		if ckpt.Features != train.Features || ckpt.Task != arch.Task {
 			return nil, fmt.Errorf("-load %s: the model takes %d features (%s), data set %s has %d (%s)",
 				cfg.Load, ckpt.Features, ckpt.Task, cfg.Data, train.Features, arch.Task)
@@ -225,7 +237,7 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 	startEpoch := 0
 	if cfg.Resume != "" {
 		var err error
-		if startEpoch, err = resume(be, cfg.Resume, tr.Model, tr.Opt, src); err != nil {
+		if startEpoch, err = resume(be, cfg.Resume, tr.Model, tr.Opt, cfg.Opt, arch, src); err != nil {
 			return err
 		}
 	}
@@ -241,7 +253,7 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 			// Every finished epoch is saved, so that a run that later
 			// diverges or is stopped keeps its last good state.
 			if cfg.Save != "" && saveErr == nil {
-				saveErr = saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, src, st.Epoch, meta)
+				saveErr = saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, cfg.Opt, src, st.Epoch, stateEpoch, meta)
 			}
 			if onEpoch != nil {
 				onEpoch(st)
@@ -253,15 +265,20 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 		return fmt.Errorf("-save: %w", saveErr)
 	}
 	if errors.Is(err, nn.ErrInterrupted) {
-		if cfg.Save == "" {
+		switch {
+		case cfg.Save == "":
 			return err
+		case lastEpoch > startEpoch:
+			// The end-of-epoch checkpoint is already on disk: keep it, so
+			// that -resume continues exactly where an uninterrupted run would.
+			return fmt.Errorf("%w in epoch %d; state saved to %s after epoch %d (-resume continues from there)", err, lastEpoch+1, cfg.Save, lastEpoch)
 		}
-		// Save the weights as they are, mid-epoch; -resume restarts the
-		// epoch that was cut short from them.
-		if err := saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, src, lastEpoch, meta); err != nil {
+		// Interrupted before any epoch of this run finished: save the
+		// weights as they are; -resume restarts this epoch from them.
+		if err := saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, cfg.Opt, src, lastEpoch, stateInterrupted, meta); err != nil {
 			return fmt.Errorf("interrupted, and saving failed: %w", err)
 		}
-		return fmt.Errorf("%w in epoch %d; state saved to %s", err, lastEpoch+1, cfg.Save)
+		return fmt.Errorf("%w in epoch %d; state saved to %s (-resume restarts that epoch)", err, lastEpoch+1, cfg.Save)
 	}
 	if err != nil {
 		if cfg.Save != "" && lastEpoch > startEpoch {
@@ -270,8 +287,9 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 		return err
 	}
 	if cfg.Save != "" && tr.BestEpoch > 0 {
-		// Early stopping restored the best weights: save those.
-		if err := saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, src, lastEpoch, meta); err != nil {
+		// Early stopping restored the best weights: save those, marked so
+		// that nobody resumes them with the last epoch's optimizer state.
+		if err := saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, cfg.Opt, src, lastEpoch, stateStoppedEarly, meta); err != nil {
 			return fmt.Errorf("-save: %w", err)
 		}
 	}
