@@ -68,8 +68,9 @@ func (s *ReduceLROnPlateau) String() string {
 }
 
 // CosineWarmup raises the rate linearly from BaseLR/Warmup to BaseLR over
-// the first Warmup epochs, then anneals it along a half cosine to MinLR at
-// epoch Epochs.
+// the first Warmup epochs, then anneals it along a half cosine towards MinLR,
+// which it would reach after epoch Epochs (as PyTorch's CosineAnnealingLR
+// with T_max = Epochs - Warmup).
 type CosineWarmup struct {
 	BaseLR, MinLR  float32
 	Warmup, Epochs int
@@ -88,7 +89,9 @@ func (s *CosineWarmup) At(epoch int) float32 {
 	if span <= 0 {
 		return s.BaseLR
 	}
-	t := math.Min(1, float64(epoch-s.Warmup)/float64(span))
+	// Epoch Warmup+1 runs at BaseLR; the last epoch one step short of MinLR
+	// (which it would reach after Epochs), so that no epoch trains at 0.
+	t := math.Min(1, float64(epoch-s.Warmup-1)/float64(span))
 	return s.MinLR + float32(0.5*(1+math.Cos(math.Pi*t)))*(s.BaseLR-s.MinLR)
 }
 

@@ -113,8 +113,10 @@ func TestSchedulers(t *testing.T) {
 	}
 
 	cos := &nn.CosineWarmup{BaseLR: 1, MinLR: 0, Warmup: 2, Epochs: 10}
-	if cos.At(1) != 0.5 || cos.At(2) != 1 || math.Abs(float64(cos.At(6))-0.5) > 1e-6 || cos.At(10) > 1e-6 {
-		t.Errorf("CosineWarmup: %v %v %v %v", cos.At(1), cos.At(2), cos.At(6), cos.At(10))
+	// warm-up 0.5, 1; then cos over 8 epochs starting at epoch 3.
+	if cos.At(1) != 0.5 || cos.At(2) != 1 || cos.At(3) != 1 || math.Abs(float64(cos.At(7))-0.5) > 1e-6 ||
+		!(cos.At(10) > 0 && cos.At(10) < 0.05) {
+		t.Errorf("CosineWarmup: %v %v %v %v %v", cos.At(1), cos.At(2), cos.At(3), cos.At(7), cos.At(10))
 	}
 }
 

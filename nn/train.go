@@ -276,7 +276,7 @@ func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int,
 		st.GradFlow = flow.endEpoch()
 	}
 	st.Seconds = time.Since(start).Seconds()
-	st.SamplesPerSec = float64(end) / st.Seconds
+	st.SamplesPerSec = float64(end) / max(st.Seconds, 1e-9)
 	return st, nil
 }
 

@@ -109,7 +109,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(sigs)
 	go func() {
 		if _, ok := <-sigs; ok {
-			stop.Store(true)
+			stop.Store(true) // the first signal: stop after this step, saving with -save
+		}
+		if _, ok := <-sigs; ok {
+			fmt.Fprintln(stderr, "train: second interrupt: quitting without saving")
+			os.Exit(130)
 		}
 	}()
 	cfg.Stop = stop.Load
@@ -192,6 +196,10 @@ func search(cfg experiment.Config, opts options, stdout, stderr io.Writer) int {
 		acc := ""
 		if t.ValAcc != nil {
 			acc = fmt.Sprintf("  val_acc %.4f", *t.ValAcc)
+		}
+		if t.Error != "" {
+			fmt.Fprintf(stdout, "%3d  %s  failed: %s\n", t.Rank, t, t.Error)
+			continue
 		}
 		fmt.Fprintf(stdout, "%3d  %s  val_loss %.4f%s\n", t.Rank, t, t.ValLoss, acc)
 	}

@@ -298,7 +298,7 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 	for _, h := range hist {
 		res.TrainSeconds += h.Seconds
 	}
-	res.SamplesPerSec = float64(sets.Train.N*len(hist)) / res.TrainSeconds
+	res.SamplesPerSec = float64(sets.Train.N*len(hist)) / max(res.TrainSeconds, 1e-9)
 	return nil
 }
 

@@ -95,6 +95,11 @@ func Predict(c PredictConfig, w io.Writer) error {
 // classify turns one sample's logits into a class and its probability: a
 // sigmoid for one binary logit, a softmax otherwise.
 func classify(logits []float32) (int, float64) {
+	for _, v := range logits {
+		if v != v || math.IsInf(float64(v), 0) {
+			return 0, math.NaN() // a diverged model: no honest answer
+		}
+	}
 	if len(logits) == 1 {
 		p := 1 / (1 + math.Exp(-float64(logits[0])))
 		if p > 0.5 {

@@ -27,6 +27,7 @@ type Trial struct {
 	WD      float64  `json:"wd"`
 	ValLoss float64  `json:"val_loss"` // the best epoch's validation loss: the score, lower is better
 	ValAcc  *float64 `json:"val_acc,omitempty"`
+	Error   string   `json:"error,omitempty"` // a trial that failed (diverged) ranks last
 
 	result *Result
 }
@@ -58,11 +59,13 @@ func Search(c Config, mode string, trials int) (*SearchResult, error) {
 	var points []Trial
 	switch mode {
 	case "grid":
-		for _, lr := range searchLRs {
-			for _, l := range searchLayers {
+		// The first trials vary what matters most: the learning rate
+		// fastest, then the layers and the activation.
+		for _, wd := range searchWDs {
+			for _, b := range searchBatches {
 				for _, a := range searchActs {
-					for _, b := range searchBatches {
-						for _, wd := range searchWDs {
+					for _, l := range searchLayers {
+						for _, lr := range searchLRs {
 							points = append(points, Trial{LR: lr, Batch: b, Layers: l, Act: a, WD: wd})
 						}
 					}
@@ -90,10 +93,16 @@ func Search(c Config, mode string, trials int) (*SearchResult, error) {
 		tc.LR, tc.Batch, tc.Layers, tc.Act, tc.WD = t.LR, t.Batch, t.Layers, t.Act, t.WD
 		tc.Progress, tc.OnEpoch, tc.PlotsDir, tc.Log = nil, nil, "", nil
 		res, err := Run(tc)
+		t.ValLoss = math.Inf(1)
 		if err != nil {
-			return nil, fmt.Errorf("trial %d (%s): %w", i+1, t, err)
+			// A trial that diverges ranks last; the search goes on.
+			t.Error = err.Error()
+			if c.Log != nil {
+				c.Log("trial %2d/%d  %s  failed: %v", i+1, len(points), t, err)
+			}
+			continue
 		}
-		t.result, t.ValLoss = res, math.Inf(1)
+		t.result = res
 		for _, h := range res.History {
 			if h.Val != nil && h.Val.Loss < t.ValLoss {
 				t.ValLoss = h.Val.Loss
@@ -110,6 +119,9 @@ func Search(c Config, mode string, trials int) (*SearchResult, error) {
 	sort.SliceStable(points, func(i, j int) bool { return points[i].ValLoss < points[j].ValLoss })
 	for i := range points {
 		points[i].Rank = i + 1
+	}
+	if points[0].result == nil {
+		return nil, fmt.Errorf("-search: every trial failed; the first: %s", points[0].Error)
 	}
 	return &SearchResult{Result: points[0].result, Mode: mode, Trials: points}, nil
 }
