@@ -163,6 +163,7 @@ type options struct {
 	json   bool
 	search string
 	trials int
+	fixed  map[string]bool // flags given on the command line
 }
 
 // printJSON writes v as the one JSON line that ends stdout.
@@ -183,7 +184,7 @@ func search(cfg experiment.Config, opts options, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.Progress, cfg.OnEpoch = nil, nil
-	res, err := experiment.Search(cfg, opts.search, opts.trials)
+	res, err := experiment.Search(cfg, opts.search, opts.trials, opts.fixed)
 	if err != nil {
 		fmt.Fprintf(stderr, "train: %v\n", err)
 		return 1
@@ -300,7 +301,9 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 		"dropout": true, "loss": true, "opt": true, "lr": true, "momentum": true, "wd": true, "batch": true, "epochs": true,
 		"sched": true, "step-size": true, "gamma": true, "warmup": true, "clip": true, "patience": true, "grad-flow": true,
 		"plots": true, "seed": true, "val": true, "test": true, "search": true, "trials": true}
+	o.fixed = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) {
+		o.fixed[f.Name] = true
 		switch {
 		case c.Load != "" && loadConflicts[f.Name]:
 			err = fmt.Errorf("-%s has no effect with -load, which evaluates the saved model as it was trained", f.Name)

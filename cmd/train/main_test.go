@@ -197,6 +197,7 @@ func TestXORSplits(t *testing.T) {
 }
 
 func TestSearch(t *testing.T) {
+	// The toolkit issue's command: -layers is held fixed, the rest searched.
 	code, stdout, stderr := train(t, "-data", "circles", "-layers", "8", "-search", "random", "-trials", "4", "-epochs", "20", "-json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -208,6 +209,9 @@ func TestSearch(t *testing.T) {
 	}
 	prev := -1.0
 	for _, tr := range trials {
+		if l := tr.(map[string]any)["layers"].([]any); len(l) != 1 || l[0] != 8.0 {
+			t.Errorf("-layers 8 not held fixed: %v", l)
+		}
 		loss := tr.(map[string]any)["val_loss"].(float64)
 		if loss < prev {
 			t.Errorf("trials not ranked by val_loss: %v", trials)

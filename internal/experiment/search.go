@@ -41,11 +41,13 @@ type SearchResult struct {
 
 // Search tries trials configurations of learning rate, batch, hidden
 // layers, activation and weight decay on c's data, scores each on the
-// validation split, and returns them ranked. "grid" walks the product of the
+// validation split, and returns them ranked. A hyperparameter named in
+// fixed ("lr", "batch", "layers", "act", "wd": flags the user gave) keeps
+// c's value in every trial; the search varies the others. "grid" walks the product of the
 // value lists in a fixed order (the first trials points); "random" draws
 // each value from its list with the run's seed, so a search is reproducible.
 // Every trial trains with the same seed, hence the same split and shuffles.
-func Search(c Config, mode string, trials int) (*SearchResult, error) {
+func Search(c Config, mode string, trials int, fixed map[string]bool) (*SearchResult, error) {
 	if trials < 1 {
 		return nil, fmt.Errorf("-trials must be >= 1, got %d", trials)
 	}
@@ -72,7 +74,6 @@ func Search(c Config, mode string, trials int) (*SearchResult, error) {
 				}
 			}
 		}
-		points = points[:min(trials, len(points))]
 	case "random":
 		rng := nn.NewRNG(c.Seed ^ 0x5ea7c4)
 		for range trials {
@@ -87,6 +88,31 @@ func Search(c Config, mode string, trials int) (*SearchResult, error) {
 	default:
 		return nil, fmt.Errorf("-search: want grid or random, got %q", mode)
 	}
+	// Hold the fixed hyperparameters, and drop the duplicates that leaves.
+	seen := map[string]bool{}
+	kept := points[:0]
+	for _, t := range points {
+		if fixed["lr"] {
+			t.LR = c.LR
+		}
+		if fixed["batch"] {
+			t.Batch = c.Batch
+		}
+		if fixed["layers"] {
+			t.Layers = c.Layers
+		}
+		if fixed["act"] {
+			t.Act = c.Act
+		}
+		if fixed["wd"] {
+			t.WD = c.WD
+		}
+		if key := t.String(); !seen[key] || mode == "random" {
+			seen[key] = true
+			kept = append(kept, t)
+		}
+	}
+	points = kept[:min(trials, len(kept))]
 	for i := range points {
 		t := &points[i]
 		tc := c
