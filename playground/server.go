@@ -270,12 +270,7 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request, ss *session) {
 		return
 	}
 	blob, err := ss.control(req.Action)
-	if errors.Is(err, errGone) {
-		fail(w, http.StatusNotFound, "session %s was closed", ss.id)
-		return
-	}
-	if err != nil {
-		fail(w, http.StatusInternalServerError, "%v", err)
+	if sessionFailed(w, ss, err) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -340,15 +335,24 @@ func (s *Server) forwardPoint(w http.ResponseWriter, r *http.Request, ss *sessio
 		return
 	}
 	layers, err := ss.forward(float32(req.X[0]), float32(req.X[1]))
-	if errors.Is(err, errGone) {
-		fail(w, http.StatusNotFound, "session %s was closed", ss.id)
-		return
-	}
-	if err != nil {
-		fail(w, http.StatusInternalServerError, "%v", err)
+	if sessionFailed(w, ss, err) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"layers": layers})
+}
+
+// sessionFailed answers a session operation's error, if any: 404 for a
+// session closed under the request, 500 otherwise.
+func sessionFailed(w http.ResponseWriter, ss *session, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, errGone):
+		fail(w, http.StatusNotFound, "session %s was closed", ss.id)
+	default:
+		fail(w, http.StatusInternalServerError, "%v", err)
+	}
+	return true
 }
 
 func finiteNum(v float64) bool { return v == v && v < 1e30 && v > -1e30 }
