@@ -32,6 +32,13 @@ func NewDropout(be backend.Backend, p float32, rng *rand.Rand) *Dropout {
 	return &Dropout{P: p, be: be, seed: rng.Uint64()}
 }
 
+// Steps is the number of masks drawn so far; a resumed run sets it back
+// with SetSteps so that it draws the masks the uninterrupted run would.
+func (d *Dropout) Steps() uint64 { return d.step }
+
+// SetSteps sets the mask counter (resuming from a checkpoint).
+func (d *Dropout) SetSteps(n uint64) { d.step = n }
+
 // FixMask makes every training Forward draw the same mask, for gradient
 // checks.
 func (d *Dropout) FixMask() { d.fixed = true }

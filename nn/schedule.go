@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 )
@@ -61,6 +62,21 @@ func (s *ReduceLROnPlateau) Next(epoch int, loss float64, lr float32) float32 {
 	}
 	s.bad = 0
 	return max(lr*s.Factor, s.MinLR)
+}
+
+// MarshalState and UnmarshalState save and restore the plateau's memory
+// (best loss, epochs without improvement) for resuming.
+func (s *ReduceLROnPlateau) MarshalState() ([]byte, error) {
+	return json.Marshal([3]float64{s.best, float64(s.bad), map[bool]float64{true: 1}[s.started]})
+}
+
+func (s *ReduceLROnPlateau) UnmarshalState(b []byte) error {
+	var v [3]float64
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	s.best, s.bad, s.started = v[0], int(v[1]), v[2] == 1
+	return nil
 }
 
 func (s *ReduceLROnPlateau) String() string {

@@ -216,3 +216,24 @@ func hasBatchNorm(layers []Layer) bool {
 	}
 	return false
 }
+
+// Dropouts lists the Dropout layers in forward order, nested ones included,
+// so that a checkpoint can save and restore their mask counters.
+func (s *Sequential) Dropouts() []*Dropout {
+	var out []*Dropout
+	var walk func(layers []Layer)
+	walk = func(layers []Layer) {
+		for _, l := range layers {
+			switch l := l.(type) {
+			case *Dropout:
+				out = append(out, l)
+			case *Sequential:
+				walk(l.Layers)
+			case *Residual:
+				walk([]Layer{l.Block})
+			}
+		}
+	}
+	walk(s.Layers)
+	return out
+}

@@ -191,13 +191,17 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 			st.Val, monitored = &m, m.Loss
 		}
 		hist = append(hist, st)
-		if cfg.OnEpoch != nil {
-			cfg.OnEpoch(st)
-		}
+		// The schedule and early stopping take the epoch's loss before
+		// OnEpoch sees the state, so that a checkpoint saved there holds the
+		// rate the next epoch will use.
 		if cfg.Scheduler != nil {
 			t.Opt.SetLR(cfg.Scheduler.Next(epoch, monitored, t.Opt.LR()))
 		}
-		if early != nil && early.stop(epoch, monitored, cfg.Patience) {
+		stop := early != nil && early.stop(epoch, monitored, cfg.Patience)
+		if cfg.OnEpoch != nil {
+			cfg.OnEpoch(st)
+		}
+		if stop {
 			break
 		}
 	}

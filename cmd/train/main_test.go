@@ -269,6 +269,21 @@ func TestResumeReproducesRun(t *testing.T) {
 	if code, _, stderr := train(t, append(common, "-epochs", "8", "-resume", filepath.Join(dir, "none.safetensors"))...); code != 1 || !strings.Contains(stderr, "none.safetensors") {
 		t.Errorf("resume from a missing file: exit %d, %q", code, stderr)
 	}
+	// With dropout and the plateau schedule, whose state the checkpoint
+	// carries too.
+	reg := append(slices.Clone(common), "-dropout", "0.3", "-sched", "plateau", "-gamma", "0.5")
+	_, fullReg, _ := train(t, append(reg, "-epochs", "30")...)
+	halfReg := filepath.Join(dir, "reg.safetensors")
+	if code, _, stderr := train(t, append(reg, "-epochs", "15", "-save", halfReg)...); code != 0 {
+		t.Fatal(stderr)
+	}
+	_, resumedReg, _ := train(t, append(reg, "-epochs", "30", "-resume", halfReg)...)
+	a, b = losses(t, fullReg), losses(t, resumedReg)
+	for i := range b {
+		if a[15+i] != b[i] {
+			t.Fatalf("dropout+plateau: epoch %d: uninterrupted loss %v, resumed %v", 16+i, a[15+i], b[i])
+		}
+	}
 	// Another architecture or optimizer is refused, not silently mixed in.
 	if code, _, stderr := train(t, append(common, "-epochs", "8", "-act", "tanh", "-resume", half)...); code != 1 || !strings.Contains(stderr, "differs") {
 		t.Errorf("resume with -act tanh: exit %d, %q", code, stderr)

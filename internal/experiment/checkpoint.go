@@ -138,7 +138,7 @@ const (
 // random generator's state. The optimizer file records the model file's
 // checksum, so that a crash between the two writes cannot pair one epoch's
 // weights with another's optimizer state unnoticed.
-func saveCheckpoint(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer, optKind string, src *rand.PCG, epoch int, state string, meta map[string]string) error {
+func saveCheckpoint(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer, optKind string, sched nn.Scheduler, src *rand.PCG, epoch int, state string, meta map[string]string) error {
 	tensors := nn.EncodeTensors(be, m.StateDict())
 	if err := nn.WriteChecked(path, tensors, meta); err != nil {
 		return err
@@ -154,13 +154,26 @@ func saveCheckpoint(be backend.Backend, path string, m *nn.Sequential, opt nn.Op
 	om := map[string]string{"epoch": strconv.Itoa(epoch), "steps": strconv.Itoa(ostate.Steps()),
 		"lr": strconv.FormatFloat(float64(opt.LR()), 'g', -1, 32), "rng": base64.StdEncoding.EncodeToString(rngState),
 		"optimizer": opt.String(), "opt": optKind, "state": state, "model_sha256": nn.Checksum(tensors)}
+	// Dropout's mask counters and the schedule's memory, so that a resumed
+	// run draws the same masks and cuts the rate at the same epochs.
+	var steps []uint64
+	for _, d := range m.Dropouts() {
+		steps = append(steps, d.Steps())
+	}
+	b, _ := json.Marshal(steps)
+	om["dropout_steps"] = string(b)
+	if sm, ok := sched.(interface{ MarshalState() ([]byte, error) }); ok {
+		if b, err := sm.MarshalState(); err == nil {
+			om["scheduler"] = string(b)
+		}
+	}
 	return nn.WriteChecked(OptimPath(path), nn.EncodeTensors(be, ostate.StateDict()), om)
 }
 
 // resume loads a checkpoint's weights and optimizer state into a model built
 // from arch and returns the number of epochs it had done. The checkpoint must
 // have been written for the same architecture and optimizer.
-func resume(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer, optKind string, arch Arch, src *rand.PCG) (int, error) {
+func resume(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer, optKind string, sched nn.Scheduler, arch Arch, src *rand.PCG) (int, error) {
 	_, saved, _, err := readArch(path)
 	if err != nil {
 		return 0, err
@@ -208,6 +221,22 @@ func resume(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer,
 	}
 	if epoch < 0 || steps < 0 || !(lr > 0) {
 		return 0, fmt.Errorf("-resume: %s: bad metadata epoch %d, steps %d, lr %v", op, epoch, steps, lr)
+	}
+	var dropSteps []uint64
+	if raw, ok := f.Metadata["dropout_steps"]; ok {
+		if err := json.Unmarshal([]byte(raw), &dropSteps); err != nil || len(dropSteps) != len(m.Dropouts()) {
+			return 0, fmt.Errorf("-resume: %s: bad dropout_steps metadata %q", op, raw)
+		}
+		for i, d := range m.Dropouts() {
+			d.SetSteps(dropSteps[i])
+		}
+	}
+	if raw, ok := f.Metadata["scheduler"]; ok {
+		if sm, ok := sched.(interface{ UnmarshalState([]byte) error }); ok {
+			if err := sm.UnmarshalState([]byte(raw)); err != nil {
+				return 0, fmt.Errorf("-resume: %s: bad scheduler metadata: %w", op, err)
+			}
+		}
 	}
 	ostate.SetSteps(steps)
 	opt.SetLR(float32(lr))

@@ -235,9 +235,10 @@ func Run(cfg Config) (*Result, error) {
 // the training part of res.
 func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.PCG, rng *rand.Rand, arch Arch, res *Result) error {
 	startEpoch := 0
+	sched := newScheduler(cfg)
 	if cfg.Resume != "" {
 		var err error
-		if startEpoch, err = resume(be, cfg.Resume, tr.Model, tr.Opt, cfg.Opt, arch, src); err != nil {
+		if startEpoch, err = resume(be, cfg.Resume, tr.Model, tr.Opt, cfg.Opt, sched, arch, src); err != nil {
 			return err
 		}
 	}
@@ -246,14 +247,14 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 	var saveErr error
 	tcfg := nn.TrainConfig{
 		Epochs: cfg.Epochs, StartEpoch: startEpoch, BatchSize: cfg.Batch, RNG: rng, Progress: cfg.Progress,
-		Scheduler: newScheduler(cfg), ClipNorm: float32(cfg.Clip), Patience: cfg.Patience, GradFlow: cfg.GradFlow,
+		Scheduler: sched, ClipNorm: float32(cfg.Clip), Patience: cfg.Patience, GradFlow: cfg.GradFlow,
 		Stop: cfg.Stop,
 		OnEpoch: func(st nn.EpochStats) {
 			lastEpoch = st.Epoch
 			// Every finished epoch is saved, so that a run that later
 			// diverges or is stopped keeps its last good state.
 			if cfg.Save != "" && saveErr == nil {
-				saveErr = saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, cfg.Opt, src, st.Epoch, stateEpoch, meta)
+				saveErr = saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, cfg.Opt, sched, src, st.Epoch, stateEpoch, meta)
 			}
 			if onEpoch != nil {
 				onEpoch(st)
@@ -275,7 +276,7 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 		}
 		// Interrupted before any epoch of this run finished: save the
 		// weights as they are; -resume restarts this epoch from them.
-		if err := saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, cfg.Opt, src, lastEpoch, stateInterrupted, meta); err != nil {
+		if err := saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, cfg.Opt, sched, src, lastEpoch, stateInterrupted, meta); err != nil {
 			return fmt.Errorf("interrupted, and saving failed: %w", err)
 		}
 		return fmt.Errorf("%w in epoch %d; state saved to %s (-resume restarts that epoch)", err, lastEpoch+1, cfg.Save)
@@ -289,7 +290,7 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 	if cfg.Save != "" && tr.BestEpoch > 0 {
 		// Early stopping restored the best weights: save those, marked so
 		// that nobody resumes them with the last epoch's optimizer state.
-		if err := saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, cfg.Opt, src, lastEpoch, stateStoppedEarly, meta); err != nil {
+		if err := saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, cfg.Opt, sched, src, lastEpoch, stateStoppedEarly, meta); err != nil {
 			return fmt.Errorf("-save: %w", err)
 		}
 	}
