@@ -499,3 +499,70 @@ adamloop:
 adamdone:
 	VZEROUPPER
 	RET
+
+// func reluAVX2(n int, x *float32, y *float32)
+// Requires: AVX
+TEXT ·reluAVX2(SB), NOSPLIT, $0-24
+	MOVQ   n+0(FP), AX
+	MOVQ   x+8(FP), CX
+	MOVQ   y+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	XORQ   BX, BX
+
+reluAVX2loop:
+	CMPQ    BX, AX
+	JGE     reluAVX2done
+	VMAXPS  (CX)(BX*4), Y0, Y1
+	VMOVUPS Y1, (DX)(BX*4)
+	ADDQ    $0x08, BX
+	JMP     reluAVX2loop
+
+reluAVX2done:
+	VZEROUPPER
+	RET
+
+// func reluBackwardAVX2(n int, x *float32, dy *float32, dx *float32)
+// Requires: AVX
+TEXT ·reluBackwardAVX2(SB), NOSPLIT, $0-32
+	MOVQ   n+0(FP), AX
+	MOVQ   x+8(FP), CX
+	MOVQ   dy+16(FP), DX
+	MOVQ   dx+24(FP), BX
+	VXORPS Y0, Y0, Y0
+	XORQ   SI, SI
+
+reluBackwardAVX2loop:
+	CMPQ    SI, AX
+	JGE     reluBackwardAVX2done
+	VMOVUPS (CX)(SI*4), Y1
+	VCMPPS  $0x1e, Y0, Y1, Y1
+	VANDPS  (DX)(SI*4), Y1, Y1
+	VMOVUPS Y1, (BX)(SI*4)
+	ADDQ    $0x08, SI
+	JMP     reluBackwardAVX2loop
+
+reluBackwardAVX2done:
+	VZEROUPPER
+	RET
+
+// func addAVX2(n int, x *float32, y *float32)
+// Requires: AVX
+TEXT ·addAVX2(SB), NOSPLIT, $0-24
+	MOVQ   n+0(FP), AX
+	MOVQ   x+8(FP), CX
+	MOVQ   y+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	XORQ   BX, BX
+
+addAVX2loop:
+	CMPQ    BX, AX
+	JGE     addAVX2done
+	VMOVUPS (DX)(BX*4), Y0
+	VADDPS  (CX)(BX*4), Y0, Y0
+	VMOVUPS Y0, (DX)(BX*4)
+	ADDQ    $0x08, BX
+	JMP     addAVX2loop
+
+addAVX2done:
+	VZEROUPPER
+	RET

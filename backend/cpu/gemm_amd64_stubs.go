@@ -21,3 +21,18 @@ func gemmMicroAVX2Strided(k int, a *float32, rsA int, csA int, b *float32, c *fl
 //
 //go:noescape
 func adamAVX2(n int, param *float32, grad *float32, m *float32, v *float32, c *float32)
+
+// reluAVX2 sets y = max(x, 0) for n (a multiple of 8) floats.
+//
+//go:noescape
+func reluAVX2(n int, x *float32, y *float32)
+
+// reluBackwardAVX2 sets dx = dy where x > 0, else 0, for n (a multiple of 8) floats.
+//
+//go:noescape
+func reluBackwardAVX2(n int, x *float32, dy *float32, dx *float32)
+
+// addAVX2 sets y += x for n (a multiple of 8) floats.
+//
+//go:noescape
+func addAVX2(n int, x *float32, y *float32)

@@ -22,6 +22,11 @@ type kernels struct {
 
 	// adam applies one Adam/AdamW update to a range of parameters.
 	adam func(p, g, m, v []float32, c *adamConsts)
+	// relu sets y = max(x, 0); reluBackward sets dx = dy where x > 0, else
+	// 0; add sets y += x (the bias add). All on len(x) elements.
+	relu         func(x, y []float32)
+	reluBackward func(x, dy, dx []float32)
+	add          func(x, y []float32)
 }
 
 // kernelTable holds the kernels of each level compiled into this build;
@@ -37,4 +42,33 @@ var genericKernels = kernels{
 	gemmMicro: gemmMicroGeneric4x4,
 	mc:        128, kc: 256, nc: 4096,
 	adam: adamGeneric,
+
+	relu:         reluGeneric,
+	reluBackward: reluBackwardGeneric,
+	add:          addGeneric,
+}
+
+func reluGeneric(x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] = max(v, 0)
+	}
+}
+
+func reluBackwardGeneric(x, dy, dx []float32) {
+	dy, dx = dy[:len(x)], dx[:len(x)]
+	for i, v := range x {
+		if v > 0 {
+			dx[i] = dy[i]
+		} else {
+			dx[i] = 0
+		}
+	}
+}
+
+func addGeneric(x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] += v
+	}
 }

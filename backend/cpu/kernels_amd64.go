@@ -18,6 +18,40 @@ var avx2Kernels = kernels{
 	gemmMicroStrided: gemmMicroAVX2StridedChecked,
 	mc:               144, kc: 256, nc: 4080,
 	adam: adamAVX2Go,
+
+	relu:         reluAVX2Go,
+	reluBackward: reluBackwardAVX2Go,
+	add:          addAVX2Go,
+}
+
+// The elementwise wrappers run the assembly on whole groups of 8 and the
+// generic loop on the rest.
+
+func reluAVX2Go(x, y []float32) {
+	n := len(x)
+	_ = y[:n]
+	if body := n &^ 7; body > 0 {
+		reluAVX2(body, &x[0], &y[0])
+	}
+	reluGeneric(x[n&^7:], y[n&^7:n])
+}
+
+func reluBackwardAVX2Go(x, dy, dx []float32) {
+	n := len(x)
+	_, _ = dy[:n], dx[:n]
+	if body := n &^ 7; body > 0 {
+		reluBackwardAVX2(body, &x[0], &dy[0], &dx[0])
+	}
+	reluBackwardGeneric(x[n&^7:], dy[n&^7:n], dx[n&^7:n])
+}
+
+func addAVX2Go(x, y []float32) {
+	n := len(x)
+	_ = y[:n]
+	if body := n &^ 7; body > 0 {
+		addAVX2(body, &x[0], &y[0])
+	}
+	addGeneric(x[n&^7:], y[n&^7:n])
 }
 
 // adamAVX2Go runs the assembly on whole groups of 8 and the generic loop on

@@ -43,12 +43,10 @@ func (be *Backend) sum64(n int, part func(lo, hi int) float64) float64 {
 
 func (be *Backend) AddBias(x, bias backend.Buffer, rows, cols int) {
 	xs, bs := be.f(x, rows*cols, "AddBias x"), be.f(bias, cols, "AddBias bias")
+	add := be.kern.add
 	be.rows(rows, cols, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			row := xs[i*cols : (i+1)*cols]
-			for j, b := range bs {
-				row[j] += b
-			}
+			add(bs, xs[i*cols:(i+1)*cols])
 		}
 	})
 }
@@ -62,39 +60,38 @@ func (be *Backend) rows(rows, cols int, fn func(lo, hi int)) {
 func (be *Backend) BiasActivate(act backend.Activation, slope float32, z, bias, y backend.Buffer, rows, cols int) {
 	zs, bs := be.f(z, rows*cols, "BiasActivate z"), be.f(bias, cols, "BiasActivate bias")
 	ys := be.f(y, rows*cols, "BiasActivate y")
+	k := be.kern
 	be.rows(rows, cols, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			row := zs[i*cols : (i+1)*cols]
-			for j, b := range bs {
-				row[j] += b
-			}
-			activate(act, slope, row, ys[i*cols:(i+1)*cols])
+			k.add(bs, row)
+			activate(k, act, slope, row, ys[i*cols:(i+1)*cols])
 		}
 	})
 }
 
 func (be *Backend) Activate(act backend.Activation, slope float32, x, y backend.Buffer, n int) {
 	xs, ys := be.f(x, n, "Activate x"), be.f(y, n, "Activate y")
-	be.each(n, func(lo, hi int) { activate(act, slope, xs[lo:hi], ys[lo:hi]) })
+	be.each(n, func(lo, hi int) { activate(be.kern, act, slope, xs[lo:hi], ys[lo:hi]) })
 }
 
 func (be *Backend) ActivateBackward(act backend.Activation, slope float32, x, y, dy, dx backend.Buffer, n int) {
 	xs, ys := be.f(x, n, "ActivateBackward x"), be.f(y, n, "ActivateBackward y")
 	dys, dxs := be.f(dy, n, "ActivateBackward dy"), be.f(dx, n, "ActivateBackward dx")
-	be.each(n, func(lo, hi int) { activateBackward(act, slope, xs[lo:hi], ys[lo:hi], dys[lo:hi], dxs[lo:hi]) })
+	be.each(n, func(lo, hi int) { activateBackward(be.kern, act, slope, xs[lo:hi], ys[lo:hi], dys[lo:hi], dxs[lo:hi]) })
 }
 
 const geluC = 0.7978845608028654 // sqrt(2/pi)
 
-func activate(act backend.Activation, slope float32, x, y []float32) {
+// activate and activateBackward take the level's kernels for the
+// activations that have SIMD forms (ReLU).
+func activate(k *kernels, act backend.Activation, slope float32, x, y []float32) {
 	y = y[:len(x)]
 	switch act {
 	case backend.Identity:
 		copy(y, x)
 	case backend.ReLU:
-		for i, v := range x {
-			y[i] = max(v, 0)
-		}
+		k.relu(x, y)
 	case backend.LeakyReLU:
 		for i, v := range x {
 			if v <= 0 {
@@ -124,20 +121,14 @@ func sigmoid(v float32) float32 {
 	return float32(1 / (1 + math.Exp(-float64(v))))
 }
 
-func activateBackward(act backend.Activation, slope float32, x, y, dy, dx []float32) {
+func activateBackward(k *kernels, act backend.Activation, slope float32, x, y, dy, dx []float32) {
 	n := len(x)
 	y, dy, dx = y[:n], dy[:n], dx[:n]
 	switch act {
 	case backend.Identity:
 		copy(dx, dy)
 	case backend.ReLU:
-		for i, v := range x {
-			if v > 0 {
-				dx[i] = dy[i]
-			} else {
-				dx[i] = 0
-			}
-		}
+		k.reluBackward(x, dy, dx)
 	case backend.LeakyReLU:
 		for i, v := range x {
 			if v > 0 {
