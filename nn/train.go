@@ -44,6 +44,9 @@ type TrainConfig struct {
 	// GradFlow records per-layer gradient norms, weight norms and
 	// update-to-weight ratios in every epoch's stats.
 	GradFlow bool
+	// Early is the early-stopping memory to use with Patience, so that a
+	// caller can save and restore it (resuming); nil: Fit makes its own.
+	Early *EarlyStopping
 	// Stop, when set, is polled after every step; when it returns true Fit
 	// returns ErrInterrupted with the epochs finished so far (SIGINT).
 	Stop func() bool
@@ -164,10 +167,13 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 		flow = newGradFlow(t.Backend, t.Model)
 		defer flow.free()
 	}
-	var early *earlyStopping
+	var early *EarlyStopping
 	if cfg.Patience > 0 {
-		early = newEarlyStopping(t.Backend, t.Model)
-		defer early.free()
+		early = cfg.Early
+		if early == nil {
+			early = NewEarlyStopping(t.Backend, t.Model)
+			defer early.Free()
+		}
 	}
 	order := make([]int, train.N)
 	var hist History
@@ -316,9 +322,9 @@ func (t *Trainer) firstNonFinite() string {
 	return "the loss"
 }
 
-// earlyStopping keeps a copy of the model's state (parameters and layer
+// EarlyStopping keeps a copy of the model's state (parameters and layer
 // state such as BatchNorm's running statistics) at the best epoch so far.
-type earlyStopping struct {
+type EarlyStopping struct {
 	be        backend.Backend
 	state     []NamedTensor
 	saved     []backend.Buffer // float tensors
@@ -327,8 +333,9 @@ type earlyStopping struct {
 	bestEpoch int
 }
 
-func newEarlyStopping(be backend.Backend, m *Sequential) *earlyStopping {
-	e := &earlyStopping{be: be, state: m.StateDict(), best: math.Inf(1)}
+// NewEarlyStopping makes the memory for early stopping on model m.
+func NewEarlyStopping(be backend.Backend, m *Sequential) *EarlyStopping {
+	e := &EarlyStopping{be: be, state: m.StateDict(), best: math.Inf(1)}
 	for _, t := range e.state {
 		var b backend.Buffer
 		if t.Int == nil {
@@ -343,7 +350,7 @@ func newEarlyStopping(be backend.Backend, m *Sequential) *earlyStopping {
 // stop records the epoch's loss and reports whether patience has run out.
 // The first epoch is always kept, so that a run whose loss is never finite
 // still restores real weights; a NaN loss never counts as an improvement.
-func (e *earlyStopping) stop(epoch int, loss float64, patience int) bool {
+func (e *EarlyStopping) stop(epoch int, loss float64, patience int) bool {
 	better := loss < e.best || (math.IsNaN(e.best) && !math.IsNaN(loss))
 	if better || e.bestEpoch == 0 {
 		e.best, e.bestEpoch = loss, epoch
@@ -361,7 +368,7 @@ func (e *earlyStopping) stop(epoch int, loss float64, patience int) bool {
 
 // restore puts back the best epoch's state and returns that epoch (0, and
 // nothing restored, before the first epoch ended).
-func (e *earlyStopping) restore() int {
+func (e *EarlyStopping) restore() int {
 	if e.bestEpoch == 0 {
 		return 0
 	}
@@ -375,7 +382,28 @@ func (e *earlyStopping) restore() int {
 	return e.bestEpoch
 }
 
-func (e *earlyStopping) free() {
+// Best is the best monitored loss so far and its epoch (0 before any).
+func (e *EarlyStopping) Best() (loss float64, epoch int) { return e.best, e.bestEpoch }
+
+// SetBest restores Best when resuming; the best state's tensors are restored
+// through Tensors.
+func (e *EarlyStopping) SetBest(loss float64, epoch int) { e.best, e.bestEpoch = loss, epoch }
+
+// Tensors lists the best epoch's copy of the model state under
+// "early.<state dict name>", for checkpoints.
+func (e *EarlyStopping) Tensors() []NamedTensor {
+	out := make([]NamedTensor, len(e.state))
+	for i, t := range e.state {
+		out[i] = NamedTensor{Name: "early." + t.Name, Shape: t.Shape, Buf: e.saved[i]}
+		if t.Int != nil {
+			out[i].Buf, out[i].Int = nil, &e.savedInt[i]
+		}
+	}
+	return out
+}
+
+// Free releases the saved copy.
+func (e *EarlyStopping) Free() {
 	for _, b := range e.saved {
 		if b != nil {
 			e.be.Free(b)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os/exec"
 	"slices"
+	"strconv"
 	"time"
 
 	"bytes"
@@ -283,6 +284,36 @@ func TestResumeReproducesRun(t *testing.T) {
 		if a[15+i] != b[i] {
 			t.Fatalf("dropout+plateau: epoch %d: uninterrupted loss %v, resumed %v", 16+i, a[15+i], b[i])
 		}
+	}
+	// With early stopping: the resume file carries the best loss and state,
+	// so the resumed run stops at the same epoch with the same best weights.
+	pat := append(slices.Clone(common), "-patience", "3")
+	_, fullPat, _ := train(t, append(pat, "-epochs", "300")...)
+	a = losses(t, fullPat)
+	k := len(a) - 2
+	if k < 1 {
+		t.Fatalf("the patience run stopped after %d epochs; the test needs more", len(a))
+	}
+	halfPat := filepath.Join(dir, "pat.safetensors")
+	if code, _, stderr := train(t, append(pat, "-epochs", strconv.Itoa(k), "-save", halfPat)...); code != 0 {
+		t.Fatal(stderr)
+	}
+	code, resumedPat, stderr := train(t, append(pat, "-epochs", "300", "-resume", halfPat)...)
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	b = losses(t, resumedPat)
+	if len(b) != len(a)-k || result(t, resumedPat)["best_epoch"] != result(t, fullPat)["best_epoch"] {
+		t.Fatalf("patience: uninterrupted ran %d epochs (best %v), resumed after %d ran %d more (best %v)",
+			len(a), result(t, fullPat)["best_epoch"], k, len(b), result(t, resumedPat)["best_epoch"])
+	}
+	for i := range b {
+		if a[k+i] != b[i] {
+			t.Fatalf("patience: epoch %d: uninterrupted loss %v, resumed %v", k+1+i, a[k+i], b[i])
+		}
+	}
+	if code, _, stderr := train(t, append(common, "-epochs", "300", "-resume", halfPat)...); code != 1 || !strings.Contains(stderr, "-patience") {
+		t.Errorf("resume without -patience of a run with it: exit %d, %q", code, stderr)
 	}
 	// Another architecture or optimizer is refused, not silently mixed in.
 	if code, _, stderr := train(t, append(common, "-epochs", "8", "-act", "tanh", "-resume", half)...); code != 1 || !strings.Contains(stderr, "differs") {

@@ -133,12 +133,13 @@ const (
 	stateStoppedEarly = "stopped_early" // the best epoch's weights, restored: nothing to resume
 )
 
-// saveCheckpoint writes the model and, beside it, the optimizer state with
-// what a resumed run needs: epochs done, step count, learning rate and the
-// random generator's state. The optimizer file records the model file's
-// checksum, so that a crash between the two writes cannot pair one epoch's
-// weights with another's optimizer state unnoticed.
-func saveCheckpoint(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer, optKind string, sched nn.Scheduler, src *rand.PCG, epoch int, state string, meta map[string]string) error {
+// saveCheckpoint writes the model and, beside it, the resume state: the
+// optimizer's buffers, a copy of the model's tensors ("last.*": the file at
+// path may later get the best epoch's weights instead), the early-stopping
+// memory ("early.*"), and in the metadata the epochs done, step count,
+// learning rate, generator state, dropout counters and schedule memory.
+func saveCheckpoint(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer, optKind string, sched nn.Scheduler,
+	early *nn.EarlyStopping, src *rand.PCG, epoch int, state string, meta map[string]string) error {
 	tensors := nn.EncodeTensors(be, m.StateDict())
 	if err := nn.WriteChecked(path, tensors, meta); err != nil {
 		return err
@@ -153,7 +154,7 @@ func saveCheckpoint(be backend.Backend, path string, m *nn.Sequential, opt nn.Op
 	}
 	om := map[string]string{"epoch": strconv.Itoa(epoch), "steps": strconv.Itoa(ostate.Steps()),
 		"lr": strconv.FormatFloat(float64(opt.LR()), 'g', -1, 32), "rng": base64.StdEncoding.EncodeToString(rngState),
-		"optimizer": opt.String(), "opt": optKind, "state": state, "model_sha256": nn.Checksum(tensors)}
+		"optimizer": opt.String(), "opt": optKind, "state": state}
 	// Dropout's mask counters and the schedule's memory, so that a resumed
 	// run draws the same masks and cuts the rate at the same epochs.
 	var steps []uint64
@@ -167,13 +168,36 @@ func saveCheckpoint(be backend.Backend, path string, m *nn.Sequential, opt nn.Op
 			om["scheduler"] = string(b)
 		}
 	}
-	return nn.WriteChecked(OptimPath(path), nn.EncodeTensors(be, ostate.StateDict()), om)
+	resumeTensors := nn.EncodeTensors(be, ostate.StateDict())
+	for _, t := range tensors {
+		t.Name = "last." + t.Name
+		resumeTensors = append(resumeTensors, t)
+	}
+	if early != nil {
+		loss, best := early.Best()
+		om["early_best"], om["early_best_epoch"] = strconv.FormatFloat(loss, 'g', -1, 64), strconv.Itoa(best)
+		resumeTensors = append(resumeTensors, nn.EncodeTensors(be, early.Tensors())...)
+	}
+	return nn.WriteChecked(OptimPath(path), resumeTensors, om)
 }
 
-// resume loads a checkpoint's weights and optimizer state into a model built
-// from arch and returns the number of epochs it had done. The checkpoint must
-// have been written for the same architecture and optimizer.
-func resume(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer, optKind string, sched nn.Scheduler, arch Arch, src *rand.PCG) (int, error) {
+// markStoppedEarly rewrites the resume file's state: a run that stopped
+// early has nothing left to resume.
+func markStoppedEarly(path string) error {
+	f, err := nn.ReadChecked(OptimPath(path))
+	if err != nil {
+		return err
+	}
+	f.Metadata["state"] = stateStoppedEarly
+	delete(f.Metadata, nn.ChecksumKey)
+	return nn.WriteChecked(OptimPath(path), f.Tensors, f.Metadata)
+}
+
+// resume loads a run's state into a model built from arch and returns the
+// number of epochs it had done. The checkpoint must have been written for the
+// same architecture, optimizer and early-stopping setting.
+func resume(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer, optKind string, sched nn.Scheduler,
+	early *nn.EarlyStopping, arch Arch, src *rand.PCG) (int, error) {
 	_, saved, _, err := readArch(path)
 	if err != nil {
 		return 0, err
@@ -182,10 +206,6 @@ func resume(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer,
 	b, _ := json.Marshal(arch)
 	if string(a) != string(b) {
 		return 0, fmt.Errorf("-resume %s: the checkpoint's model differs from the one these flags build:\n  saved: %s\n  flags: %s", path, a, b)
-	}
-	meta, err := nn.LoadModel(be, m, path)
-	if err != nil {
-		return 0, err
 	}
 	ostate, ok := opt.(nn.OptimizerState)
 	if !ok {
@@ -196,22 +216,40 @@ func resume(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer,
 	if err != nil {
 		return 0, fmt.Errorf("-resume: %w", err)
 	}
+	_, hadEarly := f.Metadata["early_best_epoch"]
 	switch {
 	case f.Metadata["opt"] != optKind:
 		return 0, fmt.Errorf("-resume: %s was trained with -opt %s, not %s", path, f.Metadata["opt"], optKind)
-	case f.Metadata["model_sha256"] != meta[nn.ChecksumKey]:
-		return 0, fmt.Errorf("-resume: %s and %s are not from the same save (a crash between the two writes?)", path, op)
 	case f.Metadata["state"] == stateStoppedEarly:
 		return 0, fmt.Errorf("-resume: %s holds the best weights of a run that stopped early; nothing to resume", path)
+	case hadEarly && early == nil:
+		return 0, fmt.Errorf("-resume: the saved run used -patience; give it again")
+	case !hadEarly && early != nil:
+		return 0, fmt.Errorf("-resume: the saved run did not use -patience; leave it out")
 	}
-	if err := nn.DecodeTensors(be, f, ostate.StateDict()); err != nil {
+	want := ostate.StateDict()
+	for _, t := range m.StateDict() {
+		t.Name = "last." + t.Name
+		want = append(want, t)
+	}
+	if early != nil {
+		want = append(want, early.Tensors()...)
+	}
+	if err := nn.DecodeTensors(be, f, want); err != nil {
 		return 0, fmt.Errorf("-resume: %s: %w", op, err)
 	}
 	epoch, err1 := strconv.Atoi(f.Metadata["epoch"])
 	steps, err2 := strconv.Atoi(f.Metadata["steps"])
 	lr, err3 := strconv.ParseFloat(f.Metadata["lr"], 32)
 	rngState, err4 := base64.StdEncoding.DecodeString(f.Metadata["rng"])
-	for _, e := range []error{err1, err2, err3, err4} {
+	errs := []error{err1, err2, err3, err4}
+	if early != nil {
+		best, e1 := strconv.ParseFloat(f.Metadata["early_best"], 64)
+		bestEpoch, e2 := strconv.Atoi(f.Metadata["early_best_epoch"])
+		errs = append(errs, e1, e2)
+		early.SetBest(best, bestEpoch)
+	}
+	for _, e := range errs {
 		if e != nil {
 			return 0, fmt.Errorf("-resume: %s: bad metadata: %w", op, e)
 		}
@@ -222,8 +260,8 @@ func resume(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer,
 	if epoch < 0 || steps < 0 || !(lr > 0) {
 		return 0, fmt.Errorf("-resume: %s: bad metadata epoch %d, steps %d, lr %v", op, epoch, steps, lr)
 	}
-	var dropSteps []uint64
 	if raw, ok := f.Metadata["dropout_steps"]; ok {
+		var dropSteps []uint64
 		if err := json.Unmarshal([]byte(raw), &dropSteps); err != nil || len(dropSteps) != len(m.Dropouts()) {
 			return 0, fmt.Errorf("-resume: %s: bad dropout_steps metadata %q", op, raw)
 		}

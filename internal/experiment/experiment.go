@@ -236,9 +236,14 @@ func Run(cfg Config) (*Result, error) {
 func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.PCG, rng *rand.Rand, arch Arch, res *Result) error {
 	startEpoch := 0
 	sched := newScheduler(cfg)
+	var early *nn.EarlyStopping
+	if cfg.Patience > 0 {
+		early = nn.NewEarlyStopping(be, tr.Model)
+		defer early.Free()
+	}
 	if cfg.Resume != "" {
 		var err error
-		if startEpoch, err = resume(be, cfg.Resume, tr.Model, tr.Opt, cfg.Opt, sched, arch, src); err != nil {
+		if startEpoch, err = resume(be, cfg.Resume, tr.Model, tr.Opt, cfg.Opt, sched, early, arch, src); err != nil {
 			return err
 		}
 	}
@@ -248,13 +253,13 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 	tcfg := nn.TrainConfig{
 		Epochs: cfg.Epochs, StartEpoch: startEpoch, BatchSize: cfg.Batch, RNG: rng, Progress: cfg.Progress,
 		Scheduler: sched, ClipNorm: float32(cfg.Clip), Patience: cfg.Patience, GradFlow: cfg.GradFlow,
-		Stop: cfg.Stop,
+		Stop: cfg.Stop, Early: early,
 		OnEpoch: func(st nn.EpochStats) {
 			lastEpoch = st.Epoch
 			// Every finished epoch is saved, so that a run that later
 			// diverges or is stopped keeps its last good state.
 			if cfg.Save != "" && saveErr == nil {
-				saveErr = saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, cfg.Opt, sched, src, st.Epoch, stateEpoch, meta)
+				saveErr = saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, cfg.Opt, sched, early, src, st.Epoch, stateEpoch, meta)
 			}
 			if onEpoch != nil {
 				onEpoch(st)
@@ -276,7 +281,7 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 		}
 		// Interrupted before any epoch of this run finished: save the
 		// weights as they are; -resume restarts this epoch from them.
-		if err := saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, cfg.Opt, sched, src, lastEpoch, stateInterrupted, meta); err != nil {
+		if err := saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, cfg.Opt, sched, early, src, lastEpoch, stateInterrupted, meta); err != nil {
 			return fmt.Errorf("interrupted, and saving failed: %w", err)
 		}
 		return fmt.Errorf("%w in epoch %d; state saved to %s (-resume restarts that epoch)", err, lastEpoch+1, cfg.Save)
@@ -288,10 +293,15 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 		return err
 	}
 	if cfg.Save != "" && tr.BestEpoch > 0 {
-		// Early stopping restored the best weights: save those, marked so
-		// that nobody resumes them with the last epoch's optimizer state.
-		if err := saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, cfg.Opt, sched, src, lastEpoch, stateStoppedEarly, meta); err != nil {
+		// Early stopping restored the best weights: the model file gets
+		// those, for use; the resume file beside it keeps the last epoch's.
+		if err := nn.SaveModel(be, tr.Model, cfg.Save, meta); err != nil {
 			return fmt.Errorf("-save: %w", err)
+		}
+		if startEpoch+len(hist) < cfg.Epochs { // stopped by patience: nothing left to resume
+			if err := markStoppedEarly(cfg.Save); err != nil {
+				return fmt.Errorf("-save: %w", err)
+			}
 		}
 	}
 	res.History, res.BestEpoch = hist, tr.BestEpoch
