@@ -28,17 +28,17 @@ func stepFunc(t testing.TB, be backend.Backend) func() {
 	}
 }
 
-// TestStepAllocations bounds the allocations of a training step of the
-// 784-256-10 MLP. Layers and optimizers reuse their buffers; what remains
-// (44 here) is the CPU worker pool's per-call closures and wait groups,
-// small objects that a job table in the pool would remove.
+// TestStepAllocations: a training step of the 784-256-10 MLP (forward,
+// loss, backward, Adam) allocates nothing. Layers and optimizers reuse their
+// buffers, and the CPU backend keeps its parallel loops' state in
+// Backend-owned jobs.
 func TestStepAllocations(t *testing.T) {
 	be := newBackend(t)
 	step := stepFunc(t, be)
 	step()
 	allocs := testing.AllocsPerRun(20, step)
 	t.Logf("%.0f allocations per training step", allocs)
-	if allocs > 48 {
+	if allocs > 0 {
 		t.Errorf("%.0f allocations per step", allocs)
 	}
 }

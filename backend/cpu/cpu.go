@@ -29,8 +29,11 @@ type Backend struct {
 	threads int
 	pool    *pool
 
-	gemmMu  sync.Mutex
-	scratch []gemmScratch // one per worker, used under gemmMu
+	// opMu serializes the operations whose loop state lives in jobs, and
+	// guards the per-worker scratch.
+	opMu    sync.Mutex
+	jobs    jobs
+	scratch []gemmScratch // one per worker
 }
 
 var _ backend.Backend = (*Backend)(nil)

@@ -22,6 +22,7 @@ package cpu
 type gemmScratch struct {
 	packA, packB []float32
 	tile         []float32
+	acc          []float64 // SumRows's column sums
 }
 
 type gemmArgs struct {
@@ -41,16 +42,20 @@ func (be *Backend) gemm(g gemmArgs) {
 	}
 	kt := be.kern
 	flops := 2 * g.m * g.n * g.k
-	be.gemmMu.Lock()
-	defer be.gemmMu.Unlock()
+	be.opMu.Lock()
+	defer be.opMu.Unlock()
+	j := &be.jobs.gemm
+	*j = gemmJob{be: be, g: g}
 	switch {
 	case flops < 1<<16 || be.threads == 1:
 		be.gemmStrip(0, g, 0, g.m, 0, g.n)
 	case g.n >= be.threads*4*kt.nr:
-		be.pool.parallelFor(g.n, 4*kt.nr, kt.nr, func(w, lo, hi int) { be.gemmStrip(w, g, 0, g.m, lo, hi) })
+		j.splitN = true
+		be.pool.parallelFor(g.n, 4*kt.nr, kt.nr, j)
 	default:
-		be.pool.parallelFor(g.m, kt.mr, kt.mr, func(w, lo, hi int) { be.gemmStrip(w, g, lo, hi, 0, g.n) })
+		be.pool.parallelFor(g.m, kt.mr, kt.mr, j)
 	}
+	*j = gemmJob{} // drop the references to the caller's buffers
 }
 
 // gemmStrip computes rows [m0, m1) and columns [n0, n1) of C.

@@ -64,7 +64,7 @@ func checkDims(op string, rows, cols int) {
 // worker.
 func (be *Backend) columns(rows, cols int, fn func(lo, hi int)) {
 	grain := max(16, elementGrain/max(rows, 1))
-	be.pool.parallelFor(cols, grain, 16, func(_, lo, hi int) { fn(lo, hi) })
+	be.pool.parallelFor(cols, grain, 16, funcJob(func(_, lo, hi int) { fn(lo, hi) }))
 }
 
 func (be *Backend) BatchNormForward(x, y, gamma, beta, mean, invStd, runMean, runVar backend.Buffer, rows, cols int, momentum, eps float32, training bool) {

@@ -92,22 +92,12 @@ func (be *Backend) SGDStep(param, grad, velocity backend.Buffer, n int, cfg back
 	if cfg.Momentum != 0 {
 		vs = be.f(velocity, n, "SGDStep velocity")
 	}
-	lr, mu, wd := cfg.LR, cfg.Momentum, cfg.WeightDecay
-	be.each(n, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			g := gs[i] + wd*ps[i]
-			if mu != 0 {
-				v := mu*vs[i] + g
-				vs[i] = v
-				if cfg.Nesterov {
-					g += mu * v
-				} else {
-					g = v
-				}
-			}
-			ps[i] -= lr * g
-		}
-	})
+	be.opMu.Lock()
+	defer be.opMu.Unlock()
+	j := &be.jobs.sgd
+	*j = sgdJob{ps: ps, gs: gs, vs: vs, cfg: cfg}
+	be.pool.parallelFor(n, elementGrain, 16, j)
+	*j = sgdJob{}
 }
 
 func (be *Backend) AdamStep(param, grad, m, v backend.Buffer, n int, cfg backend.AdamConfig) {
@@ -116,9 +106,12 @@ func (be *Backend) AdamStep(param, grad, m, v backend.Buffer, n int, cfg backend
 	}
 	ps, gs := be.f(param, n, "AdamStep param"), be.f(grad, n, "AdamStep grad")
 	ms, vs := be.f(m, n, "AdamStep m"), be.f(v, n, "AdamStep v")
-	c := newAdamConsts(cfg)
-	adam := be.kern.adam
-	be.each(n, func(lo, hi int) { adam(ps[lo:hi], gs[lo:hi], ms[lo:hi], vs[lo:hi], &c) })
+	be.opMu.Lock()
+	defer be.opMu.Unlock()
+	j := &be.jobs.adam
+	*j = adamJob{k: be.kern, ps: ps, gs: gs, ms: ms, vs: vs, c: newAdamConsts(cfg)}
+	be.pool.parallelFor(n, elementGrain, 16, j)
+	*j = adamJob{}
 }
 
 // adamConsts are the per-step scalars of an Adam update, laid out for the

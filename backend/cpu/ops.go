@@ -13,7 +13,7 @@ const elementGrain = 1 << 15
 
 // each runs fn over [0, n) split across the workers.
 func (be *Backend) each(n int, fn func(lo, hi int)) {
-	be.pool.parallelFor(n, elementGrain, 16, func(_, lo, hi int) { fn(lo, hi) })
+	be.pool.parallelFor(n, elementGrain, 16, funcJob(func(_, lo, hi int) { fn(lo, hi) }))
 }
 
 // reduceChunk is the fixed piece size of parallel reductions. The partial
@@ -29,11 +29,11 @@ func (be *Backend) sum64(n int, part func(lo, hi int) float64) float64 {
 	}
 	pieces := (n + reduceChunk - 1) / reduceChunk
 	partial := make([]float64, pieces)
-	be.pool.parallelFor(pieces, 1, 1, func(_, lo, hi int) {
+	be.pool.parallelFor(pieces, 1, 1, funcJob(func(_, lo, hi int) {
 		for p := lo; p < hi; p++ {
 			partial[p] = part(p*reduceChunk, min((p+1)*reduceChunk, n))
 		}
-	})
+	}))
 	total := 0.0
 	for _, s := range partial {
 		total += s
@@ -43,18 +43,20 @@ func (be *Backend) sum64(n int, part func(lo, hi int) float64) float64 {
 
 func (be *Backend) AddBias(x, bias backend.Buffer, rows, cols int) {
 	xs, bs := be.f(x, rows*cols, "AddBias x"), be.f(bias, cols, "AddBias bias")
-	add := be.kern.add
-	be.rows(rows, cols, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			add(bs, xs[i*cols:(i+1)*cols])
-		}
-	})
+	be.opMu.Lock()
+	defer be.opMu.Unlock()
+	j := &be.jobs.bias
+	*j = biasJob{add: be.kern.add, xs: xs, bias: bs, cols: cols}
+	be.pool.parallelFor(rows, rowGrain(cols), 1, j)
+	*j = biasJob{}
 }
+
+// rowGrain is the fewest rows of cols elements worth a worker.
+func rowGrain(cols int) int { return max(1, elementGrain/max(cols, 1)) }
 
 // rows runs fn over row ranges of a rows x cols matrix, split across workers.
 func (be *Backend) rows(rows, cols int, fn func(lo, hi int)) {
-	grain := max(1, elementGrain/max(cols, 1))
-	be.pool.parallelFor(rows, grain, 1, func(_, lo, hi int) { fn(lo, hi) })
+	be.pool.parallelFor(rows, rowGrain(cols), 1, funcJob(func(_, lo, hi int) { fn(lo, hi) }))
 }
 
 func (be *Backend) BiasActivate(act backend.Activation, slope float32, z, bias, y backend.Buffer, rows, cols int) {
@@ -72,13 +74,23 @@ func (be *Backend) BiasActivate(act backend.Activation, slope float32, z, bias, 
 
 func (be *Backend) Activate(act backend.Activation, slope float32, x, y backend.Buffer, n int) {
 	xs, ys := be.f(x, n, "Activate x"), be.f(y, n, "Activate y")
-	be.each(n, func(lo, hi int) { activate(be.kern, act, slope, xs[lo:hi], ys[lo:hi]) })
+	be.opMu.Lock()
+	defer be.opMu.Unlock()
+	j := &be.jobs.act
+	*j = actJob{k: be.kern, act: act, slope: slope, x: xs, y: ys}
+	be.pool.parallelFor(n, elementGrain, 16, j)
+	*j = actJob{}
 }
 
 func (be *Backend) ActivateBackward(act backend.Activation, slope float32, x, y, dy, dx backend.Buffer, n int) {
 	xs, ys := be.f(x, n, "ActivateBackward x"), be.f(y, n, "ActivateBackward y")
 	dys, dxs := be.f(dy, n, "ActivateBackward dy"), be.f(dx, n, "ActivateBackward dx")
-	be.each(n, func(lo, hi int) { activateBackward(be.kern, act, slope, xs[lo:hi], ys[lo:hi], dys[lo:hi], dxs[lo:hi]) })
+	be.opMu.Lock()
+	defer be.opMu.Unlock()
+	j := &be.jobs.act
+	*j = actJob{k: be.kern, act: act, slope: slope, backward: true, x: xs, y: ys, dy: dys, dx: dxs}
+	be.pool.parallelFor(n, elementGrain, 16, j)
+	*j = actJob{}
 }
 
 const geluC = 0.7978845608028654 // sqrt(2/pi)
@@ -227,39 +239,24 @@ func (be *Backend) Axpy(alpha float32, x, y backend.Buffer, n int) {
 
 func (be *Backend) Fill(x backend.Buffer, v float32, n int) {
 	xs := be.f(x, n, "Fill")
-	be.each(n, func(lo, hi int) {
-		s := xs[lo:hi]
-		if v == 0 {
-			clear(s)
-			return
-		}
-		for i := range s {
-			s[i] = v
-		}
-	})
+	be.opMu.Lock()
+	defer be.opMu.Unlock()
+	j := &be.jobs.fill
+	*j = fillJob{xs: xs, v: v}
+	be.pool.parallelFor(n, elementGrain, 16, j)
+	*j = fillJob{}
 }
 
 func (be *Backend) SumRows(x, out backend.Buffer, rows, cols int, beta float32) {
 	xs, os := be.f(x, rows*cols, "SumRows x"), be.f(out, cols, "SumRows out")
 	// Split over columns so that each output is summed by one worker, in
 	// row order: the result does not depend on the thread count.
-	grain := max(16, elementGrain/max(rows, 1))
-	be.pool.parallelFor(cols, grain, 16, func(_, lo, hi int) {
-		acc := make([]float64, hi-lo)
-		for i := 0; i < rows; i++ {
-			row := xs[i*cols+lo : i*cols+hi]
-			for j, v := range row {
-				acc[j] += float64(v)
-			}
-		}
-		for j, s := range acc {
-			if beta == 0 {
-				os[lo+j] = float32(s)
-			} else {
-				os[lo+j] = float32(s + float64(beta)*float64(os[lo+j]))
-			}
-		}
-	})
+	be.opMu.Lock()
+	defer be.opMu.Unlock()
+	j := &be.jobs.sumRows
+	*j = sumRowsJob{be: be, xs: xs, out: os, rows: rows, cols: cols, beta: beta}
+	be.pool.parallelFor(cols, max(16, elementGrain/max(rows, 1)), 16, j)
+	*j = sumRowsJob{}
 }
 
 func (be *Backend) SumSquares(x backend.Buffer, n int, out backend.Buffer) {

@@ -6,15 +6,30 @@ import "sync"
 // that run the pieces of one parallel loop. Operations hand work to it
 // instead of starting goroutines, so that a training step pays no goroutine
 // start-up. The calling goroutine runs piece 0 itself.
+//
+// A loop's body is a job. The operations of a training step keep their job
+// in a struct owned by the Backend (see jobs.go), so handing it to the
+// workers allocates nothing; other operations wrap a closure in a funcJob.
 type pool struct {
 	workers int
 	tasks   []chan task // tasks[w] feeds worker w (w >= 1)
+	mu      sync.Mutex  // one split loop at a time: done is shared
+	done    sync.WaitGroup
 }
 
+// job is the body of a parallel loop over [lo, hi), run by worker.
+type job interface {
+	run(worker, lo, hi int)
+}
+
+// funcJob adapts a closure to a job.
+type funcJob func(worker, lo, hi int)
+
+func (f funcJob) run(worker, lo, hi int) { f(worker, lo, hi) }
+
 type task struct {
-	fn     func(worker, lo, hi int)
+	j      job
 	lo, hi int
-	done   *sync.WaitGroup
 }
 
 func newPool(workers int) *pool {
@@ -23,8 +38,8 @@ func newPool(workers int) *pool {
 		p.tasks[w] = make(chan task, 1)
 		go func(w int, in chan task) {
 			for t := range in {
-				t.fn(w, t.lo, t.hi)
-				t.done.Done()
+				t.j.run(w, t.lo, t.hi)
+				p.done.Done()
 			}
 		}(w, p.tasks[w])
 	}
@@ -39,9 +54,9 @@ func (p *pool) close() {
 
 // parallelFor splits [0, n) into at most p.workers contiguous pieces of at
 // least grain items each (a multiple of align, except the last) and runs
-// fn(worker, lo, hi) on them concurrently. worker identifies the goroutine
-// (0 .. workers-1), so fn may use per-worker scratch memory.
-func (p *pool) parallelFor(n, grain, align int, fn func(worker, lo, hi int)) {
+// j.run(worker, lo, hi) on them concurrently. worker identifies the
+// goroutine (0 .. workers-1), so a job may use per-worker scratch memory.
+func (p *pool) parallelFor(n, grain, align int, j job) {
 	if n <= 0 {
 		return
 	}
@@ -53,7 +68,7 @@ func (p *pool) parallelFor(n, grain, align int, fn func(worker, lo, hi int)) {
 		pieces = max(maxPieces, 1)
 	}
 	if pieces == 1 {
-		fn(0, 0, n)
+		j.run(0, 0, n)
 		return
 	}
 	if align < 1 {
@@ -61,14 +76,15 @@ func (p *pool) parallelFor(n, grain, align int, fn func(worker, lo, hi int)) {
 	}
 	size := (n + pieces - 1) / pieces
 	size = (size + align - 1) / align * align
-	var done sync.WaitGroup
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	lo := size // piece 0, [0, size), runs on the caller below
 	for w := 1; w < pieces && lo < n; w++ {
 		hi := min(lo+size, n)
-		done.Add(1)
-		p.tasks[w] <- task{fn: fn, lo: lo, hi: hi, done: &done}
+		p.done.Add(1)
+		p.tasks[w] <- task{j: j, lo: lo, hi: hi}
 		lo = hi
 	}
-	fn(0, 0, min(size, n))
-	done.Wait()
+	j.run(0, 0, min(size, n))
+	p.done.Wait()
 }

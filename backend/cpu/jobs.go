@@ -1,0 +1,145 @@
+package cpu
+
+import (
+	"github.com/fastnn/fastnn/backend"
+)
+
+// The operations of a training step (GEMM, bias add, activations, column
+// sums, fill, the optimizer steps) keep the state of their parallel loop in
+// these structs, owned by the Backend and used under its opMu, so that a
+// step allocates nothing: handing a pointer to a long-lived struct to the
+// pool needs no closure on the heap.
+type jobs struct {
+	gemm    gemmJob
+	bias    biasJob
+	act     actJob
+	sumRows sumRowsJob
+	fill    fillJob
+	sgd     sgdJob
+	adam    adamJob
+}
+
+// gemmJob computes strips of C: along N when splitN, else along M.
+type gemmJob struct {
+	be     *Backend
+	g      gemmArgs
+	splitN bool
+}
+
+func (j *gemmJob) run(w, lo, hi int) {
+	if j.splitN {
+		j.be.gemmStrip(w, j.g, 0, j.g.m, lo, hi)
+	} else {
+		j.be.gemmStrip(w, j.g, lo, hi, 0, j.g.n)
+	}
+}
+
+// biasJob adds bias to rows [lo, hi) of x.
+type biasJob struct {
+	add      func(x, y []float32)
+	xs, bias []float32
+	cols     int
+}
+
+func (j *biasJob) run(_, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		j.add(j.bias, j.xs[i*j.cols:(i+1)*j.cols])
+	}
+}
+
+// actJob applies an activation (forward) or its derivative (backward).
+type actJob struct {
+	k            *kernels
+	act          backend.Activation
+	slope        float32
+	backward     bool
+	x, y, dy, dx []float32
+}
+
+func (j *actJob) run(_, lo, hi int) {
+	if j.backward {
+		activateBackward(j.k, j.act, j.slope, j.x[lo:hi], j.y[lo:hi], j.dy[lo:hi], j.dx[lo:hi])
+	} else {
+		activate(j.k, j.act, j.slope, j.x[lo:hi], j.y[lo:hi])
+	}
+}
+
+// sumRowsJob sums columns [lo, hi) over all rows, in row order, into the
+// worker's float64 scratch.
+type sumRowsJob struct {
+	be         *Backend
+	xs, out    []float32
+	rows, cols int
+	beta       float32
+}
+
+func (j *sumRowsJob) run(w, lo, hi int) {
+	s := &j.be.scratch[w]
+	if cap(s.acc) < hi-lo {
+		s.acc = make([]float64, hi-lo)
+	}
+	acc := s.acc[:hi-lo]
+	clear(acc)
+	for i := 0; i < j.rows; i++ {
+		row := j.xs[i*j.cols+lo : i*j.cols+hi]
+		for c, v := range row {
+			acc[c] += float64(v)
+		}
+	}
+	for c, v := range acc {
+		if j.beta == 0 {
+			j.out[lo+c] = float32(v)
+		} else {
+			j.out[lo+c] = float32(v + float64(j.beta)*float64(j.out[lo+c]))
+		}
+	}
+}
+
+type fillJob struct {
+	xs []float32
+	v  float32
+}
+
+func (j *fillJob) run(_, lo, hi int) {
+	s := j.xs[lo:hi]
+	if j.v == 0 {
+		clear(s)
+		return
+	}
+	for i := range s {
+		s[i] = j.v
+	}
+}
+
+type sgdJob struct {
+	ps, gs, vs []float32
+	cfg        backend.SGDConfig
+}
+
+func (j *sgdJob) run(_, lo, hi int) {
+	lr, mu, wd := j.cfg.LR, j.cfg.Momentum, j.cfg.WeightDecay
+	ps, gs := j.ps, j.gs
+	for i := lo; i < hi; i++ {
+		g := gs[i] + wd*ps[i]
+		if mu != 0 {
+			v := mu*j.vs[i] + g
+			j.vs[i] = v
+			if j.cfg.Nesterov {
+				g += mu * v
+			} else {
+				g = v
+			}
+		}
+		ps[i] -= lr * g
+	}
+}
+
+type adamJob struct {
+	k              *kernels
+	ps, gs, ms, vs []float32
+	c              adamConsts
+}
+
+func (j *adamJob) run(_, lo, hi int) {
+	j.k.adam(j.ps[lo:hi], j.gs[lo:hi], j.ms[lo:hi], j.vs[lo:hi], &j.c)
+}
