@@ -64,18 +64,25 @@ func (s *ReduceLROnPlateau) Next(epoch int, loss float64, lr float32) float32 {
 	return max(lr*s.Factor, s.MinLR)
 }
 
+// plateauState is the plateau's memory as a checkpoint stores it.
+type plateauState struct {
+	Best    float64 `json:"best"`
+	Bad     int     `json:"bad"`
+	Started bool    `json:"started"`
+}
+
 // MarshalState and UnmarshalState save and restore the plateau's memory
 // (best loss, epochs without improvement) for resuming.
 func (s *ReduceLROnPlateau) MarshalState() ([]byte, error) {
-	return json.Marshal([3]float64{s.best, float64(s.bad), map[bool]float64{true: 1}[s.started]})
+	return json.Marshal(plateauState{s.best, s.bad, s.started})
 }
 
 func (s *ReduceLROnPlateau) UnmarshalState(b []byte) error {
-	var v [3]float64
+	var v plateauState
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	s.best, s.bad, s.started = v[0], int(v[1]), v[2] == 1
+	s.best, s.bad, s.started = v.Best, v.Bad, v.Started
 	return nil
 }
 

@@ -128,13 +128,12 @@ type Trainer struct {
 // gathered into and the device buffers they are uploaded to. It grows to the
 // largest batch and is reused, so steps allocate nothing.
 type batchIO struct {
-	hostX, hostY       []float32
-	x, y, grad         workspace
-	lossSum, correct   backend.Buffer
-	mseSum, maeSum     backend.Buffer
-	normSq             backend.Buffer // clipping's sum of squared gradients
-	scalar             []float32
-	features, outs, ys int
+	hostX, hostY     []float32
+	x, y, grad       workspace
+	lossSum, correct backend.Buffer
+	mseSum, maeSum   backend.Buffer
+	normSq           backend.Buffer // clipping's sum of squared gradients
+	scalar           []float32
 }
 
 // Fit trains for cfg.Epochs epochs over train, evaluating on val (when it
@@ -477,7 +476,7 @@ func (t *Trainer) check(d *data.Dataset) error {
 	}
 	if t.io.lossSum == nil {
 		be := t.Backend
-		t.io = batchIO{features: in, outs: outs, ys: d.Targets, scalar: make([]float32, 1),
+		t.io = batchIO{scalar: make([]float32, 1),
 			lossSum: be.Alloc(1), correct: be.Alloc(1), mseSum: be.Alloc(1), maeSum: be.Alloc(1), normSq: be.Alloc(1)}
 	}
 	return nil

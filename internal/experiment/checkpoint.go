@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/fastnn/fastnn/backend"
-	"github.com/fastnn/fastnn/data"
 	"github.com/fastnn/fastnn/nn"
 	"github.com/fastnn/fastnn/safetensors"
 )
@@ -279,12 +278,4 @@ func resume(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer,
 	ostate.SetSteps(steps)
 	opt.SetLR(float32(lr))
 	return epoch, nil
-}
-
-// applyStandardization scales a data set with a checkpoint's
-// standardisation (prediction on new data).
-func applyStandardization(d *data.Dataset, st Standardization) {
-	if st.FeatureMean != nil {
-		(&data.Standardizer{Mean: st.FeatureMean, Std: st.FeatureStd}).Apply(d.X, d.N)
-	}
 }

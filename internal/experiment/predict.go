@@ -48,7 +48,9 @@ func Predict(c PredictConfig, w io.Writer) error {
 	if len(x) != n*arch.Features {
 		return fmt.Errorf("predict: %s has %d features, the model takes %d", c.Data, len(x)/max(n, 1), arch.Features)
 	}
-	applyStandardization(&data.Dataset{X: x, N: n, Features: arch.Features}, st)
+	if st.FeatureMean != nil {
+		(&data.Standardizer{Mean: st.FeatureMean, Std: st.FeatureStd}).Apply(x, n)
+	}
 
 	be, _, err := backend.Open(c.Backend, backend.Options{Threads: c.Threads})
 	if err != nil {
