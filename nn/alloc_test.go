@@ -18,18 +18,22 @@ func stepFunc(t testing.TB, be backend.Backend) func() {
 	for i := range labels {
 		labels[i] = float32(i % 10)
 	}
-	y, grad, sum := upload(be, labels), be.Alloc(rows*10), be.Alloc(1)
+	y, grad, sum, normSq := upload(be, labels), be.Alloc(rows*10), be.Alloc(1), be.Alloc(1)
 	return func() {
 		out := m.Forward(x, true)
 		nn.CrossEntropy{}.Compute(be, out, y, grad, sum)
 		m.ZeroGrad()
 		m.Backward(nn.Tensor{Buf: grad, Rows: rows, Cols: 10})
+		for _, p := range m.Params() {
+			be.SumSquares(p.Grad, p.Len(), normSq)
+		}
 		opt.Step()
 	}
 }
 
 // TestStepAllocations: a training step of the 784-256-10 MLP (forward,
-// loss, backward, Adam) allocates nothing. Layers and optimizers reuse their
+// loss, backward, global gradient norm as clipping reads it, Adam)
+// allocates nothing. Layers and optimizers reuse their
 // buffers, and the CPU backend keeps its parallel loops' state in
 // Backend-owned jobs.
 func TestStepAllocations(t *testing.T) {

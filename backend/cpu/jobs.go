@@ -17,6 +17,26 @@ type jobs struct {
 	fill    fillJob
 	sgd     sgdJob
 	adam    adamJob
+	sumSq   sumSqJob
+}
+
+// sumSqJob sums squares in fixed pieces of reduceChunk elements, each into
+// its slot of partial; the caller adds the slots in order, so the total does
+// not depend on the thread count. partial is kept between calls.
+type sumSqJob struct {
+	xs      []float32
+	n       int
+	partial []float64
+}
+
+func (j *sumSqJob) run(_, lo, hi int) {
+	for p := lo; p < hi; p++ {
+		acc := 0.0
+		for _, v := range j.xs[p*reduceChunk : min((p+1)*reduceChunk, j.n)] {
+			acc += float64(v) * float64(v)
+		}
+		j.partial[p] = acc
+	}
 }
 
 // gemmJob computes strips of C: along N when splitN, else along M.

@@ -21,26 +21,6 @@ func (be *Backend) each(n int, fn func(lo, hi int)) {
 // threads.
 const reduceChunk = 1 << 14
 
-// sum64 returns the sum over [0, n) of part(lo, hi), computed in fixed
-// pieces of reduceChunk, in parallel when n is large.
-func (be *Backend) sum64(n int, part func(lo, hi int) float64) float64 {
-	if n <= reduceChunk {
-		return part(0, n)
-	}
-	pieces := (n + reduceChunk - 1) / reduceChunk
-	partial := make([]float64, pieces)
-	be.pool.parallelFor(pieces, 1, 1, funcJob(func(_, lo, hi int) {
-		for p := lo; p < hi; p++ {
-			partial[p] = part(p*reduceChunk, min((p+1)*reduceChunk, n))
-		}
-	}))
-	total := 0.0
-	for _, s := range partial {
-		total += s
-	}
-	return total
-}
-
 func (be *Backend) AddBias(x, bias backend.Buffer, rows, cols int) {
 	xs, bs := be.f(x, rows*cols, "AddBias x"), be.f(bias, cols, "AddBias bias")
 	be.opMu.Lock()
@@ -261,14 +241,21 @@ func (be *Backend) SumRows(x, out backend.Buffer, rows, cols int, beta float32) 
 
 func (be *Backend) SumSquares(x backend.Buffer, n int, out backend.Buffer) {
 	xs, os := be.f(x, n, "SumSquares x"), be.f(out, 1, "SumSquares out")
-	s := be.sum64(n, func(lo, hi int) float64 {
-		acc := 0.0
-		for _, v := range xs[lo:hi] {
-			acc += float64(v) * float64(v)
-		}
-		return acc
-	})
-	os[0] = float32(float64(os[0]) + s)
+	pieces := (n + reduceChunk - 1) / reduceChunk
+	be.opMu.Lock()
+	defer be.opMu.Unlock()
+	j := &be.jobs.sumSq
+	if cap(j.partial) < pieces {
+		j.partial = make([]float64, pieces)
+	}
+	j.xs, j.n, j.partial = xs, n, j.partial[:pieces]
+	be.pool.parallelFor(pieces, 1, 1, j)
+	total := 0.0
+	for _, p := range j.partial {
+		total += p
+	}
+	j.xs = nil
+	os[0] = float32(float64(os[0]) + total)
 }
 
 func argmax(row []float32) int {
