@@ -134,26 +134,32 @@ func benchGemm(args []string, stdout, stderr io.Writer) error {
 			continue
 		}
 		c := make([]float32, *m**n)
-		sec := timeBest(*reps, func() { p.sgemm(*threads, *m, *n, *k, a, b, c) })
+		restore := p.setThreads(*threads)
+		sec := timeBest(*reps, func() { p.sgemm(*m, *n, *k, a, b, c) })
+		restore()
 		emit(GemmRow{"gemm", p.name, p.level(), *m, *n, *k, *threads, flops / sec / 1e9})
 	}
 	return nil
 }
 
 // peer is another SGEMM measured beside ours: gonum always, OpenBLAS in a
-// -tags openblas build. sgemm computes C = A*B, all row-major.
+// -tags openblas build. setThreads applies a thread count outside the timed
+// loop and returns what undoes it; sgemm computes C = A*B, all row-major.
 type peer struct {
-	name  string
-	level func() string
-	sgemm func(threads, m, n, k int, a, b, c []float32)
+	name       string
+	level      func() string
+	setThreads func(threads int) (restore func())
+	sgemm      func(m, n, k int, a, b, c []float32)
 }
 
 var peers = []peer{{
 	name:  "gonum",
 	level: func() string { return "go" },
-	sgemm: func(threads, m, n, k int, a, b, c []float32) {
+	setThreads: func(threads int) func() {
 		prev := runtime.GOMAXPROCS(threads) // gonum splits its work over GOMAXPROCS
-		defer runtime.GOMAXPROCS(prev)
+		return func() { runtime.GOMAXPROCS(prev) }
+	},
+	sgemm: func(m, n, k int, a, b, c []float32) {
 		gonum.Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, k, b, n, 0, c, n)
 	},
 }}

@@ -23,8 +23,11 @@ func init() {
 		level: func() string {
 			return C.GoString(C.openblas_get_corename())
 		},
-		sgemm: func(threads, m, n, k int, a, b, c []float32) {
+		setThreads: func(threads int) func() {
 			C.openblas_set_num_threads(C.int(threads))
+			return func() {}
+		},
+		sgemm: func(m, n, k int, a, b, c []float32) {
 			C.cblas_sgemm(C.CblasRowMajor, C.CblasNoTrans, C.CblasNoTrans, C.int(m), C.int(n), C.int(k), 1,
 				(*C.float)(unsafe.Pointer(&a[0])), C.int(k), (*C.float)(unsafe.Pointer(&b[0])), C.int(n), 0,
 				(*C.float)(unsafe.Pointer(&c[0])), C.int(n))
