@@ -169,6 +169,15 @@ func TestLevels(t *testing.T) {
 	t.Logf("detected %s, supported %v", Detected(), Supported())
 }
 
+func TestCloseTwice(t *testing.T) {
+	be, err := New(backend.Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	be.Close()
+	be.Close()
+}
+
 func TestForeignBufferPanics(t *testing.T) {
 	a, _ := New(backend.Options{Threads: 1})
 	b, _ := New(backend.Options{Threads: 1})

@@ -15,6 +15,7 @@ type pool struct {
 	tasks   []chan task // tasks[w] feeds worker w (w >= 1)
 	mu      sync.Mutex  // one split loop at a time: done is shared
 	done    sync.WaitGroup
+	closing sync.Once
 }
 
 // job is the body of a parallel loop over [lo, hi), run by worker.
@@ -46,10 +47,13 @@ func newPool(workers int) *pool {
 	return p
 }
 
+// close stops the workers; closing twice is harmless.
 func (p *pool) close() {
-	for w := 1; w < p.workers; w++ {
-		close(p.tasks[w])
-	}
+	p.closing.Do(func() {
+		for w := 1; w < p.workers; w++ {
+			close(p.tasks[w])
+		}
+	})
 }
 
 // parallelFor splits [0, n) into at most p.workers contiguous pieces of at
