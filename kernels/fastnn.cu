@@ -1,0 +1,435 @@
+// Kernels of the CUDA backend: every Backend operation except Gemm (cuBLAS)
+// and the copies and fills (driver calls). Each kernel mirrors the plain-Go
+// reference in backend/ref and the CPU backend's formulas; the conformance
+// suite checks them on the device.
+//
+// Conventions:
+//   - Matrices are row-major and dense: element (i, j) of a rows x cols
+//     matrix is at i*cols + j.
+//   - Sizes are 64-bit (long long) for element counts, 32-bit for rows and
+//     cols; the host checks the ranges before a launch.
+//   - Elementwise kernels use grid-stride loops, so any grid size is correct;
+//     the host picks one that fills the device.
+//   - Row kernels (softmax, cross-entropy) run one block per row, with
+//     BLOCK threads and a shared-memory reduction.
+//   - Scalar outputs (loss sums, counts, sums of squares) are added to
+//     element 0 of their buffer with atomicAdd, once per block.
+//   - Activation codes are backend.Activation's values.
+//
+// Regenerate the PTX with `make kernels` (nvcc -ptx -arch=compute_70).
+
+#define BLOCK 256
+
+enum { ACT_IDENTITY = 0, ACT_RELU, ACT_LEAKYRELU, ACT_SIGMOID, ACT_TANH, ACT_GELU };
+
+#define GELU_C 0.7978845608028654f // sqrt(2/pi)
+
+__device__ __forceinline__ float sigmoidf_stable(float x) {
+    // exp of a non-positive number only: no overflow, no 1/inf.
+    if (x >= 0.f) {
+        return 1.f / (1.f + expf(-x));
+    }
+    float e = expf(x);
+    return e / (1.f + e);
+}
+
+__device__ __forceinline__ float act_forward(int act, float slope, float x) {
+    switch (act) {
+    case ACT_RELU:
+        return x > 0.f ? x : 0.f;
+    case ACT_LEAKYRELU:
+        return x > 0.f ? x : slope * x;
+    case ACT_SIGMOID:
+        return sigmoidf_stable(x);
+    case ACT_TANH:
+        return tanhf(x);
+    case ACT_GELU:
+        return 0.5f * x * (1.f + tanhf(GELU_C * (x + 0.044715f * x * x * x)));
+    }
+    return x;
+}
+
+// act_derivative is f'(x), from the input x or the output y = f(x),
+// whichever is cheaper; ReLU'(0) = 0 and LeakyReLU'(0) = slope, as PyTorch.
+__device__ __forceinline__ float act_derivative(int act, float slope, float x, float y) {
+    switch (act) {
+    case ACT_RELU:
+        return x > 0.f ? 1.f : 0.f;
+    case ACT_LEAKYRELU:
+        return x > 0.f ? 1.f : slope;
+    case ACT_SIGMOID:
+        return y * (1.f - y);
+    case ACT_TANH:
+        return 1.f - y * y;
+    case ACT_GELU: {
+        float t = tanhf(GELU_C * (x + 0.044715f * x * x * x));
+        return 0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * GELU_C * (1.f + 3.f * 0.044715f * x * x);
+    }
+    }
+    return 1.f;
+}
+
+#define GRID_STRIDE(i, n) \
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (long long)gridDim.x * blockDim.x)
+
+// block_sum returns the sum of v over the block to every thread. Every
+// thread of the block must call it; blockDim.x is a multiple of 32, at most
+// BLOCK. scratch holds 32 floats.
+__device__ float block_sum(float v, float *scratch) {
+    for (int o = 16; o > 0; o >>= 1) {
+        v += __shfl_down_sync(0xffffffffu, v, o);
+    }
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    __syncthreads(); // scratch may still be read from a previous call
+    if (lane == 0) {
+        scratch[warp] = v;
+    }
+    __syncthreads();
+    int warps = blockDim.x >> 5;
+    v = lane < warps ? scratch[lane] : 0.f;
+    for (int o = 16; o > 0; o >>= 1) {
+        v += __shfl_down_sync(0xffffffffu, v, o);
+    }
+    return __shfl_sync(0xffffffffu, v, 0);
+}
+
+// block_max is block_sum with max; -inf is the identity.
+__device__ float block_max(float v, float *scratch) {
+    for (int o = 16; o > 0; o >>= 1) {
+        v = fmaxf(v, __shfl_down_sync(0xffffffffu, v, o));
+    }
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    __syncthreads();
+    if (lane == 0) {
+        scratch[warp] = v;
+    }
+    __syncthreads();
+    int warps = blockDim.x >> 5;
+    v = lane < warps ? scratch[lane] : -INFINITY;
+    for (int o = 16; o > 0; o >>= 1) {
+        v = fmaxf(v, __shfl_down_sync(0xffffffffu, v, o));
+    }
+    return __shfl_sync(0xffffffffu, v, 0);
+}
+
+// add_block_sum adds the block's sum of v, times scale, to out[0]: one
+// atomic per block.
+__device__ void add_block_sum(float v, float scale, float *out, float *scratch) {
+    v = block_sum(v, scratch);
+    if (threadIdx.x == 0) {
+        atomicAdd(out, v * scale);
+    }
+}
+
+// ---- elementwise ----
+
+extern "C" __global__ void scale(float *x, float alpha, long long n) {
+    GRID_STRIDE(i, n) { x[i] *= alpha; }
+}
+
+extern "C" __global__ void axpy(float alpha, const float *x, float *y, long long n) {
+    GRID_STRIDE(i, n) { y[i] += alpha * x[i]; }
+}
+
+extern "C" __global__ void add(const float *a, const float *b, float *c, long long n) {
+    GRID_STRIDE(i, n) { c[i] = a[i] + b[i]; }
+}
+
+extern "C" __global__ void mul(const float *a, const float *b, float *c, long long n) {
+    GRID_STRIDE(i, n) { c[i] = a[i] * b[i]; }
+}
+
+// bias_activate: z[i,j] += bias[j], then y = f(z). With ACT_IDENTITY and
+// y == z it is AddBias.
+extern "C" __global__ void bias_activate(int act, float slope, float *z, const float *bias, float *y, long long rows,
+                                         long long cols) {
+    GRID_STRIDE(i, rows * cols) {
+        float v = z[i] + bias[i % cols];
+        z[i] = v;
+        y[i] = act_forward(act, slope, v);
+    }
+}
+
+extern "C" __global__ void activate(int act, float slope, const float *x, float *y, long long n) {
+    GRID_STRIDE(i, n) { y[i] = act_forward(act, slope, x[i]); }
+}
+
+extern "C" __global__ void activate_backward(int act, float slope, const float *x, const float *y, const float *dy,
+                                             float *dx, long long n) {
+    GRID_STRIDE(i, n) { dx[i] = dy[i] * act_derivative(act, slope, x[i], y[i]); }
+}
+
+// dropout_mask draws element i with the SplitMix64 finaliser of
+// seed + (i+1)*golden (backend.DropoutUniform) and keeps it, scaled by keep =
+// float32(1/(1-p)), unless the draw is below p.
+extern "C" __global__ void dropout_mask(float *mask, long long n, float p, unsigned long long seed, float keep) {
+    GRID_STRIDE(i, n) {
+        unsigned long long z = seed + ((unsigned long long)i + 1ull) * 0x9E3779B97F4A7C15ull;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        float u = (float)(z >> 40) * 0x1p-24f;
+        mask[i] = u < p ? 0.f : keep;
+    }
+}
+
+extern "C" __global__ void sgd_step(float *param, const float *grad, float *vel, long long n, float lr, float momentum,
+                                    float wd, int nesterov) {
+    GRID_STRIDE(i, n) {
+        float g = grad[i] + wd * param[i];
+        if (momentum != 0.f) {
+            float v = momentum * vel[i] + g;
+            vel[i] = v;
+            g = nesterov ? g + momentum * v : v;
+        }
+        param[i] -= lr * g;
+    }
+}
+
+// adam_step: decay is 1 - lr*wd for AdamW and 1 for Adam; coupled is wd for
+// Adam (added to the gradient) and 0 for AdamW; stepSize = lr/(1-beta1^t) and
+// invSqrtBC2 = 1/sqrt(1-beta2^t) are computed on the host in float64.
+extern "C" __global__ void adam_step(float *param, const float *grad, float *m, float *v, long long n, float beta1,
+                                     float oneMinusBeta1, float beta2, float oneMinusBeta2, float stepSize,
+                                     float invSqrtBC2, float eps, float decay, float coupled) {
+    GRID_STRIDE(i, n) {
+        float p = param[i] * decay;
+        float g = grad[i] + coupled * p;
+        float mi = beta1 * m[i] + oneMinusBeta1 * g;
+        float vi = beta2 * v[i] + oneMinusBeta2 * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        param[i] = p - stepSize * mi / (sqrtf(vi) * invSqrtBC2 + eps);
+    }
+}
+
+// ---- rows: one block per row ----
+
+extern "C" __global__ void softmax(const float *x, float *y, int rows, int cols) {
+    __shared__ float scratch[32];
+    const float *xr = x + (long long)blockIdx.x * cols;
+    float *yr = y + (long long)blockIdx.x * cols;
+    float m = -INFINITY;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+        m = fmaxf(m, xr[j]);
+    }
+    m = block_max(m, scratch);
+    float s = 0.f;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+        s += expf(xr[j] - m);
+    }
+    float inv = 1.f / block_sum(s, scratch);
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+        yr[j] = expf(xr[j] - m) * inv;
+    }
+}
+
+extern "C" __global__ void softmax_backward(const float *y, const float *dy, float *dx, int rows, int cols) {
+    __shared__ float scratch[32];
+    long long off = (long long)blockIdx.x * cols;
+    float dot = 0.f;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+        dot += y[off + j] * dy[off + j];
+    }
+    dot = block_sum(dot, scratch);
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+        dx[off + j] = y[off + j] * (dy[off + j] - dot);
+    }
+}
+
+// softmax_xent: grad = (softmax(z) - onehot(label)) / rows, and the row's
+// loss logsumexp(z) - z[label] is added to lossSum[0]. A label that is not a
+// class index makes the row's loss and gradient NaN, which the training
+// loop's non-finite guard reports (a kernel cannot panic).
+extern "C" __global__ void softmax_xent(const float *logits, const float *labels, float *grad, float *lossSum, int rows,
+                                        int cols) {
+    __shared__ float scratch[32];
+    long long off = (long long)blockIdx.x * cols;
+    const float *z = logits + off;
+    float *g = grad + off;
+    float lf = labels[blockIdx.x];
+    int label = (int)lf;
+    bool valid = lf >= 0.f && lf < (float)cols && (float)label == lf;
+    float m = -INFINITY;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+        m = fmaxf(m, z[j]);
+    }
+    m = block_max(m, scratch);
+    float s = 0.f;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+        s += expf(z[j] - m);
+    }
+    s = block_sum(s, scratch);
+    float inv = 1.f / s, scaleRow = 1.f / (float)rows;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+        float p = expf(z[j] - m) * inv;
+        if (j == label) {
+            p -= 1.f;
+        }
+        g[j] = valid ? p * scaleRow : NAN;
+    }
+    if (threadIdx.x == 0) {
+        atomicAdd(lossSum, valid ? m + logf(s) - z[label] : NAN);
+    }
+}
+
+// ---- columns: one thread per column, rows walked in order ----
+
+// sum_rows: out[j] = beta*out[j] + sum_i x[i,j]; with beta == 0 out is not
+// read.
+extern "C" __global__ void sum_rows(const float *x, float *out, int rows, int cols, float beta) {
+    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < cols; j += gridDim.x * blockDim.x) {
+        float s = 0.f;
+        for (int i = 0; i < rows; i++) {
+            s += x[(long long)i * cols + j];
+        }
+        out[j] = beta == 0.f ? s : beta * out[j] + s;
+    }
+}
+
+// batchnorm_forward: per column, the batch statistics (training) or the
+// running ones, then y. Statistics are accumulated in double, as the CPU
+// backend does.
+extern "C" __global__ void batchnorm_forward(const float *x, float *y, const float *gamma, const float *beta,
+                                             float *mean, float *invStd, float *runMean, float *runVar, int rows,
+                                             int cols, float momentum, float eps, int training) {
+    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < cols; j += gridDim.x * blockDim.x) {
+        double mu, s;
+        if (training) {
+            double sum = 0;
+            for (int i = 0; i < rows; i++) {
+                sum += x[(long long)i * cols + j];
+            }
+            mu = sum / rows;
+            double sq = 0;
+            for (int i = 0; i < rows; i++) {
+                double d = x[(long long)i * cols + j] - mu;
+                sq += d * d;
+            }
+            double var = sq / rows, mom = momentum;
+            s = 1.0 / sqrt(var + (double)eps);
+            runMean[j] = (float)((1 - mom) * runMean[j] + mom * mu);
+            runVar[j] = (float)((1 - mom) * runVar[j] + mom * var * rows / (rows - 1));
+            mean[j] = (float)mu;
+        } else {
+            mu = runMean[j];
+            s = 1.0 / sqrt((double)runVar[j] + (double)eps);
+            mean[j] = runMean[j];
+        }
+        invStd[j] = (float)s;
+        double sc = gamma[j] * s, b = beta[j];
+        for (int i = 0; i < rows; i++) {
+            long long k = (long long)i * cols + j;
+            y[k] = (float)((x[k] - mu) * sc + b);
+        }
+    }
+}
+
+extern "C" __global__ void batchnorm_backward(const float *x, const float *dy, float *dx, const float *gamma,
+                                              const float *mean, const float *invStd, float *dGamma, float *dBeta,
+                                              int rows, int cols) {
+    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < cols; j += gridDim.x * blockDim.x) {
+        double mu = mean[j], s = invStd[j], sumDy = 0, sumDyXhat = 0;
+        for (int i = 0; i < rows; i++) {
+            long long k = (long long)i * cols + j;
+            double d = dy[k];
+            sumDy += d;
+            sumDyXhat += d * (x[k] - mu) * s;
+        }
+        dBeta[j] = (float)(dBeta[j] + sumDy);
+        dGamma[j] = (float)(dGamma[j] + sumDyXhat);
+        double n = rows, c = gamma[j] * s / n;
+        for (int i = 0; i < rows; i++) {
+            long long k = (long long)i * cols + j;
+            double xhat = (x[k] - mu) * s;
+            dx[k] = (float)(c * (n * dy[k] - sumDy - xhat * sumDyXhat));
+        }
+    }
+}
+
+// ---- reductions into out[0] ----
+
+extern "C" __global__ void sum_squares(const float *x, long long n, float *out) {
+    __shared__ float scratch[32];
+    float s = 0.f;
+    GRID_STRIDE(i, n) { s += x[i] * x[i]; }
+    add_block_sum(s, 1.f, out, scratch);
+}
+
+// argmax_rows: one thread per row; ties go to the lowest index.
+extern "C" __global__ void argmax_rows(const float *x, float *out, int rows, int cols) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < rows; i += gridDim.x * blockDim.x) {
+        const float *r = x + (long long)i * cols;
+        int best = 0;
+        for (int j = 1; j < cols; j++) {
+            if (r[j] > r[best]) {
+                best = j;
+            }
+        }
+        out[i] = (float)best;
+    }
+}
+
+// count_correct: with cols > 1 the prediction is the row's argmax, with
+// cols == 1 it is x > 0; the number of matches is added to out[0].
+extern "C" __global__ void count_correct(const float *x, const float *labels, float *out, int rows, int cols) {
+    __shared__ float scratch[32];
+    float hits = 0.f;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < rows; i += gridDim.x * blockDim.x) {
+        const float *r = x + (long long)i * cols;
+        float pred;
+        if (cols == 1) {
+            pred = r[0] > 0.f ? 1.f : 0.f;
+        } else {
+            int best = 0;
+            for (int j = 1; j < cols; j++) {
+                if (r[j] > r[best]) {
+                    best = j;
+                }
+            }
+            pred = (float)best;
+        }
+        hits += pred == labels[i] ? 1.f : 0.f;
+    }
+    add_block_sum(hits, 1.f, out, scratch);
+}
+
+// The pointwise losses add sum(loss)/cols to lossSum[0] (the sum over rows of
+// each row's mean) and write grad = d(mean over all n)/d(input).
+
+extern "C" __global__ void bce_logits(const float *logits, const float *targets, float *grad, float *lossSum,
+                                      long long n, int cols) {
+    __shared__ float scratch[32];
+    float s = 0.f, inv = 1.f / (float)n;
+    GRID_STRIDE(i, n) {
+        float z = logits[i], t = targets[i];
+        // max(z,0) - z*t + log(1 + exp(-|z|)) is log(1+exp(z)) - z*t without overflow.
+        s += fmaxf(z, 0.f) - z * t + log1pf(expf(-fabsf(z)));
+        grad[i] = (sigmoidf_stable(z) - t) * inv;
+    }
+    add_block_sum(s, 1.f / (float)cols, lossSum, scratch);
+}
+
+extern "C" __global__ void mse(const float *pred, const float *target, float *grad, float *lossSum, long long n,
+                               int cols) {
+    __shared__ float scratch[32];
+    float s = 0.f, sc = 2.f / (float)n;
+    GRID_STRIDE(i, n) {
+        float d = pred[i] - target[i];
+        s += d * d;
+        grad[i] = d * sc;
+    }
+    add_block_sum(s, 1.f / (float)cols, lossSum, scratch);
+}
+
+extern "C" __global__ void mae(const float *pred, const float *target, float *grad, float *lossSum, long long n,
+                               int cols) {
+    __shared__ float scratch[32];
+    float s = 0.f, sc = 1.f / (float)n;
+    GRID_STRIDE(i, n) {
+        float d = pred[i] - target[i];
+        s += fabsf(d);
+        grad[i] = d > 0.f ? sc : (d < 0.f ? -sc : 0.f);
+    }
+    add_block_sum(s, 1.f / (float)cols, lossSum, scratch);
+}
