@@ -1,6 +1,9 @@
 package backend
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Buffer is an opaque handle to float32 memory owned by one Backend. Code
 // outside the backend never sees its storage: it allocates, uploads,
@@ -226,6 +229,22 @@ type Backend interface {
 	// AdamStep updates param[0:n] in place from grad; m and v hold the
 	// first and second moment estimates.
 	AdamStep(param, grad, m, v Buffer, n int, cfg AdamConfig)
+}
+
+// Asynchronous is implemented by backends that queue operations on a
+// device and return at once (the CUDA backend). Reading a result there
+// (Download) waits for the queue to drain, so callers read scalars as
+// rarely as they can: the training loop checks its loss every few steps
+// rather than every step.
+type Asynchronous interface {
+	Asynchronous() bool
+}
+
+// DeviceTimer is implemented by device backends that time their own work
+// with device events: DeviceTime runs fn, which queues operations on the
+// backend, and returns the device time between its first and last.
+type DeviceTimer interface {
+	DeviceTime(fn func()) (time.Duration, error)
 }
 
 // DropoutUniform returns the uniform draw in [0, 1) of element i (i >= 0)

@@ -16,6 +16,11 @@ type Options struct {
 	// Level forces a kernel level (for the CPU backend "generic", "avx2",
 	// "avx512"); "" picks the best the machine supports.
 	Level string
+	// TF32 lets a GPU backend run Gemm on TF32 tensor cores: inputs are
+	// rounded to a 10-bit mantissa (relative error about 5e-4 per product,
+	// against 6e-8 in float32), outputs are accumulated in float32. Off by
+	// default; the CPU backend ignores it.
+	TF32 bool
 }
 
 // Factory opens a backend. It returns an error, never panics, when the

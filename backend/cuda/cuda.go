@@ -4,14 +4,401 @@ package cuda
 
 import (
 	"errors"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+	"unsafe"
 
 	"github.com/fastnn/fastnn/backend"
+	"github.com/fastnn/fastnn/kernels"
 )
 
-// ErrNotImplemented: the run-time driver binding and kernels are not written
-// yet; a -tags cuda binary falls back to the CPU.
-var ErrNotImplemented = errors.New("cuda: the CUDA backend is not implemented yet")
-
 func init() {
-	backend.Register("cuda", 100, func(backend.Options) (backend.Backend, error) { return nil, ErrNotImplemented })
+	backend.Register("cuda", 100, func(o backend.Options) (backend.Backend, error) { return New(o) })
+}
+
+// EnvDevice selects the device ordinal (default 0).
+const EnvDevice = "FASTNN_CUDA_DEVICE"
+
+// Driver API constants (cuda.h).
+const (
+	streamNonBlocking = 1 // CU_STREAM_NON_BLOCKING: no implicit sync with the legacy stream
+	eventDefault      = 0
+
+	attrMultiprocessorCount    = 16 // CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT
+	attrComputeCapabilityMajor = 75
+	attrComputeCapabilityMinor = 76
+
+	jitErrorLogBuffer     = 5 // CU_JIT_ERROR_LOG_BUFFER
+	jitErrorLogBufferSize = 6 // CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES
+)
+
+// block is the thread count of every launch but the row kernels'.
+const block = 256
+
+// Backend runs every operation on one CUDA device, in order, on one stream:
+// cuBLAS for Gemm, the PTX kernels of package kernels for the rest, and
+// driver copies and fills. Operations are queued and return at once;
+// Download waits for the queue. A Backend may be used from several
+// goroutines (its operations are serialised).
+//
+// Device failures inside an operation (a lost device, an illegal address
+// reported by a later call) panic with *Error or *BLASError: the interface
+// has no error path for them, and a device in that state cannot continue.
+type Backend struct {
+	mu sync.Mutex
+
+	drv  *driver
+	blas *blas
+
+	device                     int32
+	ctx, stream, module        uintptr
+	handle                     uintptr // cublasHandle_t
+	deviceName                 string
+	smCount, ccMajor, ccMinor  int
+	driverVersion, blasVersion int
+	tf32                       bool
+
+	fn kernelFuncs
+	h  *hostState // memory the driver reads or writes through pointers
+
+	pool        allocator
+	up          [4]stagingSlot // pinned upload buffers, used round robin
+	upAt        int
+	down        pinned  // pinned download buffer
+	start, stop uintptr // events for DeviceTime
+
+	closed bool
+}
+
+// hostState is heap memory whose addresses are handed to the driver: out
+// parameters, cuBLAS's alpha and beta, and the kernel parameter block.
+type hostState struct {
+	u64   uint64
+	i32   int32
+	ptr   unsafe.Pointer
+	f32   float32
+	alpha float32
+	beta  float32
+	args  launchArgs
+	name  [256]byte
+
+	// cuModuleLoadDataEx's image, options and JIT error log.
+	ptx     []byte
+	jitOpts [2]int32
+	jitVals [2]uintptr
+	jitLog  [8192]byte
+}
+
+// kernelFuncs holds the CUfunction of every kernel.
+type kernelFuncs struct {
+	scale, axpy, add, mul, biasActivate, activate, activateBackward, dropoutMask uintptr
+	sgdStep, adamStep, softmax, softmaxBackward, softmaxXent, sumRows            uintptr
+	batchnormForward, batchnormBackward, sumSquares, argmaxRows, countCorrect    uintptr
+	bceLogits, mse, mae                                                          uintptr
+}
+
+func (f *kernelFuncs) table() map[string]*uintptr {
+	return map[string]*uintptr{
+		"scale": &f.scale, "axpy": &f.axpy, "add": &f.add, "mul": &f.mul,
+		"bias_activate": &f.biasActivate, "activate": &f.activate,
+		"activate_backward": &f.activateBackward, "dropout_mask": &f.dropoutMask,
+		"sgd_step": &f.sgdStep, "adam_step": &f.adamStep,
+		"softmax": &f.softmax, "softmax_backward": &f.softmaxBackward, "softmax_xent": &f.softmaxXent,
+		"sum_rows": &f.sumRows, "batchnorm_forward": &f.batchnormForward,
+		"batchnorm_backward": &f.batchnormBackward, "sum_squares": &f.sumSquares,
+		"argmax_rows": &f.argmaxRows, "count_correct": &f.countCorrect,
+		"bce_logits": &f.bceLogits, "mse": &f.mse, "mae": &f.mae,
+	}
+}
+
+// New opens the CUDA backend on device 0 (or $FASTNN_CUDA_DEVICE). It
+// returns an error, never panics, when the driver, a device or cuBLAS is
+// missing. Options.TF32 turns on TF32 tensor cores for Gemm.
+func New(o backend.Options) (_ *Backend, err error) {
+	drv, err := loadDriver()
+	if err != nil {
+		return nil, err
+	}
+	be := &Backend{drv: drv, h: new(hostState), tf32: o.TF32}
+	be.h.args.init()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer func() {
+		if err != nil {
+			be.release()
+		}
+	}()
+	if err = drv.call("cuInit", drv.init, 0); err != nil {
+		return nil, err
+	}
+	if err = drv.call("cuDriverGetVersion", drv.driverGetVersion, be.outI32()); err != nil {
+		return nil, err
+	}
+	be.driverVersion = int(be.h.i32)
+	if err = drv.call("cuDeviceGetCount", drv.deviceGetCount, be.outI32()); err != nil {
+		return nil, err
+	}
+	count := int(be.h.i32)
+	ordinal := 0
+	if s := os.Getenv(EnvDevice); s != "" {
+		if ordinal, err = strconv.Atoi(s); err != nil || ordinal < 0 {
+			return nil, fmt.Errorf("cuda: %s=%q is not a device ordinal", EnvDevice, s)
+		}
+	}
+	if count == 0 {
+		return nil, errNoDevice
+	}
+	if ordinal >= count {
+		return nil, fmt.Errorf("cuda: %s=%d, but the machine has %d device(s)", EnvDevice, ordinal, count)
+	}
+	if err = drv.call("cuDeviceGet", drv.deviceGet, be.outI32(), uintptr(ordinal)); err != nil {
+		return nil, err
+	}
+	be.device = be.h.i32
+	if err = drv.call("cuDeviceGetName", drv.deviceGetName, uintptr(unsafe.Pointer(&be.h.name[0])), uintptr(len(be.h.name)), uintptr(be.device)); err != nil {
+		return nil, err
+	}
+	be.deviceName = cString(unsafe.Pointer(&be.h.name[0]), len(be.h.name))
+	for _, a := range []struct {
+		attr int
+		dst  *int
+	}{{attrMultiprocessorCount, &be.smCount}, {attrComputeCapabilityMajor, &be.ccMajor}, {attrComputeCapabilityMinor, &be.ccMinor}} {
+		if err = drv.call("cuDeviceGetAttribute", drv.deviceGetAttribute, be.outI32(), uintptr(a.attr), uintptr(be.device)); err != nil {
+			return nil, err
+		}
+		*a.dst = int(be.h.i32)
+	}
+	if err = drv.call("cuDevicePrimaryCtxRetain", drv.devicePrimaryCtxRetain, be.outU64(), uintptr(be.device)); err != nil {
+		return nil, err
+	}
+	be.ctx = uintptr(be.h.u64)
+	if err = drv.call("cuCtxSetCurrent", drv.ctxSetCurrent, be.ctx); err != nil {
+		return nil, err
+	}
+	if err = drv.call("cuStreamCreate", drv.streamCreate, be.outU64(), streamNonBlocking); err != nil {
+		return nil, err
+	}
+	be.stream = uintptr(be.h.u64)
+	if err = be.loadModule(); err != nil {
+		return nil, err
+	}
+	for i := range be.up {
+		if be.up[i].event, err = be.newEvent(); err != nil {
+			return nil, err
+		}
+	}
+	if be.start, err = be.newEvent(); err != nil {
+		return nil, err
+	}
+	if be.stop, err = be.newEvent(); err != nil {
+		return nil, err
+	}
+	if be.blas, err = loadBLAS(); err != nil {
+		return nil, err
+	}
+	if err = be.blas.call("cublasCreate_v2", be.blas.create, be.outU64()); err != nil {
+		return nil, err
+	}
+	be.handle = uintptr(be.h.u64)
+	if err = be.blas.call("cublasSetStream_v2", be.blas.setStream, be.handle, be.stream); err != nil {
+		return nil, err
+	}
+	mode := uintptr(cublasDefaultMath)
+	if be.tf32 {
+		mode = cublasTF32TensorOpMath
+	}
+	if err = be.blas.call("cublasSetMathMode", be.blas.setMathMode, be.handle, mode); err != nil {
+		return nil, err
+	}
+	if err = be.blas.call("cublasGetVersion_v2", be.blas.version, be.handle, be.outI32()); err != nil {
+		return nil, err
+	}
+	be.blasVersion = int(be.h.i32)
+	be.pool.be = be
+	return be, nil
+}
+
+// loadModule JIT-compiles the embedded PTX for this device and looks up
+// every kernel; a JIT failure carries the compiler's log.
+func (be *Backend) loadModule() error {
+	h := be.h
+	h.ptx = append([]byte(kernels.PTX), 0)
+	h.jitOpts = [2]int32{jitErrorLogBuffer, jitErrorLogBufferSize}
+	h.jitVals = [2]uintptr{uintptr(unsafe.Pointer(&h.jitLog[0])), uintptr(len(h.jitLog))}
+	err := be.drv.call("cuModuleLoadDataEx", be.drv.moduleLoadDataEx, be.outU64(),
+		uintptr(unsafe.Pointer(&h.ptx[0])), uintptr(len(h.jitOpts)),
+		uintptr(unsafe.Pointer(&h.jitOpts[0])), uintptr(unsafe.Pointer(&h.jitVals[0])))
+	h.ptx = nil
+	if err != nil {
+		return fmt.Errorf("%w; JIT log: %s", err, cString(unsafe.Pointer(&h.jitLog[0]), len(h.jitLog)))
+	}
+	be.module = uintptr(be.h.u64)
+	for name, dst := range be.fn.table() {
+		n := copy(h.name[:len(h.name)-1], name)
+		h.name[n] = 0
+		err := be.drv.call("cuModuleGetFunction("+name+")", be.drv.moduleGetFunction, be.outU64(), be.module, uintptr(unsafe.Pointer(&h.name[0])))
+		if err != nil {
+			return err
+		}
+		*dst = uintptr(be.h.u64)
+	}
+	return nil
+}
+
+func (be *Backend) newEvent() (uintptr, error) {
+	err := be.drv.call("cuEventCreate", be.drv.eventCreate, be.outU64(), eventDefault)
+	return uintptr(be.h.u64), err
+}
+
+// outU64 and outI32 point at the scratch out parameters.
+func (be *Backend) outU64() uintptr { be.h.u64 = 0; return uintptr(unsafe.Pointer(&be.h.u64)) }
+func (be *Backend) outI32() uintptr { be.h.i32 = 0; return uintptr(unsafe.Pointer(&be.h.i32)) }
+
+func (be *Backend) Name() string { return "cuda" }
+
+// Details names the device, its compute capability, the driver and cuBLAS
+// versions and the GEMM math mode.
+func (be *Backend) Details() string {
+	mode := "fp32"
+	if be.tf32 {
+		mode = "tf32"
+	}
+	return fmt.Sprintf("cuda %s (sm_%d%d, %d SMs), driver %d.%d, cuBLAS %d, gemm %s",
+		be.deviceName, be.ccMajor, be.ccMinor, be.smCount,
+		be.driverVersion/1000, be.driverVersion%1000/10, be.blasVersion, mode)
+}
+
+// Asynchronous reports that operations are queued on the device.
+func (be *Backend) Asynchronous() bool { return true }
+
+// begin makes the backend's context current on this goroutine's OS thread
+// for the duration of one operation; end undoes begin.
+func (be *Backend) begin() {
+	be.mu.Lock()
+	if be.closed {
+		be.mu.Unlock()
+		panic("cuda: operation on a closed backend")
+	}
+	runtime.LockOSThread()
+	be.must(be.drv.call("cuCtxSetCurrent", be.drv.ctxSetCurrent, be.ctx))
+}
+
+func (be *Backend) end() {
+	runtime.UnlockOSThread()
+	be.mu.Unlock()
+}
+
+func (be *Backend) must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+// Close waits for the queue and releases every device and pinned
+// allocation, the module, the stream and the context. It may be called
+// more than once.
+func (be *Backend) Close() error {
+	be.mu.Lock()
+	defer be.mu.Unlock()
+	if be.closed {
+		return nil
+	}
+	be.closed = true
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var errs []error
+	if err := be.drv.call("cuCtxSetCurrent", be.drv.ctxSetCurrent, be.ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := be.drv.call("cuStreamSynchronize", be.drv.streamSynchronize, be.stream); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, be.release())
+	return errors.Join(errs...)
+}
+
+// release frees whatever New got so far; the context must be current.
+func (be *Backend) release() error {
+	var errs []error
+	keep := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	d := be.drv
+	keep(be.pool.releaseAll())
+	for i := range be.up {
+		keep(be.up[i].buf.free(be))
+		if be.up[i].event != 0 {
+			keep(d.call("cuEventDestroy", d.eventDestroy, be.up[i].event))
+		}
+	}
+	keep(be.down.free(be))
+	for _, e := range []uintptr{be.start, be.stop} {
+		if e != 0 {
+			keep(d.call("cuEventDestroy", d.eventDestroy, e))
+		}
+	}
+	if be.handle != 0 {
+		keep(be.blas.call("cublasDestroy_v2", be.blas.destroy, be.handle))
+	}
+	if be.module != 0 {
+		keep(d.call("cuModuleUnload", d.moduleUnload, be.module))
+	}
+	if be.stream != 0 {
+		keep(d.call("cuStreamDestroy", d.streamDestroy, be.stream))
+	}
+	if be.ctx != 0 {
+		keep(d.call("cuDevicePrimaryCtxRelease", d.devicePrimaryCtxRelease, uintptr(be.device)))
+	}
+	be.handle, be.module, be.stream, be.ctx = 0, 0, 0, 0
+	return errors.Join(errs...)
+}
+
+// DeviceTime runs fn, which queues operations on this backend, and returns
+// the time the device spent on them, measured between two events.
+func (be *Backend) DeviceTime(fn func()) (time.Duration, error) {
+	be.begin()
+	err := be.drv.call("cuEventRecord", be.drv.eventRecord, be.start, be.stream)
+	be.end()
+	if err != nil {
+		return 0, err
+	}
+	fn()
+	be.begin()
+	defer be.end()
+	d := be.drv
+	if err := d.call("cuEventRecord", d.eventRecord, be.stop, be.stream); err != nil {
+		return 0, err
+	}
+	if err := d.call("cuEventSynchronize", d.eventSynchronize, be.stop); err != nil {
+		return 0, err
+	}
+	if err := d.call("cuEventElapsedTime", d.eventElapsedTime, uintptr(unsafe.Pointer(&be.h.f32)), be.start, be.stop); err != nil {
+		return 0, err
+	}
+	return time.Duration(float64(be.h.f32) * float64(time.Millisecond)), nil
+}
+
+// Synchronize waits until every queued operation has run.
+func (be *Backend) Synchronize() error {
+	be.begin()
+	defer be.end()
+	return be.drv.call("cuStreamSynchronize", be.drv.streamSynchronize, be.stream)
+}
+
+// maxElems bounds sizes to what the kernels index with 32-bit rows and cols.
+const maxElems = math.MaxInt32
+
+func checkSize(op string, sizes ...int) {
+	for _, s := range sizes {
+		if s < 0 || s > maxElems {
+			panic(fmt.Sprintf("cuda: %s: size %d out of range [0, %d]", op, s, maxElems))
+		}
+	}
 }

@@ -1,0 +1,95 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+
+	"github.com/ebitengine/purego"
+)
+
+// BLASError is a failed cuBLAS call: the function and its cublasStatus_t.
+type BLASError struct {
+	Func   string
+	Status int
+}
+
+func (e *BLASError) Error() string {
+	return fmt.Sprintf("cuda: %s: %s (%d)", e.Func, blasStatusName(e.Status), e.Status)
+}
+
+// blasStatusName names a cublasStatus_t (cublas_api.h); the values have
+// been stable since CUDA 6.
+func blasStatusName(s int) string {
+	switch s {
+	case 0:
+		return "CUBLAS_STATUS_SUCCESS"
+	case 1:
+		return "CUBLAS_STATUS_NOT_INITIALIZED"
+	case 3:
+		return "CUBLAS_STATUS_ALLOC_FAILED"
+	case 7:
+		return "CUBLAS_STATUS_INVALID_VALUE"
+	case 8:
+		return "CUBLAS_STATUS_ARCH_MISMATCH"
+	case 11:
+		return "CUBLAS_STATUS_MAPPING_ERROR"
+	case 13:
+		return "CUBLAS_STATUS_EXECUTION_FAILED"
+	case 14:
+		return "CUBLAS_STATUS_INTERNAL_ERROR"
+	case 15:
+		return "CUBLAS_STATUS_NOT_SUPPORTED"
+	case 16:
+		return "CUBLAS_STATUS_LICENSE_ERROR"
+	}
+	return "CUBLAS_STATUS_UNKNOWN"
+}
+
+// cuBLAS constants (cublas_api.h).
+const (
+	cublasOpN = 0
+	cublasOpT = 1
+
+	cublasDefaultMath      = 0
+	cublasTF32TensorOpMath = 3
+)
+
+// cublasLibraries are the sonames tried, newest first: the CUDA 13, 12 and
+// 11 runtimes. The soname is chosen at run time, not link time, so one
+// binary runs with whichever the machine has.
+var cublasLibraries = []string{"libcublas.so.13", "libcublas.so.12", "libcublas.so.11"}
+
+// blas holds the entry points of libcublas.
+type blas struct {
+	path                                                    string
+	create, destroy, setStream, setMathMode, sgemm, version uintptr
+}
+
+func loadBLAS() (*blas, error) {
+	h, path, err := openLibrary("libcublas", EnvLibCUBLAS, cublasLibraries)
+	if err != nil {
+		return nil, err
+	}
+	b := &blas{path: path}
+	err = symbols("libcublas", h, map[string]*uintptr{
+		"cublasCreate_v2":     &b.create,
+		"cublasDestroy_v2":    &b.destroy,
+		"cublasSetStream_v2":  &b.setStream,
+		"cublasSetMathMode":   &b.setMathMode,
+		"cublasSgemm_v2":      &b.sgemm,
+		"cublasGetVersion_v2": &b.version,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *blas) call(name string, fn uintptr, args ...uintptr) error {
+	r, _, _ := purego.SyscallN(fn, args...)
+	if s := int(int32(r)); s != 0 {
+		return &BLASError{Func: name, Status: s}
+	}
+	return nil
+}

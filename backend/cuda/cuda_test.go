@@ -1,0 +1,181 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"errors"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/fastnn/fastnn/backend"
+	"github.com/fastnn/fastnn/backend/conformance"
+)
+
+// openOrSkip opens the backend, or skips the test with the reason when this
+// machine has no usable GPU.
+func openOrSkip(t *testing.T, o backend.Options) *Backend {
+	t.Helper()
+	be, err := New(o)
+	if err != nil {
+		t.Skipf("no usable CUDA GPU here, GPU tests skipped: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := be.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return be
+}
+
+func TestConformance(t *testing.T) {
+	be := openOrSkip(t, backend.Options{})
+	t.Log(be.Details())
+	conformance.Run(t, be)
+}
+
+// TestTF32Gemm checks the opt-in TF32 mode against float32 within TF32's
+// precision (a 10-bit mantissa on the inputs).
+func TestTF32Gemm(t *testing.T) {
+	be := openOrSkip(t, backend.Options{TF32: true})
+	if !strings.Contains(be.Details(), "tf32") {
+		t.Errorf("Details %q does not name the tf32 mode", be.Details())
+	}
+	const m, n, k = 64, 48, 256
+	a, b := make([]float32, m*k), make([]float32, k*n)
+	for i := range a {
+		a[i] = float32(i%7) - 3
+	}
+	for i := range b {
+		b[i] = float32(i%5)*0.25 - 0.5
+	}
+	want := make([]float64, m*n)
+	for i := range m {
+		for j := range n {
+			for p := range k {
+				want[i*n+j] += float64(a[i*k+p]) * float64(b[p*n+j])
+			}
+		}
+	}
+	da, db, dc := be.Alloc(m*k), be.Alloc(k*n), be.Alloc(m*n)
+	be.Upload(da, a)
+	be.Upload(db, b)
+	be.Gemm(false, false, m, n, k, 1, da, db, 0, dc)
+	got := make([]float32, m*n)
+	be.Download(got, dc)
+	for i, w := range want {
+		// These inputs are exact in TF32; the bound is float32 accumulation's.
+		if d := float64(got[i]) - w; d > 1e-3*(1+abs(w)) || d < -1e-3*(1+abs(w)) {
+			t.Fatalf("c[%d] = %v, want %v", i, got[i], w)
+		}
+	}
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// TestAllocatorReusesBlocks checks that a freed block is reused, so a
+// training loop stops calling cuMemAlloc after its first step.
+func TestAllocatorReusesBlocks(t *testing.T) {
+	be := openOrSkip(t, backend.Options{})
+	x := be.Alloc(1000)
+	p := x.(*buffer).ptr
+	be.Free(x)
+	y := be.Alloc(900) // same 4 KiB size class
+	if y.(*buffer).ptr != p {
+		t.Errorf("Alloc after Free got a new block")
+	}
+	got := make([]float32, 900)
+	got[3] = 1
+	be.Download(got, y)
+	for i, v := range got {
+		if v != 0 {
+			t.Fatalf("reused block not zeroed: [%d] = %v", i, v)
+		}
+	}
+}
+
+// TestOpenError runs everywhere: on a machine without a GPU, New must fail
+// with an error that says why (no library, no device, a driver error with
+// its CUresult name), never panic or exit.
+func TestOpenError(t *testing.T) {
+	be, err := New(backend.Options{})
+	if err == nil {
+		be.Close()
+		t.Skip("a GPU is present")
+	}
+	var libErr *LibraryError
+	var drvErr *Error
+	switch {
+	case errors.As(err, &libErr):
+		if len(libErr.Tried) == 0 || !strings.Contains(err.Error(), "libcu") {
+			t.Errorf("library error does not say what was tried: %v", err)
+		}
+	case errors.As(err, &drvErr):
+		if !strings.HasPrefix(drvErr.Name, "CUDA_ERROR_") {
+			t.Errorf("driver error without a CUresult name: %v", err)
+		}
+	case errors.Is(err, errNoDevice):
+	default:
+		t.Errorf("unexpected error type %T: %v", err, err)
+	}
+	t.Logf("New without a GPU: %v", err)
+}
+
+func TestLibraryCandidates(t *testing.T) {
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	names := []string{"libcublas.so.13", "libcublas.so.12"}
+	got := libraryCandidates(EnvLibCUBLAS, names, getenv)
+	want := []string{"libcublas.so.13", "libcublas.so.12",
+		"/usr/local/cuda/lib64/libcublas.so.13", "/usr/local/cuda/lib64/libcublas.so.12"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("default search %v, want %v", got, want)
+	}
+	env["CUDA_PATH"] = "/opt/cuda"
+	got = libraryCandidates(EnvLibCUBLAS, names, getenv)
+	if len(got) != 6 || got[4] != "/opt/cuda/lib64/libcublas.so.13" {
+		t.Errorf("with CUDA_PATH: %v", got)
+	}
+	env[EnvLibCUBLAS] = "/x/libcublas.so"
+	if got = libraryCandidates(EnvLibCUBLAS, names, getenv); !reflect.DeepEqual(got, []string{"/x/libcublas.so"}) {
+		t.Errorf("with %s set: %v", EnvLibCUBLAS, got)
+	}
+}
+
+// TestMissingLibraryNamed checks the error for a library that is not there.
+func TestMissingLibraryNamed(t *testing.T) {
+	t.Setenv(EnvLibCUDA, "/nonexistent/libcuda.so.1")
+	_, err := loadDriver()
+	var libErr *LibraryError
+	if !errors.As(err, &libErr) || !strings.Contains(err.Error(), "/nonexistent/libcuda.so.1") {
+		t.Fatalf("got %v, want a LibraryError naming the file", err)
+	}
+}
+
+// TestDriverSymbols resolves every entry point in the machine's libcuda and
+// libcublas, where they are installed, and names a CUresult through the
+// driver; it is the binding's check that needs no GPU.
+func TestDriverSymbols(t *testing.T) {
+	d, err := loadDriver()
+	if err != nil {
+		t.Skipf("libcuda not installed: %v", err)
+	}
+	if got := d.errorName(2); got != "CUDA_ERROR_OUT_OF_MEMORY" {
+		t.Errorf("errorName(2) = %q", got)
+	}
+	if got := d.errorName(100); got != "CUDA_ERROR_NO_DEVICE" {
+		t.Errorf("errorName(100) = %q", got)
+	}
+	if _, err := loadBLAS(); err != nil {
+		if os.Getenv(EnvLibCUBLAS) != "" {
+			t.Error(err)
+		}
+		t.Logf("libcublas: %v", err)
+	}
+}
