@@ -468,3 +468,45 @@ func TestEarlyStoppingRestoresBatchNormStats(t *testing.T) {
 		t.Errorf("after restoring epoch %d of %d: val loss %v, that epoch had %v", tr.BestEpoch, len(hist), got.Loss, best)
 	}
 }
+
+// asyncBackend poses as a device backend and counts the reads.
+type asyncBackend struct {
+	backend.Backend
+	downloads int
+}
+
+func (b *asyncBackend) Asynchronous() bool { return true }
+func (b *asyncBackend) Download(dst []float32, src backend.Buffer) {
+	b.downloads++
+	b.Backend.Download(dst, src)
+}
+
+// TestAsyncBackendReadsRarely checks that on an asynchronous backend the
+// training loop reads its loss every DeviceCheckEvery steps, not every
+// step, and that the guard still stops a run that went non-finite.
+func TestAsyncBackendReadsRarely(t *testing.T) {
+	be := &asyncBackend{Backend: newBackend(t)}
+	rng := nn.NewRNG(5)
+	d := data.Blobs(1000, 3, 1, rng) // 100 steps of 10
+	build := func(l nn.Layer) *nn.Sequential {
+		return nn.NewSequential(be, nn.NewLinear(be, 2, 8, nn.DefaultInit(backend.ReLU, 0, rng)), l,
+			nn.NewLinear(be, 8, 3, nn.DefaultInit(backend.Identity, 0, rng)))
+	}
+	m := build(nn.NewActivation(be, backend.ReLU, 0))
+	tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.CrossEntropy{}, Opt: nn.NewAdam(be, m.Params(), backend.AdamConfig{LR: 0.01})}
+	be.downloads = 0
+	if _, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 1, BatchSize: 10, RNG: rng}); err != nil {
+		t.Fatal(err)
+	}
+	// 100/32 checks, the last step's, and the epoch's loss and accuracy.
+	if want := 100/nn.DeviceCheckEvery + 3; be.downloads > want {
+		t.Errorf("%d reads in an epoch of 100 steps, want at most %d", be.downloads, want)
+	}
+	m2 := build(&nanAt{nn.NewActivation(be, backend.ReLU, 0), be, 40, 0})
+	tr2 := &nn.Trainer{Backend: be, Model: m2, Loss: nn.CrossEntropy{}, Opt: nn.NewAdam(be, m2.Params(), backend.AdamConfig{LR: 0.01})}
+	_, err := tr2.Fit(d, nil, nn.TrainConfig{Epochs: 1, BatchSize: 10, RNG: rng})
+	var nf *nn.NonFiniteError
+	if !errors.As(err, &nf) || nf.Step != 2*nn.DeviceCheckEvery {
+		t.Fatalf("got %v, want a non-finite error at the check of step %d", err, 2*nn.DeviceCheckEvery)
+	}
+}

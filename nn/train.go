@@ -52,12 +52,21 @@ type TrainConfig struct {
 	Stop func() bool
 }
 
+// DeviceCheckEvery is how many steps apart an asynchronous backend's loss
+// is read for the non-finite guard.
+const DeviceCheckEvery = 32
+
 // ErrInterrupted is returned by Fit when TrainConfig.Stop asked it to stop.
 var ErrInterrupted = errors.New("nn: training interrupted")
 
 // NonFiniteError reports the step at which the loss or a gradient stopped
 // being a finite number: training stops there, before the update, so the
 // weights are those of the last good step.
+//
+// On an asynchronous backend (a GPU, see backend.Asynchronous) reading the
+// loss drains the device's queue, so it is read every DeviceCheckEvery
+// steps instead: Step is then the step of the check, and the weights may
+// include the updates of the bad steps since the previous check.
 type NonFiniteError struct {
 	Epoch, Step int    // 1-based
 	Layer       string // the first parameter, in forward order, whose gradient is not finite ("the loss" if none)
@@ -239,8 +248,13 @@ func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int,
 	if train.N%batch == 1 && train.N > 1 && hasBatchNorm(t.Model.Layers) {
 		end--
 	}
+	checkEvery := 1
+	if a, ok := be.(backend.Asynchronous); ok && a.Asynchronous() {
+		checkEvery = DeviceCheckEvery
+	}
 	for lo := 0; lo < end; lo += batch {
 		idx := order[lo:min(lo+batch, end)]
+		step := lo/batch + 1
 		x, y := t.upload(train, idx)
 		out := t.Model.Forward(x, true)
 		grad := Tensor{io.grad.get(be, out.Len()), out.Rows, out.Cols}
@@ -253,13 +267,15 @@ func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int,
 		// The running loss sum turns NaN or infinite with the first bad
 		// step, and reading it costs one scalar: check it every step,
 		// before the update, so the weights stay those of the last good step.
-		if sum := t.read(io.lossSum); math.IsNaN(sum) || math.IsInf(sum, 0) {
-			return st, &NonFiniteError{Epoch: epoch, Step: lo/batch + 1, Layer: t.firstNonFinite()}
+		if step%checkEvery == 0 || lo+batch >= end {
+			if sum := t.read(io.lossSum); math.IsNaN(sum) || math.IsInf(sum, 0) {
+				return st, &NonFiniteError{Epoch: epoch, Step: step, Layer: t.firstNonFinite()}
+			}
 		}
 		if cfg.ClipNorm > 0 {
 			norm := t.gradNorm()
 			if math.IsNaN(norm) || math.IsInf(norm, 0) {
-				return st, &NonFiniteError{Epoch: epoch, Step: lo/batch + 1, Layer: t.firstNonFinite()}
+				return st, &NonFiniteError{Epoch: epoch, Step: step, Layer: t.firstNonFinite()}
 			}
 			if norm > float64(cfg.ClipNorm) {
 				t.scaleGradients(float32(float64(cfg.ClipNorm) / (norm + 1e-6)))

@@ -65,6 +65,7 @@ type Config struct {
 	Backend string
 	Threads int
 	Level   string
+	TF32    bool // GPU GEMMs on TF32 tensor cores (see backend.Options.TF32)
 
 	Progress func(epoch, done, total int)
 	OnEpoch  func(nn.EpochStats)
@@ -150,7 +151,7 @@ func Run(cfg Config) (*Result, error) {
 	}
 	train, test := sets.Train, sets.Test
 
-	be, fallback, err := backend.Open(cfg.Backend, backend.Options{Threads: cfg.Threads, Level: cfg.Level})
+	be, fallback, err := backend.Open(cfg.Backend, backend.Options{Threads: cfg.Threads, Level: cfg.Level, TF32: cfg.TF32})
 	if err != nil {
 		return nil, err
 	}
