@@ -268,9 +268,10 @@ func (be *Backend) Details() string {
 	if be.tf32 {
 		mode = "tf32"
 	}
-	return fmt.Sprintf("cuda %s (sm_%d%d, %d SMs), driver %d.%d, cuBLAS %d, gemm %s",
+	v := be.blasVersion // major*10000 + minor*100 + patch
+	return fmt.Sprintf("cuda %s (sm_%d%d, %d SMs), driver %d.%d, cuBLAS %d.%d.%d, gemm %s",
 		be.deviceName, be.ccMajor, be.ccMinor, be.smCount,
-		be.driverVersion/1000, be.driverVersion%1000/10, be.blasVersion, mode)
+		be.driverVersion/1000, be.driverVersion%1000/10, v/10000, v%10000/100, v%100, mode)
 }
 
 // Asynchronous reports that operations are queued on the device.

@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,9 @@ import (
 
 	"github.com/fastnn/fastnn/backend"
 	"github.com/fastnn/fastnn/backend/conformance"
+	"github.com/fastnn/fastnn/backend/cpu"
+	"github.com/fastnn/fastnn/data"
+	"github.com/fastnn/fastnn/nn"
 )
 
 // The emulator (testdata/emulator.cpp) stands in for libcuda and libcublas
@@ -93,4 +97,42 @@ func TestConformanceEmulated(t *testing.T) {
 	be := openEmulated(t, backend.Options{})
 	t.Log(be.Details())
 	conformance.Run(t, be)
+}
+
+// TestTrainingEmulated trains the same small MLP (BatchNorm, dropout, Adam)
+// on the emulated GPU and on the CPU from the same seed: the histories agree
+// to float32 rounding, so the device-resident training path (asynchronous
+// loss reads, pinned uploads, the allocator's reuse) computes what the CPU
+// does.
+func TestTrainingEmulated(t *testing.T) {
+	gpu := openEmulated(t, backend.Options{})
+	host, err := cpu.New(backend.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	run := func(be backend.Backend) nn.History {
+		rng := nn.NewRNG(3)
+		d := data.Blobs(300, 3, 1.5, rng)
+		model, err := nn.NewMLP(be, nn.MLPConfig{In: 2, Hidden: []int{16, 16}, Out: 3, Act: backend.GELU, BatchNorm: true, Dropout: 0.1}, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer model.Free()
+		tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.CrossEntropy{},
+			Opt: nn.NewAdam(be, model.Params(), backend.AdamConfig{LR: 0.01})}
+		defer tr.Free()
+		hist, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 3, BatchSize: 20, RNG: rng})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hist
+	}
+	want, got := run(host), run(gpu)
+	for i := range want {
+		w, g := want[i].TrainLoss, got[i].TrainLoss
+		if math.Abs(w-g) > 1e-4*(1+math.Abs(w)) || *want[i].TrainAcc != *got[i].TrainAcc {
+			t.Errorf("epoch %d: loss %v acc %v on the emulated GPU, %v and %v on the CPU", i+1, g, *got[i].TrainAcc, w, *want[i].TrainAcc)
+		}
+	}
 }

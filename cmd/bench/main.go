@@ -1,8 +1,12 @@
 // Command bench measures throughput: GEMM GFLOP/s per backend and CPU kernel
 // level beside gonum's Sgemm, and end-to-end training samples/s.
 //
-//	bench gemm -m 1024 -n 1024 -k 1024 -threads 1 [-json]
-//	bench train -data fashion-mnist -layers 256 -batch 128 -epochs 1 [-json]
+//	bench gemm -m 1024 -n 1024 -k 1024 -threads 1 [-cuda auto|on|off] [-tf32] [-json]
+//	bench ops -n 16777216 [-cuda auto|on|off] [-json]
+//	bench train -data fashion-mnist -layers 256 -batch 128 -epochs 1 [-backend cuda] [-json]
+//
+// GPU rows are timed with CUDA events (backend.DeviceTimer); CPU rows with
+// the wall clock, best of several repetitions.
 package main
 
 import (
@@ -32,8 +36,9 @@ func main() {
 }
 
 const usage = `usage:
-  bench gemm  -m M -n N -k K [-threads T] [-level L] [-reps R] [-json]
-  bench train -data SET [-layers W,W] [-batch B] [-epochs E] [-threads T] [-json]`
+  bench gemm  -m M -n N -k K [-threads T] [-level L] [-reps R] [-cuda auto|on|off] [-tf32] [-json]
+  bench ops   -n N [-threads T] [-level L] [-cuda auto|on|off] [-json]
+  bench train -data SET [-layers W,W] [-batch B] [-epochs E] [-threads T] [-backend B] [-tf32] [-json]`
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -44,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "gemm":
 		err = benchGemm(args[1:], stdout, stderr)
+	case "ops":
+		err = benchOps(args[1:], stdout, stderr)
 	case "train":
 		err = benchTrain(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
@@ -84,6 +91,8 @@ func benchGemm(args []string, stdout, stderr io.Writer) error {
 	levels := fs.String("level", "all", "CPU kernel levels to run, comma-separated, or all")
 	reps := fs.Int("reps", 5, "timed repetitions; the best is reported")
 	noGonum := fs.Bool("no-gonum", false, "skip the gonum reference row")
+	gpu := fs.String("cuda", "auto", "CUDA rows: auto (when a GPU opens), on (fail without one), off")
+	tf32 := fs.Bool("tf32", false, "add a CUDA row with TF32 tensor cores")
 	jsonOut := fs.Bool("json", false, "one JSON object per line")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -94,17 +103,9 @@ func benchGemm(args []string, stdout, stderr io.Writer) error {
 	if *threads == 0 {
 		*threads = runtime.NumCPU()
 	}
-	var lv []cpu.Level
-	if *levels == "all" {
-		lv = cpu.Supported()
-	} else {
-		for _, s := range strings.Split(*levels, ",") {
-			l, err := cpu.ParseLevel(s)
-			if err != nil {
-				return err
-			}
-			lv = append(lv, l)
-		}
+	lv, err := parseLevels(*levels)
+	if err != nil {
+		return err
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	a, b := randomSlice(rng, *m**k), randomSlice(rng, *k**n)
@@ -138,6 +139,205 @@ func benchGemm(args []string, stdout, stderr io.Writer) error {
 		sec := timeBest(*reps, func() { p.sgemm(*m, *n, *k, a, b, c) })
 		restore()
 		emit(GemmRow{"gemm", p.name, p.level(), *m, *n, *k, *threads, flops / sec / 1e9})
+	}
+	modes := []bool{false}
+	if *tf32 {
+		modes = append(modes, true)
+	}
+	for _, mode := range modes {
+		be, err := openGPU(*gpu, backend.Options{TF32: mode}, stderr)
+		if be == nil {
+			return err
+		}
+		ab, bb, cb := be.Alloc(len(a)), be.Alloc(len(b)), be.Alloc(*m**n)
+		be.Upload(ab, a)
+		be.Upload(bb, b)
+		sec, err := timeDevice(be, *reps, func() { be.Gemm(false, false, *m, *n, *k, 1, ab, bb, 0, cb) })
+		be.Close()
+		if err != nil {
+			return err
+		}
+		level := "fp32"
+		if mode {
+			level = "tf32"
+		}
+		emit(GemmRow{"gemm", "cuda", level, *m, *n, *k, 0, flops / sec / 1e9})
+	}
+	return nil
+}
+
+func parseLevels(levels string) ([]cpu.Level, error) {
+	if levels == "all" {
+		return cpu.Supported(), nil
+	}
+	var lv []cpu.Level
+	for _, s := range strings.Split(levels, ",") {
+		l, err := cpu.ParseLevel(s)
+		if err != nil {
+			return nil, err
+		}
+		lv = append(lv, l)
+	}
+	return lv, nil
+}
+
+// openGPU opens the CUDA backend for the GPU rows. With mode "auto" a
+// machine without one gets a note on stderr and no rows (nil, nil); with
+// "on" that is an error; "off" skips the rows.
+func openGPU(mode string, o backend.Options, stderr io.Writer) (backend.Backend, error) {
+	switch mode {
+	case "off":
+		return nil, nil
+	case "auto", "on":
+	default:
+		return nil, fmt.Errorf("-cuda %q: want auto, on or off", mode)
+	}
+	be, _, err := backend.Open("cuda", o)
+	if err != nil {
+		if mode == "on" {
+			return nil, err
+		}
+		fmt.Fprintf(stderr, "bench: no CUDA rows: %v\n", err)
+		return nil, nil
+	}
+	if _, ok := be.(backend.DeviceTimer); !ok {
+		be.Close()
+		return nil, fmt.Errorf("backend %s cannot time itself with device events", be.Name())
+	}
+	return be, nil
+}
+
+// timeDevice is timeBest on a device, timed with its own events: it runs
+// f once to warm up, then reps times a batch of calls lasting at least
+// 0.2 s of device time, and returns the best seconds per call.
+func timeDevice(be backend.Backend, reps int, f func()) (float64, error) {
+	dt := be.(backend.DeviceTimer)
+	once, err := dt.DeviceTime(f)
+	if err != nil {
+		return 0, err
+	}
+	calls := max(1, int(200*time.Millisecond/max(once, time.Microsecond)))
+	best := 0.0
+	for r := 0; r < reps; r++ {
+		d, err := dt.DeviceTime(func() {
+			for range calls {
+				f()
+			}
+		})
+		if err != nil {
+			return 0, err
+		}
+		if s := d.Seconds() / float64(calls); r == 0 || s < best {
+			best = s
+		}
+	}
+	return best, nil
+}
+
+// OpsRow is one line of `bench ops -json`: a bandwidth-bound kernel's
+// throughput in GB/s of memory traffic (each element read or written once
+// counts 4 bytes).
+type OpsRow struct {
+	Op      string  `json:"op"`
+	Kernel  string  `json:"kernel"`
+	Backend string  `json:"backend"`
+	Level   string  `json:"level"`
+	N       int     `json:"n"`
+	GBps    float64 `json:"gbps"`
+}
+
+// opsKernels are the training step's bandwidth-bound kernels, with the
+// float32s each moves per element.
+var opsKernels = []struct {
+	name   string
+	floats int
+	run    func(be backend.Backend, bufs []backend.Buffer, n int)
+}{
+	{"axpy", 3, func(be backend.Backend, b []backend.Buffer, n int) { be.Axpy(0.5, b[0], b[1], n) }},
+	{"relu", 2, func(be backend.Backend, b []backend.Buffer, n int) { be.Activate(backend.ReLU, 0, b[0], b[1], n) }},
+	{"relu_backward", 3, func(be backend.Backend, b []backend.Buffer, n int) {
+		be.ActivateBackward(backend.ReLU, 0, b[0], b[1], b[1], b[2], n)
+	}},
+	{"bias_relu", 3, func(be backend.Backend, b []backend.Buffer, n int) {
+		be.BiasActivate(backend.ReLU, 0, b[0], b[1], b[2], n/1024, 1024)
+	}},
+	{"sum_rows", 1, func(be backend.Backend, b []backend.Buffer, n int) { be.SumRows(b[0], b[1], n/1024, 1024, 0) }},
+	{"softmax_xent", 2, func(be backend.Backend, b []backend.Buffer, n int) {
+		be.SoftmaxCrossEntropy(b[0], b[4], b[1], b[2], n/16, 16)
+	}},
+	{"adam", 7, func(be backend.Backend, b []backend.Buffer, n int) {
+		be.AdamStep(b[0], b[1], b[2], b[3], n, backend.AdamConfig{LR: 1e-9, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Step: 1})
+	}},
+	{"sgd_momentum", 5, func(be backend.Backend, b []backend.Buffer, n int) {
+		be.SGDStep(b[0], b[1], b[2], n, backend.SGDConfig{LR: 1e-9, Momentum: 0.9})
+	}},
+}
+
+func benchOps(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("ops", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	n := fs.Int("n", 1<<24, "elements per buffer (a multiple of 1024)")
+	threads := fs.Int("threads", 0, "threads (0: all CPUs)")
+	levels := fs.String("level", "all", "CPU kernel levels to run, comma-separated, or all")
+	reps := fs.Int("reps", 5, "timed repetitions; the best is reported")
+	gpu := fs.String("cuda", "auto", "CUDA rows: auto (when a GPU opens), on (fail without one), off")
+	jsonOut := fs.Bool("json", false, "one JSON object per line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *n < 1024 || *n%1024 != 0 || *threads < 0 || *reps < 1 {
+		return fmt.Errorf("ops: -n must be a positive multiple of 1024, -reps >= 1, -threads >= 0")
+	}
+	lv, err := parseLevels(*levels)
+	if err != nil {
+		return err
+	}
+	var bes []backend.Backend
+	var names []string
+	for _, l := range lv {
+		be, err := cpu.New(backend.Options{Threads: *threads, Level: l.String()})
+		if err != nil {
+			return err
+		}
+		bes, names = append(bes, be), append(names, l.String())
+	}
+	if be, err := openGPU(*gpu, backend.Options{}, stderr); be != nil {
+		bes, names = append(bes, be), append(names, "fp32")
+	} else if err != nil {
+		return err
+	}
+	// Buffers 0-3 hold a small positive range, which keeps every kernel
+	// finite; buffer 4 holds class indices below 16, softmax_xent's labels.
+	host, labels := make([]float32, *n), make([]float32, *n)
+	for i := range host {
+		host[i], labels[i] = float32(i%16)*0.01, float32(i%16)
+	}
+	for i, be := range bes {
+		bufs := make([]backend.Buffer, 5)
+		for j := range bufs {
+			bufs[j] = be.Alloc(*n)
+			be.Upload(bufs[j], host)
+		}
+		be.Upload(bufs[4], labels)
+		for _, k := range opsKernels {
+			f := func() { k.run(be, bufs, *n) }
+			var sec float64
+			if _, ok := be.(backend.DeviceTimer); ok {
+				if sec, err = timeDevice(be, *reps, f); err != nil {
+					return err
+				}
+			} else {
+				sec = timeBest(*reps, f)
+			}
+			r := OpsRow{"ops", k.name, be.Name(), names[i], *n, float64(k.floats) * 4 * float64(*n) / sec / 1e9}
+			if *jsonOut {
+				line, _ := json.Marshal(r)
+				fmt.Fprintln(stdout, string(line))
+			} else {
+				fmt.Fprintf(stdout, "ops %-14s %-5s %-8s n=%d  %8.1f GB/s\n", r.Kernel, r.Backend, r.Level, r.N, r.GBps)
+			}
+		}
+		be.Close()
 	}
 	return nil
 }
@@ -219,6 +419,7 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.Backend, "backend", "auto", "backend")
 	fs.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all)")
 	fs.StringVar(&c.Level, "level", "", "CPU kernel level")
+	fs.BoolVar(&c.TF32, "tf32", false, "GPU GEMMs on TF32 tensor cores")
 	jsonOut := fs.Bool("json", false, "one JSON line")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/fastnn/fastnn/backend"
 )
 
 func TestGemmRows(t *testing.T) {
@@ -18,6 +20,9 @@ func TestGemmRows(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("%q: %v", line, err)
 		}
+		if r.Backend == "cuda" {
+			r.Threads = 2 // a GPU row has no thread count
+		}
 		if r.Op != "gemm" || r.M != 33 || r.N != 17 || r.K != 9 || r.Threads != 2 || !(r.GFLOPS > 0) {
 			t.Errorf("row %+v", r)
 		}
@@ -25,6 +30,46 @@ func TestGemmRows(t *testing.T) {
 	}
 	if !backends["cpu/generic"] || !backends["gonum/go"] {
 		t.Errorf("rows for %v; want every CPU level and gonum", backends)
+	}
+}
+
+func TestOpsRows(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(strings.Fields("ops -n 4096 -reps 1 -level generic -json"), &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	kernels := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var r OpsRow
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if r.Op != "ops" || r.N != 4096 || !(r.GBps > 0) {
+			t.Errorf("row %+v", r)
+		}
+		if r.Backend == "cpu" {
+			kernels[r.Kernel] = true
+		}
+	}
+	if len(kernels) != len(opsKernels) {
+		t.Errorf("CPU rows for %v, want all %d kernels", kernels, len(opsKernels))
+	}
+}
+
+// TestCUDARowsWithoutGPU: -cuda auto skips the rows with a note, -cuda on
+// fails, on a machine (or a build) without CUDA.
+func TestCUDARowsWithoutGPU(t *testing.T) {
+	if be, _, err := backend.Open("cuda", backend.Options{}); err == nil {
+		be.Close()
+		t.Skip("this machine has a GPU")
+	}
+	var out, errOut bytes.Buffer
+	if code := run(strings.Fields("gemm -m 8 -n 8 -k 8 -reps 1 -level generic -no-gonum -cuda auto"), &out, &errOut); code != 0 || !strings.Contains(errOut.String(), "no CUDA rows") {
+		t.Errorf("-cuda auto: exit %d, stderr %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run(strings.Fields("gemm -m 8 -n 8 -k 8 -reps 1 -level generic -no-gonum -cuda on"), &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "cuda") {
+		t.Errorf("-cuda on: exit %d, stderr %q", code, errOut.String())
 	}
 }
 
@@ -43,7 +88,7 @@ func TestTrainRow(t *testing.T) {
 }
 
 func TestBadArgs(t *testing.T) {
-	for _, args := range []string{"", "fly", "gemm -m 0", "gemm -level avx9", "train -layers x"} {
+	for _, args := range []string{"", "fly", "gemm -m 0", "gemm -level avx9", "gemm -cuda maybe", "ops -n 1000", "train -layers x"} {
 		var out, errOut bytes.Buffer
 		if code := run(strings.Fields(args), &out, &errOut); code == 0 || errOut.Len() == 0 {
 			t.Errorf("bench %s: exit %d, stderr %q", args, code, errOut.String())

@@ -17,6 +17,7 @@
 // host memory, filled with NaN bytes when allocated, as real device memory
 // is never zeroed for free.
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -272,7 +273,12 @@ API CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned v, size_t n, void *) {
     }
     return SUCCESS;
 }
-static int streamToken, eventToken;
+static int streamToken;
+// An event records the wall time: work is synchronous here, so that is
+// when everything queued before it finished.
+struct Event {
+    std::chrono::steady_clock::time_point at;
+};
 API CUresult cuStreamCreate(void **s, unsigned) {
     *s = &streamToken;
     return SUCCESS;
@@ -280,14 +286,23 @@ API CUresult cuStreamCreate(void **s, unsigned) {
 API CUresult cuStreamDestroy_v2(void *) { return SUCCESS; }
 API CUresult cuStreamSynchronize(void *) { return SUCCESS; }
 API CUresult cuEventCreate(void **e, unsigned) {
-    *e = &eventToken;
+    *e = new Event;
     return SUCCESS;
 }
-API CUresult cuEventDestroy_v2(void *) { return SUCCESS; }
-API CUresult cuEventRecord(void *, void *) { return SUCCESS; }
+API CUresult cuEventDestroy_v2(void *e) {
+    delete (Event *)e;
+    return SUCCESS;
+}
+API CUresult cuEventRecord(void *e, void *s) {
+    if (s != &streamToken) {
+        return INVALID_HANDLE;
+    }
+    ((Event *)e)->at = std::chrono::steady_clock::now();
+    return SUCCESS;
+}
 API CUresult cuEventSynchronize(void *) { return SUCCESS; }
-API CUresult cuEventElapsedTime(float *ms, void *, void *) {
-    *ms = 0;
+API CUresult cuEventElapsedTime(float *ms, void *start, void *stop) {
+    *ms = std::chrono::duration<float, std::milli>(((Event *)stop)->at - ((Event *)start)->at).count();
     return SUCCESS;
 }
 static int moduleToken;
