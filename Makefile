@@ -1,12 +1,14 @@
 # Build, test and measure. `make help` lists the targets.
 GO ?= go
 
-.PHONY: help build train test vet generate check-generated fuzz-smoke fuzz bench bench-go compare clean
+.PHONY: help build train test vet generate check-generated kernels gpu fuzz-smoke fuzz bench bench-go compare clean
 
 help:
 	@echo "make build     build cmd/train and cmd/bench into bin/"
 	@echo "make train     train on the embedded digits set"
 	@echo "make test      vet, generated-code check, all tests (also -tags cuda and noasm), race detector"
+	@echo "make kernels   rebuild kernels/fastnn.ptx from kernels/fastnn.cu (needs nvcc)"
+	@echo "make gpu       cross-build the CUDA test and bench binaries into gpu/, for a GPU machine without Go"
 	@echo "make bench     GEMM and training throughput (cmd/bench)"
 	@echo "make bench-go  go test -bench over the kernels"
 	@echo "make fuzz     every fuzz target for FUZZTIME (default 10s)"
@@ -34,10 +36,24 @@ generate:
 check-generated: generate
 	git diff --exit-code -- backend/cpu/gemm_amd64.s backend/cpu/gemm_amd64_stubs.go
 
+# The PTX is committed; kernels_test.go checks that it was built from the
+# current fastnn.cu. nvcc: Debian's nvidia-cuda-toolkit (non-free).
+kernels:
+	sh kernels/gen.sh
+
+# For a GPU machine that has no Go: static binaries (no cgo) and the
+# script that runs them there (bench/gpu.sh).
+gpu:
+	mkdir -p gpu
+	CGO_ENABLED=0 $(GO) test -tags cuda -c -ldflags "-s -w" -o gpu/cuda.test ./backend/cuda
+	CGO_ENABLED=0 $(GO) build -tags cuda -ldflags "-s -w" -o gpu/ ./cmd/bench
+	cp bench/gpu.sh bench/peers/torch_gpu.py gpu/
+	if [ -d /usr/share/datasets/fashion-mnist ]; then mkdir -p gpu/fashion && cp /usr/share/datasets/fashion-mnist/*.gz gpu/fashion/; fi
+
 test: vet check-generated
 	$(GO) test ./...
 	$(GO) test -tags noasm ./backend/cpu/
-	$(GO) test -short -tags cuda ./backend/ ./backend/cuda/ ./cmd/...
+	$(GO) test -tags cuda ./...
 	$(GO) test -race ./backend/... ./nn/... ./data/... ./playground/...
 	$(MAKE) fuzz-smoke
 
@@ -68,4 +84,4 @@ compare: build
 	bash bench/compare.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin gpu

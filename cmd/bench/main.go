@@ -88,7 +88,7 @@ func benchGemm(args []string, stdout, stderr io.Writer) error {
 	n := fs.Int("n", 1024, "columns of C")
 	k := fs.Int("k", 1024, "inner dimension")
 	threads := fs.Int("threads", 0, "threads (0: all CPUs)")
-	levels := fs.String("level", "all", "CPU kernel levels to run, comma-separated, or all")
+	levels := fs.String("level", "all", "CPU kernel levels to run, comma-separated, all, or none")
 	reps := fs.Int("reps", 5, "timed repetitions; the best is reported")
 	noGonum := fs.Bool("no-gonum", false, "skip the gonum reference row")
 	gpu := fs.String("cuda", "auto", "CUDA rows: auto (when a GPU opens), on (fail without one), off")
@@ -166,9 +166,13 @@ func benchGemm(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// parseLevels reads -level: "all", "none" (GPU rows only) or a list.
 func parseLevels(levels string) ([]cpu.Level, error) {
-	if levels == "all" {
+	switch levels {
+	case "all":
 		return cpu.Supported(), nil
+	case "none":
+		return nil, nil
 	}
 	var lv []cpu.Level
 	for _, s := range strings.Split(levels, ",") {
@@ -278,7 +282,7 @@ func benchOps(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	n := fs.Int("n", 1<<24, "elements per buffer (a multiple of 1024)")
 	threads := fs.Int("threads", 0, "threads (0: all CPUs)")
-	levels := fs.String("level", "all", "CPU kernel levels to run, comma-separated, or all")
+	levels := fs.String("level", "all", "CPU kernel levels to run, comma-separated, all, or none")
 	reps := fs.Int("reps", 5, "timed repetitions; the best is reported")
 	gpu := fs.String("cuda", "auto", "CUDA rows: auto (when a GPU opens), on (fail without one), off")
 	jsonOut := fs.Bool("json", false, "one JSON object per line")
