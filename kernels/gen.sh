@@ -16,3 +16,8 @@ trap 'rm -f "$tmp"' EXIT
 	# nvcc's banner names the build machine's compiler build; keep the rest.
 	grep -v '^// Compiler Build ID' "$tmp"
 } > fastnn.ptx
+# Assemble the PTX for the oldest and a current target, as the driver's
+# JIT will: a PTX error shows here rather than on a user's GPU.
+for arch in sm_70 sm_90; do
+	"${PTXAS:-ptxas}" -arch=$arch -o /dev/null fastnn.ptx
+done

@@ -119,13 +119,16 @@ func (be *Backend) Alloc(n int) backend.Buffer {
 	return &buffer{be: be, ptr: p, n: n, bytes: class}
 }
 
-// Free returns the buffer's block to the cache.
+// Free returns the buffer's block to the cache. After Close, which freed
+// every block, it does nothing, so deferred Frees may run in any order.
 func (be *Backend) Free(b backend.Buffer) {
 	buf := be.buf(b, 0, "Free")
-	be.begin()
-	defer be.end()
+	be.mu.Lock()
+	defer be.mu.Unlock()
 	buf.freed = true
-	be.pool.put(buf.ptr, buf.bytes)
+	if !be.closed {
+		be.pool.put(buf.ptr, buf.bytes)
+	}
 }
 
 // buf checks that b is a live buffer of this backend holding at least n
