@@ -94,7 +94,10 @@ type AdamConfig struct {
 // Scalar results (loss sums, correct counts, sums of squares) are added to
 // element 0 of an output buffer rather than returned, so that a device
 // backend needs no host round trip per step: the caller reads them when it
-// wants to, with Download.
+// wants to, with Download. The CPU backend's results are the same bit for
+// bit whatever its thread count; a GPU backend's reductions add their
+// partial sums in whatever order the device finishes them, so its scalars
+// may differ in the last bits from run to run.
 type Backend interface {
 	// Name is the backend's short name, as registered ("cpu", "cuda").
 	Name() string
@@ -193,7 +196,7 @@ type Backend interface {
 
 	// SumRows computes out[j] = beta*out[j] + sum_i x[i,j] (bias gradients).
 	SumRows(x, out Buffer, rows, cols int, beta float32)
-	// SumSquares adds sum_i x[i]^2 to out[0].
+	// SumSquares adds sum_i x[i]^2 to out[0]; out may not be x.
 	SumSquares(x Buffer, n int, out Buffer)
 	// ArgmaxRows sets out[i] to the column index (as float32) of the largest
 	// element of row i; ties go to the lowest index.
@@ -213,7 +216,9 @@ type Backend interface {
 	// inputs.
 
 	// SoftmaxCrossEntropy takes logits [rows, cols] and class indices
-	// labels[rows] (stored as float32).
+	// labels[rows] (stored as float32). A label that is not a class index
+	// is a programmer error: the CPU backend panics; a device backend,
+	// whose kernels cannot, makes that row's loss and gradient NaN.
 	SoftmaxCrossEntropy(logits, labels, grad, lossSum Buffer, rows, cols int)
 	// BCEWithLogits takes logits and 0/1 targets, both [rows, cols].
 	BCEWithLogits(logits, targets, grad, lossSum Buffer, rows, cols int)

@@ -7,7 +7,8 @@
 //   - Matrices are row-major and dense: element (i, j) of a rows x cols
 //     matrix is at i*cols + j.
 //   - Sizes are 64-bit (long long) for element counts, 32-bit for rows and
-//     cols; the host checks the ranges before a launch.
+//     cols; the host keeps every size and element count below 2^31 - 2^20.
+//     Loop indices are 64-bit, so that stepping past the end cannot wrap.
 //   - Elementwise kernels use grid-stride loops, so any grid size is correct;
 //     the host picks one that fills the device.
 //   - Row kernels (softmax, cross-entropy) run one block per row, with
@@ -210,16 +211,16 @@ extern "C" __global__ void softmax(const float *x, float *y, int rows, int cols)
     const float *xr = x + (long long)blockIdx.x * cols;
     float *yr = y + (long long)blockIdx.x * cols;
     float m = -INFINITY;
-    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+    for (long long j = threadIdx.x; j < cols; j += blockDim.x) {
         m = fmaxf(m, xr[j]);
     }
     m = block_max(m, scratch);
     float s = 0.f;
-    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+    for (long long j = threadIdx.x; j < cols; j += blockDim.x) {
         s += expf(xr[j] - m);
     }
     float inv = 1.f / block_sum(s, scratch);
-    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+    for (long long j = threadIdx.x; j < cols; j += blockDim.x) {
         yr[j] = expf(xr[j] - m) * inv;
     }
 }
@@ -228,11 +229,11 @@ extern "C" __global__ void softmax_backward(const float *y, const float *dy, flo
     __shared__ float scratch[32];
     long long off = (long long)blockIdx.x * cols;
     float dot = 0.f;
-    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+    for (long long j = threadIdx.x; j < cols; j += blockDim.x) {
         dot += y[off + j] * dy[off + j];
     }
     dot = block_sum(dot, scratch);
-    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+    for (long long j = threadIdx.x; j < cols; j += blockDim.x) {
         dx[off + j] = y[off + j] * (dy[off + j] - dot);
     }
 }
@@ -251,17 +252,17 @@ extern "C" __global__ void softmax_xent(const float *logits, const float *labels
     int label = (int)lf;
     bool valid = lf >= 0.f && lf < (float)cols && (float)label == lf;
     float m = -INFINITY;
-    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+    for (long long j = threadIdx.x; j < cols; j += blockDim.x) {
         m = fmaxf(m, z[j]);
     }
     m = block_max(m, scratch);
     float s = 0.f;
-    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+    for (long long j = threadIdx.x; j < cols; j += blockDim.x) {
         s += expf(z[j] - m);
     }
     s = block_sum(s, scratch);
     float inv = 1.f / s, scaleRow = 1.f / (float)rows;
-    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+    for (long long j = threadIdx.x; j < cols; j += blockDim.x) {
         float p = expf(z[j] - m) * inv;
         if (j == label) {
             p -= 1.f;
@@ -278,7 +279,7 @@ extern "C" __global__ void softmax_xent(const float *logits, const float *labels
 // sum_rows: out[j] = beta*out[j] + sum_i x[i,j]; with beta == 0 out is not
 // read.
 extern "C" __global__ void sum_rows(const float *x, float *out, int rows, int cols, float beta) {
-    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < cols; j += gridDim.x * blockDim.x) {
+    for (long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x; j < cols; j += (long long)gridDim.x * blockDim.x) {
         float s = 0.f;
         for (int i = 0; i < rows; i++) {
             s += x[(long long)i * cols + j];
@@ -293,7 +294,7 @@ extern "C" __global__ void sum_rows(const float *x, float *out, int rows, int co
 extern "C" __global__ void batchnorm_forward(const float *x, float *y, const float *gamma, const float *beta,
                                              float *mean, float *invStd, float *runMean, float *runVar, int rows,
                                              int cols, float momentum, float eps, int training) {
-    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < cols; j += gridDim.x * blockDim.x) {
+    for (long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x; j < cols; j += (long long)gridDim.x * blockDim.x) {
         double mu, s;
         if (training) {
             double sum = 0;
@@ -328,7 +329,7 @@ extern "C" __global__ void batchnorm_forward(const float *x, float *y, const flo
 extern "C" __global__ void batchnorm_backward(const float *x, const float *dy, float *dx, const float *gamma,
                                               const float *mean, const float *invStd, float *dGamma, float *dBeta,
                                               int rows, int cols) {
-    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < cols; j += gridDim.x * blockDim.x) {
+    for (long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x; j < cols; j += (long long)gridDim.x * blockDim.x) {
         double mu = mean[j], s = invStd[j], sumDy = 0, sumDyXhat = 0;
         for (int i = 0; i < rows; i++) {
             long long k = (long long)i * cols + j;
@@ -358,7 +359,7 @@ extern "C" __global__ void sum_squares(const float *x, long long n, float *out) 
 
 // argmax_rows: one thread per row; ties go to the lowest index.
 extern "C" __global__ void argmax_rows(const float *x, float *out, int rows, int cols) {
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < rows; i += gridDim.x * blockDim.x) {
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < rows; i += (long long)gridDim.x * blockDim.x) {
         const float *r = x + (long long)i * cols;
         int best = 0;
         for (int j = 1; j < cols; j++) {
@@ -375,7 +376,7 @@ extern "C" __global__ void argmax_rows(const float *x, float *out, int rows, int
 extern "C" __global__ void count_correct(const float *x, const float *labels, float *out, int rows, int cols) {
     __shared__ float scratch[32];
     float hits = 0.f;
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < rows; i += gridDim.x * blockDim.x) {
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < rows; i += (long long)gridDim.x * blockDim.x) {
         const float *r = x + (long long)i * cols;
         float pred;
         if (cols == 1) {

@@ -4,6 +4,8 @@ package cuda
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/ebitengine/purego"
 )
@@ -66,8 +68,15 @@ type blas struct {
 	create, destroy, setStream, setMathMode, sgemm, version uintptr
 }
 
-func loadBLAS() (*blas, error) {
-	h, path, err := openLibrary("libcublas", EnvLibCUBLAS, cublasLibraries)
+// sonameMajor reads N from libcublas.so.N.
+func sonameMajor(name string) (int, bool) {
+	i := strings.LastIndexByte(name, '.')
+	n, err := strconv.Atoi(name[i+1:])
+	return n, err == nil
+}
+
+func loadBLAS(names []string) (*blas, error) {
+	h, path, err := openLibrary("libcublas", EnvLibCUBLAS, names)
 	if err != nil {
 		return nil, err
 	}

@@ -26,8 +26,9 @@ const EnvDevice = "FASTNN_CUDA_DEVICE"
 
 // Driver API constants (cuda.h).
 const (
-	streamNonBlocking = 1 // CU_STREAM_NON_BLOCKING: no implicit sync with the legacy stream
-	eventDefault      = 0
+	streamNonBlocking  = 1 // CU_STREAM_NON_BLOCKING: no implicit sync with the legacy stream
+	eventDisableTiming = 2 // CU_EVENT_DISABLE_TIMING: cheaper, for the upload slots
+	eventDefault       = 0
 
 	attrMultiprocessorCount    = 16 // CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT
 	attrComputeCapabilityMajor = 75
@@ -173,10 +174,9 @@ func New(o backend.Options) (_ *Backend, err error) {
 		}
 		*a.dst = int(be.h.i32)
 	}
-	if err = drv.call("cuDevicePrimaryCtxRetain", drv.devicePrimaryCtxRetain, be.outU64(), uintptr(be.device)); err != nil {
+	if be.ctx, err = primaryContext(drv, be.device); err != nil {
 		return nil, err
 	}
-	be.ctx = uintptr(be.h.u64)
 	if err = drv.call("cuCtxSetCurrent", drv.ctxSetCurrent, be.ctx); err != nil {
 		return nil, err
 	}
@@ -188,23 +188,19 @@ func New(o backend.Options) (_ *Backend, err error) {
 		return nil, err
 	}
 	for i := range be.up {
-		if be.up[i].event, err = be.newEvent(); err != nil {
+		if be.up[i].event, err = be.newEvent(eventDisableTiming); err != nil {
 			return nil, err
 		}
 	}
-	if be.start, err = be.newEvent(); err != nil {
+	if be.start, err = be.newEvent(eventDefault); err != nil {
 		return nil, err
 	}
-	if be.stop, err = be.newEvent(); err != nil {
+	if be.stop, err = be.newEvent(eventDefault); err != nil {
 		return nil, err
 	}
-	if be.blas, err = loadBLAS(); err != nil {
+	if err = be.openBLAS(); err != nil {
 		return nil, err
 	}
-	if err = be.blas.call("cublasCreate_v2", be.blas.create, be.outU64()); err != nil {
-		return nil, err
-	}
-	be.handle = uintptr(be.h.u64)
 	if err = be.blas.call("cublasSetStream_v2", be.blas.setStream, be.handle, be.stream); err != nil {
 		return nil, err
 	}
@@ -221,6 +217,68 @@ func New(o backend.Options) (_ *Backend, err error) {
 	be.blasVersion = int(be.h.i32)
 	be.pool.be = be
 	return be, nil
+}
+
+// primaryContexts holds the primary context of each device this process has
+// opened. A context is retained once and never released: releasing the last
+// reference resets the device's primary context, which would leave stale
+// the runtime state that cuBLAS keeps for it, and a later New in the same
+// process would then fail (PyTorch, too, keeps its contexts for the life of
+// the process).
+var primaryContexts struct {
+	sync.Mutex
+	ctx map[int32]uintptr
+	out uint64
+}
+
+func primaryContext(drv *driver, device int32) (uintptr, error) {
+	pc := &primaryContexts
+	pc.Lock()
+	defer pc.Unlock()
+	if ctx, ok := pc.ctx[device]; ok {
+		return ctx, nil
+	}
+	if err := drv.call("cuDevicePrimaryCtxRetain", drv.devicePrimaryCtxRetain, uintptr(unsafe.Pointer(&pc.out)), uintptr(device)); err != nil {
+		return 0, err
+	}
+	if pc.ctx == nil {
+		pc.ctx = map[int32]uintptr{}
+	}
+	pc.ctx[device] = uintptr(pc.out)
+	return uintptr(pc.out), nil
+}
+
+// openBLAS loads cuBLAS and creates the handle, trying the sonames from
+// the newest the driver supports down: a libcublas.so.13 on a machine whose
+// driver only runs CUDA 12 loads, but cannot create a handle.
+func (be *Backend) openBLAS() error {
+	driverMajor := be.driverVersion / 1000
+	var names []string
+	for _, n := range cublasLibraries {
+		if major, ok := sonameMajor(n); !ok || major <= driverMajor {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("cuda: driver %d.%d is older than every cuBLAS this package supports (%v)",
+			driverMajor, be.driverVersion%1000/10, cublasLibraries)
+	}
+	var errs []error
+	for _, n := range names {
+		b, err := loadBLAS([]string{n})
+		if err == nil {
+			err = b.call("cublasCreate_v2", b.create, be.outU64())
+		}
+		if err == nil {
+			be.blas, be.handle = b, uintptr(be.h.u64)
+			return nil
+		}
+		errs = append(errs, err)
+		if os.Getenv(EnvLibCUBLAS) != "" {
+			break // the named file is the only candidate
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // loadModule JIT-compiles the embedded PTX for this device and looks up
@@ -250,8 +308,8 @@ func (be *Backend) loadModule() error {
 	return nil
 }
 
-func (be *Backend) newEvent() (uintptr, error) {
-	err := be.drv.call("cuEventCreate", be.drv.eventCreate, be.outU64(), eventDefault)
+func (be *Backend) newEvent(flags uintptr) (uintptr, error) {
+	err := be.drv.call("cuEventCreate", be.drv.eventCreate, be.outU64(), flags)
 	return uintptr(be.h.u64), err
 }
 
@@ -286,7 +344,10 @@ func (be *Backend) begin() {
 		panic("cuda: operation on a closed backend")
 	}
 	runtime.LockOSThread()
-	be.must(be.drv.call("cuCtxSetCurrent", be.drv.ctxSetCurrent, be.ctx))
+	if err := be.drv.call("cuCtxSetCurrent", be.drv.ctxSetCurrent, be.ctx); err != nil {
+		be.end() // a deferred Close must not find the lock held
+		panic(err)
+	}
 }
 
 func (be *Backend) end() {
@@ -354,9 +415,6 @@ func (be *Backend) release() error {
 	if be.stream != 0 {
 		keep(d.call("cuStreamDestroy", d.streamDestroy, be.stream))
 	}
-	if be.ctx != 0 {
-		keep(d.call("cuDevicePrimaryCtxRelease", d.devicePrimaryCtxRelease, uintptr(be.device)))
-	}
 	be.handle, be.module, be.stream, be.ctx = 0, 0, 0, 0
 	return errors.Join(errs...)
 }
@@ -393,8 +451,10 @@ func (be *Backend) Synchronize() error {
 	return be.drv.call("cuStreamSynchronize", be.drv.streamSynchronize, be.stream)
 }
 
-// maxElems bounds sizes to what the kernels index with 32-bit rows and cols.
-const maxElems = math.MaxInt32
+// maxElems bounds every size, and the element count of every matrix, so
+// that the kernels' 32-bit rows and cols and their 64-bit element indices
+// cannot overflow (the largest buffer is 8 GiB).
+const maxElems = math.MaxInt32 - 1<<20
 
 func checkSize(op string, sizes ...int) {
 	for _, s := range sizes {

@@ -190,6 +190,11 @@ func cString(p unsafe.Pointer, max int) string {
 	return string(b)
 }
 
-// errNoDevice is wrapped by Open's error when the driver loads but reports
-// no usable device.
-var errNoDevice = errors.New("no CUDA device")
+// errNoDevice is New's error when the driver loads but reports no device.
+var errNoDevice = errors.New("cuda: the driver reports no CUDA device")
+
+// resultNoDevice and resultOutOfMemory are the CUresults this package acts on.
+const (
+	resultOutOfMemory = 2   // CUDA_ERROR_OUT_OF_MEMORY
+	resultNoDevice    = 100 // CUDA_ERROR_NO_DEVICE
+)

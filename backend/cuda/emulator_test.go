@@ -93,6 +93,21 @@ type buildError struct {
 
 func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
 
+// TestReopenEmulated: a second New in one process reuses the retained
+// primary context; Free and Close after Close are harmless.
+func TestReopenEmulated(t *testing.T) {
+	a := openEmulated(t, backend.Options{})
+	a.Close()
+	b := openEmulated(t, backend.Options{TF32: true})
+	x, y := b.Alloc(3), b.Alloc(5)
+	b.Free(x)
+	b.Close()
+	b.Free(y) // after Close: nothing to do, no panic
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestConformanceEmulated(t *testing.T) {
 	be := openEmulated(t, backend.Options{})
 	t.Log(be.Details())

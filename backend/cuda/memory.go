@@ -52,7 +52,7 @@ func (a *allocator) get(class int) (uint64, error) {
 	}
 	be := a.be
 	err := be.drv.call("cuMemAlloc", be.drv.memAlloc, be.outU64(), uintptr(class))
-	if e, ok := err.(*Error); ok && e.Name == "CUDA_ERROR_OUT_OF_MEMORY" {
+	if e, ok := err.(*Error); ok && e.Result == resultOutOfMemory {
 		// Give the cached blocks back and try once more.
 		if err = a.trim(); err == nil {
 			err = be.drv.call("cuMemAlloc", be.drv.memAlloc, be.outU64(), uintptr(class))
@@ -81,10 +81,13 @@ func (a *allocator) trim() error {
 		return err
 	}
 	for class, list := range a.free {
-		for _, p := range list {
+		for len(list) > 0 {
+			p := list[len(list)-1]
 			if err := be.drv.call("cuMemFree", be.drv.memFree, uintptr(p)); err != nil {
+				a.free[class] = list // what is left is still allocated
 				return err
 			}
+			list = list[:len(list)-1]
 			delete(a.all, p)
 			a.bytes -= class
 		}
@@ -122,9 +125,15 @@ func (be *Backend) Alloc(n int) backend.Buffer {
 // Free returns the buffer's block to the cache. After Close, which freed
 // every block, it does nothing, so deferred Frees may run in any order.
 func (be *Backend) Free(b backend.Buffer) {
-	buf := be.buf(b, 0, "Free")
+	buf, ok := b.(*buffer)
+	if !ok || buf == nil || buf.be != be {
+		be.buf(b, 0, "Free") // panics with the reason
+	}
 	be.mu.Lock()
 	defer be.mu.Unlock()
+	if buf.freed { // checked under the lock: two Frees must not cache a block twice
+		panic("cuda: Free: buffer freed twice")
+	}
 	buf.freed = true
 	if !be.closed {
 		be.pool.put(buf.ptr, buf.bytes)
@@ -165,7 +174,7 @@ func (m *pinned) reserve(be *Backend, bytes int) error {
 	if err := m.free(be); err != nil {
 		return err
 	}
-	size := max(bytes, 64<<10)
+	size := max(bytes, 2*m.bytes, 64<<10) // geometric growth: few reallocations
 	be.h.ptr = nil
 	if err := be.drv.call("cuMemAllocHost", be.drv.memAllocHost, uintptr(unsafe.Pointer(&be.h.ptr)), uintptr(size)); err != nil {
 		return err
@@ -221,11 +230,13 @@ func (be *Backend) Upload(dst backend.Buffer, src []float32) {
 // into dst through pinned memory.
 func (be *Backend) Download(dst []float32, src backend.Buffer) {
 	s := be.buf(src, len(dst), "Download src")
-	if len(dst) == 0 {
-		return
-	}
 	be.begin()
 	defer be.end()
+	if len(dst) == 0 {
+		// Still a barrier: the contract says Download waits for the queue.
+		be.must(be.drv.call("cuStreamSynchronize", be.drv.streamSynchronize, be.stream))
+		return
+	}
 	bytes := 4 * len(dst)
 	be.must(be.down.reserve(be, bytes))
 	be.must(be.drv.call("cuMemcpyDtoHAsync", be.drv.memcpyDtoHAsync, uintptr(be.down.p), uintptr(s.ptr), uintptr(bytes), be.stream))
@@ -235,8 +246,8 @@ func (be *Backend) Download(dst []float32, src backend.Buffer) {
 
 func (be *Backend) Copy(dst, src backend.Buffer, n int) {
 	d, s := be.buf(dst, n, "Copy dst"), be.buf(src, n, "Copy src")
-	if n == 0 {
-		return
+	if n == 0 || d == s {
+		return // a copy onto itself would overlap, which the driver leaves undefined
 	}
 	be.begin()
 	defer be.end()

@@ -291,6 +291,9 @@ func (be *Backend) SumRows(x, out backend.Buffer, rows, cols int, beta float32) 
 func (be *Backend) SumSquares(x backend.Buffer, n int, out backend.Buffer) {
 	checkSize("SumSquares", n)
 	xb, ob := be.buf(x, n, "SumSquares x"), be.buf(out, 1, "SumSquares out")
+	if xb == ob {
+		panic("cuda: SumSquares: out may not be x")
+	}
 	if n == 0 {
 		return
 	}
