@@ -11,6 +11,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -201,7 +202,9 @@ func openGPU(mode string, o backend.Options, stderr io.Writer) (backend.Backend,
 		if mode == "on" {
 			return nil, err
 		}
-		fmt.Fprintf(stderr, "bench: no CUDA rows: %v\n", err)
+		if !errors.Is(err, backend.ErrNotCompiled) { // a -tags cuda build on a machine without a GPU
+			fmt.Fprintf(stderr, "bench: no CUDA rows: %v\n", err)
+		}
 		return nil, nil
 	}
 	if _, ok := be.(backend.DeviceTimer); !ok {
