@@ -5,7 +5,7 @@
 #include "textflag.h"
 
 // func gemmMicroAVX2(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, AVX2, FMA3
 TEXT ·gemmMicroAVX2(SB), NOSPLIT, $0-48
 	MOVQ   k+0(FP), AX
 	MOVQ   a+8(FP), CX
@@ -149,8 +149,7 @@ done:
 	MOVQ         c+24(FP), AX
 	MOVQ         ldc+32(FP), CX
 	SHLQ         $0x02, CX
-	MOVSS        alpha+40(FP), X12
-	VBROADCASTSS X12, Y12
+	VBROADCASTSS alpha+40(FP), Y12
 	VMULPS       Y12, Y0, Y0
 	VMULPS       Y12, Y1, Y1
 	VMULPS       Y12, Y2, Y2
@@ -163,9 +162,9 @@ done:
 	VMULPS       Y12, Y9, Y9
 	VMULPS       Y12, Y10, Y10
 	VMULPS       Y12, Y11, Y11
-	MOVSS        beta+44(FP), X12
-	XORPS        X13, X13
-	UCOMISS      X13, X12
+	VMOVSS       beta+44(FP), X12
+	VXORPS       X13, X13, X13
+	VUCOMISS     X13, X12
 	JNE          accumulate
 	JP           accumulate
 
@@ -226,7 +225,7 @@ accumulate:
 	RET
 
 // func gemmMicroAVX2Strided(k int, a *float32, rsA int, csA int, b *float32, c *float32, ldc int, alpha float32, beta float32)
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, AVX2, FMA3
 TEXT ·gemmMicroAVX2Strided(SB), NOSPLIT, $0-64
 	MOVQ   k+0(FP), AX
 	MOVQ   a+8(FP), CX
@@ -379,8 +378,7 @@ done:
 	MOVQ         c+40(FP), AX
 	MOVQ         ldc+48(FP), CX
 	SHLQ         $0x02, CX
-	MOVSS        alpha+56(FP), X12
-	VBROADCASTSS X12, Y12
+	VBROADCASTSS alpha+56(FP), Y12
 	VMULPS       Y12, Y0, Y0
 	VMULPS       Y12, Y1, Y1
 	VMULPS       Y12, Y2, Y2
@@ -393,9 +391,9 @@ done:
 	VMULPS       Y12, Y9, Y9
 	VMULPS       Y12, Y10, Y10
 	VMULPS       Y12, Y11, Y11
-	MOVSS        beta+60(FP), X12
-	XORPS        X13, X13
-	UCOMISS      X13, X12
+	VMOVSS       beta+60(FP), X12
+	VXORPS       X13, X13, X13
+	VUCOMISS     X13, X12
 	JNE          accumulate
 	JP           accumulate
 

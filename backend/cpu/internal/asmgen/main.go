@@ -137,16 +137,20 @@ func gemmMicroAVX2(strided bool) {
 	pc := Load(Param("c"), GP64())
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(2), ldc) // elements to bytes
+	// Only VEX-encoded instructions from here on: a legacy SSE instruction
+	// (MOVSS, XORPS, UCOMISS) while the upper halves of the ymm registers
+	// are dirty costs hundreds of cycles per call on the CPUs measured.
 	alpha := YMM()
-	VBROADCASTSS(Load(Param("alpha"), XMM()), alpha)
+	VBROADCASTSS(paramAddr("alpha"), alpha)
 	for r := range acc {
 		for h := range acc[r] {
 			VMULPS(alpha, acc[r][h], acc[r][h])
 		}
 	}
-	betaX, zero := Load(Param("beta"), XMM()), XMM()
-	XORPS(zero, zero)
-	UCOMISS(zero, betaX)
+	betaX, zero := XMM(), XMM()
+	VMOVSS(paramAddr("beta"), betaX)
+	VXORPS(zero, zero, zero)
+	VUCOMISS(zero, betaX)
 	JNE(LabelRef("accumulate"))
 	JP(LabelRef("accumulate")) // beta is NaN: let it propagate as BLAS would
 
@@ -178,6 +182,16 @@ func gemmMicroAVX2(strided bool) {
 	}
 	VZEROUPPER()
 	RET()
+}
+
+// paramAddr is the stack address of the named scalar argument, for
+// instructions that read it from memory directly.
+func paramAddr(name string) Mem {
+	b, err := Param(name).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	return b.Addr
 }
 
 // adamAVX2 is the Adam/AdamW update, 8 parameters per iteration; n must be a
