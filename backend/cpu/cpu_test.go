@@ -117,6 +117,57 @@ func TestStridedMicroKernels(t *testing.T) {
 	}
 }
 
+// TestPacking checks every level's packing of full A and B slivers against
+// the generic loop, both layouts, k = 0..17 and 31..33, with NaN around the
+// source and guard values past the destination.
+func TestPacking(t *testing.T) {
+	const guard = float32(-12345.5)
+	rng := rand.New(rand.NewPCG(6, 6))
+	for _, level := range Supported() {
+		kt := kernelTable[level]
+		for _, w := range []int{kt.mr, kt.nr} {
+			for _, kc := range []int{0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33} {
+				for _, alongK := range []bool{false, true} {
+					name := fmt.Sprintf("%s w=%d kc=%d alongK=%v", level, w, kc, alongK)
+					// The sliver is rows x cols inside a matrix with rows of ld.
+					rows, cols := kc, w
+					if alongK {
+						rows, cols = w, kc
+					}
+					ld := cols + 3
+					src := make([]float32, (rows+1)*ld)
+					for i := range src {
+						src[i] = float32(math.NaN())
+					}
+					for r := range rows {
+						for c := range cols {
+							src[r*ld+c] = float32(rng.Float64()*2 - 1)
+						}
+					}
+					want := make([]float32, kc*w)
+					packSliverGeneric(want, src, ld, kc, w, w, alongK)
+					got := make([]float32, kc*w+8)
+					for i := range got {
+						got[i] = guard
+					}
+					kt.pack(got, src, ld, kc, w, alongK)
+					for i, v := range got {
+						if i >= kc*w {
+							if v != guard {
+								t.Fatalf("%s: wrote %v past the sliver at %d", name, v, i)
+							}
+							continue
+						}
+						if math.Float32bits(v) != math.Float32bits(want[i]) || math.IsNaN(float64(v)) {
+							t.Fatalf("%s: dst[%d] = %v, want %v", name, i, v, want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestGemmThreadCountInvariant checks that the result of a GEMM is
 // bit-identical for any number of threads: the work is split across C, never
 // across K, so each element is summed in the same order.

@@ -17,6 +17,21 @@ func gemmMicroAVX2(k int, a *float32, b *float32, c *float32, ldc int, alpha flo
 //go:noescape
 func gemmMicroAVX2Strided(k int, a *float32, rsA int, csA int, b *float32, c *float32, ldc int, alpha float32, beta float32)
 
+// packANAVX2 transposes 6 rows of kc (a multiple of 8) floats, src[r*ld+p] to dst[6p+r].
+//
+//go:noescape
+func packANAVX2(kc int, src *float32, ld int, dst *float32)
+
+// packBNAVX2 copies kc rows of 16 floats, src[p*ld:] to dst[16p:].
+//
+//go:noescape
+func packBNAVX2(kc int, src *float32, ld int, dst *float32)
+
+// packBTAVX2 transposes 16 columns of kc (a multiple of 8) floats, src[c*ld+p] to dst[16p+c].
+//
+//go:noescape
+func packBTAVX2(kc int, src *float32, ld int, dst *float32)
+
 // adamAVX2 applies one Adam update to n (a multiple of 8) parameters.
 //
 //go:noescape

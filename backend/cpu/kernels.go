@@ -19,6 +19,9 @@ type kernels struct {
 	// (mc x kc) stays in L2, a B sliver (kc x nr) in L1, a packed B panel
 	// (kc x nc) in L3.
 	mc, kc, nc int
+	// pack packs one full sliver of A (w = mr) or B (w = nr) for
+	// gemmMicro: packSliverGeneric with n == w.
+	pack func(dst, src []float32, ld, kc, w int, alongK bool)
 
 	// adam applies one Adam/AdamW update to a range of parameters.
 	adam func(p, g, m, v []float32, c *adamConsts)
@@ -41,11 +44,16 @@ var genericKernels = kernels{
 	mr: 4, nr: 4,
 	gemmMicro: gemmMicroGeneric4x4,
 	mc:        128, kc: 256, nc: 4096,
+	pack: packGeneric,
 	adam: adamGeneric,
 
 	relu:         reluGeneric,
 	reluBackward: reluBackwardGeneric,
 	add:          addGeneric,
+}
+
+func packGeneric(dst, src []float32, ld, kc, w int, alongK bool) {
+	packSliverGeneric(dst, src, ld, kc, w, w, alongK)
 }
 
 func reluGeneric(x, y []float32) {
