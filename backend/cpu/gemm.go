@@ -78,10 +78,11 @@ func (be *Backend) gemmStrip(worker int, g gemmArgs, m0, m1, n0, n1 int) {
 	if g.transA {
 		rsA, csA = 1, g.m
 	}
+	kcb := kcBlock(g.k, kt.kc)
 	for jc := n0; jc < n1; jc += kt.nc {
 		nc := min(kt.nc, n1-jc)
-		for pc := 0; pc < g.k; pc += kt.kc {
-			kc := min(kt.kc, g.k-pc)
+		for pc := 0; pc < g.k; pc += kcb {
+			kc := min(kcb, g.k-pc)
 			beta := g.beta
 			if pc > 0 {
 				beta = 1 // later K blocks accumulate onto the first
@@ -123,6 +124,17 @@ func (be *Backend) gemmStrip(worker int, g gemmArgs, m0, m1, n0, n1 int) {
 			}
 		}
 	}
+}
+
+// kcBlock is the depth of the K blocks: K cut into the fewest blocks of at
+// most kc, of equal depth rounded up to a multiple of 8 (the packing
+// kernels' step), so that no block is a thin remainder that reads and
+// writes all of C for a few steps of k. It depends on K alone, so the
+// summation order does not depend on the thread count.
+func kcBlock(k, kc int) int {
+	blocks := (k + kc - 1) / kc
+	d := (k + blocks - 1) / blocks
+	return min((d+7)&^7, kc)
 }
 
 // packA copies op(A)[ic:ic+mc, pc:pc+kc] into slivers of mr rows: sliver s
