@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fastnn/fastnn/backend"
 	"github.com/fastnn/fastnn/backend/conformance"
@@ -313,6 +314,30 @@ func BenchmarkMicroKernel(b *testing.B) {
 				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
+	}
+}
+
+// spinJob busies each piece for a fixed time.
+type spinJob time.Duration
+
+func (d spinJob) run(_, _, _ int) {
+	for start := time.Now(); time.Since(start) < time.Duration(d); {
+	}
+}
+
+// BenchmarkParallelFor measures the hand-off of the worker pool: two
+// pieces of d each, then d of serial work, as between the parallel loops
+// of a training step. The ideal is 2d per iteration.
+func BenchmarkParallelFor(b *testing.B) {
+	for _, d := range []time.Duration{0, 20 * time.Microsecond, 100 * time.Microsecond} {
+		b.Run(d.String(), func(b *testing.B) {
+			p := newPool(2)
+			defer p.close()
+			for b.Loop() {
+				p.parallelFor(2, 1, 1, spinJob(d))
+				spinJob(d).run(0, 0, 0)
+			}
+		})
 	}
 }
 
