@@ -5,28 +5,49 @@
 #include "textflag.h"
 
 // func gemmMicroAVX2(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·gemmMicroAVX2(SB), NOSPLIT, $0-48
-	MOVQ   k+0(FP), AX
-	MOVQ   a+8(FP), CX
-	MOVQ   b+16(FP), DX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ   AX, BX
-	SHRQ   $0x02, BX
-	ANDQ   $0x03, AX
-	TESTQ  BX, BX
-	JZ     tail
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+16(FP), DX
+	MOVQ       c+24(FP), BX
+	MOVQ       ldc+32(FP), SI
+	SHLQ       $0x02, SI
+	MOVQ       BX, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 60(DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 60(DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 60(DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 60(DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 60(DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 60(DI)
+	VXORPS     Y0, Y0, Y0
+	VXORPS     Y1, Y1, Y1
+	VXORPS     Y2, Y2, Y2
+	VXORPS     Y3, Y3, Y3
+	VXORPS     Y4, Y4, Y4
+	VXORPS     Y5, Y5, Y5
+	VXORPS     Y6, Y6, Y6
+	VXORPS     Y7, Y7, Y7
+	VXORPS     Y8, Y8, Y8
+	VXORPS     Y9, Y9, Y9
+	VXORPS     Y10, Y10, Y10
+	VXORPS     Y11, Y11, Y11
+	MOVQ       AX, DI
+	SHRQ       $0x02, DI
+	ANDQ       $0x03, AX
+	TESTQ      DI, DI
+	JZ         tail
 
 loop:
 	// 4 rank-1 updates of the tile.
@@ -112,7 +133,7 @@ loop:
 	VFMADD231PS  Y13, Y14, Y11
 	ADDQ         $0x00000060, CX
 	ADDQ         $0x00000100, DX
-	DECQ         BX
+	DECQ         DI
 	JNZ          loop
 
 tail:
@@ -146,9 +167,6 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	MOVQ         c+24(FP), AX
-	MOVQ         ldc+32(FP), CX
-	SHLQ         $0x02, CX
 	VBROADCASTSS alpha+40(FP), Y12
 	VMULPS       Y12, Y0, Y0
 	VMULPS       Y12, Y1, Y1
@@ -169,21 +187,22 @@ done:
 	JP           accumulate
 
 	// beta == 0: C is only written.
+	MOVQ    BX, AX
 	VMOVUPS Y0, (AX)
 	VMOVUPS Y1, 32(AX)
-	ADDQ    CX, AX
+	ADDQ    SI, AX
 	VMOVUPS Y2, (AX)
 	VMOVUPS Y3, 32(AX)
-	ADDQ    CX, AX
+	ADDQ    SI, AX
 	VMOVUPS Y4, (AX)
 	VMOVUPS Y5, 32(AX)
-	ADDQ    CX, AX
+	ADDQ    SI, AX
 	VMOVUPS Y6, (AX)
 	VMOVUPS Y7, 32(AX)
-	ADDQ    CX, AX
+	ADDQ    SI, AX
 	VMOVUPS Y8, (AX)
 	VMOVUPS Y9, 32(AX)
-	ADDQ    CX, AX
+	ADDQ    SI, AX
 	VMOVUPS Y10, (AX)
 	VMOVUPS Y11, 32(AX)
 	VZEROUPPER
@@ -192,67 +211,88 @@ done:
 accumulate:
 	// C = alpha*acc + beta*C
 	VBROADCASTSS X12, Y12
-	VFMADD231PS  (AX), Y12, Y0
-	VFMADD231PS  32(AX), Y12, Y1
-	VMOVUPS      Y0, (AX)
-	VMOVUPS      Y1, 32(AX)
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y2
-	VFMADD231PS  32(AX), Y12, Y3
-	VMOVUPS      Y2, (AX)
-	VMOVUPS      Y3, 32(AX)
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y4
-	VFMADD231PS  32(AX), Y12, Y5
-	VMOVUPS      Y4, (AX)
-	VMOVUPS      Y5, 32(AX)
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y6
-	VFMADD231PS  32(AX), Y12, Y7
-	VMOVUPS      Y6, (AX)
-	VMOVUPS      Y7, 32(AX)
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y8
-	VFMADD231PS  32(AX), Y12, Y9
-	VMOVUPS      Y8, (AX)
-	VMOVUPS      Y9, 32(AX)
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y10
-	VFMADD231PS  32(AX), Y12, Y11
-	VMOVUPS      Y10, (AX)
-	VMOVUPS      Y11, 32(AX)
+	VFMADD231PS  (BX), Y12, Y0
+	VFMADD231PS  32(BX), Y12, Y1
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y12, Y2
+	VFMADD231PS  32(BX), Y12, Y3
+	VMOVUPS      Y2, (BX)
+	VMOVUPS      Y3, 32(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y12, Y4
+	VFMADD231PS  32(BX), Y12, Y5
+	VMOVUPS      Y4, (BX)
+	VMOVUPS      Y5, 32(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y12, Y6
+	VFMADD231PS  32(BX), Y12, Y7
+	VMOVUPS      Y6, (BX)
+	VMOVUPS      Y7, 32(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y12, Y8
+	VFMADD231PS  32(BX), Y12, Y9
+	VMOVUPS      Y8, (BX)
+	VMOVUPS      Y9, 32(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y12, Y10
+	VFMADD231PS  32(BX), Y12, Y11
+	VMOVUPS      Y10, (BX)
+	VMOVUPS      Y11, 32(BX)
 	VZEROUPPER
 	RET
 
 // func gemmMicroAVX2Strided(k int, a *float32, rsA int, csA int, b *float32, c *float32, ldc int, alpha float32, beta float32)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·gemmMicroAVX2Strided(SB), NOSPLIT, $0-64
-	MOVQ   k+0(FP), AX
-	MOVQ   a+8(FP), CX
-	MOVQ   b+32(FP), DX
-	MOVQ   rsA+16(FP), BX
-	MOVQ   csA+24(FP), SI
-	SHLQ   $0x02, BX
-	SHLQ   $0x02, SI
-	LEAQ   (BX)(BX*2), DI
-	LEAQ   (BX)(BX*4), R8
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ   AX, R9
-	SHRQ   $0x02, R9
-	ANDQ   $0x03, AX
-	TESTQ  R9, R9
-	JZ     tail
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+32(FP), DX
+	MOVQ       rsA+16(FP), BX
+	MOVQ       csA+24(FP), SI
+	SHLQ       $0x02, BX
+	SHLQ       $0x02, SI
+	LEAQ       (BX)(BX*2), DI
+	LEAQ       (BX)(BX*4), R8
+	MOVQ       c+40(FP), R9
+	MOVQ       ldc+48(FP), R10
+	SHLQ       $0x02, R10
+	MOVQ       R9, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 60(R11)
+	ADDQ       R10, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 60(R11)
+	ADDQ       R10, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 60(R11)
+	ADDQ       R10, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 60(R11)
+	ADDQ       R10, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 60(R11)
+	ADDQ       R10, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 60(R11)
+	VXORPS     Y0, Y0, Y0
+	VXORPS     Y1, Y1, Y1
+	VXORPS     Y2, Y2, Y2
+	VXORPS     Y3, Y3, Y3
+	VXORPS     Y4, Y4, Y4
+	VXORPS     Y5, Y5, Y5
+	VXORPS     Y6, Y6, Y6
+	VXORPS     Y7, Y7, Y7
+	VXORPS     Y8, Y8, Y8
+	VXORPS     Y9, Y9, Y9
+	VXORPS     Y10, Y10, Y10
+	VXORPS     Y11, Y11, Y11
+	MOVQ       AX, R11
+	SHRQ       $0x02, R11
+	ANDQ       $0x03, AX
+	TESTQ      R11, R11
+	JZ         tail
 
 loop:
 	// 4 rank-1 updates of the tile.
@@ -341,7 +381,7 @@ loop:
 	VFMADD231PS  Y13, Y14, Y11
 	ADDQ         SI, CX
 	ADDQ         $0x00000100, DX
-	DECQ         R9
+	DECQ         R11
 	JNZ          loop
 
 tail:
@@ -375,9 +415,6 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	MOVQ         c+40(FP), AX
-	MOVQ         ldc+48(FP), CX
-	SHLQ         $0x02, CX
 	VBROADCASTSS alpha+56(FP), Y12
 	VMULPS       Y12, Y0, Y0
 	VMULPS       Y12, Y1, Y1
@@ -398,21 +435,22 @@ done:
 	JP           accumulate
 
 	// beta == 0: C is only written.
+	MOVQ    R9, AX
 	VMOVUPS Y0, (AX)
 	VMOVUPS Y1, 32(AX)
-	ADDQ    CX, AX
+	ADDQ    R10, AX
 	VMOVUPS Y2, (AX)
 	VMOVUPS Y3, 32(AX)
-	ADDQ    CX, AX
+	ADDQ    R10, AX
 	VMOVUPS Y4, (AX)
 	VMOVUPS Y5, 32(AX)
-	ADDQ    CX, AX
+	ADDQ    R10, AX
 	VMOVUPS Y6, (AX)
 	VMOVUPS Y7, 32(AX)
-	ADDQ    CX, AX
+	ADDQ    R10, AX
 	VMOVUPS Y8, (AX)
 	VMOVUPS Y9, 32(AX)
-	ADDQ    CX, AX
+	ADDQ    R10, AX
 	VMOVUPS Y10, (AX)
 	VMOVUPS Y11, 32(AX)
 	VZEROUPPER
@@ -421,35 +459,35 @@ done:
 accumulate:
 	// C = alpha*acc + beta*C
 	VBROADCASTSS X12, Y12
-	VFMADD231PS  (AX), Y12, Y0
-	VFMADD231PS  32(AX), Y12, Y1
-	VMOVUPS      Y0, (AX)
-	VMOVUPS      Y1, 32(AX)
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y2
-	VFMADD231PS  32(AX), Y12, Y3
-	VMOVUPS      Y2, (AX)
-	VMOVUPS      Y3, 32(AX)
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y4
-	VFMADD231PS  32(AX), Y12, Y5
-	VMOVUPS      Y4, (AX)
-	VMOVUPS      Y5, 32(AX)
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y6
-	VFMADD231PS  32(AX), Y12, Y7
-	VMOVUPS      Y6, (AX)
-	VMOVUPS      Y7, 32(AX)
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y8
-	VFMADD231PS  32(AX), Y12, Y9
-	VMOVUPS      Y8, (AX)
-	VMOVUPS      Y9, 32(AX)
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y10
-	VFMADD231PS  32(AX), Y12, Y11
-	VMOVUPS      Y10, (AX)
-	VMOVUPS      Y11, 32(AX)
+	VFMADD231PS  (R9), Y12, Y0
+	VFMADD231PS  32(R9), Y12, Y1
+	VMOVUPS      Y0, (R9)
+	VMOVUPS      Y1, 32(R9)
+	ADDQ         R10, R9
+	VFMADD231PS  (R9), Y12, Y2
+	VFMADD231PS  32(R9), Y12, Y3
+	VMOVUPS      Y2, (R9)
+	VMOVUPS      Y3, 32(R9)
+	ADDQ         R10, R9
+	VFMADD231PS  (R9), Y12, Y4
+	VFMADD231PS  32(R9), Y12, Y5
+	VMOVUPS      Y4, (R9)
+	VMOVUPS      Y5, 32(R9)
+	ADDQ         R10, R9
+	VFMADD231PS  (R9), Y12, Y6
+	VFMADD231PS  32(R9), Y12, Y7
+	VMOVUPS      Y6, (R9)
+	VMOVUPS      Y7, 32(R9)
+	ADDQ         R10, R9
+	VFMADD231PS  (R9), Y12, Y8
+	VFMADD231PS  32(R9), Y12, Y9
+	VMOVUPS      Y8, (R9)
+	VMOVUPS      Y9, 32(R9)
+	ADDQ         R10, R9
+	VFMADD231PS  (R9), Y12, Y10
+	VFMADD231PS  32(R9), Y12, Y11
+	VMOVUPS      Y10, (R9)
+	VMOVUPS      Y11, 32(R9)
 	VZEROUPPER
 	RET
 

@@ -80,6 +80,24 @@ func gemmMicroAVX2(strided bool) {
 		nextA = func(int) { ADDQ(cs, pa) }
 	}
 
+	// Ask for the tile of C now, so that it has arrived from wherever it
+	// is (C is often far larger than the caches) by the time the loop ends:
+	// both cache lines a 64-byte row of the tile can touch.
+	pc := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc) // elements to bytes
+	{
+		row := GP64()
+		MOVQ(pc, row)
+		for r := 0; r < mr; r++ {
+			PREFETCHT0(Mem{Base: row})
+			PREFETCHT0(Mem{Base: row, Disp: 4*nr - 4})
+			if r < mr-1 {
+				ADDQ(ldc, row)
+			}
+		}
+	}
+
 	var acc [mr][2]reg.VecVirtual
 	for r := range acc {
 		for h := range acc[r] {
@@ -136,9 +154,6 @@ func gemmMicroAVX2(strided bool) {
 	JNZ(LabelRef("tailloop"))
 
 	Label("done")
-	pc := Load(Param("c"), GP64())
-	ldc := Load(Param("ldc"), GP64())
-	SHLQ(U8(2), ldc) // elements to bytes
 	// Only VEX-encoded instructions from here on: a legacy SSE instruction
 	// (MOVSS, XORPS, UCOMISS) while the upper halves of the ymm registers
 	// are dirty costs hundreds of cycles per call on the CPUs measured.
