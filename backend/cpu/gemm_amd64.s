@@ -729,6 +729,101 @@ adamdone:
 	VZEROUPPER
 	RET
 
+// func sgdPlainAVX2(n int, param *float32, grad *float32, v *float32, c *float32)
+// Requires: AVX
+TEXT ·sgdPlainAVX2(SB), NOSPLIT, $0-40
+	MOVQ         n+0(FP), AX
+	MOVQ         param+8(FP), CX
+	MOVQ         grad+16(FP), DX
+	MOVQ         v+24(FP), BX
+	MOVQ         c+32(FP), BX
+	VBROADCASTSS (BX), Y0
+	VBROADCASTSS 4(BX), Y1
+	VBROADCASTSS 8(BX), Y1
+	XORQ         BX, BX
+
+sgdPlainAVX2loop:
+	CMPQ    BX, AX
+	JGE     sgdPlainAVX2done
+	VMOVUPS (CX)(BX*4), Y2
+	VMULPS  Y2, Y1, Y3
+	VADDPS  (DX)(BX*4), Y3, Y3
+	VMULPS  Y3, Y0, Y3
+	VSUBPS  Y3, Y2, Y2
+	VMOVUPS Y2, (CX)(BX*4)
+	ADDQ    $0x08, BX
+	JMP     sgdPlainAVX2loop
+
+sgdPlainAVX2done:
+	VZEROUPPER
+	RET
+
+// func sgdMomentumAVX2(n int, param *float32, grad *float32, v *float32, c *float32)
+// Requires: AVX
+TEXT ·sgdMomentumAVX2(SB), NOSPLIT, $0-40
+	MOVQ         n+0(FP), AX
+	MOVQ         param+8(FP), CX
+	MOVQ         grad+16(FP), DX
+	MOVQ         v+24(FP), BX
+	MOVQ         c+32(FP), SI
+	VBROADCASTSS (SI), Y0
+	VBROADCASTSS 4(SI), Y1
+	VBROADCASTSS 8(SI), Y2
+	XORQ         SI, SI
+
+sgdMomentumAVX2loop:
+	CMPQ    SI, AX
+	JGE     sgdMomentumAVX2done
+	VMOVUPS (CX)(SI*4), Y3
+	VMULPS  Y3, Y2, Y4
+	VADDPS  (DX)(SI*4), Y4, Y4
+	VMULPS  (BX)(SI*4), Y1, Y5
+	VADDPS  Y4, Y5, Y5
+	VMOVUPS Y5, (BX)(SI*4)
+	VMULPS  Y5, Y0, Y4
+	VSUBPS  Y4, Y3, Y3
+	VMOVUPS Y3, (CX)(SI*4)
+	ADDQ    $0x08, SI
+	JMP     sgdMomentumAVX2loop
+
+sgdMomentumAVX2done:
+	VZEROUPPER
+	RET
+
+// func sgdNesterovAVX2(n int, param *float32, grad *float32, v *float32, c *float32)
+// Requires: AVX
+TEXT ·sgdNesterovAVX2(SB), NOSPLIT, $0-40
+	MOVQ         n+0(FP), AX
+	MOVQ         param+8(FP), CX
+	MOVQ         grad+16(FP), DX
+	MOVQ         v+24(FP), BX
+	MOVQ         c+32(FP), SI
+	VBROADCASTSS (SI), Y0
+	VBROADCASTSS 4(SI), Y1
+	VBROADCASTSS 8(SI), Y2
+	XORQ         SI, SI
+
+sgdNesterovAVX2loop:
+	CMPQ    SI, AX
+	JGE     sgdNesterovAVX2done
+	VMOVUPS (CX)(SI*4), Y3
+	VMULPS  Y3, Y2, Y4
+	VADDPS  (DX)(SI*4), Y4, Y4
+	VMULPS  (BX)(SI*4), Y1, Y5
+	VADDPS  Y4, Y5, Y5
+	VMOVUPS Y5, (BX)(SI*4)
+	VMULPS  Y5, Y1, Y5
+	VADDPS  Y5, Y4, Y4
+	VMULPS  Y4, Y0, Y5
+	VSUBPS  Y5, Y3, Y3
+	VMOVUPS Y3, (CX)(SI*4)
+	ADDQ    $0x08, SI
+	JMP     sgdNesterovAVX2loop
+
+sgdNesterovAVX2done:
+	VZEROUPPER
+	RET
+
 // func reluAVX2(n int, x *float32, y *float32)
 // Requires: AVX
 TEXT ·reluAVX2(SB), NOSPLIT, $0-24
@@ -771,6 +866,31 @@ reluBackwardAVX2loop:
 	JMP     reluBackwardAVX2loop
 
 reluBackwardAVX2done:
+	VZEROUPPER
+	RET
+
+// func addF64AVX2(n int, x *float32, acc *float64)
+// Requires: AVX
+TEXT ·addF64AVX2(SB), NOSPLIT, $0-24
+	MOVQ   n+0(FP), AX
+	MOVQ   x+8(FP), CX
+	MOVQ   acc+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	XORQ   BX, BX
+
+addF64AVX2loop:
+	CMPQ      BX, AX
+	JGE       addF64AVX2done
+	VCVTPS2PD (CX)(BX*4), Y0
+	VADDPD    (DX)(BX*8), Y0, Y0
+	VMOVUPD   Y0, (DX)(BX*8)
+	VCVTPS2PD 16(CX)(BX*4), Y0
+	VADDPD    32(DX)(BX*8), Y0, Y0
+	VMOVUPD   Y0, 32(DX)(BX*8)
+	ADDQ      $0x08, BX
+	JMP       addF64AVX2loop
+
+addF64AVX2done:
 	VZEROUPPER
 	RET
 

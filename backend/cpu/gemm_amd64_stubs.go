@@ -37,6 +37,21 @@ func packBTAVX2(kc int, src *float32, ld int, dst *float32)
 //go:noescape
 func adamAVX2(n int, param *float32, grad *float32, m *float32, v *float32, c *float32)
 
+// sgdPlainAVX2 applies one SGD update (plain) to n (a multiple of 8) parameters.
+//
+//go:noescape
+func sgdPlainAVX2(n int, param *float32, grad *float32, v *float32, c *float32)
+
+// sgdMomentumAVX2 applies one SGD update (momentum) to n (a multiple of 8) parameters.
+//
+//go:noescape
+func sgdMomentumAVX2(n int, param *float32, grad *float32, v *float32, c *float32)
+
+// sgdNesterovAVX2 applies one SGD update (nesterov) to n (a multiple of 8) parameters.
+//
+//go:noescape
+func sgdNesterovAVX2(n int, param *float32, grad *float32, v *float32, c *float32)
+
 // reluAVX2 sets y = max(x, 0) for n (a multiple of 8) floats.
 //
 //go:noescape
@@ -46,6 +61,11 @@ func reluAVX2(n int, x *float32, y *float32)
 //
 //go:noescape
 func reluBackwardAVX2(n int, x *float32, dy *float32, dx *float32)
+
+// addF64AVX2 sets acc += float64(x) for n (a multiple of 8) floats.
+//
+//go:noescape
+func addF64AVX2(n int, x *float32, acc *float64)
 
 // addAVX2 sets y += x for n (a multiple of 8) floats.
 //

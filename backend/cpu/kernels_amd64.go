@@ -19,10 +19,12 @@ var avx2Kernels = kernels{
 	mc:               144, kc: 256, nc: 4080,
 	pack: packAVX2Go,
 	adam: adamAVX2Go,
+	sgd:  sgdAVX2Go,
 
 	relu:         reluAVX2Go,
 	reluBackward: reluBackwardAVX2Go,
 	add:          addAVX2Go,
+	addF64:       addF64AVX2Go,
 }
 
 // The elementwise wrappers run the assembly on whole groups of 8 and the
@@ -44,6 +46,39 @@ func reluBackwardAVX2Go(x, dy, dx []float32) {
 		reluBackwardAVX2(body, &x[0], &dy[0], &dx[0])
 	}
 	reluBackwardGeneric(x[n&^7:], dy[n&^7:n], dx[n&^7:n])
+}
+
+func addF64AVX2Go(x []float32, acc []float64) {
+	n := len(x)
+	_ = acc[:n]
+	if body := n &^ 7; body > 0 {
+		addF64AVX2(body, &x[0], &acc[0])
+	}
+	addF64Generic(x[n&^7:], acc[n&^7:n])
+}
+
+// sgdAVX2Go runs the assembly form of the update on whole groups of 8 and
+// the generic loop on the rest.
+func sgdAVX2Go(ps, gs, vs []float32, c *sgdConsts) {
+	n := len(ps)
+	_ = gs[:n]
+	body := n &^ 7
+	if body > 0 {
+		switch {
+		case c.momentum == 0:
+			sgdPlainAVX2(body, &ps[0], &gs[0], &ps[0], &c.lr)
+		case c.nesterov:
+			_ = vs[:n]
+			sgdNesterovAVX2(body, &ps[0], &gs[0], &vs[0], &c.lr)
+		default:
+			_ = vs[:n]
+			sgdMomentumAVX2(body, &ps[0], &gs[0], &vs[0], &c.lr)
+		}
+	}
+	if c.momentum != 0 {
+		vs = vs[body:n]
+	}
+	sgdGeneric(ps[body:], gs[body:n], vs, c)
 }
 
 func addAVX2Go(x, y []float32) {

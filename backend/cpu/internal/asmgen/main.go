@@ -5,6 +5,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -18,6 +19,7 @@ func main() {
 	packAAVX2()
 	packBAVX2()
 	adamAVX2()
+	sgdAVX2()
 	eltwiseAVX2()
 	Generate()
 }
@@ -445,6 +447,62 @@ func adamAVX2() {
 	RET()
 }
 
+// sgdAVX2 writes the SGD update, 8 parameters per iteration, one function
+// per form of the update; n must be a multiple of 8 and c points at an
+// sgdConsts (lr, momentum, weight decay). Its Go equivalent is sgdGeneric,
+// with the same multiplications and additions (no fused ones), so the two
+// agree bit for bit:
+//
+//	g := grad[i] + wd*p[i]
+//	sgdMomentumAVX2: v[i] = mu*v[i] + g; g = v[i]
+//	sgdNesterovAVX2: v[i] = mu*v[i] + g; g = g + mu*v[i]
+//	p[i] -= lr*g
+func sgdAVX2() {
+	for _, form := range []string{"Plain", "Momentum", "Nesterov"} {
+		name := "sgd" + form + "AVX2"
+		TEXT(name, NOSPLIT, "func(n int, param, grad, v, c *float32)")
+		Pragma("noescape")
+		Doc(name + " applies one SGD update (" + strings.ToLower(form) + ") to n (a multiple of 8) parameters.")
+		n := Load(Param("n"), GP64())
+		pp, pg := Load(Param("param"), GP64()), Load(Param("grad"), GP64())
+		pv, pc := Load(Param("v"), GP64()), Load(Param("c"), GP64())
+		lr, mu, wd := YMM(), YMM(), YMM()
+		VBROADCASTSS(Mem{Base: pc}, lr)
+		VBROADCASTSS(Mem{Base: pc, Disp: 4}, mu)
+		VBROADCASTSS(Mem{Base: pc, Disp: 8}, wd)
+		i := GP64()
+		XORQ(i, i)
+		Label(name + "loop")
+		CMPQ(i, n)
+		JGE(LabelRef(name + "done"))
+		at := func(base reg.Register) Mem { return Mem{Base: base, Index: i, Scale: 4} }
+		p, g, t := YMM(), YMM(), YMM()
+		VMOVUPS(at(pp), p)
+		VMULPS(p, wd, g)
+		VADDPS(at(pg), g, g) // g = grad + wd*p
+		if form != "Plain" {
+			v := YMM()
+			VMULPS(at(pv), mu, v)
+			VADDPS(g, v, v) // v = mu*v + g
+			VMOVUPS(v, at(pv))
+			if form == "Nesterov" {
+				VMULPS(v, mu, t)
+				VADDPS(t, g, g) // g = g + mu*v
+			} else {
+				g = v
+			}
+		}
+		VMULPS(g, lr, t)
+		VSUBPS(t, p, p) // p -= lr*g
+		VMOVUPS(p, at(pp))
+		ADDQ(U8(8), i)
+		JMP(LabelRef(name + "loop"))
+		Label(name + "done")
+		VZEROUPPER()
+		RET()
+	}
+}
+
 // eltwiseAVX2 writes the bandwidth-bound kernels of the ReLU layer and the
 // bias add, 8 floats per step; n must be a multiple of 8 (the Go side runs
 // the tail). Their Go equivalents:
@@ -452,6 +510,7 @@ func adamAVX2() {
 //	reluAVX2:         y[i] = max(x[i], 0)        (a NaN in x stays NaN)
 //	reluBackwardAVX2: dx[i] = dy[i] if x[i] > 0 else 0
 //	addAVX2:          y[i] += x[i]
+//	addF64AVX2:       acc[i] += float64(x[i])  (SumRows's column sums)
 func eltwiseAVX2() {
 	loop := func(name, sig, doc string, body func(i reg.Register, ptrs []reg.Register, zero reg.VecVirtual), params ...string) {
 		TEXT(name, NOSPLIT, sig)
@@ -491,6 +550,15 @@ func eltwiseAVX2() {
 			VANDPS(at(p[1], i), mask, v)
 			VMOVUPS(v, at(p[2], i))
 		}, "x", "dy", "dx")
+	loop("addF64AVX2", "func(n int, x *float32, acc *float64)", "addF64AVX2 sets acc += float64(x) for n (a multiple of 8) floats.",
+		func(i reg.Register, p []reg.Register, _ reg.VecVirtual) {
+			for h := 0; h < 2; h++ {
+				v := YMM()
+				VCVTPS2PD(Mem{Base: p[0], Index: i, Scale: 4, Disp: 16 * h}, v)
+				VADDPD(Mem{Base: p[1], Index: i, Scale: 8, Disp: 32 * h}, v, v)
+				VMOVUPD(v, Mem{Base: p[1], Index: i, Scale: 8, Disp: 32 * h})
+			}
+		}, "x", "acc")
 	loop("addAVX2", "func(n int, x, y *float32)", "addAVX2 sets y += x for n (a multiple of 8) floats.",
 		func(i reg.Register, p []reg.Register, _ reg.VecVirtual) {
 			v := YMM()
