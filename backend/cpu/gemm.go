@@ -3,7 +3,8 @@ package cpu
 // The GEMM follows the GotoBLAS/BLIS structure:
 //
 //	for jc in N by nc:            // B panel of nc columns
-//	  for pc in K by kc:          // pack B[pc:pc+kc, jc:jc+nc] into nr-wide slivers
+//	  for pc in K by kc:          // K in equal blocks of at most kc (kcBlock);
+//	                              // pack B[pc:pc+kc, jc:jc+nc] into nr-wide slivers
 //	    for ic in M by mc:        // pack A[ic:ic+mc, pc:pc+kc] into mr-tall slivers
 //	      for jr in nc by nr:
 //	        for ir in mc by mr:   // micro-kernel: an mr x nr tile of C, kc deep
