@@ -3,7 +3,8 @@ package cpu
 // The GEMM follows the GotoBLAS/BLIS structure:
 //
 //	for jc in N by nc:            // B panel of nc columns
-//	  for pc in K by kc:          // pack B[pc:pc+kc, jc:jc+nc] into nr-wide slivers
+//	  for pc in K by kc:          // K in equal blocks of at most kc (kcBlock);
+//	                              // pack B[pc:pc+kc, jc:jc+nc] into nr-wide slivers
 //	    for ic in M by mc:        // pack A[ic:ic+mc, pc:pc+kc] into mr-tall slivers
 //	      for jr in nc by nr:
 //	        for ir in mc by mr:   // micro-kernel: an mr x nr tile of C, kc deep
@@ -68,30 +69,33 @@ func (be *Backend) gemmStrip(worker int, g gemmArgs, m0, m1, n0, n1 int) {
 		s.packB = make([]float32, kt.kc*(kt.nc+nr))
 		s.tile = make([]float32, mr*nr)
 	}
-	// With a strided micro-kernel, full tiles read A where it lies (row-major
-	// A by rows, transposed A by its contiguous columns): only an edge
-	// sliver of fewer than mr rows is packed, zero-padded.
-	direct := kt.gemmMicroStrided != nil
+	// A packed A block is reused by every sliver of the B panel. For a
+	// panel of one or two slivers the packing costs about as much as it
+	// saves, and a level with a strided micro-kernel reads A where it lies
+	// instead (row-major A by rows, transposed A by its contiguous
+	// columns): only an edge sliver of fewer than mr rows is packed.
+	direct := kt.gemmMicroStrided != nil && n1-n0 <= 2*nr
 	rsA, csA := g.k, 1
 	if g.transA {
 		rsA, csA = 1, g.m
 	}
+	kcb := kcBlock(g.k, kt.kc)
 	for jc := n0; jc < n1; jc += kt.nc {
 		nc := min(kt.nc, n1-jc)
-		for pc := 0; pc < g.k; pc += kt.kc {
-			kc := min(kt.kc, g.k-pc)
+		for pc := 0; pc < g.k; pc += kcb {
+			kc := min(kcb, g.k-pc)
 			beta := g.beta
 			if pc > 0 {
 				beta = 1 // later K blocks accumulate onto the first
 			}
-			packB(s.packB, g, pc, kc, jc, nc, nr)
+			packB(kt, s.packB, g, pc, kc, jc, nc)
 			for ic := m0; ic < m1; ic += kt.mc {
 				mc := min(kt.mc, m1-ic)
 				full := mc / mr * mr // rows in full slivers
 				if !direct {
-					packA(s.packA, g, ic, mc, pc, kc, mr)
+					packA(kt, s.packA, g, ic, mc, pc, kc)
 				} else if full < mc {
-					packA(s.packA[full*kc:], g, ic+full, mc-full, pc, kc, mr)
+					packA(kt, s.packA[full*kc:], g, ic+full, mc-full, pc, kc)
 				}
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
@@ -123,66 +127,82 @@ func (be *Backend) gemmStrip(worker int, g gemmArgs, m0, m1, n0, n1 int) {
 	}
 }
 
+// kcBlock is the depth of the K blocks: K cut into the fewest blocks of at
+// most kc, of equal depth rounded up to a multiple of 8 (the packing
+// kernels' step), so that no block is a thin remainder that reads and
+// writes all of C for a few steps of k. It depends on K alone, so the
+// summation order does not depend on the thread count.
+func kcBlock(k, kc int) int {
+	blocks := (k + kc - 1) / kc
+	d := (k + blocks - 1) / blocks
+	return min((d+7)&^7, kc)
+}
+
 // packA copies op(A)[ic:ic+mc, pc:pc+kc] into slivers of mr rows: sliver s
 // holds rows ic+s*mr .. +mr, column-major within the sliver (p*mr + r), and
 // rows past mc are zero.
-func packA(dst []float32, g gemmArgs, ic, mc, pc, kc, mr int) {
-	for s := 0; s < mc; s += mr {
-		sl := dst[s*kc : (s+mr)*kc]
-		rows := min(mr, mc-s)
-		i0 := ic + s
-		if g.transA {
-			// A is k x m: the sliver's column p is contiguous in memory.
-			for p := 0; p < kc; p++ {
-				col := sl[p*mr : (p+1)*mr]
-				copy(col, g.a[(pc+p)*g.m+i0:(pc+p)*g.m+i0+rows])
-				clear(col[rows:])
-			}
-			continue
-		}
-		// A is m x k: read each row once, scatter it down the sliver.
-		for r := 0; r < mr; r++ {
-			if r >= rows {
-				for p := 0; p < kc; p++ {
-					sl[p*mr+r] = 0
-				}
-				continue
-			}
-			row := g.a[(i0+r)*g.k+pc : (i0+r)*g.k+pc+kc]
-			for p, v := range row {
-				sl[p*mr+r] = v
-			}
-		}
+func packA(kt *kernels, dst []float32, g gemmArgs, ic, mc, pc, kc int) {
+	if g.transA { // A is k x m: op(A)[i][p] = a[p*m + i]
+		packPanel(kt, dst, g.a, ic, mc, pc, kc, 1, g.m, kt.mr)
+	} else {
+		packPanel(kt, dst, g.a, ic, mc, pc, kc, g.k, 1, kt.mr)
 	}
 }
 
 // packB copies op(B)[pc:pc+kc, jc:jc+nc] into slivers of nr columns: sliver s
 // holds columns jc+s*nr .. +nr, row-major within the sliver (p*nr + c), and
 // columns past nc are zero.
-func packB(dst []float32, g gemmArgs, pc, kc, jc, nc, nr int) {
-	for s := 0; s < nc; s += nr {
-		sl := dst[s*kc : (s+nr)*kc]
-		cols := min(nr, nc-s)
-		if g.transB { // B is n x k: op(B)[p][j] = b[j*k + p]
-			for c := 0; c < nr; c++ {
-				if c >= cols {
-					for p := 0; p < kc; p++ {
-						sl[p*nr+c] = 0
-					}
-					continue
-				}
-				col := g.b[(jc+s+c)*g.k+pc : (jc+s+c)*g.k+pc+kc]
-				for p, v := range col {
-					sl[p*nr+c] = v
-				}
+func packB(kt *kernels, dst []float32, g gemmArgs, pc, kc, jc, nc int) {
+	if g.transB { // B is n x k: op(B)[p][j] = b[j*k + p]
+		packPanel(kt, dst, g.b, jc, nc, pc, kc, g.k, 1, kt.nr)
+	} else {
+		packPanel(kt, dst, g.b, jc, nc, pc, kc, 1, g.n, kt.nr)
+	}
+}
+
+// packPanel packs the elements i0 .. i0+n of an operand's m or n dimension
+// and p0 .. p0+kc of its k, element (i, p) at x[i*is + p*ps], into slivers
+// w wide: full slivers with the level's kernel, the last, narrower one with
+// the generic loop, which zero-pads it.
+func packPanel(kt *kernels, dst, x []float32, i0, n, p0, kc, is, ps, w int) {
+	alongK, ld := ps == 1, ps // with is == ps == 1 both readings agree
+	if alongK {
+		ld = is
+	}
+	for s := 0; s < n; s += w {
+		sl := dst[s*kc : (s+w)*kc]
+		src := x[(i0+s)*is+p0*ps:]
+		if n-s >= w {
+			kt.pack(sl, src, ld, kc, w, alongK)
+		} else {
+			packSliverGeneric(sl, src, ld, kc, w, n-s, alongK)
+		}
+	}
+}
+
+// packSliverGeneric packs one sliver w wide and kc deep: dst[p*w+i] =
+// X(i, p) for i < n and 0 for n <= i < w, where X(i, p) is src[i*ld+p] when
+// alongK (the source runs along k: row-major A, transposed B), else
+// src[p*ld+i] (transposed A, row-major B).
+func packSliverGeneric(dst, src []float32, ld, kc, w, n int, alongK bool) {
+	dst = dst[:kc*w]
+	if !alongK {
+		for p := 0; p < kc; p++ {
+			out := dst[p*w : p*w+w]
+			copy(out[:n], src[p*ld:p*ld+n])
+			clear(out[n:])
+		}
+		return
+	}
+	for i := 0; i < w; i++ {
+		if i >= n {
+			for p := 0; p < kc; p++ {
+				dst[p*w+i] = 0
 			}
 			continue
 		}
-		for p := 0; p < kc; p++ { // B is k x n
-			row := g.b[(pc+p)*g.n+jc+s:]
-			out := sl[p*nr : p*nr+nr]
-			copy(out[:cols], row[:cols])
-			clear(out[cols:])
+		for p, v := range src[i*ld : i*ld+kc] {
+			dst[p*w+i] = v
 		}
 	}
 }

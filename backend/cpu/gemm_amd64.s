@@ -5,28 +5,49 @@
 #include "textflag.h"
 
 // func gemmMicroAVX2(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·gemmMicroAVX2(SB), NOSPLIT, $0-48
-	MOVQ   k+0(FP), AX
-	MOVQ   a+8(FP), CX
-	MOVQ   b+16(FP), DX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ   AX, BX
-	SHRQ   $0x02, BX
-	ANDQ   $0x03, AX
-	TESTQ  BX, BX
-	JZ     tail
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+16(FP), DX
+	MOVQ       c+24(FP), BX
+	MOVQ       ldc+32(FP), SI
+	SHLQ       $0x02, SI
+	MOVQ       BX, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 60(DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 60(DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 60(DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 60(DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 60(DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 60(DI)
+	VXORPS     Y0, Y0, Y0
+	VXORPS     Y1, Y1, Y1
+	VXORPS     Y2, Y2, Y2
+	VXORPS     Y3, Y3, Y3
+	VXORPS     Y4, Y4, Y4
+	VXORPS     Y5, Y5, Y5
+	VXORPS     Y6, Y6, Y6
+	VXORPS     Y7, Y7, Y7
+	VXORPS     Y8, Y8, Y8
+	VXORPS     Y9, Y9, Y9
+	VXORPS     Y10, Y10, Y10
+	VXORPS     Y11, Y11, Y11
+	MOVQ       AX, DI
+	SHRQ       $0x02, DI
+	ANDQ       $0x03, AX
+	TESTQ      DI, DI
+	JZ         tail
 
 loop:
 	// 4 rank-1 updates of the tile.
@@ -112,7 +133,7 @@ loop:
 	VFMADD231PS  Y13, Y14, Y11
 	ADDQ         $0x00000060, CX
 	ADDQ         $0x00000100, DX
-	DECQ         BX
+	DECQ         DI
 	JNZ          loop
 
 tail:
@@ -146,11 +167,7 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	MOVQ         c+24(FP), AX
-	MOVQ         ldc+32(FP), CX
-	SHLQ         $0x02, CX
-	MOVSS        alpha+40(FP), X12
-	VBROADCASTSS X12, Y12
+	VBROADCASTSS alpha+40(FP), Y12
 	VMULPS       Y12, Y0, Y0
 	VMULPS       Y12, Y1, Y1
 	VMULPS       Y12, Y2, Y2
@@ -163,28 +180,29 @@ done:
 	VMULPS       Y12, Y9, Y9
 	VMULPS       Y12, Y10, Y10
 	VMULPS       Y12, Y11, Y11
-	MOVSS        beta+44(FP), X12
-	XORPS        X13, X13
-	UCOMISS      X13, X12
+	VMOVSS       beta+44(FP), X12
+	VXORPS       X13, X13, X13
+	VUCOMISS     X13, X12
 	JNE          accumulate
 	JP           accumulate
 
 	// beta == 0: C is only written.
+	MOVQ    BX, AX
 	VMOVUPS Y0, (AX)
 	VMOVUPS Y1, 32(AX)
-	ADDQ    CX, AX
+	ADDQ    SI, AX
 	VMOVUPS Y2, (AX)
 	VMOVUPS Y3, 32(AX)
-	ADDQ    CX, AX
+	ADDQ    SI, AX
 	VMOVUPS Y4, (AX)
 	VMOVUPS Y5, 32(AX)
-	ADDQ    CX, AX
+	ADDQ    SI, AX
 	VMOVUPS Y6, (AX)
 	VMOVUPS Y7, 32(AX)
-	ADDQ    CX, AX
+	ADDQ    SI, AX
 	VMOVUPS Y8, (AX)
 	VMOVUPS Y9, 32(AX)
-	ADDQ    CX, AX
+	ADDQ    SI, AX
 	VMOVUPS Y10, (AX)
 	VMOVUPS Y11, 32(AX)
 	VZEROUPPER
@@ -193,67 +211,88 @@ done:
 accumulate:
 	// C = alpha*acc + beta*C
 	VBROADCASTSS X12, Y12
-	VFMADD231PS  (AX), Y12, Y0
-	VFMADD231PS  32(AX), Y12, Y1
-	VMOVUPS      Y0, (AX)
-	VMOVUPS      Y1, 32(AX)
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y2
-	VFMADD231PS  32(AX), Y12, Y3
-	VMOVUPS      Y2, (AX)
-	VMOVUPS      Y3, 32(AX)
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y4
-	VFMADD231PS  32(AX), Y12, Y5
-	VMOVUPS      Y4, (AX)
-	VMOVUPS      Y5, 32(AX)
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y6
-	VFMADD231PS  32(AX), Y12, Y7
-	VMOVUPS      Y6, (AX)
-	VMOVUPS      Y7, 32(AX)
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y8
-	VFMADD231PS  32(AX), Y12, Y9
-	VMOVUPS      Y8, (AX)
-	VMOVUPS      Y9, 32(AX)
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y10
-	VFMADD231PS  32(AX), Y12, Y11
-	VMOVUPS      Y10, (AX)
-	VMOVUPS      Y11, 32(AX)
+	VFMADD231PS  (BX), Y12, Y0
+	VFMADD231PS  32(BX), Y12, Y1
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y12, Y2
+	VFMADD231PS  32(BX), Y12, Y3
+	VMOVUPS      Y2, (BX)
+	VMOVUPS      Y3, 32(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y12, Y4
+	VFMADD231PS  32(BX), Y12, Y5
+	VMOVUPS      Y4, (BX)
+	VMOVUPS      Y5, 32(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y12, Y6
+	VFMADD231PS  32(BX), Y12, Y7
+	VMOVUPS      Y6, (BX)
+	VMOVUPS      Y7, 32(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y12, Y8
+	VFMADD231PS  32(BX), Y12, Y9
+	VMOVUPS      Y8, (BX)
+	VMOVUPS      Y9, 32(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y12, Y10
+	VFMADD231PS  32(BX), Y12, Y11
+	VMOVUPS      Y10, (BX)
+	VMOVUPS      Y11, 32(BX)
 	VZEROUPPER
 	RET
 
 // func gemmMicroAVX2Strided(k int, a *float32, rsA int, csA int, b *float32, c *float32, ldc int, alpha float32, beta float32)
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·gemmMicroAVX2Strided(SB), NOSPLIT, $0-64
-	MOVQ   k+0(FP), AX
-	MOVQ   a+8(FP), CX
-	MOVQ   b+32(FP), DX
-	MOVQ   rsA+16(FP), BX
-	MOVQ   csA+24(FP), SI
-	SHLQ   $0x02, BX
-	SHLQ   $0x02, SI
-	LEAQ   (BX)(BX*2), DI
-	LEAQ   (BX)(BX*4), R8
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ   AX, R9
-	SHRQ   $0x02, R9
-	ANDQ   $0x03, AX
-	TESTQ  R9, R9
-	JZ     tail
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+32(FP), DX
+	MOVQ       rsA+16(FP), BX
+	MOVQ       csA+24(FP), SI
+	SHLQ       $0x02, BX
+	SHLQ       $0x02, SI
+	LEAQ       (BX)(BX*2), DI
+	LEAQ       (BX)(BX*4), R8
+	MOVQ       c+40(FP), R9
+	MOVQ       ldc+48(FP), R10
+	SHLQ       $0x02, R10
+	MOVQ       R9, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 60(R11)
+	ADDQ       R10, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 60(R11)
+	ADDQ       R10, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 60(R11)
+	ADDQ       R10, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 60(R11)
+	ADDQ       R10, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 60(R11)
+	ADDQ       R10, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 60(R11)
+	VXORPS     Y0, Y0, Y0
+	VXORPS     Y1, Y1, Y1
+	VXORPS     Y2, Y2, Y2
+	VXORPS     Y3, Y3, Y3
+	VXORPS     Y4, Y4, Y4
+	VXORPS     Y5, Y5, Y5
+	VXORPS     Y6, Y6, Y6
+	VXORPS     Y7, Y7, Y7
+	VXORPS     Y8, Y8, Y8
+	VXORPS     Y9, Y9, Y9
+	VXORPS     Y10, Y10, Y10
+	VXORPS     Y11, Y11, Y11
+	MOVQ       AX, R11
+	SHRQ       $0x02, R11
+	ANDQ       $0x03, AX
+	TESTQ      R11, R11
+	JZ         tail
 
 loop:
 	// 4 rank-1 updates of the tile.
@@ -342,7 +381,7 @@ loop:
 	VFMADD231PS  Y13, Y14, Y11
 	ADDQ         SI, CX
 	ADDQ         $0x00000100, DX
-	DECQ         R9
+	DECQ         R11
 	JNZ          loop
 
 tail:
@@ -376,11 +415,7 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	MOVQ         c+40(FP), AX
-	MOVQ         ldc+48(FP), CX
-	SHLQ         $0x02, CX
-	MOVSS        alpha+56(FP), X12
-	VBROADCASTSS X12, Y12
+	VBROADCASTSS alpha+56(FP), Y12
 	VMULPS       Y12, Y0, Y0
 	VMULPS       Y12, Y1, Y1
 	VMULPS       Y12, Y2, Y2
@@ -393,28 +428,29 @@ done:
 	VMULPS       Y12, Y9, Y9
 	VMULPS       Y12, Y10, Y10
 	VMULPS       Y12, Y11, Y11
-	MOVSS        beta+60(FP), X12
-	XORPS        X13, X13
-	UCOMISS      X13, X12
+	VMOVSS       beta+60(FP), X12
+	VXORPS       X13, X13, X13
+	VUCOMISS     X13, X12
 	JNE          accumulate
 	JP           accumulate
 
 	// beta == 0: C is only written.
+	MOVQ    R9, AX
 	VMOVUPS Y0, (AX)
 	VMOVUPS Y1, 32(AX)
-	ADDQ    CX, AX
+	ADDQ    R10, AX
 	VMOVUPS Y2, (AX)
 	VMOVUPS Y3, 32(AX)
-	ADDQ    CX, AX
+	ADDQ    R10, AX
 	VMOVUPS Y4, (AX)
 	VMOVUPS Y5, 32(AX)
-	ADDQ    CX, AX
+	ADDQ    R10, AX
 	VMOVUPS Y6, (AX)
 	VMOVUPS Y7, 32(AX)
-	ADDQ    CX, AX
+	ADDQ    R10, AX
 	VMOVUPS Y8, (AX)
 	VMOVUPS Y9, 32(AX)
-	ADDQ    CX, AX
+	ADDQ    R10, AX
 	VMOVUPS Y10, (AX)
 	VMOVUPS Y11, 32(AX)
 	VZEROUPPER
@@ -423,35 +459,228 @@ done:
 accumulate:
 	// C = alpha*acc + beta*C
 	VBROADCASTSS X12, Y12
-	VFMADD231PS  (AX), Y12, Y0
-	VFMADD231PS  32(AX), Y12, Y1
-	VMOVUPS      Y0, (AX)
-	VMOVUPS      Y1, 32(AX)
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y2
-	VFMADD231PS  32(AX), Y12, Y3
-	VMOVUPS      Y2, (AX)
-	VMOVUPS      Y3, 32(AX)
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y4
-	VFMADD231PS  32(AX), Y12, Y5
-	VMOVUPS      Y4, (AX)
-	VMOVUPS      Y5, 32(AX)
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y6
-	VFMADD231PS  32(AX), Y12, Y7
-	VMOVUPS      Y6, (AX)
-	VMOVUPS      Y7, 32(AX)
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y8
-	VFMADD231PS  32(AX), Y12, Y9
-	VMOVUPS      Y8, (AX)
-	VMOVUPS      Y9, 32(AX)
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y10
-	VFMADD231PS  32(AX), Y12, Y11
-	VMOVUPS      Y10, (AX)
-	VMOVUPS      Y11, 32(AX)
+	VFMADD231PS  (R9), Y12, Y0
+	VFMADD231PS  32(R9), Y12, Y1
+	VMOVUPS      Y0, (R9)
+	VMOVUPS      Y1, 32(R9)
+	ADDQ         R10, R9
+	VFMADD231PS  (R9), Y12, Y2
+	VFMADD231PS  32(R9), Y12, Y3
+	VMOVUPS      Y2, (R9)
+	VMOVUPS      Y3, 32(R9)
+	ADDQ         R10, R9
+	VFMADD231PS  (R9), Y12, Y4
+	VFMADD231PS  32(R9), Y12, Y5
+	VMOVUPS      Y4, (R9)
+	VMOVUPS      Y5, 32(R9)
+	ADDQ         R10, R9
+	VFMADD231PS  (R9), Y12, Y6
+	VFMADD231PS  32(R9), Y12, Y7
+	VMOVUPS      Y6, (R9)
+	VMOVUPS      Y7, 32(R9)
+	ADDQ         R10, R9
+	VFMADD231PS  (R9), Y12, Y8
+	VFMADD231PS  32(R9), Y12, Y9
+	VMOVUPS      Y8, (R9)
+	VMOVUPS      Y9, 32(R9)
+	ADDQ         R10, R9
+	VFMADD231PS  (R9), Y12, Y10
+	VFMADD231PS  32(R9), Y12, Y11
+	VMOVUPS      Y10, (R9)
+	VMOVUPS      Y11, 32(R9)
+	VZEROUPPER
+	RET
+
+// func packANAVX2(kc int, src *float32, ld int, dst *float32)
+// Requires: AVX
+TEXT ·packANAVX2(SB), NOSPLIT, $0-32
+	MOVQ kc+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ ld+16(FP), DX
+	MOVQ dst+24(FP), BX
+	SHLQ $0x02, DX
+	SHRQ $0x03, AX
+	JZ   packandone
+	LEAQ (DX)(DX*2), SI
+	LEAQ (CX)(DX*4), DI
+
+packanloop:
+	VMOVUPS      (CX), Y0
+	VMOVUPS      (CX)(DX*1), Y1
+	VMOVUPS      (CX)(DX*2), Y2
+	VMOVUPS      (CX)(SI*1), Y3
+	VMOVUPS      (DI), Y4
+	VMOVUPS      (DI)(DX*1), Y5
+	VUNPCKLPS    Y1, Y0, Y6
+	VUNPCKHPS    Y1, Y0, Y0
+	VUNPCKLPS    Y3, Y2, Y1
+	VUNPCKHPS    Y3, Y2, Y2
+	VUNPCKLPS    Y5, Y4, Y3
+	VUNPCKHPS    Y5, Y4, Y4
+	VSHUFPS      $0x44, Y1, Y6, Y5
+	VSHUFPS      $0xee, Y1, Y6, Y1
+	VSHUFPS      $0x44, Y2, Y0, Y6
+	VSHUFPS      $0xee, Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y3, X2
+	VEXTRACTF128 $0x01, Y4, X7
+	VMOVUPS      X5, (BX)
+	VMOVLPS      X3, 16(BX)
+	VMOVUPS      X1, 24(BX)
+	VMOVHPS      X3, 40(BX)
+	VMOVUPS      X6, 48(BX)
+	VMOVLPS      X4, 64(BX)
+	VMOVUPS      X0, 72(BX)
+	VMOVHPS      X4, 88(BX)
+	VEXTRACTF128 $0x01, Y5, 96(BX)
+	VMOVLPS      X2, 112(BX)
+	VEXTRACTF128 $0x01, Y1, 120(BX)
+	VMOVHPS      X2, 136(BX)
+	VEXTRACTF128 $0x01, Y6, 144(BX)
+	VMOVLPS      X7, 160(BX)
+	VEXTRACTF128 $0x01, Y0, 168(BX)
+	VMOVHPS      X7, 184(BX)
+	ADDQ         $0x20, CX
+	ADDQ         $0x20, DI
+	ADDQ         $0xc0, BX
+	DECQ         AX
+	JNZ          packanloop
+
+packandone:
+	VZEROUPPER
+	RET
+
+// func packBNAVX2(kc int, src *float32, ld int, dst *float32)
+// Requires: AVX
+TEXT ·packBNAVX2(SB), NOSPLIT, $0-32
+	MOVQ  kc+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  ld+16(FP), DX
+	MOVQ  dst+24(FP), BX
+	SHLQ  $0x02, DX
+	TESTQ AX, AX
+	JZ    packbndone
+
+packbnloop:
+	VMOVUPS (CX), Y0
+	VMOVUPS 32(CX), Y1
+	VMOVUPS Y0, (BX)
+	VMOVUPS Y1, 32(BX)
+	ADDQ    DX, CX
+	ADDQ    $0x40, BX
+	DECQ    AX
+	JNZ     packbnloop
+
+packbndone:
+	VZEROUPPER
+	RET
+
+// func packBTAVX2(kc int, src *float32, ld int, dst *float32)
+// Requires: AVX
+TEXT ·packBTAVX2(SB), NOSPLIT, $0-32
+	MOVQ kc+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ ld+16(FP), DX
+	MOVQ dst+24(FP), BX
+	SHLQ $0x02, DX
+	SHRQ $0x03, AX
+	JZ   packbtdone
+	LEAQ (DX)(DX*2), SI
+
+packbtloop:
+	MOVQ       CX, DI
+	LEAQ       (DI)(DX*4), DI
+	VMOVUPS    (CX), Y0
+	VMOVUPS    (CX)(DX*1), Y1
+	VMOVUPS    (CX)(DX*2), Y2
+	VMOVUPS    (CX)(SI*1), Y3
+	VMOVUPS    (DI), Y4
+	VMOVUPS    (DI)(DX*1), Y5
+	VMOVUPS    (DI)(DX*2), Y6
+	VMOVUPS    (DI)(SI*1), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y0
+	VUNPCKLPS  Y3, Y2, Y1
+	VUNPCKHPS  Y3, Y2, Y2
+	VUNPCKLPS  Y5, Y4, Y3
+	VUNPCKHPS  Y5, Y4, Y4
+	VUNPCKLPS  Y7, Y6, Y5
+	VUNPCKHPS  Y7, Y6, Y6
+	VSHUFPS    $0x44, Y1, Y8, Y7
+	VSHUFPS    $0xee, Y1, Y8, Y1
+	VSHUFPS    $0x44, Y2, Y0, Y8
+	VSHUFPS    $0xee, Y2, Y0, Y0
+	VSHUFPS    $0x44, Y5, Y3, Y2
+	VSHUFPS    $0xee, Y5, Y3, Y3
+	VSHUFPS    $0x44, Y6, Y4, Y5
+	VSHUFPS    $0xee, Y6, Y4, Y4
+	VPERM2F128 $0x20, Y2, Y7, Y6
+	VPERM2F128 $0x31, Y2, Y7, Y2
+	VPERM2F128 $0x20, Y3, Y1, Y7
+	VPERM2F128 $0x31, Y3, Y1, Y1
+	VPERM2F128 $0x20, Y5, Y8, Y3
+	VPERM2F128 $0x31, Y5, Y8, Y5
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y0
+	VMOVUPS    Y6, (BX)
+	VMOVUPS    Y7, 64(BX)
+	VMOVUPS    Y3, 128(BX)
+	VMOVUPS    Y8, 192(BX)
+	VMOVUPS    Y2, 256(BX)
+	VMOVUPS    Y1, 320(BX)
+	VMOVUPS    Y5, 384(BX)
+	VMOVUPS    Y0, 448(BX)
+	LEAQ       (CX)(DX*8), CX
+	MOVQ       CX, DI
+	LEAQ       (DI)(DX*4), DI
+	VMOVUPS    (CX), Y0
+	VMOVUPS    (CX)(DX*1), Y1
+	VMOVUPS    (CX)(DX*2), Y2
+	VMOVUPS    (CX)(SI*1), Y3
+	VMOVUPS    (DI), Y4
+	VMOVUPS    (DI)(DX*1), Y5
+	VMOVUPS    (DI)(DX*2), Y6
+	VMOVUPS    (DI)(SI*1), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y0
+	VUNPCKLPS  Y3, Y2, Y1
+	VUNPCKHPS  Y3, Y2, Y2
+	VUNPCKLPS  Y5, Y4, Y3
+	VUNPCKHPS  Y5, Y4, Y4
+	VUNPCKLPS  Y7, Y6, Y5
+	VUNPCKHPS  Y7, Y6, Y6
+	VSHUFPS    $0x44, Y1, Y8, Y7
+	VSHUFPS    $0xee, Y1, Y8, Y1
+	VSHUFPS    $0x44, Y2, Y0, Y8
+	VSHUFPS    $0xee, Y2, Y0, Y0
+	VSHUFPS    $0x44, Y5, Y3, Y2
+	VSHUFPS    $0xee, Y5, Y3, Y3
+	VSHUFPS    $0x44, Y6, Y4, Y5
+	VSHUFPS    $0xee, Y6, Y4, Y4
+	VPERM2F128 $0x20, Y2, Y7, Y6
+	VPERM2F128 $0x31, Y2, Y7, Y2
+	VPERM2F128 $0x20, Y3, Y1, Y7
+	VPERM2F128 $0x31, Y3, Y1, Y1
+	VPERM2F128 $0x20, Y5, Y8, Y3
+	VPERM2F128 $0x31, Y5, Y8, Y5
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y0
+	VMOVUPS    Y6, 32(BX)
+	VMOVUPS    Y7, 96(BX)
+	VMOVUPS    Y3, 160(BX)
+	VMOVUPS    Y8, 224(BX)
+	VMOVUPS    Y2, 288(BX)
+	VMOVUPS    Y1, 352(BX)
+	VMOVUPS    Y5, 416(BX)
+	VMOVUPS    Y0, 480(BX)
+	MOVQ       DX, DI
+	SHLQ       $0x03, DI
+	SUBQ       DI, CX
+	ADDQ       $0x20, CX
+	ADDQ       $0x00000200, BX
+	DECQ       AX
+	JNZ        packbtloop
+
+packbtdone:
 	VZEROUPPER
 	RET
 
@@ -500,6 +729,101 @@ adamdone:
 	VZEROUPPER
 	RET
 
+// func sgdPlainAVX2(n int, param *float32, grad *float32, v *float32, c *float32)
+// Requires: AVX
+TEXT ·sgdPlainAVX2(SB), NOSPLIT, $0-40
+	MOVQ         n+0(FP), AX
+	MOVQ         param+8(FP), CX
+	MOVQ         grad+16(FP), DX
+	MOVQ         v+24(FP), BX
+	MOVQ         c+32(FP), BX
+	VBROADCASTSS (BX), Y0
+	VBROADCASTSS 4(BX), Y1
+	VBROADCASTSS 8(BX), Y1
+	XORQ         BX, BX
+
+sgdPlainAVX2loop:
+	CMPQ    BX, AX
+	JGE     sgdPlainAVX2done
+	VMOVUPS (CX)(BX*4), Y2
+	VMULPS  Y2, Y1, Y3
+	VADDPS  (DX)(BX*4), Y3, Y3
+	VMULPS  Y3, Y0, Y3
+	VSUBPS  Y3, Y2, Y2
+	VMOVUPS Y2, (CX)(BX*4)
+	ADDQ    $0x08, BX
+	JMP     sgdPlainAVX2loop
+
+sgdPlainAVX2done:
+	VZEROUPPER
+	RET
+
+// func sgdMomentumAVX2(n int, param *float32, grad *float32, v *float32, c *float32)
+// Requires: AVX
+TEXT ·sgdMomentumAVX2(SB), NOSPLIT, $0-40
+	MOVQ         n+0(FP), AX
+	MOVQ         param+8(FP), CX
+	MOVQ         grad+16(FP), DX
+	MOVQ         v+24(FP), BX
+	MOVQ         c+32(FP), SI
+	VBROADCASTSS (SI), Y0
+	VBROADCASTSS 4(SI), Y1
+	VBROADCASTSS 8(SI), Y2
+	XORQ         SI, SI
+
+sgdMomentumAVX2loop:
+	CMPQ    SI, AX
+	JGE     sgdMomentumAVX2done
+	VMOVUPS (CX)(SI*4), Y3
+	VMULPS  Y3, Y2, Y4
+	VADDPS  (DX)(SI*4), Y4, Y4
+	VMULPS  (BX)(SI*4), Y1, Y5
+	VADDPS  Y4, Y5, Y5
+	VMOVUPS Y5, (BX)(SI*4)
+	VMULPS  Y5, Y0, Y4
+	VSUBPS  Y4, Y3, Y3
+	VMOVUPS Y3, (CX)(SI*4)
+	ADDQ    $0x08, SI
+	JMP     sgdMomentumAVX2loop
+
+sgdMomentumAVX2done:
+	VZEROUPPER
+	RET
+
+// func sgdNesterovAVX2(n int, param *float32, grad *float32, v *float32, c *float32)
+// Requires: AVX
+TEXT ·sgdNesterovAVX2(SB), NOSPLIT, $0-40
+	MOVQ         n+0(FP), AX
+	MOVQ         param+8(FP), CX
+	MOVQ         grad+16(FP), DX
+	MOVQ         v+24(FP), BX
+	MOVQ         c+32(FP), SI
+	VBROADCASTSS (SI), Y0
+	VBROADCASTSS 4(SI), Y1
+	VBROADCASTSS 8(SI), Y2
+	XORQ         SI, SI
+
+sgdNesterovAVX2loop:
+	CMPQ    SI, AX
+	JGE     sgdNesterovAVX2done
+	VMOVUPS (CX)(SI*4), Y3
+	VMULPS  Y3, Y2, Y4
+	VADDPS  (DX)(SI*4), Y4, Y4
+	VMULPS  (BX)(SI*4), Y1, Y5
+	VADDPS  Y4, Y5, Y5
+	VMOVUPS Y5, (BX)(SI*4)
+	VMULPS  Y5, Y1, Y5
+	VADDPS  Y5, Y4, Y4
+	VMULPS  Y4, Y0, Y5
+	VSUBPS  Y5, Y3, Y3
+	VMOVUPS Y3, (CX)(SI*4)
+	ADDQ    $0x08, SI
+	JMP     sgdNesterovAVX2loop
+
+sgdNesterovAVX2done:
+	VZEROUPPER
+	RET
+
 // func reluAVX2(n int, x *float32, y *float32)
 // Requires: AVX
 TEXT ·reluAVX2(SB), NOSPLIT, $0-24
@@ -542,6 +866,31 @@ reluBackwardAVX2loop:
 	JMP     reluBackwardAVX2loop
 
 reluBackwardAVX2done:
+	VZEROUPPER
+	RET
+
+// func addF64AVX2(n int, x *float32, acc *float64)
+// Requires: AVX
+TEXT ·addF64AVX2(SB), NOSPLIT, $0-24
+	MOVQ   n+0(FP), AX
+	MOVQ   x+8(FP), CX
+	MOVQ   acc+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	XORQ   BX, BX
+
+addF64AVX2loop:
+	CMPQ      BX, AX
+	JGE       addF64AVX2done
+	VCVTPS2PD (CX)(BX*4), Y0
+	VADDPD    (DX)(BX*8), Y0, Y0
+	VMOVUPD   Y0, (DX)(BX*8)
+	VCVTPS2PD 16(CX)(BX*4), Y0
+	VADDPD    32(DX)(BX*8), Y0, Y0
+	VMOVUPD   Y0, 32(DX)(BX*8)
+	ADDQ      $0x08, BX
+	JMP       addF64AVX2loop
+
+addF64AVX2done:
 	VZEROUPPER
 	RET
 

@@ -17,10 +17,40 @@ func gemmMicroAVX2(k int, a *float32, b *float32, c *float32, ldc int, alpha flo
 //go:noescape
 func gemmMicroAVX2Strided(k int, a *float32, rsA int, csA int, b *float32, c *float32, ldc int, alpha float32, beta float32)
 
+// packANAVX2 transposes 6 rows of kc (a multiple of 8) floats, src[r*ld+p] to dst[6p+r].
+//
+//go:noescape
+func packANAVX2(kc int, src *float32, ld int, dst *float32)
+
+// packBNAVX2 copies kc rows of 16 floats, src[p*ld:] to dst[16p:].
+//
+//go:noescape
+func packBNAVX2(kc int, src *float32, ld int, dst *float32)
+
+// packBTAVX2 transposes 16 columns of kc (a multiple of 8) floats, src[c*ld+p] to dst[16p+c].
+//
+//go:noescape
+func packBTAVX2(kc int, src *float32, ld int, dst *float32)
+
 // adamAVX2 applies one Adam update to n (a multiple of 8) parameters.
 //
 //go:noescape
 func adamAVX2(n int, param *float32, grad *float32, m *float32, v *float32, c *float32)
+
+// sgdPlainAVX2 applies one SGD update (plain) to n (a multiple of 8) parameters.
+//
+//go:noescape
+func sgdPlainAVX2(n int, param *float32, grad *float32, v *float32, c *float32)
+
+// sgdMomentumAVX2 applies one SGD update (momentum) to n (a multiple of 8) parameters.
+//
+//go:noescape
+func sgdMomentumAVX2(n int, param *float32, grad *float32, v *float32, c *float32)
+
+// sgdNesterovAVX2 applies one SGD update (nesterov) to n (a multiple of 8) parameters.
+//
+//go:noescape
+func sgdNesterovAVX2(n int, param *float32, grad *float32, v *float32, c *float32)
 
 // reluAVX2 sets y = max(x, 0) for n (a multiple of 8) floats.
 //
@@ -31,6 +61,11 @@ func reluAVX2(n int, x *float32, y *float32)
 //
 //go:noescape
 func reluBackwardAVX2(n int, x *float32, dy *float32, dx *float32)
+
+// addF64AVX2 sets acc += float64(x) for n (a multiple of 8) floats.
+//
+//go:noescape
+func addF64AVX2(n int, x *float32, acc *float64)
 
 // addAVX2 sets y += x for n (a multiple of 8) floats.
 //

@@ -101,10 +101,7 @@ func (j *sumRowsJob) run(w, lo, hi int) {
 	acc := s.acc[:hi-lo]
 	clear(acc)
 	for i := 0; i < j.rows; i++ {
-		row := j.xs[i*j.cols+lo : i*j.cols+hi]
-		for c, v := range row {
-			acc[c] += float64(v)
-		}
+		j.be.kern.addF64(j.xs[i*j.cols+lo:i*j.cols+hi], acc)
 	}
 	for c, v := range acc {
 		if j.beta == 0 {
@@ -132,26 +129,17 @@ func (j *fillJob) run(_, lo, hi int) {
 }
 
 type sgdJob struct {
+	k          *kernels
 	ps, gs, vs []float32
-	cfg        backend.SGDConfig
+	c          sgdConsts
 }
 
 func (j *sgdJob) run(_, lo, hi int) {
-	lr, mu, wd := j.cfg.LR, j.cfg.Momentum, j.cfg.WeightDecay
-	ps, gs := j.ps, j.gs
-	for i := lo; i < hi; i++ {
-		g := gs[i] + wd*ps[i]
-		if mu != 0 {
-			v := mu*j.vs[i] + g
-			j.vs[i] = v
-			if j.cfg.Nesterov {
-				g += mu * v
-			} else {
-				g = v
-			}
-		}
-		ps[i] -= lr * g
+	var vs []float32
+	if j.c.momentum != 0 {
+		vs = j.vs[lo:hi]
 	}
+	j.k.sgd(j.ps[lo:hi], j.gs[lo:hi], vs, &j.c)
 }
 
 type adamJob struct {

@@ -19,9 +19,17 @@ type kernels struct {
 	// (mc x kc) stays in L2, a B sliver (kc x nr) in L1, a packed B panel
 	// (kc x nc) in L3.
 	mc, kc, nc int
+	// pack packs one full sliver of A (w = mr) or B (w = nr) for
+	// gemmMicro: packSliverGeneric with n == w.
+	pack func(dst, src []float32, ld, kc, w int, alongK bool)
 
-	// adam applies one Adam/AdamW update to a range of parameters.
+	// adam applies one Adam/AdamW update to a range of parameters, sgd
+	// one SGD update (vs is unused without momentum).
 	adam func(p, g, m, v []float32, c *adamConsts)
+	sgd  func(ps, gs, vs []float32, c *sgdConsts)
+	// addF64 sets acc += float64(x), on len(x) elements: SumRows's column
+	// sums, one row at a time.
+	addF64 func(x []float32, acc []float64)
 	// relu sets y = max(x, 0); reluBackward sets dx = dy where x > 0, else
 	// 0; add sets y += x (the bias add). All on len(x) elements.
 	relu         func(x, y []float32)
@@ -41,11 +49,18 @@ var genericKernels = kernels{
 	mr: 4, nr: 4,
 	gemmMicro: gemmMicroGeneric4x4,
 	mc:        128, kc: 256, nc: 4096,
+	pack: packGeneric,
 	adam: adamGeneric,
+	sgd:  sgdGeneric,
 
 	relu:         reluGeneric,
 	reluBackward: reluBackwardGeneric,
 	add:          addGeneric,
+	addF64:       addF64Generic,
+}
+
+func packGeneric(dst, src []float32, ld, kc, w int, alongK bool) {
+	packSliverGeneric(dst, src, ld, kc, w, w, alongK)
 }
 
 func reluGeneric(x, y []float32) {
@@ -63,6 +78,13 @@ func reluBackwardGeneric(x, dy, dx []float32) {
 		} else {
 			dx[i] = 0
 		}
+	}
+}
+
+func addF64Generic(x []float32, acc []float64) {
+	acc = acc[:len(x)]
+	for i, v := range x {
+		acc[i] += float64(v)
 	}
 }
 

@@ -17,11 +17,14 @@ var avx2Kernels = kernels{
 	gemmMicro:        gemmMicroAVX2Checked,
 	gemmMicroStrided: gemmMicroAVX2StridedChecked,
 	mc:               144, kc: 256, nc: 4080,
+	pack: packAVX2Go,
 	adam: adamAVX2Go,
+	sgd:  sgdAVX2Go,
 
 	relu:         reluAVX2Go,
 	reluBackward: reluBackwardAVX2Go,
 	add:          addAVX2Go,
+	addF64:       addF64AVX2Go,
 }
 
 // The elementwise wrappers run the assembly on whole groups of 8 and the
@@ -45,6 +48,39 @@ func reluBackwardAVX2Go(x, dy, dx []float32) {
 	reluBackwardGeneric(x[n&^7:], dy[n&^7:n], dx[n&^7:n])
 }
 
+func addF64AVX2Go(x []float32, acc []float64) {
+	n := len(x)
+	_ = acc[:n]
+	if body := n &^ 7; body > 0 {
+		addF64AVX2(body, &x[0], &acc[0])
+	}
+	addF64Generic(x[n&^7:], acc[n&^7:n])
+}
+
+// sgdAVX2Go runs the assembly form of the update on whole groups of 8 and
+// the generic loop on the rest.
+func sgdAVX2Go(ps, gs, vs []float32, c *sgdConsts) {
+	n := len(ps)
+	_ = gs[:n]
+	body := n &^ 7
+	if body > 0 {
+		switch {
+		case c.momentum == 0:
+			sgdPlainAVX2(body, &ps[0], &gs[0], &ps[0], &c.lr)
+		case c.nesterov:
+			_ = vs[:n]
+			sgdNesterovAVX2(body, &ps[0], &gs[0], &vs[0], &c.lr)
+		default:
+			_ = vs[:n]
+			sgdMomentumAVX2(body, &ps[0], &gs[0], &vs[0], &c.lr)
+		}
+	}
+	if c.momentum != 0 {
+		vs = vs[body:n]
+	}
+	sgdGeneric(ps[body:], gs[body:n], vs, c)
+}
+
 func addAVX2Go(x, y []float32) {
 	n := len(x)
 	_ = y[:n]
@@ -64,6 +100,45 @@ func adamAVX2Go(p, g, m, v []float32, c *adamConsts) {
 		adamAVX2(body, &p[0], &g[0], &m[0], &v[0], &c.beta1)
 	}
 	adamGeneric(p[body:], g[body:n], m[body:n], v[body:n], c)
+}
+
+// packAVX2Go packs a full sliver of A (6 wide) or B (16 wide). Row-major B
+// is copied 16 floats at a time by the assembly, transposed A 6 floats at a
+// time in Go; a source that runs along k is transposed by the assembly over
+// the multiple of 8 steps of k and by the generic loop over the rest.
+func packAVX2Go(dst, src []float32, ld, kc, w int, alongK bool) {
+	if kc == 0 {
+		return
+	}
+	dst = dst[:w*kc]
+	var asm func(kc int, src *float32, ld int, dst *float32)
+	switch {
+	case w == 16 && !alongK:
+		_ = src[(kc-1)*ld+15]
+		packBNAVX2(kc, &src[0], ld, &dst[0])
+		return
+	case w == 6 && !alongK:
+		_ = src[(kc-1)*ld+5]
+		for p := 0; p < kc; p++ {
+			*(*[6]float32)(dst[6*p:]) = *(*[6]float32)(src[p*ld:])
+		}
+		return
+	case w == 16:
+		asm = packBTAVX2
+	case w == 6:
+		asm = packANAVX2
+	default:
+		packGeneric(dst, src, ld, kc, w, alongK)
+		return
+	}
+	_ = src[(w-1)*ld+kc-1]
+	body := kc &^ 7
+	if body > 0 {
+		asm(body, &src[0], ld, &dst[0])
+	}
+	if body < kc {
+		packSliverGeneric(dst[w*body:], src[body:], ld, kc-body, w, w, true)
+	}
 }
 
 // gemmMicroAVX2Checked checks the slice bounds that the assembly relies on,

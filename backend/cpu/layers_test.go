@@ -133,6 +133,17 @@ func BenchmarkLayers(b *testing.B) {
 				be.DropoutMask(dx, n, 0.5, 1)
 			}
 		})
+		b.Run("SumRows/"+name, func(b *testing.B) {
+			for b.Loop() {
+				be.SumRows(x, m, rows, cols, 0)
+			}
+		})
+		b.Run("SGDStep/"+name, func(b *testing.B) {
+			cfg := backend.SGDConfig{LR: 1e-3, Momentum: 0.9, WeightDecay: 1e-4}
+			for b.Loop() {
+				be.SGDStep(y, dy, dx, n, cfg)
+			}
+		})
 		be.Close()
 	}
 }

@@ -95,7 +95,8 @@ func (be *Backend) SGDStep(param, grad, velocity backend.Buffer, n int, cfg back
 	be.opMu.Lock()
 	defer be.opMu.Unlock()
 	j := &be.jobs.sgd
-	*j = sgdJob{ps: ps, gs: gs, vs: vs, cfg: cfg}
+	*j = sgdJob{k: be.kern, ps: ps, gs: gs, vs: vs,
+		c: sgdConsts{lr: cfg.LR, momentum: cfg.Momentum, weightDecay: cfg.WeightDecay, nesterov: cfg.Nesterov}}
 	be.pool.parallelFor(n, elementGrain, 16, j)
 	*j = sgdJob{}
 }
@@ -112,6 +113,36 @@ func (be *Backend) AdamStep(param, grad, m, v backend.Buffer, n int, cfg backend
 	*j = adamJob{k: be.kern, ps: ps, gs: gs, ms: ms, vs: vs, c: newAdamConsts(cfg)}
 	be.pool.parallelFor(n, elementGrain, 16, j)
 	*j = adamJob{}
+}
+
+// sgdConsts are the scalars of an SGD update, laid out for the assembly
+// kernels (which read the three floats by offset: keep the order).
+type sgdConsts struct {
+	lr, momentum, weightDecay float32
+	nesterov                  bool
+}
+
+// sgdGeneric is the plain-Go SGD update of one range of parameters; vs is
+// only read with momentum.
+func sgdGeneric(ps, gs, vs []float32, c *sgdConsts) {
+	lr, mu, wd := c.lr, c.momentum, c.weightDecay
+	gs = gs[:len(ps)]
+	if mu != 0 {
+		vs = vs[:len(ps)]
+	}
+	for i := range ps {
+		g := gs[i] + wd*ps[i]
+		if mu != 0 {
+			v := mu*vs[i] + g
+			vs[i] = v
+			if c.nesterov {
+				g += mu * v
+			} else {
+				g = v
+			}
+		}
+		ps[i] -= lr * g
+	}
 }
 
 // adamConsts are the per-step scalars of an Adam update, laid out for the

@@ -5,6 +5,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -15,7 +16,10 @@ func main() {
 	ConstraintExpr("amd64,!noasm")
 	gemmMicroAVX2(false)
 	gemmMicroAVX2(true)
+	packAAVX2()
+	packBAVX2()
 	adamAVX2()
+	sgdAVX2()
 	eltwiseAVX2()
 	Generate()
 }
@@ -78,6 +82,24 @@ func gemmMicroAVX2(strided bool) {
 		nextA = func(int) { ADDQ(cs, pa) }
 	}
 
+	// Ask for the tile of C now, so that it has arrived from wherever it
+	// is (C is often far larger than the caches) by the time the loop ends:
+	// both cache lines a 64-byte row of the tile can touch.
+	pc := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc) // elements to bytes
+	{
+		row := GP64()
+		MOVQ(pc, row)
+		for r := 0; r < mr; r++ {
+			PREFETCHT0(Mem{Base: row})
+			PREFETCHT0(Mem{Base: row, Disp: 4*nr - 4})
+			if r < mr-1 {
+				ADDQ(ldc, row)
+			}
+		}
+	}
+
 	var acc [mr][2]reg.VecVirtual
 	for r := range acc {
 		for h := range acc[r] {
@@ -134,19 +156,20 @@ func gemmMicroAVX2(strided bool) {
 	JNZ(LabelRef("tailloop"))
 
 	Label("done")
-	pc := Load(Param("c"), GP64())
-	ldc := Load(Param("ldc"), GP64())
-	SHLQ(U8(2), ldc) // elements to bytes
+	// Only VEX-encoded instructions from here on: a legacy SSE instruction
+	// (MOVSS, XORPS, UCOMISS) while the upper halves of the ymm registers
+	// are dirty costs hundreds of cycles per call on the CPUs measured.
 	alpha := YMM()
-	VBROADCASTSS(Load(Param("alpha"), XMM()), alpha)
+	VBROADCASTSS(paramAddr("alpha"), alpha)
 	for r := range acc {
 		for h := range acc[r] {
 			VMULPS(alpha, acc[r][h], acc[r][h])
 		}
 	}
-	betaX, zero := Load(Param("beta"), XMM()), XMM()
-	XORPS(zero, zero)
-	UCOMISS(zero, betaX)
+	betaX, zero := XMM(), XMM()
+	VMOVSS(paramAddr("beta"), betaX)
+	VXORPS(zero, zero, zero)
+	VUCOMISS(zero, betaX)
 	JNE(LabelRef("accumulate"))
 	JP(LabelRef("accumulate")) // beta is NaN: let it propagate as BLAS would
 
@@ -178,6 +201,197 @@ func gemmMicroAVX2(strided bool) {
 	}
 	VZEROUPPER()
 	RET()
+}
+
+// packTEXT starts a packing function, func(kc int, src *float32, ld int,
+// dst *float32), and loads its arguments, ld in bytes.
+func packTEXT(name, doc string) (kc, src, ld, dst reg.Register) {
+	TEXT(name, NOSPLIT, "func(kc int, src *float32, ld int, dst *float32)")
+	Pragma("noescape")
+	Doc(doc)
+	kc, src = Load(Param("kc"), GP64()), Load(Param("src"), GP64())
+	ld, dst = Load(Param("ld"), GP64()), Load(Param("dst"), GP64())
+	SHLQ(U8(2), ld)
+	return kc, src, ld, dst
+}
+
+// packAAVX2 writes the packing of a full 6-row sliver of row-major A for the
+// micro-kernel: dst[p*6+r] = src[r*ld+p] for r < 6 and p < kc, kc a
+// multiple of 8 (the Go side packs the rest). Its Go equivalent is
+// packSliverGeneric with alongK. Eight steps of k at a time: rows 0..3 are
+// transposed in 4x4 blocks, rows 4 and 5 interleaved in pairs.
+func packAAVX2() {
+	kc, src, ld, dst := packTEXT("packANAVX2", "packANAVX2 transposes 6 rows of kc (a multiple of 8) floats, src[r*ld+p] to dst[6p+r].")
+	SHRQ(U8(3), kc)
+	JZ(LabelRef("packandone"))
+	ld3, src4 := GP64(), GP64()
+	LEAQ(Mem{Base: ld, Index: ld, Scale: 2}, ld3)
+	LEAQ(Mem{Base: src, Index: ld, Scale: 4}, src4)
+	Label("packanloop")
+	rowMem := []Mem{{Base: src}, {Base: src, Index: ld, Scale: 1}, {Base: src, Index: ld, Scale: 2},
+		{Base: src, Index: ld3, Scale: 1}, {Base: src4}, {Base: src4, Index: ld, Scale: 1}}
+	var r [6]reg.VecVirtual
+	for i := range r {
+		r[i] = YMM()
+		VMOVUPS(rowMem[i], r[i])
+	}
+	var t [6]reg.VecVirtual
+	for i := 0; i < 6; i += 2 {
+		t[i], t[i+1] = YMM(), YMM()
+		VUNPCKLPS(r[i+1], r[i], t[i])   // elements 0, 1 of rows i, i+1 interleaved | 4, 5
+		VUNPCKHPS(r[i+1], r[i], t[i+1]) // 2, 3 | 6, 7
+	}
+	var u [4]reg.VecVirtual // u[j]: element j of rows 0..3 | element j+4
+	for h := 0; h < 2; h++ {
+		u[2*h], u[2*h+1] = YMM(), YMM()
+		VSHUFPS(U8(0x44), t[2+h], t[h], u[2*h])
+		VSHUFPS(U8(0xee), t[2+h], t[h], u[2*h+1])
+	}
+	// Rows 4 and 5 of element j are the 64-bit pair j of t[4] (j = 0, 1, 4,
+	// 5 as pairs 0..3) or of t[5] (j = 2, 3, 6, 7).
+	hi4, hi5 := XMM(), XMM()
+	VEXTRACTF128(U8(1), t[4], hi4)
+	VEXTRACTF128(U8(1), t[5], hi5)
+	pair := func(j int, m Mem) {
+		var x reg.Register = t[4+(j/2)%2].AsX()
+		if j >= 4 {
+			x = []reg.Register{hi4, hi5}[(j/2)%2]
+		}
+		if j%2 == 0 {
+			VMOVLPS(x, m)
+		} else {
+			VMOVHPS(x, m)
+		}
+	}
+	for j := 0; j < 8; j++ {
+		at := Mem{Base: dst, Disp: 4 * 6 * j}
+		if j < 4 {
+			VMOVUPS(u[j].AsX(), at)
+		} else {
+			VEXTRACTF128(U8(1), u[j-4], at)
+		}
+		pair(j, at.Offset(16))
+	}
+	ADDQ(U8(32), src)
+	ADDQ(U8(32), src4)
+	ADDQ(U8(4*6*8), dst)
+	DECQ(kc)
+	JNZ(LabelRef("packanloop"))
+	Label("packandone")
+	VZEROUPPER()
+	RET()
+}
+
+// packBAVX2 writes the packing of full 16-column slivers of B for the
+// micro-kernel: dst[p*16+c] = op(B)[p][c] for p < kc, c < 16. Their Go
+// equivalent is packSliverGeneric (alongK when transposed).
+//
+//	packBNAVX2: B is k x n, row p of the sliver at src[p*ld:], 16 contiguous floats.
+//	packBTAVX2: B is n x k (op(B) = B^T), column c of the sliver at src[c*ld:],
+//	            contiguous along k; kc must be a multiple of 8 (the Go side packs the rest).
+func packBAVX2() {
+	kc, src, ld, dst := packTEXT("packBNAVX2", "packBNAVX2 copies kc rows of 16 floats, src[p*ld:] to dst[16p:].")
+	TESTQ(kc, kc)
+	JZ(LabelRef("packbndone"))
+	Label("packbnloop")
+	v0, v1 := YMM(), YMM()
+	VMOVUPS(Mem{Base: src}, v0)
+	VMOVUPS(Mem{Base: src, Disp: 32}, v1)
+	VMOVUPS(v0, Mem{Base: dst})
+	VMOVUPS(v1, Mem{Base: dst, Disp: 32})
+	ADDQ(ld, src)
+	ADDQ(U8(64), dst)
+	DECQ(kc)
+	JNZ(LabelRef("packbnloop"))
+	Label("packbndone")
+	VZEROUPPER()
+	RET()
+
+	kc, src, ld, dst = packTEXT("packBTAVX2", "packBTAVX2 transposes 16 columns of kc (a multiple of 8) floats, src[c*ld+p] to dst[16p+c].")
+	SHRQ(U8(3), kc)
+	JZ(LabelRef("packbtdone"))
+	// Rows c0..c0+7 of B^T start at src + {0..7}*ld: two bases, the
+	// second at 4*ld, and the scales 1, 2 reach 0, 1, 2 and 3*ld from each.
+	ld3, src4 := GP64(), GP64()
+	LEAQ(Mem{Base: ld, Index: ld, Scale: 2}, ld3)
+	Label("packbtloop")
+	for half := 0; half < 2; half++ {
+		MOVQ(src, src4)
+		LEAQ(Mem{Base: src4, Index: ld, Scale: 4}, src4)
+		rowAt := func(i int) Mem {
+			base := src
+			if i >= 4 {
+				base, i = src4, i-4
+			}
+			switch i {
+			case 0:
+				return Mem{Base: base}
+			case 3:
+				return Mem{Base: base, Index: ld3, Scale: 1}
+			default:
+				return Mem{Base: base, Index: ld, Scale: uint8(i)}
+			}
+		}
+		cols := transpose8x8(rowAt)
+		for j, v := range cols {
+			VMOVUPS(v, Mem{Base: dst, Disp: 64*j + 32*half})
+		}
+		if half == 0 {
+			// The second half's rows c0+8..c0+15 start 8*ld further on.
+			LEAQ(Mem{Base: src, Index: ld, Scale: 8}, src)
+		}
+	}
+	// Back to row c0 and on to the next 8 values of k.
+	MOVQ(ld, src4)
+	SHLQ(U8(3), src4)
+	SUBQ(src4, src)
+	ADDQ(U8(32), src)
+	ADDQ(U32(64*8), dst)
+	DECQ(kc)
+	JNZ(LabelRef("packbtloop"))
+	Label("packbtdone")
+	VZEROUPPER()
+	RET()
+}
+
+// transpose8x8 loads 8 rows of 8 floats and returns the 8 columns, column j
+// holding element j of every row.
+func transpose8x8(row func(i int) Mem) [8]reg.VecVirtual {
+	var r, t, u [8]reg.VecVirtual
+	for i := range r {
+		r[i] = YMM()
+		VMOVUPS(row(i), r[i])
+	}
+	for i := 0; i < 8; i += 2 {
+		t[i], t[i+1] = YMM(), YMM()
+		VUNPCKLPS(r[i+1], r[i], t[i])   // r_i[0] r_i+1[0] r_i[1] r_i+1[1] | elements 4, 5
+		VUNPCKHPS(r[i+1], r[i], t[i+1]) // elements 2, 3 | 6, 7
+	}
+	for g := 0; g < 8; g += 4 {
+		for h := 0; h < 2; h++ {
+			lo, hi := YMM(), YMM()
+			VSHUFPS(U8(0x44), t[g+2+h], t[g+h], lo) // elements 2h of rows g..g+3 | 2h+4
+			VSHUFPS(U8(0xee), t[g+2+h], t[g+h], hi) // elements 2h+1 | 2h+5
+			u[g+2*h], u[g+2*h+1] = lo, hi
+		}
+	}
+	var out [8]reg.VecVirtual
+	for j := 0; j < 4; j++ {
+		out[j], out[j+4] = YMM(), YMM()
+		VPERM2F128(U8(0x20), u[4+j], u[j], out[j])   // element j of rows 0..7
+		VPERM2F128(U8(0x31), u[4+j], u[j], out[j+4]) // element j+4
+	}
+	return out
+}
+
+// paramAddr is the stack address of the named scalar argument, for
+// instructions that read it from memory directly.
+func paramAddr(name string) Mem {
+	b, err := Param(name).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	return b.Addr
 }
 
 // adamAVX2 is the Adam/AdamW update, 8 parameters per iteration; n must be a
@@ -233,6 +447,62 @@ func adamAVX2() {
 	RET()
 }
 
+// sgdAVX2 writes the SGD update, 8 parameters per iteration, one function
+// per form of the update; n must be a multiple of 8 and c points at an
+// sgdConsts (lr, momentum, weight decay). Its Go equivalent is sgdGeneric,
+// with the same multiplications and additions (no fused ones), so the two
+// agree bit for bit:
+//
+//	g := grad[i] + wd*p[i]
+//	sgdMomentumAVX2: v[i] = mu*v[i] + g; g = v[i]
+//	sgdNesterovAVX2: v[i] = mu*v[i] + g; g = g + mu*v[i]
+//	p[i] -= lr*g
+func sgdAVX2() {
+	for _, form := range []string{"Plain", "Momentum", "Nesterov"} {
+		name := "sgd" + form + "AVX2"
+		TEXT(name, NOSPLIT, "func(n int, param, grad, v, c *float32)")
+		Pragma("noescape")
+		Doc(name + " applies one SGD update (" + strings.ToLower(form) + ") to n (a multiple of 8) parameters.")
+		n := Load(Param("n"), GP64())
+		pp, pg := Load(Param("param"), GP64()), Load(Param("grad"), GP64())
+		pv, pc := Load(Param("v"), GP64()), Load(Param("c"), GP64())
+		lr, mu, wd := YMM(), YMM(), YMM()
+		VBROADCASTSS(Mem{Base: pc}, lr)
+		VBROADCASTSS(Mem{Base: pc, Disp: 4}, mu)
+		VBROADCASTSS(Mem{Base: pc, Disp: 8}, wd)
+		i := GP64()
+		XORQ(i, i)
+		Label(name + "loop")
+		CMPQ(i, n)
+		JGE(LabelRef(name + "done"))
+		at := func(base reg.Register) Mem { return Mem{Base: base, Index: i, Scale: 4} }
+		p, g, t := YMM(), YMM(), YMM()
+		VMOVUPS(at(pp), p)
+		VMULPS(p, wd, g)
+		VADDPS(at(pg), g, g) // g = grad + wd*p
+		if form != "Plain" {
+			v := YMM()
+			VMULPS(at(pv), mu, v)
+			VADDPS(g, v, v) // v = mu*v + g
+			VMOVUPS(v, at(pv))
+			if form == "Nesterov" {
+				VMULPS(v, mu, t)
+				VADDPS(t, g, g) // g = g + mu*v
+			} else {
+				g = v
+			}
+		}
+		VMULPS(g, lr, t)
+		VSUBPS(t, p, p) // p -= lr*g
+		VMOVUPS(p, at(pp))
+		ADDQ(U8(8), i)
+		JMP(LabelRef(name + "loop"))
+		Label(name + "done")
+		VZEROUPPER()
+		RET()
+	}
+}
+
 // eltwiseAVX2 writes the bandwidth-bound kernels of the ReLU layer and the
 // bias add, 8 floats per step; n must be a multiple of 8 (the Go side runs
 // the tail). Their Go equivalents:
@@ -240,6 +510,7 @@ func adamAVX2() {
 //	reluAVX2:         y[i] = max(x[i], 0)        (a NaN in x stays NaN)
 //	reluBackwardAVX2: dx[i] = dy[i] if x[i] > 0 else 0
 //	addAVX2:          y[i] += x[i]
+//	addF64AVX2:       acc[i] += float64(x[i])  (SumRows's column sums)
 func eltwiseAVX2() {
 	loop := func(name, sig, doc string, body func(i reg.Register, ptrs []reg.Register, zero reg.VecVirtual), params ...string) {
 		TEXT(name, NOSPLIT, sig)
@@ -279,6 +550,15 @@ func eltwiseAVX2() {
 			VANDPS(at(p[1], i), mask, v)
 			VMOVUPS(v, at(p[2], i))
 		}, "x", "dy", "dx")
+	loop("addF64AVX2", "func(n int, x *float32, acc *float64)", "addF64AVX2 sets acc += float64(x) for n (a multiple of 8) floats.",
+		func(i reg.Register, p []reg.Register, _ reg.VecVirtual) {
+			for h := 0; h < 2; h++ {
+				v := YMM()
+				VCVTPS2PD(Mem{Base: p[0], Index: i, Scale: 4, Disp: 16 * h}, v)
+				VADDPD(Mem{Base: p[1], Index: i, Scale: 8, Disp: 32 * h}, v, v)
+				VMOVUPD(v, Mem{Base: p[1], Index: i, Scale: 8, Disp: 32 * h})
+			}
+		}, "x", "acc")
 	loop("addAVX2", "func(n int, x, y *float32)", "addAVX2 sets y += x for n (a multiple of 8) floats.",
 		func(i reg.Register, p []reg.Register, _ reg.VecVirtual) {
 			v := YMM()
