@@ -23,15 +23,9 @@ func (be *Backend) SoftmaxCrossEntropy(logits, labels, grad, lossSum backend.Buf
 		if label < 0 || label >= cols || float32(label) != ls[i] {
 			panic(fmt.Sprintf("cpu: SoftmaxCrossEntropy: label %v of row %d is not a class index below %d", ls[i], i, cols))
 		}
-		lse := softmaxRow(z, g) // g = softmax(z)
-		total += lse - float64(z[label])
-		for j := range g {
-			p := float64(g[j])
-			if j == label {
-				p--
-			}
-			g[j] = float32(p * scale)
-		}
+		m, sum := be.kern.softmaxExp(z, g, float32(scale)) // g = softmax(z)*scale
+		total += float64(m) + math.Log(sum) - float64(z[label])
+		g[label] -= float32(scale)
 	}
 	out[0] = float32(float64(out[0]) + total)
 }

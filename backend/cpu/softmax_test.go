@@ -1,0 +1,60 @@
+package cpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestSoftmaxExpKernels checks every level's softmax row against the
+// generic float64 one, on rows of 1..17 floats (the vector body and every
+// partial last group) and a few longer ones, with y separate and y == x.
+// Guard values after y catch a stray write past the row.
+func TestSoftmaxExpKernels(t *testing.T) {
+	const guard = float32(-12345.5)
+	rng := rand.New(rand.NewPCG(3, 3))
+	lens := []int{33, 64, 100, 1001}
+	for n := 1; n <= 17; n++ {
+		lens = append(lens, n)
+	}
+	for _, level := range Supported() {
+		kt := kernelTable[level]
+		for _, n := range lens {
+			for _, spread := range []float64{1, 30, 200} {
+				for _, c := range []float32{1, 1.0 / 64} {
+					x := make([]float32, n)
+					for i := range x {
+						x[i] = float32(rng.NormFloat64() * spread)
+					}
+					want := make([]float32, n)
+					wm, ws := softmaxExpGeneric(x, want, c)
+					for _, inPlace := range []bool{false, true} {
+						buf := make([]float32, n+9)
+						for i := range buf {
+							buf[i] = guard
+						}
+						in := x
+						if inPlace {
+							copy(buf, x)
+							in = buf[:n]
+						}
+						m, s := kt.softmaxExp(in, buf[:n], c)
+						if m != wm || math.Abs(s-ws) > 1e-6*ws {
+							t.Fatalf("%s n=%d spread=%v: m, s = %v, %v, want %v, %v", level, n, spread, m, s, wm, ws)
+						}
+						for i, v := range buf[:n] {
+							if math.Abs(float64(v-want[i])) > 1e-6*float64(want[i])+1e-30 {
+								t.Fatalf("%s n=%d spread=%v c=%v in place %v: y[%d] = %v, want %v", level, n, spread, c, inPlace, i, v, want[i])
+							}
+						}
+						for i, v := range buf[n:] {
+							if v != guard {
+								t.Fatalf("%s n=%d: guard %d after y overwritten: %v", level, n, i, v)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
