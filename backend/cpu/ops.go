@@ -233,17 +233,28 @@ func (be *Backend) SumSquares(x backend.Buffer, n int, out backend.Buffer) {
 	be.opMu.Lock()
 	defer be.opMu.Unlock()
 	j := &be.jobs.sumSq
-	if cap(j.partial) < pieces {
-		j.partial = make([]float64, pieces)
-	}
-	j.xs, j.n, j.partial = xs, n, j.partial[:pieces]
+	j.xs, j.n, j.partial = xs, n, partials(j.partial, pieces)
 	be.pool.parallelFor(pieces, 1, 1, j)
-	total := 0.0
-	for _, p := range j.partial {
-		total += p
-	}
 	j.xs = nil
-	os[0] = float32(float64(os[0]) + total)
+	os[0] = float32(float64(os[0]) + sumInOrder(j.partial))
+}
+
+// partials returns p resized to n slots for the partial sums of a
+// reduction, reallocated only when it is too small.
+func partials(p []float64, n int) []float64 {
+	if cap(p) < n {
+		p = make([]float64, n)
+	}
+	return p[:n]
+}
+
+// sumInOrder adds the partial sums in slot order.
+func sumInOrder(p []float64) float64 {
+	total := 0.0
+	for _, v := range p {
+		total += v
+	}
+	return total
 }
 
 func argmax(row []float32) int {

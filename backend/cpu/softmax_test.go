@@ -3,7 +3,10 @@ package cpu
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"github.com/fastnn/fastnn/backend"
 )
 
 // TestSoftmaxExpKernels checks every level's softmax row against the
@@ -55,6 +58,43 @@ func TestSoftmaxExpKernels(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestSoftmaxCrossEntropyThreadCountInvariant checks that the loss and the
+// gradient are bit-identical for any number of threads, on enough rows for
+// several chunks.
+func TestSoftmaxCrossEntropyThreadCountInvariant(t *testing.T) {
+	const rows, cols = 5000, 10
+	rng := rand.New(rand.NewPCG(5, 5))
+	x := make([]float32, rows*cols)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64() * 4)
+	}
+	labels := make([]float32, rows)
+	for i := range labels {
+		labels[i] = float32(rng.IntN(cols))
+	}
+	var wantLoss float32
+	var wantGrad []float32
+	for _, threads := range []int{1, 2, 3} {
+		be, err := New(backend.Options{Threads: threads})
+		if err != nil {
+			t.Fatal(err)
+		}
+		xb, lb, gb, sb := be.Alloc(rows*cols), be.Alloc(rows), be.Alloc(rows*cols), be.Alloc(1)
+		be.Upload(xb, x)
+		be.Upload(lb, labels)
+		be.SoftmaxCrossEntropy(xb, lb, gb, sb, rows, cols)
+		loss, grad := make([]float32, 1), make([]float32, rows*cols)
+		be.Download(loss, sb)
+		be.Download(grad, gb)
+		be.Close()
+		if threads == 1 {
+			wantLoss, wantGrad = loss[0], grad
+		} else if loss[0] != wantLoss || !slices.Equal(grad, wantGrad) {
+			t.Fatalf("%d threads: loss %v, want %v (or the gradient differs)", threads, loss[0], wantLoss)
 		}
 	}
 }
