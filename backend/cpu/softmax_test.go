@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -95,6 +96,38 @@ func TestSoftmaxCrossEntropyThreadCountInvariant(t *testing.T) {
 			wantLoss, wantGrad = loss[0], grad
 		} else if loss[0] != wantLoss || !slices.Equal(grad, wantGrad) {
 			t.Fatalf("%d threads: loss %v, want %v (or the gradient differs)", threads, loss[0], wantLoss)
+		}
+	}
+}
+
+// BenchmarkSoftmaxCrossEntropy runs the loss on 2^16 rows of 16 and of 10
+// classes, on one thread; bytes are the logits read and the gradient
+// written.
+func BenchmarkSoftmaxCrossEntropy(b *testing.B) {
+	for _, level := range Supported() {
+		for _, cols := range []int{10, 16} {
+			b.Run(fmt.Sprintf("%s/cols=%d", level, cols), func(b *testing.B) {
+				be, err := New(backend.Options{Threads: 1, Level: level.String()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer be.Close()
+				const rows = 1 << 16
+				x, labels := make([]float32, rows*cols), make([]float32, rows)
+				for i := range x {
+					x[i] = float32(i%cols) * 0.01
+				}
+				for i := range labels {
+					labels[i] = float32(i % cols)
+				}
+				xb, lb, gb, sb := be.Alloc(rows*cols), be.Alloc(rows), be.Alloc(rows*cols), be.Alloc(1)
+				be.Upload(xb, x)
+				be.Upload(lb, labels)
+				b.SetBytes(8 * rows * int64(cols))
+				for b.Loop() {
+					be.SoftmaxCrossEntropy(xb, lb, gb, sb, rows, cols)
+				}
+			})
 		}
 	}
 }
