@@ -915,3 +915,338 @@ addAVX2loop:
 addAVX2done:
 	VZEROUPPER
 	RET
+
+DATA expconsts<>+0(SB)/4, $0x42b17217
+DATA expconsts<>+4(SB)/4, $0x42b17217
+DATA expconsts<>+8(SB)/4, $0x42b17217
+DATA expconsts<>+12(SB)/4, $0x42b17217
+DATA expconsts<>+16(SB)/4, $0x42b17217
+DATA expconsts<>+20(SB)/4, $0x42b17217
+DATA expconsts<>+24(SB)/4, $0x42b17217
+DATA expconsts<>+28(SB)/4, $0x42b17217
+DATA expconsts<>+32(SB)/4, $0xc2b00000
+DATA expconsts<>+36(SB)/4, $0xc2b00000
+DATA expconsts<>+40(SB)/4, $0xc2b00000
+DATA expconsts<>+44(SB)/4, $0xc2b00000
+DATA expconsts<>+48(SB)/4, $0xc2b00000
+DATA expconsts<>+52(SB)/4, $0xc2b00000
+DATA expconsts<>+56(SB)/4, $0xc2b00000
+DATA expconsts<>+60(SB)/4, $0xc2b00000
+DATA expconsts<>+64(SB)/4, $0xc2aeac4f
+DATA expconsts<>+68(SB)/4, $0xc2aeac4f
+DATA expconsts<>+72(SB)/4, $0xc2aeac4f
+DATA expconsts<>+76(SB)/4, $0xc2aeac4f
+DATA expconsts<>+80(SB)/4, $0xc2aeac4f
+DATA expconsts<>+84(SB)/4, $0xc2aeac4f
+DATA expconsts<>+88(SB)/4, $0xc2aeac4f
+DATA expconsts<>+92(SB)/4, $0xc2aeac4f
+DATA expconsts<>+96(SB)/4, $0x7f800000
+DATA expconsts<>+100(SB)/4, $0x7f800000
+DATA expconsts<>+104(SB)/4, $0x7f800000
+DATA expconsts<>+108(SB)/4, $0x7f800000
+DATA expconsts<>+112(SB)/4, $0x7f800000
+DATA expconsts<>+116(SB)/4, $0x7f800000
+DATA expconsts<>+120(SB)/4, $0x7f800000
+DATA expconsts<>+124(SB)/4, $0x7f800000
+DATA expconsts<>+128(SB)/4, $0x3fb8aa3b
+DATA expconsts<>+132(SB)/4, $0x3fb8aa3b
+DATA expconsts<>+136(SB)/4, $0x3fb8aa3b
+DATA expconsts<>+140(SB)/4, $0x3fb8aa3b
+DATA expconsts<>+144(SB)/4, $0x3fb8aa3b
+DATA expconsts<>+148(SB)/4, $0x3fb8aa3b
+DATA expconsts<>+152(SB)/4, $0x3fb8aa3b
+DATA expconsts<>+156(SB)/4, $0x3fb8aa3b
+DATA expconsts<>+160(SB)/4, $0x3f318000
+DATA expconsts<>+164(SB)/4, $0x3f318000
+DATA expconsts<>+168(SB)/4, $0x3f318000
+DATA expconsts<>+172(SB)/4, $0x3f318000
+DATA expconsts<>+176(SB)/4, $0x3f318000
+DATA expconsts<>+180(SB)/4, $0x3f318000
+DATA expconsts<>+184(SB)/4, $0x3f318000
+DATA expconsts<>+188(SB)/4, $0x3f318000
+DATA expconsts<>+192(SB)/4, $0xb95e8083
+DATA expconsts<>+196(SB)/4, $0xb95e8083
+DATA expconsts<>+200(SB)/4, $0xb95e8083
+DATA expconsts<>+204(SB)/4, $0xb95e8083
+DATA expconsts<>+208(SB)/4, $0xb95e8083
+DATA expconsts<>+212(SB)/4, $0xb95e8083
+DATA expconsts<>+216(SB)/4, $0xb95e8083
+DATA expconsts<>+220(SB)/4, $0xb95e8083
+DATA expconsts<>+224(SB)/4, $0x39506967
+DATA expconsts<>+228(SB)/4, $0x39506967
+DATA expconsts<>+232(SB)/4, $0x39506967
+DATA expconsts<>+236(SB)/4, $0x39506967
+DATA expconsts<>+240(SB)/4, $0x39506967
+DATA expconsts<>+244(SB)/4, $0x39506967
+DATA expconsts<>+248(SB)/4, $0x39506967
+DATA expconsts<>+252(SB)/4, $0x39506967
+DATA expconsts<>+256(SB)/4, $0x3ab743ce
+DATA expconsts<>+260(SB)/4, $0x3ab743ce
+DATA expconsts<>+264(SB)/4, $0x3ab743ce
+DATA expconsts<>+268(SB)/4, $0x3ab743ce
+DATA expconsts<>+272(SB)/4, $0x3ab743ce
+DATA expconsts<>+276(SB)/4, $0x3ab743ce
+DATA expconsts<>+280(SB)/4, $0x3ab743ce
+DATA expconsts<>+284(SB)/4, $0x3ab743ce
+DATA expconsts<>+288(SB)/4, $0x3c088908
+DATA expconsts<>+292(SB)/4, $0x3c088908
+DATA expconsts<>+296(SB)/4, $0x3c088908
+DATA expconsts<>+300(SB)/4, $0x3c088908
+DATA expconsts<>+304(SB)/4, $0x3c088908
+DATA expconsts<>+308(SB)/4, $0x3c088908
+DATA expconsts<>+312(SB)/4, $0x3c088908
+DATA expconsts<>+316(SB)/4, $0x3c088908
+DATA expconsts<>+320(SB)/4, $0x3d2aa9c1
+DATA expconsts<>+324(SB)/4, $0x3d2aa9c1
+DATA expconsts<>+328(SB)/4, $0x3d2aa9c1
+DATA expconsts<>+332(SB)/4, $0x3d2aa9c1
+DATA expconsts<>+336(SB)/4, $0x3d2aa9c1
+DATA expconsts<>+340(SB)/4, $0x3d2aa9c1
+DATA expconsts<>+344(SB)/4, $0x3d2aa9c1
+DATA expconsts<>+348(SB)/4, $0x3d2aa9c1
+DATA expconsts<>+352(SB)/4, $0x3e2aaaaa
+DATA expconsts<>+356(SB)/4, $0x3e2aaaaa
+DATA expconsts<>+360(SB)/4, $0x3e2aaaaa
+DATA expconsts<>+364(SB)/4, $0x3e2aaaaa
+DATA expconsts<>+368(SB)/4, $0x3e2aaaaa
+DATA expconsts<>+372(SB)/4, $0x3e2aaaaa
+DATA expconsts<>+376(SB)/4, $0x3e2aaaaa
+DATA expconsts<>+380(SB)/4, $0x3e2aaaaa
+DATA expconsts<>+384(SB)/4, $0x3f000000
+DATA expconsts<>+388(SB)/4, $0x3f000000
+DATA expconsts<>+392(SB)/4, $0x3f000000
+DATA expconsts<>+396(SB)/4, $0x3f000000
+DATA expconsts<>+400(SB)/4, $0x3f000000
+DATA expconsts<>+404(SB)/4, $0x3f000000
+DATA expconsts<>+408(SB)/4, $0x3f000000
+DATA expconsts<>+412(SB)/4, $0x3f000000
+DATA expconsts<>+416(SB)/4, $0x3f800000
+DATA expconsts<>+420(SB)/4, $0x3f800000
+DATA expconsts<>+424(SB)/4, $0x3f800000
+DATA expconsts<>+428(SB)/4, $0x3f800000
+DATA expconsts<>+432(SB)/4, $0x3f800000
+DATA expconsts<>+436(SB)/4, $0x3f800000
+DATA expconsts<>+440(SB)/4, $0x3f800000
+DATA expconsts<>+444(SB)/4, $0x3f800000
+DATA expconsts<>+448(SB)/4, $0xff800000
+DATA expconsts<>+452(SB)/4, $0xff800000
+DATA expconsts<>+456(SB)/4, $0xff800000
+DATA expconsts<>+460(SB)/4, $0xff800000
+DATA expconsts<>+464(SB)/4, $0xff800000
+DATA expconsts<>+468(SB)/4, $0xff800000
+DATA expconsts<>+472(SB)/4, $0xff800000
+DATA expconsts<>+476(SB)/4, $0xff800000
+GLOBL expconsts<>(SB), RODATA|NOPTR, $480
+
+DATA tailmask<>+0(SB)/4, $0xffffffff
+DATA tailmask<>+4(SB)/4, $0xffffffff
+DATA tailmask<>+8(SB)/4, $0xffffffff
+DATA tailmask<>+12(SB)/4, $0xffffffff
+DATA tailmask<>+16(SB)/4, $0xffffffff
+DATA tailmask<>+20(SB)/4, $0xffffffff
+DATA tailmask<>+24(SB)/4, $0xffffffff
+DATA tailmask<>+28(SB)/4, $0xffffffff
+DATA tailmask<>+32(SB)/4, $0x00000000
+DATA tailmask<>+36(SB)/4, $0x00000000
+DATA tailmask<>+40(SB)/4, $0x00000000
+DATA tailmask<>+44(SB)/4, $0x00000000
+DATA tailmask<>+48(SB)/4, $0x00000000
+DATA tailmask<>+52(SB)/4, $0x00000000
+DATA tailmask<>+56(SB)/4, $0x00000000
+DATA tailmask<>+60(SB)/4, $0x00000000
+GLOBL tailmask<>(SB), RODATA|NOPTR, $64
+
+// func expAVX2(n int, x *float32, y *float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·expAVX2(SB), NOSPLIT, $0-24
+	MOVQ n+0(FP), AX
+	MOVQ x+8(FP), CX
+	MOVQ y+16(FP), DX
+	XORQ BX, BX
+
+exploop:
+	CMPQ         BX, AX
+	JGE          expdone
+	VMOVUPS      (CX)(BX*4), Y0
+	VMOVUPS      expconsts<>+0(SB), Y1
+	VMINPS       Y0, Y1, Y1
+	VMOVUPS      expconsts<>+32(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMULPS       expconsts<>+128(SB), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VMOVAPS      Y1, Y3
+	VFNMADD231PS expconsts<>+160(SB), Y2, Y3
+	VFNMADD231PS expconsts<>+192(SB), Y2, Y3
+	VMOVUPS      expconsts<>+224(SB), Y1
+	VFMADD213PS  expconsts<>+256(SB), Y3, Y1
+	VFMADD213PS  expconsts<>+288(SB), Y3, Y1
+	VFMADD213PS  expconsts<>+320(SB), Y3, Y1
+	VFMADD213PS  expconsts<>+352(SB), Y3, Y1
+	VFMADD213PS  expconsts<>+384(SB), Y3, Y1
+	VMULPS       Y3, Y3, Y4
+	VFMADD213PS  Y3, Y4, Y1
+	VADDPS       expconsts<>+416(SB), Y1, Y1
+	VCVTPS2DQ    Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VPADDD       Y2, Y1, Y1
+	VCMPPS       $0x11, expconsts<>+64(SB), Y0, Y2
+	VANDNPS      Y1, Y2, Y1
+	VCMPPS       $0x1e, expconsts<>+0(SB), Y0, Y2
+	VBLENDVPS    Y2, expconsts<>+96(SB), Y1, Y1
+	VMOVUPS      Y1, (DX)(BX*4)
+	ADDQ         $0x08, BX
+	JMP          exploop
+
+expdone:
+	VZEROUPPER
+	RET
+
+// func softmaxExpAVX2(n int, x *float32, y *float32, c float32) (m float32, s float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·softmaxExpAVX2(SB), NOSPLIT, $0-40
+	MOVQ    n+0(FP), AX
+	MOVQ    x+8(FP), CX
+	MOVQ    y+16(FP), DX
+	MOVQ    AX, BX
+	ANDQ    $-8, BX
+	MOVQ    AX, SI
+	ANDQ    $0x07, SI
+	NEGQ    SI
+	LEAQ    tailmask<>+32(SB), DI
+	VMOVUPS (DI)(SI*4), Y0
+
+	// m = max(x)
+	VMOVUPS expconsts<>+448(SB), Y1
+	XORQ    SI, SI
+
+smaxloop:
+	CMPQ    SI, BX
+	JGE     smaxtail
+	VMOVUPS (CX)(SI*4), Y2
+	VMAXPS  Y2, Y1, Y1
+	ADDQ    $0x08, SI
+	JMP     smaxloop
+
+smaxtail:
+	CMPQ       SI, AX
+	JGE        smaxdone
+	VMASKMOVPS (CX)(SI*4), Y0, Y2
+	VMOVUPS    expconsts<>+448(SB), Y3
+	VBLENDVPS  Y0, Y2, Y3, Y2
+	VMAXPS     Y2, Y1, Y1
+
+smaxdone:
+	VPERM2F128 $0x01, Y1, Y1, Y2
+	VMAXPS     Y2, Y1, Y1
+	VPERMILPS  $0x4e, Y1, Y2
+	VMAXPS     Y2, Y1, Y1
+	VPERMILPS  $0xb1, Y1, Y2
+	VMAXPS     Y2, Y1, Y1
+
+	// y = e^(x-m), s = sum(y)
+	VXORPS Y2, Y2, Y2
+	XORQ   SI, SI
+
+sexploop:
+	CMPQ         SI, BX
+	JGE          sexptail
+	VMOVUPS      (CX)(SI*4), Y3
+	VSUBPS       Y1, Y3, Y3
+	VMOVUPS      expconsts<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y4
+	VMOVUPS      expconsts<>+32(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMULPS       expconsts<>+128(SB), Y4, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VMOVAPS      Y4, Y6
+	VFNMADD231PS expconsts<>+160(SB), Y5, Y6
+	VFNMADD231PS expconsts<>+192(SB), Y5, Y6
+	VMOVUPS      expconsts<>+224(SB), Y4
+	VFMADD213PS  expconsts<>+256(SB), Y6, Y4
+	VFMADD213PS  expconsts<>+288(SB), Y6, Y4
+	VFMADD213PS  expconsts<>+320(SB), Y6, Y4
+	VFMADD213PS  expconsts<>+352(SB), Y6, Y4
+	VFMADD213PS  expconsts<>+384(SB), Y6, Y4
+	VMULPS       Y6, Y6, Y7
+	VFMADD213PS  Y6, Y7, Y4
+	VADDPS       expconsts<>+416(SB), Y4, Y4
+	VCVTPS2DQ    Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       Y5, Y4, Y4
+	VCMPPS       $0x11, expconsts<>+64(SB), Y3, Y5
+	VANDNPS      Y4, Y5, Y4
+	VCMPPS       $0x1e, expconsts<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, expconsts<>+96(SB), Y4, Y4
+	VMOVUPS      Y4, (DX)(SI*4)
+	VADDPS       Y4, Y2, Y2
+	ADDQ         $0x08, SI
+	JMP          sexploop
+
+sexptail:
+	CMPQ         SI, AX
+	JGE          sexpdone
+	VMASKMOVPS   (CX)(SI*4), Y0, Y3
+	VSUBPS       Y1, Y3, Y3
+	VMOVUPS      expconsts<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y4
+	VMOVUPS      expconsts<>+32(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMULPS       expconsts<>+128(SB), Y4, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VMOVAPS      Y4, Y6
+	VFNMADD231PS expconsts<>+160(SB), Y5, Y6
+	VFNMADD231PS expconsts<>+192(SB), Y5, Y6
+	VMOVUPS      expconsts<>+224(SB), Y4
+	VFMADD213PS  expconsts<>+256(SB), Y6, Y4
+	VFMADD213PS  expconsts<>+288(SB), Y6, Y4
+	VFMADD213PS  expconsts<>+320(SB), Y6, Y4
+	VFMADD213PS  expconsts<>+352(SB), Y6, Y4
+	VFMADD213PS  expconsts<>+384(SB), Y6, Y4
+	VMULPS       Y6, Y6, Y7
+	VFMADD213PS  Y6, Y7, Y4
+	VADDPS       expconsts<>+416(SB), Y4, Y4
+	VCVTPS2DQ    Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       Y5, Y4, Y4
+	VCMPPS       $0x11, expconsts<>+64(SB), Y3, Y5
+	VANDNPS      Y4, Y5, Y4
+	VCMPPS       $0x1e, expconsts<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, expconsts<>+96(SB), Y4, Y4
+	VANDPS       Y0, Y4, Y4
+	VMASKMOVPS   Y4, Y0, (DX)(SI*4)
+	VADDPS       Y4, Y2, Y2
+
+sexpdone:
+	VPERM2F128 $0x01, Y2, Y2, Y3
+	VADDPS     Y3, Y2, Y2
+	VPERMILPS  $0x4e, Y2, Y3
+	VADDPS     Y3, Y2, Y2
+	VPERMILPS  $0xb1, Y2, Y3
+	VADDPS     Y3, Y2, Y2
+
+	// y *= c/s
+	VBROADCASTSS c+24(FP), Y3
+	VDIVPS       Y2, Y3, Y3
+	XORQ         SI, SI
+
+sscaleloop:
+	CMPQ    SI, BX
+	JGE     sscaletail
+	VMOVUPS (DX)(SI*4), Y4
+	VMULPS  Y4, Y3, Y4
+	VMOVUPS Y4, (DX)(SI*4)
+	ADDQ    $0x08, SI
+	JMP     sscaleloop
+
+sscaletail:
+	CMPQ       SI, AX
+	JGE        sscaledone
+	VMASKMOVPS (DX)(SI*4), Y0, Y4
+	VMULPS     Y4, Y3, Y4
+	VMASKMOVPS Y4, Y0, (DX)(SI*4)
+
+sscaledone:
+	VMOVSS X1, m+32(FP)
+	VMOVSS X2, s+36(FP)
+	VZEROUPPER
+	RET

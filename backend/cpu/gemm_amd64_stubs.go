@@ -71,3 +71,14 @@ func addF64AVX2(n int, x *float32, acc *float64)
 //
 //go:noescape
 func addAVX2(n int, x *float32, y *float32)
+
+// expAVX2 sets y = e^x for n (a multiple of 8) floats.
+//
+//go:noescape
+func expAVX2(n int, x *float32, y *float32)
+
+// softmaxExpAVX2 sets y = c*e^(x-m)/s, where m = max(x) and s is the sum of the
+// e^(x-m), and returns m and s, for n >= 1 floats.
+//
+//go:noescape
+func softmaxExpAVX2(n int, x *float32, y *float32, c float32) (m float32, s float32)

@@ -1,6 +1,8 @@
 package cpu
 
 import (
+	"math"
+
 	"github.com/fastnn/fastnn/backend"
 )
 
@@ -18,6 +20,7 @@ type jobs struct {
 	sgd     sgdJob
 	adam    adamJob
 	sumSq   sumSqJob
+	xent    xentJob
 }
 
 // sumSqJob sums squares in fixed pieces of reduceChunk elements, each into
@@ -150,4 +153,39 @@ type adamJob struct {
 
 func (j *adamJob) run(_, lo, hi int) {
 	j.k.adam(j.ps[lo:hi], j.gs[lo:hi], j.ms[lo:hi], j.vs[lo:hi], &j.c)
+}
+
+// xentJob is the softmax cross-entropy of fixed chunks of chunkRows rows,
+// each chunk's loss into its slot of partial, which the caller adds in
+// order: like sumSqJob, the total does not depend on the thread count.
+// A chunk's loss is the sum of max - z[label] plus the log of the product
+// of the rows' sums of exponentials, kept as a float64 and a power of 2,
+// so that a chunk takes one logarithm rather than one per row.
+type xentJob struct {
+	k                     *kernels
+	zs, ls, gs            []float32
+	rows, cols, chunkRows int
+	scale                 float32 // 1/rows
+	partial               []float64
+}
+
+func (j *xentJob) run(_, lo, hi int) {
+	cols := j.cols
+	for p := lo; p < hi; p++ {
+		acc, prod, exp2 := 0.0, 1.0, 0
+		for i := p * j.chunkRows; i < min((p+1)*j.chunkRows, j.rows); i++ {
+			z, g := j.zs[i*cols:(i+1)*cols], j.gs[i*cols:(i+1)*cols]
+			label := int(j.ls[i])
+			acc -= float64(z[label])
+			m, s := j.k.softmaxExp(z, g, j.scale) // g = softmax(z)/rows
+			g[label] -= j.scale
+			acc += float64(m)
+			// s >= 1 (the maximum's e^0): the product only grows.
+			if prod *= s; prod > 0x1p500 {
+				frac, e := math.Frexp(prod)
+				prod, exp2 = frac, exp2+e
+			}
+		}
+		j.partial[p] = acc + math.Log(prod) + float64(exp2)*math.Ln2
+	}
 }

@@ -1,5 +1,7 @@
 package cpu
 
+import "math"
+
 // kernels is the table of the routines that differ between SIMD levels.
 // Every level fills every entry; a level that has no faster form of a
 // routine reuses the generic one. The generic table is the reference shape
@@ -35,6 +37,10 @@ type kernels struct {
 	relu         func(x, y []float32)
 	reluBackward func(x, dy, dx []float32)
 	add          func(x, y []float32)
+	// softmaxExp is one row of a softmax, scaled: with m = max(x) and s
+	// the sum of the e^(x-m), it sets y = c*e^(x-m)/s on len(x) >= 1
+	// elements (y may be x) and returns m and s.
+	softmaxExp func(x, y []float32, c float32) (m float32, s float64)
 }
 
 // kernelTable holds the kernels of each level compiled into this build;
@@ -57,6 +63,7 @@ var genericKernels = kernels{
 	reluBackward: reluBackwardGeneric,
 	add:          addGeneric,
 	addF64:       addF64Generic,
+	softmaxExp:   softmaxExpGeneric,
 }
 
 func packGeneric(dst, src []float32, ld, kc, w int, alongK bool) {
@@ -93,4 +100,24 @@ func addGeneric(x, y []float32) {
 	for i, v := range x {
 		y[i] += v
 	}
+}
+
+// softmaxExpGeneric computes e^(x-m) in float64 with math.Exp and sums it
+// in float64.
+func softmaxExpGeneric(x, y []float32, c float32) (m float32, s float64) {
+	y = y[:len(x)]
+	m = x[0]
+	for _, v := range x[1:] {
+		m = max(m, v)
+	}
+	for j, v := range x {
+		e := math.Exp(float64(v - m))
+		y[j] = float32(e)
+		s += e
+	}
+	f := float64(c) / s
+	for j := range y {
+		y[j] = float32(float64(y[j]) * f)
+	}
+	return m, s
 }

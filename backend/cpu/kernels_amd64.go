@@ -25,6 +25,7 @@ var avx2Kernels = kernels{
 	reluBackward: reluBackwardAVX2Go,
 	add:          addAVX2Go,
 	addF64:       addF64AVX2Go,
+	softmaxExp:   softmaxExpAVX2Go,
 }
 
 // The elementwise wrappers run the assembly on whole groups of 8 and the
@@ -55,6 +56,16 @@ func addF64AVX2Go(x []float32, acc []float64) {
 		addF64AVX2(body, &x[0], &acc[0])
 	}
 	addF64Generic(x[n&^7:], acc[n&^7:n])
+}
+
+// softmaxExpAVX2Go computes e^(x-m) with the float32 exp of expAVX2 and
+// sums it in float32 lanes; the assembly loads and stores the last partial
+// group of 8 under a mask.
+func softmaxExpAVX2Go(x, y []float32, c float32) (m float32, s float64) {
+	n := len(x)
+	_ = y[n-1]
+	m, s32 := softmaxExpAVX2(n, &x[0], &y[0], c)
+	return m, float64(s32)
 }
 
 // sgdAVX2Go runs the assembly form of the update on whole groups of 8 and

@@ -7,32 +7,31 @@ import (
 	"github.com/fastnn/fastnn/backend"
 )
 
-// The losses run serially: their inputs are one batch of outputs (rows x
-// classes), far below the size where splitting pays. Sums are in float64.
+// The losses other than the softmax cross-entropy run serially: their inputs
+// are one batch of outputs (rows x classes), far below the size where
+// splitting pays. Sums are in float64.
 
 func (be *Backend) SoftmaxCrossEntropy(logits, labels, grad, lossSum backend.Buffer, rows, cols int) {
 	zs := be.f(logits, rows*cols, "SoftmaxCrossEntropy logits")
 	ls := be.f(labels, rows, "SoftmaxCrossEntropy labels")
 	gs := be.f(grad, rows*cols, "SoftmaxCrossEntropy grad")
 	out := be.f(lossSum, 1, "SoftmaxCrossEntropy lossSum")
-	scale := 1 / float64(rows)
-	total := 0.0
-	for i := range rows {
-		z, g := zs[i*cols:(i+1)*cols], gs[i*cols:(i+1)*cols]
-		label := int(ls[i])
-		if label < 0 || label >= cols || float32(label) != ls[i] {
-			panic(fmt.Sprintf("cpu: SoftmaxCrossEntropy: label %v of row %d is not a class index below %d", ls[i], i, cols))
-		}
-		lse := softmaxRow(z, g) // g = softmax(z)
-		total += lse - float64(z[label])
-		for j := range g {
-			p := float64(g[j])
-			if j == label {
-				p--
-			}
-			g[j] = float32(p * scale)
+	for i, l := range ls {
+		if label := int(l); label < 0 || label >= cols || float32(label) != l {
+			panic(fmt.Sprintf("cpu: SoftmaxCrossEntropy: label %v of row %d is not a class index below %d", l, i, cols))
 		}
 	}
+	// Chunks of about reduceChunk elements, whole rows each.
+	chunkRows := max(1, reduceChunk/max(cols, 1))
+	pieces := (rows + chunkRows - 1) / chunkRows
+	be.opMu.Lock()
+	defer be.opMu.Unlock()
+	j := &be.jobs.xent
+	*j = xentJob{k: be.kern, zs: zs, ls: ls, gs: gs, rows: rows, cols: cols, chunkRows: chunkRows,
+		scale: float32(1 / float64(rows)), partial: partials(j.partial, pieces)}
+	be.pool.parallelFor(pieces, 1, 1, j)
+	total := sumInOrder(j.partial)
+	*j = xentJob{partial: j.partial}
 	out[0] = float32(float64(out[0]) + total)
 }
 

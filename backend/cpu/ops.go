@@ -151,33 +151,21 @@ func activateBackward(k *kernels, act backend.Activation, slope float32, x, y, d
 
 func (be *Backend) Softmax(x, y backend.Buffer, rows, cols int) {
 	xs, ys := be.f(x, rows*cols, "Softmax x"), be.f(y, rows*cols, "Softmax y")
+	k := be.kern
 	be.rows(rows, cols, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			softmaxRow(xs[i*cols:(i+1)*cols], ys[i*cols:(i+1)*cols])
+			softmaxRow(k, xs[i*cols:(i+1)*cols], ys[i*cols:(i+1)*cols])
 		}
 	})
 }
 
 // softmaxRow writes softmax(x) into y (which may be x) and returns
 // log(sum(exp(x))), computed stably around the row's maximum.
-func softmaxRow(x, y []float32) (logSumExp float64) {
+func softmaxRow(k *kernels, x, y []float32) (logSumExp float64) {
 	if len(x) == 0 {
 		return math.Inf(-1)
 	}
-	m := x[0]
-	for _, v := range x[1:] {
-		m = max(m, v)
-	}
-	sum := 0.0
-	for j, v := range x {
-		e := math.Exp(float64(v - m))
-		y[j] = float32(e)
-		sum += e
-	}
-	inv := 1 / sum
-	for j := range y[:len(x)] {
-		y[j] = float32(float64(y[j]) * inv)
-	}
+	m, sum := k.softmaxExp(x, y, 1)
 	return float64(m) + math.Log(sum)
 }
 
@@ -245,17 +233,28 @@ func (be *Backend) SumSquares(x backend.Buffer, n int, out backend.Buffer) {
 	be.opMu.Lock()
 	defer be.opMu.Unlock()
 	j := &be.jobs.sumSq
-	if cap(j.partial) < pieces {
-		j.partial = make([]float64, pieces)
-	}
-	j.xs, j.n, j.partial = xs, n, j.partial[:pieces]
+	j.xs, j.n, j.partial = xs, n, partials(j.partial, pieces)
 	be.pool.parallelFor(pieces, 1, 1, j)
-	total := 0.0
-	for _, p := range j.partial {
-		total += p
-	}
 	j.xs = nil
-	os[0] = float32(float64(os[0]) + total)
+	os[0] = float32(float64(os[0]) + sumInOrder(j.partial))
+}
+
+// partials returns p resized to n slots for the partial sums of a
+// reduction, reallocated only when it is too small.
+func partials(p []float64, n int) []float64 {
+	if cap(p) < n {
+		p = make([]float64, n)
+	}
+	return p[:n]
+}
+
+// sumInOrder adds the partial sums in slot order.
+func sumInOrder(p []float64) float64 {
+	total := 0.0
+	for _, v := range p {
+		total += v
+	}
+	return total
 }
 
 func argmax(row []float32) int {

@@ -1,0 +1,133 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/fastnn/fastnn/backend"
+)
+
+// TestSoftmaxExpKernels checks every level's softmax row against the
+// generic float64 one, on rows of 1..17 floats (the vector body and every
+// partial last group) and a few longer ones, with y separate and y == x.
+// Guard values after y catch a stray write past the row.
+func TestSoftmaxExpKernels(t *testing.T) {
+	const guard = float32(-12345.5)
+	rng := rand.New(rand.NewPCG(3, 3))
+	lens := []int{33, 64, 100, 1001}
+	for n := 1; n <= 17; n++ {
+		lens = append(lens, n)
+	}
+	for _, level := range Supported() {
+		kt := kernelTable[level]
+		for _, n := range lens {
+			for _, spread := range []float64{1, 30, 200} {
+				for _, c := range []float32{1, 1.0 / 64} {
+					x := make([]float32, n)
+					for i := range x {
+						x[i] = float32(rng.NormFloat64() * spread)
+					}
+					want := make([]float32, n)
+					wm, ws := softmaxExpGeneric(x, want, c)
+					for _, inPlace := range []bool{false, true} {
+						buf := make([]float32, n+9)
+						for i := range buf {
+							buf[i] = guard
+						}
+						in := x
+						if inPlace {
+							copy(buf, x)
+							in = buf[:n]
+						}
+						m, s := kt.softmaxExp(in, buf[:n], c)
+						if m != wm || math.Abs(s-ws) > 1e-6*ws {
+							t.Fatalf("%s n=%d spread=%v: m, s = %v, %v, want %v, %v", level, n, spread, m, s, wm, ws)
+						}
+						for i, v := range buf[:n] {
+							if math.Abs(float64(v-want[i])) > 1e-6*float64(want[i])+1e-30 {
+								t.Fatalf("%s n=%d spread=%v c=%v in place %v: y[%d] = %v, want %v", level, n, spread, c, inPlace, i, v, want[i])
+							}
+						}
+						for i, v := range buf[n:] {
+							if v != guard {
+								t.Fatalf("%s n=%d: guard %d after y overwritten: %v", level, n, i, v)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSoftmaxCrossEntropyThreadCountInvariant checks that the loss and the
+// gradient are bit-identical for any number of threads, on enough rows for
+// several chunks.
+func TestSoftmaxCrossEntropyThreadCountInvariant(t *testing.T) {
+	const rows, cols = 5000, 10
+	rng := rand.New(rand.NewPCG(5, 5))
+	x := make([]float32, rows*cols)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64() * 4)
+	}
+	labels := make([]float32, rows)
+	for i := range labels {
+		labels[i] = float32(rng.IntN(cols))
+	}
+	var wantLoss float32
+	var wantGrad []float32
+	for _, threads := range []int{1, 2, 3} {
+		be, err := New(backend.Options{Threads: threads})
+		if err != nil {
+			t.Fatal(err)
+		}
+		xb, lb, gb, sb := be.Alloc(rows*cols), be.Alloc(rows), be.Alloc(rows*cols), be.Alloc(1)
+		be.Upload(xb, x)
+		be.Upload(lb, labels)
+		be.SoftmaxCrossEntropy(xb, lb, gb, sb, rows, cols)
+		loss, grad := make([]float32, 1), make([]float32, rows*cols)
+		be.Download(loss, sb)
+		be.Download(grad, gb)
+		be.Close()
+		if threads == 1 {
+			wantLoss, wantGrad = loss[0], grad
+		} else if loss[0] != wantLoss || !slices.Equal(grad, wantGrad) {
+			t.Fatalf("%d threads: loss %v, want %v (or the gradient differs)", threads, loss[0], wantLoss)
+		}
+	}
+}
+
+// BenchmarkSoftmaxCrossEntropy runs the loss on 2^16 rows of 16 and of 10
+// classes, on one thread; bytes are the logits read and the gradient
+// written.
+func BenchmarkSoftmaxCrossEntropy(b *testing.B) {
+	for _, level := range Supported() {
+		for _, cols := range []int{10, 16} {
+			b.Run(fmt.Sprintf("%s/cols=%d", level, cols), func(b *testing.B) {
+				be, err := New(backend.Options{Threads: 1, Level: level.String()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer be.Close()
+				const rows = 1 << 16
+				x, labels := make([]float32, rows*cols), make([]float32, rows)
+				for i := range x {
+					x[i] = float32(i%cols) * 0.01
+				}
+				for i := range labels {
+					labels[i] = float32(i % cols)
+				}
+				xb, lb, gb, sb := be.Alloc(rows*cols), be.Alloc(rows), be.Alloc(rows*cols), be.Alloc(1)
+				be.Upload(xb, x)
+				be.Upload(lb, labels)
+				b.SetBytes(8 * rows * int64(cols))
+				for b.Loop() {
+					be.SoftmaxCrossEntropy(xb, lb, gb, sb, rows, cols)
+				}
+			})
+		}
+	}
+}
