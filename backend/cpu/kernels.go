@@ -121,3 +121,41 @@ func softmaxExpGeneric(x, y []float32, c float32) (m float32, s float64) {
 	}
 	return m, s
 }
+
+// Cache sizes assumed where cpuid reports none (a 32 KiB L1d, a 512 KiB
+// L2, a 32 MiB L3: this project's reference machine).
+const (
+	defaultL1 = 32 << 10
+	defaultL2 = 512 << 10
+	defaultL3 = 32 << 20
+)
+
+// blockSizes derives the GEMM blocking of an mr x nr micro-kernel from the
+// data cache sizes in bytes (0: unknown), in the BLIS manner:
+//
+//   - kc: a B sliver (kc x nr floats) fills half of L1, leaving room for
+//     the A sliver and C tile streaming through;
+//   - mc: a packed A block (mc x kc) fills 9/32 of L2, so that it stays
+//     resident while the B slivers stream past;
+//   - nc: a packed B panel (kc x nc) fills an eighth of L3, which is
+//     shared with the other cores.
+//
+// kc alone decides the summation order (see gemmStrip), so two machines
+// with different L1 sizes may round differently; one machine always gives
+// the same bits for any thread count. With the default caches this gives
+// the avx2 level mc 144, kc 256, nc 4096.
+func blockSizes(mr, nr, l1, l2, l3 int) (mc, kc, nc int) {
+	if l1 <= 0 {
+		l1 = defaultL1
+	}
+	if l2 <= 0 {
+		l2 = defaultL2
+	}
+	if l3 <= 0 {
+		l3 = defaultL3
+	}
+	kc = min(max(l1/2/(4*nr)/8*8, 64), 512)
+	mc = min(max(l2*9/32/(4*kc)/mr*mr, 4*mr), 1020/mr*mr)
+	nc = min(max(l3/8/(4*kc)/nr*nr, 16*nr), 8192/nr*nr)
+	return mc, kc, nc
+}

@@ -2,21 +2,30 @@
 
 package cpu
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/klauspost/cpuid/v2"
+)
 
 //go:generate go run ./internal/asmgen -pkg cpu -out gemm_amd64.s -stubs gemm_amd64_stubs.go
 
 func init() {
-	kernelTable[AVX2] = &avx2Kernels
+	c := cpuid.CPU.Cache
+	k := &avx2Kernels
+	k.mc, k.kc, k.nc = blockSizes(k.mr, k.nr, c.L1D, c.L2, c.L3)
+	kernelTable[AVX2] = k
 }
 
-// avx2Kernels: the 6x16 micro-kernel keeps a B sliver (kc x 16) in a 32 KiB
-// L1 and a packed A block (mc x kc) in L2; nc keeps the B panel in L3.
+// avx2Kernels: the 6x16 micro-kernel keeps a B sliver (kc x 16) in L1 and a
+// packed A block (mc x kc) in L2; nc keeps the B panel in L3. init sizes
+// them from the caches cpuid reports (blockSizes); the values here are
+// those of the default caches.
 var avx2Kernels = kernels{
 	mr: 6, nr: 16,
 	gemmMicro:        gemmMicroAVX2Checked,
 	gemmMicroStrided: gemmMicroAVX2StridedChecked,
-	mc:               144, kc: 256, nc: 4080,
+	mc:               144, kc: 256, nc: 4096,
 	pack: packAVX2Go,
 	adam: adamAVX2Go,
 	sgd:  sgdAVX2Go,
