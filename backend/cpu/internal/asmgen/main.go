@@ -515,6 +515,34 @@ func sgdAVX2() {
 	}
 }
 
+// eltwiseLoop writes a function named name, with Go signature sig, that
+// runs body on each group of 8 floats of n (a multiple of 8): i is the
+// index of the group's first float, ptrs the pointer arguments named by
+// params, zero a register of zeros.
+func eltwiseLoop(name, sig, doc string, body func(i reg.Register, ptrs []reg.Register, zero reg.VecVirtual), params ...string) {
+	TEXT(name, NOSPLIT, sig)
+	Pragma("noescape")
+	Doc(doc)
+	n := Load(Param("n"), GP64())
+	var ptrs []reg.Register
+	for _, p := range params {
+		ptrs = append(ptrs, Load(Param(p), GP64()))
+	}
+	zero := YMM()
+	VXORPS(zero, zero, zero)
+	i := GP64()
+	XORQ(i, i)
+	Label(name + "loop")
+	CMPQ(i, n)
+	JGE(LabelRef(name + "done"))
+	body(i, ptrs, zero)
+	ADDQ(U8(8), i)
+	JMP(LabelRef(name + "loop"))
+	Label(name + "done")
+	VZEROUPPER()
+	RET()
+}
+
 // eltwiseAVX2 writes the bandwidth-bound kernels of the ReLU layer and the
 // bias add, 8 floats per step; n must be a multiple of 8 (the Go side runs
 // the tail). Their Go equivalents:
@@ -524,29 +552,7 @@ func sgdAVX2() {
 //	addAVX2:          y[i] += x[i]
 //	addF64AVX2:       acc[i] += float64(x[i])  (SumRows's column sums)
 func eltwiseAVX2() {
-	loop := func(name, sig, doc string, body func(i reg.Register, ptrs []reg.Register, zero reg.VecVirtual), params ...string) {
-		TEXT(name, NOSPLIT, sig)
-		Pragma("noescape")
-		Doc(doc)
-		n := Load(Param("n"), GP64())
-		var ptrs []reg.Register
-		for _, p := range params {
-			ptrs = append(ptrs, Load(Param(p), GP64()))
-		}
-		zero := YMM()
-		VXORPS(zero, zero, zero)
-		i := GP64()
-		XORQ(i, i)
-		Label(name + "loop")
-		CMPQ(i, n)
-		JGE(LabelRef(name + "done"))
-		body(i, ptrs, zero)
-		ADDQ(U8(8), i)
-		JMP(LabelRef(name + "loop"))
-		Label(name + "done")
-		VZEROUPPER()
-		RET()
-	}
+	loop := eltwiseLoop
 	at := func(base, i reg.Register) Mem { return Mem{Base: base, Index: i, Scale: 4} }
 	loop("reluAVX2", "func(n int, x, y *float32)", "reluAVX2 sets y = max(x, 0) for n (a multiple of 8) floats.",
 		func(i reg.Register, p []reg.Register, zero reg.VecVirtual) {
