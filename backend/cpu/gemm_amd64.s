@@ -1250,3 +1250,265 @@ sscaledone:
 	VMOVSS X2, s+36(FP)
 	VZEROUPPER
 	RET
+
+DATA actconsts<>+0(SB)/4, $0x80000000
+DATA actconsts<>+4(SB)/4, $0x80000000
+DATA actconsts<>+8(SB)/4, $0x80000000
+DATA actconsts<>+12(SB)/4, $0x80000000
+DATA actconsts<>+16(SB)/4, $0x80000000
+DATA actconsts<>+20(SB)/4, $0x80000000
+DATA actconsts<>+24(SB)/4, $0x80000000
+DATA actconsts<>+28(SB)/4, $0x80000000
+DATA actconsts<>+32(SB)/4, $0x7fffffff
+DATA actconsts<>+36(SB)/4, $0x7fffffff
+DATA actconsts<>+40(SB)/4, $0x7fffffff
+DATA actconsts<>+44(SB)/4, $0x7fffffff
+DATA actconsts<>+48(SB)/4, $0x7fffffff
+DATA actconsts<>+52(SB)/4, $0x7fffffff
+DATA actconsts<>+56(SB)/4, $0x7fffffff
+DATA actconsts<>+60(SB)/4, $0x7fffffff
+DATA actconsts<>+64(SB)/4, $0x40000000
+DATA actconsts<>+68(SB)/4, $0x40000000
+DATA actconsts<>+72(SB)/4, $0x40000000
+DATA actconsts<>+76(SB)/4, $0x40000000
+DATA actconsts<>+80(SB)/4, $0x40000000
+DATA actconsts<>+84(SB)/4, $0x40000000
+DATA actconsts<>+88(SB)/4, $0x40000000
+DATA actconsts<>+92(SB)/4, $0x40000000
+DATA actconsts<>+96(SB)/4, $0x3f200000
+DATA actconsts<>+100(SB)/4, $0x3f200000
+DATA actconsts<>+104(SB)/4, $0x3f200000
+DATA actconsts<>+108(SB)/4, $0x3f200000
+DATA actconsts<>+112(SB)/4, $0x3f200000
+DATA actconsts<>+116(SB)/4, $0x3f200000
+DATA actconsts<>+120(SB)/4, $0x3f200000
+DATA actconsts<>+124(SB)/4, $0x3f200000
+DATA actconsts<>+128(SB)/4, $0xbbbaf0ea
+DATA actconsts<>+132(SB)/4, $0xbbbaf0ea
+DATA actconsts<>+136(SB)/4, $0xbbbaf0ea
+DATA actconsts<>+140(SB)/4, $0xbbbaf0ea
+DATA actconsts<>+144(SB)/4, $0xbbbaf0ea
+DATA actconsts<>+148(SB)/4, $0xbbbaf0ea
+DATA actconsts<>+152(SB)/4, $0xbbbaf0ea
+DATA actconsts<>+156(SB)/4, $0xbbbaf0ea
+DATA actconsts<>+160(SB)/4, $0x3ca9134e
+DATA actconsts<>+164(SB)/4, $0x3ca9134e
+DATA actconsts<>+168(SB)/4, $0x3ca9134e
+DATA actconsts<>+172(SB)/4, $0x3ca9134e
+DATA actconsts<>+176(SB)/4, $0x3ca9134e
+DATA actconsts<>+180(SB)/4, $0x3ca9134e
+DATA actconsts<>+184(SB)/4, $0x3ca9134e
+DATA actconsts<>+188(SB)/4, $0x3ca9134e
+DATA actconsts<>+192(SB)/4, $0xbd5c1e2d
+DATA actconsts<>+196(SB)/4, $0xbd5c1e2d
+DATA actconsts<>+200(SB)/4, $0xbd5c1e2d
+DATA actconsts<>+204(SB)/4, $0xbd5c1e2d
+DATA actconsts<>+208(SB)/4, $0xbd5c1e2d
+DATA actconsts<>+212(SB)/4, $0xbd5c1e2d
+DATA actconsts<>+216(SB)/4, $0xbd5c1e2d
+DATA actconsts<>+220(SB)/4, $0xbd5c1e2d
+DATA actconsts<>+224(SB)/4, $0x3e088393
+DATA actconsts<>+228(SB)/4, $0x3e088393
+DATA actconsts<>+232(SB)/4, $0x3e088393
+DATA actconsts<>+236(SB)/4, $0x3e088393
+DATA actconsts<>+240(SB)/4, $0x3e088393
+DATA actconsts<>+244(SB)/4, $0x3e088393
+DATA actconsts<>+248(SB)/4, $0x3e088393
+DATA actconsts<>+252(SB)/4, $0x3e088393
+DATA actconsts<>+256(SB)/4, $0xbeaaaa99
+DATA actconsts<>+260(SB)/4, $0xbeaaaa99
+DATA actconsts<>+264(SB)/4, $0xbeaaaa99
+DATA actconsts<>+268(SB)/4, $0xbeaaaa99
+DATA actconsts<>+272(SB)/4, $0xbeaaaa99
+DATA actconsts<>+276(SB)/4, $0xbeaaaa99
+DATA actconsts<>+280(SB)/4, $0xbeaaaa99
+DATA actconsts<>+284(SB)/4, $0xbeaaaa99
+DATA actconsts<>+288(SB)/4, $0x3fcc422a
+DATA actconsts<>+292(SB)/4, $0x3fcc422a
+DATA actconsts<>+296(SB)/4, $0x3fcc422a
+DATA actconsts<>+300(SB)/4, $0x3fcc422a
+DATA actconsts<>+304(SB)/4, $0x3fcc422a
+DATA actconsts<>+308(SB)/4, $0x3fcc422a
+DATA actconsts<>+312(SB)/4, $0x3fcc422a
+DATA actconsts<>+316(SB)/4, $0x3fcc422a
+DATA actconsts<>+320(SB)/4, $0x3d922279
+DATA actconsts<>+324(SB)/4, $0x3d922279
+DATA actconsts<>+328(SB)/4, $0x3d922279
+DATA actconsts<>+332(SB)/4, $0x3d922279
+DATA actconsts<>+336(SB)/4, $0x3d922279
+DATA actconsts<>+340(SB)/4, $0x3d922279
+DATA actconsts<>+344(SB)/4, $0x3d922279
+DATA actconsts<>+348(SB)/4, $0x3d922279
+GLOBL actconsts<>(SB), RODATA|NOPTR, $352
+
+// func sigmoidAVX2(n int, x *float32, y *float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·sigmoidAVX2(SB), NOSPLIT, $0-24
+	MOVQ   n+0(FP), AX
+	MOVQ   x+8(FP), CX
+	MOVQ   y+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	XORQ   BX, BX
+
+sigmoidAVX2loop:
+	CMPQ         BX, AX
+	JGE          sigmoidAVX2done
+	VMOVUPS      (CX)(BX*4), Y0
+	VORPS        actconsts<>+0(SB), Y0, Y1
+	VMOVUPS      expconsts<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y2
+	VMOVUPS      expconsts<>+32(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMULPS       expconsts<>+128(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVAPS      Y2, Y4
+	VFNMADD231PS expconsts<>+160(SB), Y3, Y4
+	VFNMADD231PS expconsts<>+192(SB), Y3, Y4
+	VMOVUPS      expconsts<>+224(SB), Y2
+	VFMADD213PS  expconsts<>+256(SB), Y4, Y2
+	VFMADD213PS  expconsts<>+288(SB), Y4, Y2
+	VFMADD213PS  expconsts<>+320(SB), Y4, Y2
+	VFMADD213PS  expconsts<>+352(SB), Y4, Y2
+	VFMADD213PS  expconsts<>+384(SB), Y4, Y2
+	VMULPS       Y4, Y4, Y5
+	VFMADD213PS  Y4, Y5, Y2
+	VADDPS       expconsts<>+416(SB), Y2, Y2
+	VCVTPS2DQ    Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       Y3, Y2, Y2
+	VCMPPS       $0x11, expconsts<>+64(SB), Y1, Y3
+	VANDNPS      Y2, Y3, Y2
+	VCMPPS       $0x1e, expconsts<>+0(SB), Y1, Y3
+	VBLENDVPS    Y3, expconsts<>+96(SB), Y2, Y2
+	VMOVUPS      expconsts<>+416(SB), Y3
+	VBLENDVPS    Y0, Y2, Y3, Y1
+	VADDPS       Y3, Y2, Y2
+	VDIVPS       Y2, Y1, Y0
+	VMOVUPS      Y0, (DX)(BX*4)
+	ADDQ         $0x08, BX
+	JMP          sigmoidAVX2loop
+
+sigmoidAVX2done:
+	VZEROUPPER
+	RET
+
+// func tanhAVX2(n int, x *float32, y *float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·tanhAVX2(SB), NOSPLIT, $0-24
+	MOVQ   n+0(FP), AX
+	MOVQ   x+8(FP), CX
+	MOVQ   y+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	XORQ   BX, BX
+
+tanhAVX2loop:
+	CMPQ         BX, AX
+	JGE          tanhAVX2done
+	VMOVUPS      (CX)(BX*4), Y0
+	VANDPS       actconsts<>+32(SB), Y0, Y1
+	VMULPS       Y1, Y1, Y2
+	VMOVUPS      actconsts<>+128(SB), Y3
+	VFMADD213PS  actconsts<>+160(SB), Y2, Y3
+	VFMADD213PS  actconsts<>+192(SB), Y2, Y3
+	VFMADD213PS  actconsts<>+224(SB), Y2, Y3
+	VFMADD213PS  actconsts<>+256(SB), Y2, Y3
+	VMULPS       Y2, Y3, Y3
+	VFMADD213PS  Y1, Y1, Y3
+	VADDPS       Y1, Y1, Y2
+	VMOVUPS      expconsts<>+0(SB), Y4
+	VMINPS       Y2, Y4, Y4
+	VMOVUPS      expconsts<>+32(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMULPS       expconsts<>+128(SB), Y4, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VMOVAPS      Y4, Y6
+	VFNMADD231PS expconsts<>+160(SB), Y5, Y6
+	VFNMADD231PS expconsts<>+192(SB), Y5, Y6
+	VMOVUPS      expconsts<>+224(SB), Y4
+	VFMADD213PS  expconsts<>+256(SB), Y6, Y4
+	VFMADD213PS  expconsts<>+288(SB), Y6, Y4
+	VFMADD213PS  expconsts<>+320(SB), Y6, Y4
+	VFMADD213PS  expconsts<>+352(SB), Y6, Y4
+	VFMADD213PS  expconsts<>+384(SB), Y6, Y4
+	VMULPS       Y6, Y6, Y7
+	VFMADD213PS  Y6, Y7, Y4
+	VADDPS       expconsts<>+416(SB), Y4, Y4
+	VCVTPS2DQ    Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       Y5, Y4, Y4
+	VCMPPS       $0x11, expconsts<>+64(SB), Y2, Y5
+	VANDNPS      Y4, Y5, Y4
+	VCMPPS       $0x1e, expconsts<>+0(SB), Y2, Y5
+	VBLENDVPS    Y5, expconsts<>+96(SB), Y4, Y4
+	VADDPS       expconsts<>+416(SB), Y4, Y4
+	VMOVUPS      actconsts<>+64(SB), Y2
+	VDIVPS       Y4, Y2, Y2
+	VMOVUPS      expconsts<>+416(SB), Y4
+	VSUBPS       Y2, Y4, Y4
+	VCMPPS       $0x11, actconsts<>+96(SB), Y1, Y2
+	VBLENDVPS    Y2, Y3, Y4, Y1
+	VANDPS       actconsts<>+0(SB), Y0, Y2
+	VORPS        Y2, Y1, Y1
+	VMOVUPS      Y1, (DX)(BX*4)
+	ADDQ         $0x08, BX
+	JMP          tanhAVX2loop
+
+tanhAVX2done:
+	VZEROUPPER
+	RET
+
+// func geluAVX2(n int, x *float32, y *float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·geluAVX2(SB), NOSPLIT, $0-24
+	MOVQ   n+0(FP), AX
+	MOVQ   x+8(FP), CX
+	MOVQ   y+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	XORQ   BX, BX
+
+geluAVX2loop:
+	CMPQ         BX, AX
+	JGE          geluAVX2done
+	VMOVUPS      (CX)(BX*4), Y0
+	VMULPS       Y0, Y0, Y1
+	VMOVUPS      actconsts<>+320(SB), Y2
+	VFMADD213PS  actconsts<>+288(SB), Y1, Y2
+	VMULPS       Y0, Y2, Y2
+	VORPS        actconsts<>+0(SB), Y2, Y1
+	VMOVUPS      expconsts<>+0(SB), Y3
+	VMINPS       Y1, Y3, Y3
+	VMOVUPS      expconsts<>+32(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMULPS       expconsts<>+128(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VMOVAPS      Y3, Y5
+	VFNMADD231PS expconsts<>+160(SB), Y4, Y5
+	VFNMADD231PS expconsts<>+192(SB), Y4, Y5
+	VMOVUPS      expconsts<>+224(SB), Y3
+	VFMADD213PS  expconsts<>+256(SB), Y5, Y3
+	VFMADD213PS  expconsts<>+288(SB), Y5, Y3
+	VFMADD213PS  expconsts<>+320(SB), Y5, Y3
+	VFMADD213PS  expconsts<>+352(SB), Y5, Y3
+	VFMADD213PS  expconsts<>+384(SB), Y5, Y3
+	VMULPS       Y5, Y5, Y6
+	VFMADD213PS  Y5, Y6, Y3
+	VADDPS       expconsts<>+416(SB), Y3, Y3
+	VCVTPS2DQ    Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       Y4, Y3, Y3
+	VCMPPS       $0x11, expconsts<>+64(SB), Y1, Y4
+	VANDNPS      Y3, Y4, Y3
+	VCMPPS       $0x1e, expconsts<>+0(SB), Y1, Y4
+	VBLENDVPS    Y4, expconsts<>+96(SB), Y3, Y3
+	VMOVUPS      expconsts<>+416(SB), Y4
+	VBLENDVPS    Y2, Y3, Y4, Y1
+	VADDPS       Y4, Y3, Y3
+	VDIVPS       Y3, Y1, Y1
+	VMULPS       Y0, Y1, Y0
+	VMOVUPS      Y0, (DX)(BX*4)
+	ADDQ         $0x08, BX
+	JMP          geluAVX2loop
+
+geluAVX2done:
+	VZEROUPPER
+	RET

@@ -82,3 +82,18 @@ func expAVX2(n int, x *float32, y *float32)
 //
 //go:noescape
 func softmaxExpAVX2(n int, x *float32, y *float32, c float32) (m float32, s float32)
+
+// sigmoidAVX2 sets y = 1/(1+e^-x) for n (a multiple of 8) floats.
+//
+//go:noescape
+func sigmoidAVX2(n int, x *float32, y *float32)
+
+// tanhAVX2 sets y = tanh(x) for n (a multiple of 8) floats.
+//
+//go:noescape
+func tanhAVX2(n int, x *float32, y *float32)
+
+// geluAVX2 sets y = GELU(x) (the tanh form) for n (a multiple of 8) floats.
+//
+//go:noescape
+func geluAVX2(n int, x *float32, y *float32)

@@ -41,6 +41,9 @@ type kernels struct {
 	// the sum of the e^(x-m), it sets y = c*e^(x-m)/s on len(x) >= 1
 	// elements (y may be x) and returns m and s.
 	softmaxExp func(x, y []float32, c float32) (m float32, s float64)
+	// sigmoid, tanh and gelu set y = f(x) on len(x) elements (y may be
+	// x); gelu is GELU's tanh form.
+	sigmoid, tanh, gelu func(x, y []float32)
 }
 
 // kernelTable holds the kernels of each level compiled into this build;
@@ -64,6 +67,9 @@ var genericKernels = kernels{
 	add:          addGeneric,
 	addF64:       addF64Generic,
 	softmaxExp:   softmaxExpGeneric,
+	sigmoid:      sigmoidGeneric,
+	tanh:         tanhGeneric,
+	gelu:         geluGeneric,
 }
 
 func packGeneric(dst, src []float32, ld, kc, w int, alongK bool) {
@@ -120,6 +126,30 @@ func softmaxExpGeneric(x, y []float32, c float32) (m float32, s float64) {
 		y[j] = float32(float64(y[j]) * f)
 	}
 	return m, s
+}
+
+// sigmoidGeneric, tanhGeneric and geluGeneric compute in float64 with the
+// math package.
+func sigmoidGeneric(x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] = float32(1 / (1 + math.Exp(-float64(v))))
+	}
+}
+
+func tanhGeneric(x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] = float32(math.Tanh(float64(v)))
+	}
+}
+
+func geluGeneric(x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		u := float64(v)
+		y[i] = float32(0.5 * u * (1 + math.Tanh(geluC*(u+0.044715*u*u*u))))
+	}
 }
 
 // Cache sizes assumed where cpuid reports none (a 32 KiB L1d, a 512 KiB

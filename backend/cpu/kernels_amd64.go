@@ -35,6 +35,9 @@ var avx2Kernels = kernels{
 	add:          addAVX2Go,
 	addF64:       addF64AVX2Go,
 	softmaxExp:   softmaxExpAVX2Go,
+	sigmoid:      sigmoidAVX2Go,
+	tanh:         tanhAVX2Go,
+	gelu:         geluAVX2Go,
 }
 
 // The elementwise wrappers run the assembly on whole groups of 8 and the
@@ -56,6 +59,21 @@ func reluBackwardAVX2Go(x, dy, dx []float32) {
 		reluBackwardAVX2(body, &x[0], &dy[0], &dx[0])
 	}
 	reluBackwardGeneric(x[n&^7:], dy[n&^7:n], dx[n&^7:n])
+}
+
+// sigmoidAVX2Go, tanhAVX2Go and geluAVX2Go compute in float32 on the
+// groups of 8 (with the exp of expAVX2) and in float64 on the rest.
+func sigmoidAVX2Go(x, y []float32) { actAVX2Go(sigmoidAVX2, sigmoidGeneric, x, y) }
+func tanhAVX2Go(x, y []float32)    { actAVX2Go(tanhAVX2, tanhGeneric, x, y) }
+func geluAVX2Go(x, y []float32)    { actAVX2Go(geluAVX2, geluGeneric, x, y) }
+
+func actAVX2Go(asm func(n int, x, y *float32), generic func(x, y []float32), x, y []float32) {
+	n := len(x)
+	_ = y[:n]
+	if body := n &^ 7; body > 0 {
+		asm(body, &x[0], &y[0])
+	}
+	generic(x[n&^7:], y[n&^7:n])
 }
 
 func addF64AVX2Go(x []float32, acc []float64) {

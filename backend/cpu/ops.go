@@ -76,7 +76,9 @@ func (be *Backend) ActivateBackward(act backend.Activation, slope float32, x, y,
 const geluC = 0.7978845608028654 // sqrt(2/pi)
 
 // activate and activateBackward take the level's kernels for the
-// activations that have SIMD forms (ReLU).
+// activations that have SIMD forms: ReLU both ways, Sigmoid, Tanh and GELU
+// forward. Work is split in multiples of 16 elements, so a level computes
+// each element the same way whatever the number of threads.
 func activate(k *kernels, act backend.Activation, slope float32, x, y []float32) {
 	y = y[:len(x)]
 	switch act {
@@ -92,25 +94,14 @@ func activate(k *kernels, act backend.Activation, slope float32, x, y []float32)
 			y[i] = v
 		}
 	case backend.Sigmoid:
-		for i, v := range x {
-			y[i] = sigmoid(v)
-		}
+		k.sigmoid(x, y)
 	case backend.Tanh:
-		for i, v := range x {
-			y[i] = float32(math.Tanh(float64(v)))
-		}
+		k.tanh(x, y)
 	case backend.GELU:
-		for i, v := range x {
-			u := float64(v)
-			y[i] = float32(0.5 * u * (1 + math.Tanh(geluC*(u+0.044715*u*u*u))))
-		}
+		k.gelu(x, y)
 	default:
 		panic(fmt.Sprintf("cpu: unknown activation %v", act))
 	}
-}
-
-func sigmoid(v float32) float32 {
-	return float32(1 / (1 + math.Exp(-float64(v))))
 }
 
 func activateBackward(k *kernels, act backend.Activation, slope float32, x, y, dy, dx []float32) {
