@@ -12,8 +12,30 @@ import (
 // BenchmarkActivate runs each activation forward on 2^20 floats on one
 // thread, per level; bytes are those read and written.
 func BenchmarkActivate(b *testing.B) {
+	benchActivations(b, []backend.Activation{backend.ReLU, backend.Sigmoid, backend.Tanh, backend.GELU}, 8,
+		func(be *Backend, act backend.Activation, xb backend.Buffer, n int) func() {
+			yb := be.Alloc(n)
+			return func() { be.Activate(act, 0.01, xb, yb, n) }
+		})
+}
+
+// BenchmarkActivateBackward runs ReLU's and GELU's backward pass on 2^20
+// floats on one thread, per level; bytes are x and dy read and dx written.
+func BenchmarkActivateBackward(b *testing.B) {
+	benchActivations(b, []backend.Activation{backend.ReLU, backend.GELU}, 12,
+		func(be *Backend, act backend.Activation, xb backend.Buffer, n int) func() {
+			yb, dxb := be.Alloc(n), be.Alloc(n)
+			return func() { be.ActivateBackward(act, 0.01, xb, yb, xb, dxb, n) }
+		})
+}
+
+// benchActivations runs, for each level and activation, the function that
+// prepare returns on a one-thread backend with n = 2^20 inputs in x,
+// counting bytesPer bytes per element.
+func benchActivations(b *testing.B, acts []backend.Activation, bytesPer int64,
+	prepare func(be *Backend, act backend.Activation, x backend.Buffer, n int) func()) {
 	for _, level := range Supported() {
-		for _, act := range []backend.Activation{backend.ReLU, backend.Sigmoid, backend.Tanh, backend.GELU} {
+		for _, act := range acts {
 			b.Run(fmt.Sprintf("%s/%v", level, act), func(b *testing.B) {
 				be, err := New(backend.Options{Threads: 1, Level: level.String()})
 				if err != nil {
@@ -25,11 +47,12 @@ func BenchmarkActivate(b *testing.B) {
 				for i := range x {
 					x[i] = float32(i%2001-1000) * 0.005
 				}
-				xb, yb := be.Alloc(n), be.Alloc(n)
+				xb := be.Alloc(n)
 				be.Upload(xb, x)
-				b.SetBytes(8 * n)
+				run := prepare(be, act, xb, n)
+				b.SetBytes(bytesPer * n)
 				for b.Loop() {
-					be.Activate(act, 0.01, xb, yb, n)
+					run()
 				}
 			})
 		}
@@ -53,9 +76,27 @@ var actRef = []struct {
 	{"gelu", func(x float64) float64 { return 0.5 * x * (1 + math.Tanh(geluC*(x+0.044715*x*x*x))) },
 		func(x, w float64) float64 { return 1e-6*(1+math.Abs(x)) + 1e-5*math.Abs(w) },
 		func(k *kernels) func(x, y []float32) { return k.gelu }},
+	// geluBackward with dy = geluDy; the conformance suite's tolerance.
+	{"gelu'", func(x float64) float64 {
+		t := math.Tanh(geluC * (x + 0.044715*x*x*x))
+		return geluDy * (0.5*(1+t) + 0.5*x*(1-t*t)*geluC*(1+3*0.044715*x*x))
+	},
+		func(x, w float64) float64 { return 1e-5*math.Abs(geluDy)*(1+math.Abs(x)) + 1e-5*math.Abs(w) },
+		func(k *kernels) func(x, y []float32) {
+			return func(x, dx []float32) {
+				dy := make([]float32, len(x))
+				for i := range dy {
+					dy[i] = geluDy
+				}
+				k.geluBackward(x, dy, dx)
+			}
+		}},
 }
 
-// TestActivationKernels checks each level's sigmoid, tanh and gelu against
+const geluDy = -0.75
+
+// TestActivationKernels checks each level's sigmoid, tanh, gelu and
+// geluBackward against
 // float64 math on a dense sweep of [-20, 20], around 0 and on the special
 // values, and on every length from 1 to 17, with guards past the output
 // and in place.

@@ -1339,7 +1339,23 @@ DATA actconsts<>+336(SB)/4, $0x3d922279
 DATA actconsts<>+340(SB)/4, $0x3d922279
 DATA actconsts<>+344(SB)/4, $0x3d922279
 DATA actconsts<>+348(SB)/4, $0x3d922279
-GLOBL actconsts<>(SB), RODATA|NOPTR, $352
+DATA actconsts<>+352(SB)/4, $0x3e5b33b6
+DATA actconsts<>+356(SB)/4, $0x3e5b33b6
+DATA actconsts<>+360(SB)/4, $0x3e5b33b6
+DATA actconsts<>+364(SB)/4, $0x3e5b33b6
+DATA actconsts<>+368(SB)/4, $0x3e5b33b6
+DATA actconsts<>+372(SB)/4, $0x3e5b33b6
+DATA actconsts<>+376(SB)/4, $0x3e5b33b6
+DATA actconsts<>+380(SB)/4, $0x3e5b33b6
+DATA actconsts<>+384(SB)/4, $0x4cbebc20
+DATA actconsts<>+388(SB)/4, $0x4cbebc20
+DATA actconsts<>+392(SB)/4, $0x4cbebc20
+DATA actconsts<>+396(SB)/4, $0x4cbebc20
+DATA actconsts<>+400(SB)/4, $0x4cbebc20
+DATA actconsts<>+404(SB)/4, $0x4cbebc20
+DATA actconsts<>+408(SB)/4, $0x4cbebc20
+DATA actconsts<>+412(SB)/4, $0x4cbebc20
+GLOBL actconsts<>(SB), RODATA|NOPTR, $416
 
 // func sigmoidAVX2(n int, x *float32, y *float32)
 // Requires: AVX, AVX2, FMA3
@@ -1380,10 +1396,10 @@ sigmoidAVX2loop:
 	VANDNPS      Y2, Y3, Y2
 	VCMPPS       $0x1e, expconsts<>+0(SB), Y1, Y3
 	VBLENDVPS    Y3, expconsts<>+96(SB), Y2, Y2
-	VMOVUPS      expconsts<>+416(SB), Y3
-	VBLENDVPS    Y0, Y2, Y3, Y1
-	VADDPS       Y3, Y2, Y2
-	VDIVPS       Y2, Y1, Y0
+	VMOVUPS      expconsts<>+416(SB), Y1
+	VBLENDVPS    Y0, Y2, Y1, Y0
+	VADDPS       Y1, Y2, Y2
+	VDIVPS       Y2, Y0, Y0
 	VMOVUPS      Y0, (DX)(BX*4)
 	ADDQ         $0x08, BX
 	JMP          sigmoidAVX2loop
@@ -1500,15 +1516,81 @@ geluAVX2loop:
 	VANDNPS      Y3, Y4, Y3
 	VCMPPS       $0x1e, expconsts<>+0(SB), Y1, Y4
 	VBLENDVPS    Y4, expconsts<>+96(SB), Y3, Y3
-	VMOVUPS      expconsts<>+416(SB), Y4
-	VBLENDVPS    Y2, Y3, Y4, Y1
-	VADDPS       Y4, Y3, Y3
-	VDIVPS       Y3, Y1, Y1
+	VMOVUPS      expconsts<>+416(SB), Y1
+	VBLENDVPS    Y2, Y3, Y1, Y2
+	VADDPS       Y1, Y3, Y3
+	VDIVPS       Y3, Y2, Y1
 	VMULPS       Y0, Y1, Y0
 	VMOVUPS      Y0, (DX)(BX*4)
 	ADDQ         $0x08, BX
 	JMP          geluAVX2loop
 
 geluAVX2done:
+	VZEROUPPER
+	RET
+
+// func geluBackwardAVX2(n int, x *float32, dy *float32, dx *float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·geluBackwardAVX2(SB), NOSPLIT, $0-32
+	MOVQ   n+0(FP), AX
+	MOVQ   x+8(FP), CX
+	MOVQ   dy+16(FP), DX
+	MOVQ   dx+24(FP), BX
+	VXORPS Y0, Y0, Y0
+	XORQ   SI, SI
+
+geluBackwardAVX2loop:
+	CMPQ         SI, AX
+	JGE          geluBackwardAVX2done
+	VMOVUPS      (CX)(SI*4), Y0
+	VMOVUPS      (DX)(SI*4), Y1
+	VMULPS       Y0, Y0, Y2
+	VMINPS       actconsts<>+384(SB), Y2, Y2
+	VMOVUPS      actconsts<>+320(SB), Y3
+	VFMADD213PS  actconsts<>+288(SB), Y2, Y3
+	VMULPS       Y0, Y3, Y3
+	VMOVUPS      actconsts<>+352(SB), Y4
+	VFMADD213PS  actconsts<>+288(SB), Y2, Y4
+	VMULPS       Y0, Y4, Y4
+	VORPS        actconsts<>+0(SB), Y3, Y0
+	VMOVUPS      expconsts<>+0(SB), Y2
+	VMINPS       Y0, Y2, Y2
+	VMOVUPS      expconsts<>+32(SB), Y5
+	VMAXPS       Y2, Y5, Y2
+	VMULPS       expconsts<>+128(SB), Y2, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VMOVAPS      Y2, Y6
+	VFNMADD231PS expconsts<>+160(SB), Y5, Y6
+	VFNMADD231PS expconsts<>+192(SB), Y5, Y6
+	VMOVUPS      expconsts<>+224(SB), Y2
+	VFMADD213PS  expconsts<>+256(SB), Y6, Y2
+	VFMADD213PS  expconsts<>+288(SB), Y6, Y2
+	VFMADD213PS  expconsts<>+320(SB), Y6, Y2
+	VFMADD213PS  expconsts<>+352(SB), Y6, Y2
+	VFMADD213PS  expconsts<>+384(SB), Y6, Y2
+	VMULPS       Y6, Y6, Y7
+	VFMADD213PS  Y6, Y7, Y2
+	VADDPS       expconsts<>+416(SB), Y2, Y2
+	VCVTPS2DQ    Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       Y5, Y2, Y2
+	VCMPPS       $0x11, expconsts<>+64(SB), Y0, Y5
+	VANDNPS      Y2, Y5, Y2
+	VCMPPS       $0x1e, expconsts<>+0(SB), Y0, Y5
+	VBLENDVPS    Y5, expconsts<>+96(SB), Y2, Y2
+	VMOVUPS      expconsts<>+416(SB), Y0
+	VADDPS       Y0, Y2, Y5
+	VDIVPS       Y5, Y0, Y5
+	VMULPS       Y5, Y2, Y0
+	VBLENDVPS    Y3, Y0, Y5, Y0
+	VMULPS       Y5, Y2, Y2
+	VMULPS       Y5, Y2, Y2
+	VFMADD213PS  Y0, Y4, Y2
+	VMULPS       Y1, Y2, Y0
+	VMOVUPS      Y0, (BX)(SI*4)
+	ADDQ         $0x08, SI
+	JMP          geluBackwardAVX2loop
+
+geluBackwardAVX2done:
 	VZEROUPPER
 	RET

@@ -97,3 +97,8 @@ func tanhAVX2(n int, x *float32, y *float32)
 //
 //go:noescape
 func geluAVX2(n int, x *float32, y *float32)
+
+// geluBackwardAVX2 sets dx = dy*GELU'(x) (the tanh form) for n (a multiple of 8) floats.
+//
+//go:noescape
+func geluBackwardAVX2(n int, x *float32, dy *float32, dx *float32)

@@ -44,6 +44,8 @@ type kernels struct {
 	// sigmoid, tanh and gelu set y = f(x) on len(x) elements (y may be
 	// x); gelu is GELU's tanh form.
 	sigmoid, tanh, gelu func(x, y []float32)
+	// geluBackward sets dx = dy*GELU'(x) on len(x) elements.
+	geluBackward func(x, dy, dx []float32)
 }
 
 // kernelTable holds the kernels of each level compiled into this build;
@@ -70,6 +72,7 @@ var genericKernels = kernels{
 	sigmoid:      sigmoidGeneric,
 	tanh:         tanhGeneric,
 	gelu:         geluGeneric,
+	geluBackward: geluBackwardGeneric,
 }
 
 func packGeneric(dst, src []float32, ld, kc, w int, alongK bool) {
@@ -128,7 +131,7 @@ func softmaxExpGeneric(x, y []float32, c float32) (m float32, s float64) {
 	return m, s
 }
 
-// sigmoidGeneric, tanhGeneric and geluGeneric compute in float64 with the
+// sigmoidGeneric, tanhGeneric, geluGeneric and geluBackwardGeneric compute in float64 with the
 // math package.
 func sigmoidGeneric(x, y []float32) {
 	y = y[:len(x)]
@@ -149,6 +152,16 @@ func geluGeneric(x, y []float32) {
 	for i, v := range x {
 		u := float64(v)
 		y[i] = float32(0.5 * u * (1 + math.Tanh(geluC*(u+0.044715*u*u*u))))
+	}
+}
+
+func geluBackwardGeneric(x, dy, dx []float32) {
+	dy, dx = dy[:len(x)], dx[:len(x)]
+	for i, v := range x {
+		u := float64(v)
+		t := math.Tanh(geluC * (u + 0.044715*u*u*u))
+		d := 0.5*(1+t) + 0.5*u*(1-t*t)*geluC*(1+3*0.044715*u*u)
+		dx[i] = float32(float64(dy[i]) * d)
 	}
 }
 

@@ -38,6 +38,7 @@ var avx2Kernels = kernels{
 	sigmoid:      sigmoidAVX2Go,
 	tanh:         tanhAVX2Go,
 	gelu:         geluAVX2Go,
+	geluBackward: geluBackwardAVX2Go,
 }
 
 // The elementwise wrappers run the assembly on whole groups of 8 and the
@@ -61,11 +62,20 @@ func reluBackwardAVX2Go(x, dy, dx []float32) {
 	reluBackwardGeneric(x[n&^7:], dy[n&^7:n], dx[n&^7:n])
 }
 
-// sigmoidAVX2Go, tanhAVX2Go and geluAVX2Go compute in float32 on the
-// groups of 8 (with the exp of expAVX2) and in float64 on the rest.
+// sigmoid, tanh and GELU (both ways) compute in float32 on the groups of 8
+// (with the exp of expAVX2) and in float64 on the rest.
 func sigmoidAVX2Go(x, y []float32) { actAVX2Go(sigmoidAVX2, sigmoidGeneric, x, y) }
 func tanhAVX2Go(x, y []float32)    { actAVX2Go(tanhAVX2, tanhGeneric, x, y) }
 func geluAVX2Go(x, y []float32)    { actAVX2Go(geluAVX2, geluGeneric, x, y) }
+
+func geluBackwardAVX2Go(x, dy, dx []float32) {
+	n := len(x)
+	_, _ = dy[:n], dx[:n]
+	if body := n &^ 7; body > 0 {
+		geluBackwardAVX2(body, &x[0], &dy[0], &dx[0])
+	}
+	geluBackwardGeneric(x[n&^7:], dy[n&^7:n], dx[n&^7:n])
+}
 
 func actAVX2Go(asm func(n int, x, y *float32), generic func(x, y []float32), x, y []float32) {
 	n := len(x)

@@ -76,8 +76,8 @@ func (be *Backend) ActivateBackward(act backend.Activation, slope float32, x, y,
 const geluC = 0.7978845608028654 // sqrt(2/pi)
 
 // activate and activateBackward take the level's kernels for the
-// activations that have SIMD forms: ReLU both ways, Sigmoid, Tanh and GELU
-// forward. Work is split in multiples of 16 elements, so a level computes
+// activations that have SIMD forms: ReLU and GELU both ways, Sigmoid and
+// Tanh forward. Work is split in multiples of 16 elements, so a level computes
 // each element the same way whatever the number of threads.
 func activate(k *kernels, act backend.Activation, slope float32, x, y []float32) {
 	y = y[:len(x)]
@@ -129,12 +129,7 @@ func activateBackward(k *kernels, act backend.Activation, slope float32, x, y, d
 			dx[i] = dy[i] * (1 - t*t)
 		}
 	case backend.GELU:
-		for i, v := range x {
-			u := float64(v)
-			t := math.Tanh(geluC * (u + 0.044715*u*u*u))
-			d := 0.5*(1+t) + 0.5*u*(1-t*t)*geluC*(1+3*0.044715*u*u)
-			dx[i] = float32(float64(dy[i]) * d)
-		}
+		k.geluBackward(x, dy, dx)
 	default:
 		panic(fmt.Sprintf("cpu: unknown activation %v", act))
 	}

@@ -843,6 +843,8 @@ func actConsts() {
 		{"t0", math.Float32bits(-3.33332819422e-1)},
 		{"gelu1", math.Float32bits(float32(2 * geluC))},
 		{"gelu3", math.Float32bits(float32(2 * geluC * 0.044715))},
+		{"gelu3x3", math.Float32bits(float32(3 * 2 * geluC * 0.044715))},
+		{"geluMaxSq", math.Float32bits(1e8)},
 	}
 	base := GLOBL("actconsts", RODATA|NOPTR)
 	actConst = map[string]Mem{}
@@ -854,15 +856,24 @@ func actConsts() {
 	}
 }
 
-// emitSigmoid sets y = 1/(1+e^-x) on 8 lanes, without overflow: with
-// e = e^-|x| (in [0, 1]), y = 1/(1+e) for x >= 0 and e/(1+e) for x < 0
-// (the sign bit of x chooses, so -0 takes the second form, which gives
-// the same 1/2). NaN stays NaN; x is not changed.
-func emitSigmoid(x, y reg.VecVirtual) {
-	a, e, one := YMM(), YMM(), YMM()
+// emitExpNegAbs sets e = e^-|x| (in [0, 1]; NaN for NaN) and one = 1 on
+// 8 lanes: the part of the sigmoid that cannot overflow.
+func emitExpNegAbs(x reg.VecVirtual) (e, one reg.VecVirtual) {
+	a := YMM()
+	e, one = YMM(), YMM()
 	VORPS(actConst["sign"], x, a) // -|x|
 	emitExp(a, e)
 	VMOVUPS(expConst["one"], one)
+	return e, one
+}
+
+// emitSigmoid sets y = 1/(1+e^-x) on 8 lanes, without overflow: with
+// e = e^-|x|, y = 1/(1+e) for x >= 0 and e/(1+e) for x < 0 (the sign
+// bit of x chooses, so -0 takes the second form, which gives the same
+// 1/2). NaN stays NaN; x is not changed.
+func emitSigmoid(x, y reg.VecVirtual) {
+	e, one := emitExpNegAbs(x)
+	a := YMM()
 	VBLENDVPS(x, e, one, a) // the numerator: e where x < 0, else 1
 	VADDPS(one, e, e)
 	VDIVPS(e, a, y)
@@ -909,10 +920,42 @@ func emitGELU(x, y reg.VecVirtual) {
 	VMULPS(x, s, y)
 }
 
-// actAVX2 writes the forward activations, 8 floats per step; n must be a
-// multiple of 8 (the Go side runs the tail). Their Go equivalents are
-// sigmoidGeneric, tanhGeneric and geluGeneric, computed in float64; these
-// are float32 throughout, within a few ulp.
+// emitGELUBackward sets dx = dy*GELU'(x) on 8 lanes. With z as in
+// emitGELU, s = sigmoid(z) and e = e^-|z|,
+//
+//	GELU'(x) = s + x*z'(x)*s*(1-s),  s*(1-s) = e/(1+e)^2,
+//
+// the second form free of the cancellation of 1-s. x^2 is capped at 1e8
+// in z and z', where s*(1-s) is 0 anyway, so that large finite x give
+// x*z'*0 = 0 rather than Inf*0. x and dy are not changed.
+func emitGELUBackward(x, dy, dx reg.VecVirtual) {
+	c := actConst
+	sq, z, zp := YMM(), YMM(), YMM()
+	VMULPS(x, x, sq)
+	VMINPS(c["geluMaxSq"], sq, sq)
+	VMOVUPS(c["gelu3"], z)
+	VFMADD213PS(c["gelu1"], sq, z) // 2c*(1 + 0.044715x^2)
+	VMULPS(x, z, z)
+	VMOVUPS(c["gelu3x3"], zp)
+	VFMADD213PS(c["gelu1"], sq, zp) // z' = 2c*(1 + 3*0.044715x^2)
+	VMULPS(x, zp, zp)
+	e, one := emitExpNegAbs(z)
+	r, sg := YMM(), YMM()
+	VADDPS(one, e, r)
+	VDIVPS(r, one, r) // 1/(1+e)
+	VMULPS(r, e, sg)
+	VBLENDVPS(z, sg, r, sg) // s: e/(1+e) where z < 0, else 1/(1+e)
+	VMULPS(r, e, e)
+	VMULPS(r, e, e)        // s*(1-s)
+	VFMADD213PS(sg, zp, e) // s + x*z'*s*(1-s)
+	VMULPS(dy, e, dx)
+}
+
+// actAVX2 writes the forward activations and GELU's backward pass, 8
+// floats per step; n must be a multiple of 8 (the Go side runs the tail).
+// Their Go equivalents are sigmoidGeneric, tanhGeneric, geluGeneric and
+// geluBackwardGeneric, computed in float64; these are float32 throughout,
+// within a few ulp.
 func actAVX2() {
 	actConsts()
 	for _, f := range []struct {
@@ -931,4 +974,13 @@ func actAVX2() {
 				VMOVUPS(y, Mem{Base: p[1], Index: i, Scale: 4})
 			}, "x", "y")
 	}
+	eltwiseLoop("geluBackwardAVX2", "func(n int, x, dy, dx *float32)",
+		"geluBackwardAVX2 sets dx = dy*GELU'(x) (the tanh form) for n (a multiple of 8) floats.",
+		func(i reg.Register, p []reg.Register, _ reg.VecVirtual) {
+			x, dy, dx := YMM(), YMM(), YMM()
+			VMOVUPS(Mem{Base: p[0], Index: i, Scale: 4}, x)
+			VMOVUPS(Mem{Base: p[1], Index: i, Scale: 4}, dy)
+			emitGELUBackward(x, dy, dx)
+			VMOVUPS(dx, Mem{Base: p[2], Index: i, Scale: 4})
+		}, "x", "dy", "dx")
 }
