@@ -2,6 +2,7 @@ package backend
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -77,6 +78,31 @@ type AdamConfig struct {
 	LR, Beta1, Beta2, Eps, WeightDecay float32
 	Step                               int
 	Decoupled                          bool
+}
+
+// AdamScalars are the per-step scalars every backend derives from an
+// AdamConfig, computed once on the host in float64 so that all backends
+// round them alike. The update of one element is then
+//
+//	p = param*Decay; g = grad + Coupled*p
+//	m = Beta1*m + (1-Beta1)*g; v = Beta2*v + (1-Beta2)*g*g
+//	param = p - StepSize*m/(sqrt(v)*InvSqrtBC2 + Eps)
+type AdamScalars struct {
+	StepSize   float32 // LR / (1 - Beta1^Step)
+	InvSqrtBC2 float32 // 1 / sqrt(1 - Beta2^Step)
+	Decay      float32 // AdamW: 1 - LR*WeightDecay; Adam: 1
+	Coupled    float32 // Adam: WeightDecay (added to the gradient); AdamW: 0
+}
+
+// Scalars computes the step's AdamScalars.
+func (c AdamConfig) Scalars() AdamScalars {
+	bc1 := 1 - math.Pow(float64(c.Beta1), float64(c.Step))
+	bc2 := 1 - math.Pow(float64(c.Beta2), float64(c.Step))
+	s := AdamScalars{StepSize: float32(float64(c.LR) / bc1), InvSqrtBC2: float32(1 / math.Sqrt(bc2)), Decay: 1, Coupled: c.WeightDecay}
+	if c.Decoupled {
+		s.Decay, s.Coupled = 1-c.LR*c.WeightDecay, 0
+	}
+	return s
 }
 
 // Backend executes the numerical kernels that nn needs. Every matrix is

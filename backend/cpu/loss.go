@@ -156,17 +156,11 @@ type adamConsts struct {
 }
 
 func newAdamConsts(cfg backend.AdamConfig) adamConsts {
-	bc1 := 1 - math.Pow(float64(cfg.Beta1), float64(cfg.Step))
-	bc2 := 1 - math.Pow(float64(cfg.Beta2), float64(cfg.Step))
-	c := adamConsts{
+	s := cfg.Scalars()
+	return adamConsts{
 		beta1: cfg.Beta1, oneMinusBeta1: 1 - cfg.Beta1, beta2: cfg.Beta2, oneMinusBeta2: 1 - cfg.Beta2,
-		stepSize: float32(float64(cfg.LR) / bc1), invSqrtBC2: float32(1 / math.Sqrt(bc2)),
-		eps: cfg.Eps, decay: 1, coupled: cfg.WeightDecay,
+		stepSize: s.StepSize, invSqrtBC2: s.InvSqrtBC2, eps: cfg.Eps, decay: s.Decay, coupled: s.Coupled,
 	}
-	if cfg.Decoupled {
-		c.decay, c.coupled = 1-cfg.LR*cfg.WeightDecay, 0
-	}
-	return c
 }
 
 // adamGeneric is the plain-Go Adam update of one range of parameters.

@@ -394,18 +394,11 @@ func (be *Backend) AdamStep(param, grad, m, v backend.Buffer, n int, cfg backend
 	if n == 0 {
 		return
 	}
-	// The per-step scalars, in float64 as the CPU backend computes them.
-	bc1 := 1 - math.Pow(float64(cfg.Beta1), float64(cfg.Step))
-	bc2 := 1 - math.Pow(float64(cfg.Beta2), float64(cfg.Step))
-	decay, coupled := float32(1), cfg.WeightDecay
-	if cfg.Decoupled {
-		decay, coupled = 1-cfg.LR*cfg.WeightDecay, 0
-	}
+	sc := cfg.Scalars()
 	be.begin()
 	defer be.end()
 	be.args().buf(pb).buf(gb).buf(mb).buf(vb).i64(n).
 		f32(cfg.Beta1).f32(1 - cfg.Beta1).f32(cfg.Beta2).f32(1 - cfg.Beta2).
-		f32(float32(float64(cfg.LR) / bc1)).f32(float32(1 / math.Sqrt(bc2))).
-		f32(cfg.Eps).f32(decay).f32(coupled)
+		f32(sc.StepSize).f32(sc.InvSqrtBC2).f32(cfg.Eps).f32(sc.Decay).f32(sc.Coupled)
 	be.elementwise("adam_step", be.fn.adamStep, n)
 }
