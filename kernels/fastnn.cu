@@ -395,42 +395,32 @@ extern "C" __global__ void count_correct(const float *x, const float *labels, fl
     add_block_sum(hits, 1.f, out, scratch);
 }
 
-// The pointwise losses add sum(loss)/cols to lossSum[0] (the sum over rows of
-// each row's mean) and write grad = d(mean over all n)/d(input).
+// pointwise_loss computes one of the losses that are a mean over every
+// element (codes as the host's lossBCEWithLogits, lossMSE, lossMAE): grad =
+// d(mean over all n)/d(input), and sum(loss)/cols is added to lossSum[0]
+// (the sum over rows of each row's mean).
+enum { LOSS_BCE_LOGITS = 0, LOSS_MSE, LOSS_MAE };
 
-extern "C" __global__ void bce_logits(const float *logits, const float *targets, float *grad, float *lossSum,
-                                      long long n, int cols) {
+extern "C" __global__ void pointwise_loss(int loss, const float *x, const float *t, float *grad, float *lossSum,
+                                          long long n, int cols) {
     __shared__ float scratch[32];
     float s = 0.f, inv = 1.f / (float)n;
     GRID_STRIDE(i, n) {
-        float z = logits[i], t = targets[i];
-        // max(z,0) - z*t + log(1 + exp(-|z|)) is log(1+exp(z)) - z*t without overflow.
-        s += fmaxf(z, 0.f) - z * t + log1pf(expf(-fabsf(z)));
-        grad[i] = (sigmoidf_stable(z) - t) * inv;
-    }
-    add_block_sum(s, 1.f / (float)cols, lossSum, scratch);
-}
-
-extern "C" __global__ void mse(const float *pred, const float *target, float *grad, float *lossSum, long long n,
-                               int cols) {
-    __shared__ float scratch[32];
-    float s = 0.f, sc = 2.f / (float)n;
-    GRID_STRIDE(i, n) {
-        float d = pred[i] - target[i];
-        s += d * d;
-        grad[i] = d * sc;
-    }
-    add_block_sum(s, 1.f / (float)cols, lossSum, scratch);
-}
-
-extern "C" __global__ void mae(const float *pred, const float *target, float *grad, float *lossSum, long long n,
-                               int cols) {
-    __shared__ float scratch[32];
-    float s = 0.f, sc = 1.f / (float)n;
-    GRID_STRIDE(i, n) {
-        float d = pred[i] - target[i];
-        s += fabsf(d);
-        grad[i] = d > 0.f ? sc : (d < 0.f ? -sc : 0.f);
+        float z = x[i], y = t[i], d = z - y;
+        switch (loss) {
+        case LOSS_BCE_LOGITS:
+            // max(z,0) - z*y + log(1 + exp(-|z|)) is log(1+exp(z)) - z*y without overflow.
+            s += fmaxf(z, 0.f) - z * y + log1pf(expf(-fabsf(z)));
+            grad[i] = (sigmoidf_stable(z) - y) * inv;
+            break;
+        case LOSS_MSE:
+            s += d * d;
+            grad[i] = 2.f * d * inv;
+            break;
+        default: // LOSS_MAE; its gradient at d == 0 is 0
+            s += fabsf(d);
+            grad[i] = d > 0.f ? inv : (d < 0.f ? -inv : 0.f);
+        }
     }
     add_block_sum(s, 1.f / (float)cols, lossSum, scratch);
 }

@@ -28,7 +28,7 @@ var Names = []string{
 	"softmax", "softmax_backward", "softmax_xent",
 	"sum_rows", "batchnorm_forward", "batchnorm_backward",
 	"sum_squares", "argmax_rows", "count_correct",
-	"bce_logits", "mse", "mae",
+	"pointwise_loss",
 }
 
 var sourceHashLine = regexp.MustCompile(`(?m)^// source-sha256: ([0-9a-f]{64})$`)

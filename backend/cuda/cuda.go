@@ -100,7 +100,7 @@ type kernelFuncs struct {
 	scale, axpy, add, mul, biasActivate, activate, activateBackward, dropoutMask uintptr
 	sgdStep, adamStep, softmax, softmaxBackward, softmaxXent, sumRows            uintptr
 	batchnormForward, batchnormBackward, sumSquares, argmaxRows, countCorrect    uintptr
-	bceLogits, mse, mae                                                          uintptr
+	pointwiseLoss                                                                uintptr
 }
 
 func (f *kernelFuncs) table() map[string]*uintptr {
@@ -113,7 +113,7 @@ func (f *kernelFuncs) table() map[string]*uintptr {
 		"sum_rows": &f.sumRows, "batchnorm_forward": &f.batchnormForward,
 		"batchnorm_backward": &f.batchnormBackward, "sum_squares": &f.sumSquares,
 		"argmax_rows": &f.argmaxRows, "count_correct": &f.countCorrect,
-		"bce_logits": &f.bceLogits, "mse": &f.mse, "mae": &f.mae,
+		"pointwise_loss": &f.pointwiseLoss,
 	}
 }
 

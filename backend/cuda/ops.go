@@ -341,8 +341,15 @@ func (be *Backend) SoftmaxCrossEntropy(logits, labels, grad, lossSum backend.Buf
 	be.rowKernel("softmax_xent", be.fn.softmaxXent, rows, cols)
 }
 
+// Loss codes of the pointwise_loss kernel (its LOSS_ enum).
+const (
+	lossBCEWithLogits = iota
+	lossMSE
+	lossMAE
+)
+
 // pointwiseLoss queues one of the losses that are a mean over every element.
-func (be *Backend) pointwiseLoss(op string, fn uintptr, x, t, grad, lossSum backend.Buffer, rows, cols int) {
+func (be *Backend) pointwiseLoss(op string, loss int, x, t, grad, lossSum backend.Buffer, rows, cols int) {
 	checkSize(op, rows, cols, rows*cols)
 	n := rows * cols
 	xb, tb := be.buf(x, n, op+" input"), be.buf(t, n, op+" target")
@@ -352,20 +359,20 @@ func (be *Backend) pointwiseLoss(op string, fn uintptr, x, t, grad, lossSum back
 	}
 	be.begin()
 	defer be.end()
-	be.args().buf(xb).buf(tb).buf(gb).buf(ob).i64(n).i32(cols)
-	be.elementwise(op, fn, n)
+	be.args().i32(loss).buf(xb).buf(tb).buf(gb).buf(ob).i64(n).i32(cols)
+	be.elementwise(op, be.fn.pointwiseLoss, n)
 }
 
 func (be *Backend) BCEWithLogits(logits, targets, grad, lossSum backend.Buffer, rows, cols int) {
-	be.pointwiseLoss("BCEWithLogits", be.fn.bceLogits, logits, targets, grad, lossSum, rows, cols)
+	be.pointwiseLoss("BCEWithLogits", lossBCEWithLogits, logits, targets, grad, lossSum, rows, cols)
 }
 
 func (be *Backend) MSE(pred, target, grad, lossSum backend.Buffer, rows, cols int) {
-	be.pointwiseLoss("MSE", be.fn.mse, pred, target, grad, lossSum, rows, cols)
+	be.pointwiseLoss("MSE", lossMSE, pred, target, grad, lossSum, rows, cols)
 }
 
 func (be *Backend) MAE(pred, target, grad, lossSum backend.Buffer, rows, cols int) {
-	be.pointwiseLoss("MAE", be.fn.mae, pred, target, grad, lossSum, rows, cols)
+	be.pointwiseLoss("MAE", lossMAE, pred, target, grad, lossSum, rows, cols)
 }
 
 func (be *Backend) SGDStep(param, grad, velocity backend.Buffer, n int, cfg backend.SGDConfig) {

@@ -120,9 +120,7 @@ static const std::vector<std::pair<std::string, Kernel>> kernelTable = {
     {"sum_squares", wrap(sum_squares)},
     {"argmax_rows", wrap(argmax_rows)},
     {"count_correct", wrap(count_correct)},
-    {"bce_logits", wrap(bce_logits)},
-    {"mse", wrap(mse)},
-    {"mae", wrap(mae)},
+    {"pointwise_loss", wrap(pointwise_loss)},
 };
 
 // ---- the driver API ----
