@@ -119,17 +119,24 @@ func benchGemm(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "gemm %5dx%5dx%5d  %-6s %-8s %d threads  %8.1f GFLOP/s\n", r.M, r.N, r.K, r.Backend, r.Level, r.Threads, r.GFLOPS)
 	}
+	// gemmSeconds times C = A*B on be, with its own clock, and closes it.
+	gemmSeconds := func(be backend.Backend) (float64, error) {
+		defer be.Close()
+		ab, bb, cb := be.Alloc(len(a)), be.Alloc(len(b)), be.Alloc(*m**n)
+		be.Upload(ab, a)
+		be.Upload(bb, b)
+		return timeBest(*reps, clockFor(be), func() { be.Gemm(false, false, *m, *n, *k, 1, ab, bb, 0, cb) })
+	}
 	for _, l := range lv {
 		be, err := cpu.New(backend.Options{Threads: *threads, Level: l.String()})
 		if err != nil {
 			return err
 		}
-		ab, bb, cb := be.Alloc(len(a)), be.Alloc(len(b)), be.Alloc(*m**n)
-		be.Upload(ab, a)
-		be.Upload(bb, b)
-		sec := timeBest(*reps, func() { be.Gemm(false, false, *m, *n, *k, 1, ab, bb, 0, cb) })
+		sec, err := gemmSeconds(be)
+		if err != nil {
+			return err
+		}
 		emit(GemmRow{"gemm", "cpu", l.String(), *m, *n, *k, *threads, flops / sec / 1e9})
-		be.Close()
 	}
 	for _, p := range peers {
 		if p.name == "gonum" && *noGonum {
@@ -137,8 +144,11 @@ func benchGemm(args []string, stdout, stderr io.Writer) error {
 		}
 		c := make([]float32, *m**n)
 		restore := p.setThreads(*threads)
-		sec := timeBest(*reps, func() { p.sgemm(*m, *n, *k, a, b, c) })
+		sec, err := timeBest(*reps, wallClock, func() { p.sgemm(*m, *n, *k, a, b, c) })
 		restore()
+		if err != nil {
+			return err
+		}
 		emit(GemmRow{"gemm", p.name, p.level(), *m, *n, *k, *threads, flops / sec / 1e9})
 	}
 	modes := []bool{false}
@@ -150,11 +160,7 @@ func benchGemm(args []string, stdout, stderr io.Writer) error {
 		if be == nil {
 			return err
 		}
-		ab, bb, cb := be.Alloc(len(a)), be.Alloc(len(b)), be.Alloc(*m**n)
-		be.Upload(ab, a)
-		be.Upload(bb, b)
-		sec, err := timeDevice(be, *reps, func() { be.Gemm(false, false, *m, *n, *k, 1, ab, bb, 0, cb) })
-		be.Close()
+		sec, err := gemmSeconds(be)
 		if err != nil {
 			return err
 		}
@@ -212,33 +218,6 @@ func openGPU(mode string, o backend.Options, stderr io.Writer) (backend.Backend,
 		return nil, fmt.Errorf("backend %s cannot time itself with device events", be.Name())
 	}
 	return be, nil
-}
-
-// timeDevice is timeBest on a device, timed with its own events: it runs
-// f once to warm up, then reps times a batch of calls lasting at least
-// 0.2 s of device time, and returns the best seconds per call.
-func timeDevice(be backend.Backend, reps int, f func()) (float64, error) {
-	dt := be.(backend.DeviceTimer)
-	once, err := dt.DeviceTime(f)
-	if err != nil {
-		return 0, err
-	}
-	calls := max(1, int(200*time.Millisecond/max(once, time.Microsecond)))
-	best := 0.0
-	for r := 0; r < reps; r++ {
-		d, err := dt.DeviceTime(func() {
-			for range calls {
-				f()
-			}
-		})
-		if err != nil {
-			return 0, err
-		}
-		if s := d.Seconds() / float64(calls); r == 0 || s < best {
-			best = s
-		}
-	}
-	return best, nil
 }
 
 // OpsRow is one line of `bench ops -json`: a bandwidth-bound kernel's
@@ -327,14 +306,9 @@ func benchOps(args []string, stdout, stderr io.Writer) error {
 		}
 		be.Upload(bufs[4], labels)
 		for _, k := range opsKernels {
-			f := func() { k.run(be, bufs, *n) }
-			var sec float64
-			if _, ok := be.(backend.DeviceTimer); ok {
-				if sec, err = timeDevice(be, *reps, f); err != nil {
-					return err
-				}
-			} else {
-				sec = timeBest(*reps, f)
+			sec, err := timeBest(*reps, clockFor(be), func() { k.run(be, bufs, *n) })
+			if err != nil {
+				return err
 			}
 			r := OpsRow{"ops", k.name, be.Name(), names[i], *n, float64(k.floats) * 4 * float64(*n) / sec / 1e9}
 			if *jsonOut {
@@ -371,22 +345,50 @@ var peers = []peer{{
 	},
 }}
 
-// timeBest runs f once to warm up, then reps times a batch of calls lasting
-// at least 0.2 s, and returns the best seconds per call.
-func timeBest(reps int, f func()) float64 {
+// clock measures how long fn takes: the wall clock, or for a device
+// backend its own events around the work fn queues.
+type clock func(fn func()) (time.Duration, error)
+
+func wallClock(fn func()) (time.Duration, error) {
+	start := time.Now()
+	fn()
+	return time.Since(start), nil
+}
+
+// clockFor is the backend's device timer where it has one (backend.DeviceTimer),
+// else the wall clock.
+func clockFor(be backend.Backend) clock {
+	if dt, ok := be.(backend.DeviceTimer); ok {
+		return dt.DeviceTime
+	}
+	return wallClock
+}
+
+// timeBest runs f once to warm up and once more to size a batch of calls
+// lasting about 0.2 s, then times reps such batches with clk and returns the
+// best seconds per call.
+func timeBest(reps int, clk clock, f func()) (float64, error) {
 	f()
+	once, err := clk(f)
+	if err != nil {
+		return 0, err
+	}
+	calls := max(1, int(200*time.Millisecond/max(once, time.Microsecond)))
 	best := 0.0
 	for r := 0; r < reps; r++ {
-		calls, start := 0, time.Now()
-		for calls == 0 || time.Since(start) < 200*time.Millisecond {
-			f()
-			calls++
+		d, err := clk(func() {
+			for range calls {
+				f()
+			}
+		})
+		if err != nil {
+			return 0, err
 		}
-		if s := time.Since(start).Seconds() / float64(calls); r == 0 || s < best {
+		if s := d.Seconds() / float64(calls); r == 0 || s < best {
 			best = s
 		}
 	}
-	return best
+	return best, nil
 }
 
 func randomSlice(rng *rand.Rand, n int) []float32 {
