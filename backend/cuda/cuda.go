@@ -126,6 +126,7 @@ func New(o backend.Options) (_ *Backend, err error) {
 		return nil, err
 	}
 	be := &Backend{drv: drv, h: new(hostState), tf32: o.TF32}
+	be.pool.be = be
 	be.h.args.init()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -215,7 +216,6 @@ func New(o backend.Options) (_ *Backend, err error) {
 		return nil, err
 	}
 	be.blasVersion = int(be.h.i32)
-	be.pool.be = be
 	return be, nil
 }
 

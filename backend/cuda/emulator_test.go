@@ -151,3 +151,20 @@ func TestTrainingEmulated(t *testing.T) {
 		}
 	}
 }
+
+// TestDoubleFreeEmulated: a second Free of one buffer panics rather than
+// caching its block twice (which would hand one block to two buffers).
+func TestDoubleFreeEmulated(t *testing.T) {
+	be := openEmulated(t, backend.Options{})
+	x := be.Alloc(4)
+	be.Free(x)
+	defer func() {
+		if r := recover(); r == nil {
+			t.Fatal("second Free did not panic")
+		}
+		if y, z := be.Alloc(4), be.Alloc(4); y.(*buffer).ptr == z.(*buffer).ptr {
+			t.Error("two live buffers share a block")
+		}
+	}()
+	be.Free(x)
+}

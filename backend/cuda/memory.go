@@ -125,15 +125,9 @@ func (be *Backend) Alloc(n int) backend.Buffer {
 // Free returns the buffer's block to the cache. After Close, which freed
 // every block, it does nothing, so deferred Frees may run in any order.
 func (be *Backend) Free(b backend.Buffer) {
-	buf, ok := b.(*buffer)
-	if !ok || buf == nil || buf.be != be {
-		be.buf(b, 0, "Free") // panics with the reason
-	}
 	be.mu.Lock()
 	defer be.mu.Unlock()
-	if buf.freed { // checked under the lock: two Frees must not cache a block twice
-		panic("cuda: Free: buffer freed twice")
-	}
+	buf := be.buf(b, 0, "Free") // under the lock: two Frees must not cache a block twice
 	buf.freed = true
 	if !be.closed {
 		be.pool.put(buf.ptr, buf.bytes)
