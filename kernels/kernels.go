@@ -19,18 +19,6 @@ import (
 //go:embed fastnn.ptx
 var PTX string
 
-// Names lists the kernels the CUDA backend looks up in PTX; a test checks
-// that each is an entry of the module.
-var Names = []string{
-	"scale", "axpy", "add", "mul",
-	"bias_activate", "activate", "activate_backward", "dropout_mask",
-	"sgd_step", "adam_step",
-	"softmax", "softmax_backward", "softmax_xent",
-	"sum_rows", "batchnorm_forward", "batchnorm_backward",
-	"sum_squares", "argmax_rows", "count_correct",
-	"pointwise_loss",
-}
-
 var sourceHashLine = regexp.MustCompile(`(?m)^// source-sha256: ([0-9a-f]{64})$`)
 
 // SourceSHA256 is the hash of fastnn.cu that PTX was built from, as its

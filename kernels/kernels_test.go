@@ -22,21 +22,12 @@ func TestPTXMatchesSource(t *testing.T) {
 	}
 }
 
-// TestEveryKernelIsInPTX checks the names the backend looks up.
-func TestEveryKernelIsInPTX(t *testing.T) {
+// TestEntries checks that the PTX defines kernels and that Entries reads
+// their names (the CUDA backend's tests match them to its kernel table).
+func TestEntries(t *testing.T) {
 	entries := Entries()
-	if len(entries) == 0 {
-		t.Fatal("no .entry in the PTX")
-	}
-	for _, n := range Names {
-		if !slices.Contains(entries, n) {
-			t.Errorf("kernel %q is not an entry of fastnn.ptx (entries: %v)", n, entries)
-		}
-	}
-	for _, e := range entries {
-		if !slices.Contains(Names, e) {
-			t.Errorf("fastnn.ptx defines %q, which Names does not list", e)
-		}
+	if len(entries) == 0 || !slices.Contains(entries, "adam_step") {
+		t.Fatalf("entries of the PTX: %v", entries)
 	}
 }
 

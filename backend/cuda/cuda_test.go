@@ -6,11 +6,13 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/fastnn/fastnn/backend"
 	"github.com/fastnn/fastnn/backend/conformance"
+	"github.com/fastnn/fastnn/kernels"
 )
 
 // EnvRequireGPU=1 turns the GPU tests' skips into failures, for runs on a
@@ -184,6 +186,22 @@ func TestLibraryCandidates(t *testing.T) {
 	env[EnvLibCUBLAS] = "/x/libcublas.so"
 	if got = libraryCandidates(EnvLibCUBLAS, names, getenv); !reflect.DeepEqual(got, []string{"/x/libcublas.so"}) {
 		t.Errorf("with %s set: %v", EnvLibCUBLAS, got)
+	}
+}
+
+// TestKernelTableMatchesPTX: every kernel the backend looks up is an entry
+// of the embedded PTX, and every entry is looked up.
+func TestKernelTableMatchesPTX(t *testing.T) {
+	var fn kernelFuncs
+	var names []string
+	for name := range fn.table() {
+		names = append(names, name)
+	}
+	entries := kernels.Entries()
+	slices.Sort(names)
+	slices.Sort(entries)
+	if !slices.Equal(names, entries) {
+		t.Errorf("the backend looks up %v, the PTX defines %v", names, entries)
 	}
 }
 
