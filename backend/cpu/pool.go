@@ -79,15 +79,15 @@ func (p *pool) work(w int, in chan task) {
 // receive returns the next task, polling for spinTime before it blocks; ok
 // is false once the pool is closed.
 func (p *pool) receive(in chan task) (t task, ok bool) {
-	if p.spins() {
-		start := time.Now()
-		for i := 1; i%256 != 0 || time.Since(start) < spinTime; i++ {
-			select {
-			case t, ok = <-in:
-				return t, ok
-			default:
-			}
+	if p.poll(func() bool {
+		select {
+		case t, ok = <-in:
+			return true
+		default:
+			return false
 		}
+	}) {
+		return t, ok
 	}
 	t, ok = <-in
 	return t, ok
@@ -96,16 +96,26 @@ func (p *pool) receive(in chan task) (t task, ok bool) {
 // wait returns when every piece handed to a worker has finished, polling
 // for spinTime before it blocks.
 func (p *pool) wait() {
-	if p.spins() {
-		start := time.Now()
-		for i := 1; p.pending.Load() != 0; i++ {
-			if i%256 == 0 && time.Since(start) >= spinTime {
-				break
-			}
-		}
-	}
+	p.poll(func() bool { return p.pending.Load() == 0 })
 	for p.pending.Load() != 0 {
 		<-p.done
+	}
+}
+
+// poll calls ready until it reports true, for at most spinTime, and says
+// whether it did; it gives up at once where polling does not pay (spins).
+func (p *pool) poll(ready func() bool) bool {
+	if !p.spins() {
+		return false
+	}
+	start := time.Now()
+	for i := 1; ; i++ {
+		if ready() {
+			return true
+		}
+		if i%256 == 0 && time.Since(start) >= spinTime {
+			return false
+		}
 	}
 }
 
