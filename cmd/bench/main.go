@@ -213,10 +213,6 @@ func openGPU(mode string, o backend.Options, stderr io.Writer) (backend.Backend,
 		}
 		return nil, nil
 	}
-	if _, ok := be.(backend.DeviceTimer); !ok {
-		be.Close()
-		return nil, fmt.Errorf("backend %s cannot time itself with device events", be.Name())
-	}
 	return be, nil
 }
 
