@@ -133,13 +133,20 @@ func DecodeTensors(be backend.Backend, f *safetensors.File, ts []NamedTensor) er
 }
 
 // ChecksumKey is the metadata entry that holds the SHA-256 of a file's
-// tensors (see Checksum), so that silent corruption of the data is caught
-// on load.
-const ChecksumKey = "fastnn.sha256"
+// tensors and metadata (see Checksum), so that silent corruption of the
+// weights or of the description beside them is caught on load.
+const ChecksumKey = "fastnn.checksum"
+
+// legacyChecksumKey held, in files written before the checksum covered the
+// metadata, the SHA-256 of the tensors alone. Such files still load; their
+// metadata is unchecked.
+const legacyChecksumKey = "fastnn.sha256"
 
 // Checksum is the hex SHA-256 over every tensor's name, dtype, shape and
-// data, in name order.
-func Checksum(ts []safetensors.Tensor) string {
+// data, in name order, then over every metadata entry except the checksums
+// themselves, in key order, each key and value preceded by its length. With
+// no metadata it is the checksum of the tensors alone, as in legacy files.
+func Checksum(ts []safetensors.Tensor, meta map[string]string) string {
 	sorted := slices.Clone(ts)
 	slices.SortFunc(sorted, func(a, b safetensors.Tensor) int { return strings.Compare(a.Name, b.Name) })
 	h := sha256.New()
@@ -147,31 +154,45 @@ func Checksum(ts []safetensors.Tensor) string {
 		fmt.Fprintf(h, "%s\x00%s\x00%v\x00", t.Name, t.DType, t.Shape)
 		h.Write(t.Data)
 	}
+	for _, k := range slices.Sorted(maps.Keys(meta)) {
+		if k != ChecksumKey && k != legacyChecksumKey {
+			fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(meta[k]), meta[k])
+		}
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// WriteChecked writes tensors to path atomically with meta and their
-// checksum in the metadata.
+// WriteChecked writes tensors to path atomically with meta and the checksum
+// of both in the metadata.
 func WriteChecked(path string, ts []safetensors.Tensor, meta map[string]string) error {
 	m := maps.Clone(meta)
 	if m == nil {
 		m = map[string]string{}
 	}
-	m[ChecksumKey] = Checksum(ts)
+	delete(m, legacyChecksumKey)
+	m[ChecksumKey] = Checksum(ts, m)
 	return safetensors.WriteFile(path, ts, m)
 }
 
 // ReadChecked reads a safetensors file and, when its metadata carries a
-// checksum, verifies it.
+// checksum, verifies it: over the tensors and metadata, or over the tensors
+// alone for a legacy file.
 func ReadChecked(path string) (*safetensors.File, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	if want, ok := f.Metadata[ChecksumKey]; ok {
-		if got := Checksum(f.Tensors); got != want {
-			return nil, fmt.Errorf("%s: checksum mismatch: the data is corrupted (sha256 %s, recorded %s)", path, got, want)
-		}
+	meta := f.Metadata
+	want, ok := meta[ChecksumKey]
+	if !ok {
+		want, ok = meta[legacyChecksumKey]
+		meta = nil
+	}
+	if !ok {
+		return f, nil
+	}
+	if got := Checksum(f.Tensors, meta); got != want {
+		return nil, fmt.Errorf("%s: checksum mismatch: the data or metadata is corrupted (sha256 %s, recorded %s)", path, got, want)
 	}
 	return f, nil
 }

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 
@@ -50,22 +51,71 @@ type MLPConfig struct {
 	Dropout   float32
 }
 
+// Limits of an MLP, the same for training and for loading a checkpoint.
+const (
+	MaxHidden   = 64      // hidden layers
+	MaxWidth    = 1 << 16 // units of a hidden layer
+	MaxFeatures = 1 << 24 // inputs, and outputs
+)
+
+// CheckHidden checks hidden layer widths against MaxHidden and MaxWidth.
+func CheckHidden(hidden []int) error {
+	if len(hidden) > MaxHidden {
+		return fmt.Errorf("%d hidden layers: at most %d are supported", len(hidden), MaxHidden)
+	}
+	for i, h := range hidden {
+		if h < 1 || h > MaxWidth {
+			return fmt.Errorf("width %d of hidden layer %d is out of range 1..%d", h, i+1, MaxWidth)
+		}
+	}
+	return nil
+}
+
+// Validate checks every field of cfg against the limits above, so that
+// NewMLP never attempts an absurd allocation.
+func (cfg MLPConfig) Validate() error {
+	if !(cfg.Dropout >= 0 && cfg.Dropout < 1) {
+		return fmt.Errorf("nn: dropout %v: want a probability in [0, 1)", cfg.Dropout)
+	}
+	if cfg.In < 1 || cfg.In > MaxFeatures || cfg.Out < 1 || cfg.Out > MaxFeatures {
+		return fmt.Errorf("nn: MLP needs input and output sizes in 1..%d, got %d and %d", MaxFeatures, cfg.In, cfg.Out)
+	}
+	if !(cfg.Slope >= 0) || math.IsInf(float64(cfg.Slope), 0) {
+		return fmt.Errorf("nn: LeakyReLU slope %v: want a finite number >= 0", cfg.Slope)
+	}
+	if err := CheckHidden(cfg.Hidden); err != nil {
+		return fmt.Errorf("nn: %w", err)
+	}
+	return nil
+}
+
+// StateSize is the number of values in the state dict (see
+// Sequential.StateDict) of the MLP that NewMLP builds from cfg, computed
+// without building it: a checkpoint's claimed architecture is checked
+// against the tensors the file holds before any memory is allocated. cfg
+// must be valid.
+func (cfg MLPConfig) StateSize() int {
+	n, in := 0, cfg.In
+	for _, h := range cfg.Hidden {
+		n += in*h + h // Linear weight and bias
+		if cfg.BatchNorm {
+			n += 4*h + 1 // weight, bias, running mean and variance, num_batches_tracked
+		}
+		in = h
+	}
+	return n + in*cfg.Out + cfg.Out
+}
+
 // NewMLP builds Linear, Act, Linear, Act, ..., Linear, with each Linear's
 // weights drawn by DefaultInit for the activation that follows it. The output
 // layer has no activation: the losses take logits.
 func NewMLP(be backend.Backend, cfg MLPConfig, rng *rand.Rand) (*Sequential, error) {
-	if !(cfg.Dropout >= 0 && cfg.Dropout < 1) {
-		return nil, fmt.Errorf("nn: dropout %v: want a probability in [0, 1)", cfg.Dropout)
-	}
-	if cfg.In <= 0 || cfg.Out <= 0 {
-		return nil, fmt.Errorf("nn: MLP needs positive input and output sizes, got %d and %d", cfg.In, cfg.Out)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	var layers []Layer
 	in := cfg.In
 	for i, h := range cfg.Hidden {
-		if h <= 0 {
-			return nil, fmt.Errorf("nn: hidden layer %d has width %d, want > 0", i+1, h)
-		}
 		block := []Layer{NewLinear(be, in, h, DefaultInit(cfg.Act, cfg.Slope, rng))}
 		if cfg.BatchNorm {
 			block = append(block, NewBatchNorm(be, h))
