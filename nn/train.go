@@ -47,8 +47,9 @@ type TrainConfig struct {
 	// Early is the early-stopping memory to use with Patience, so that a
 	// caller can save and restore it (resuming); nil: Fit makes its own.
 	Early *EarlyStopping
-	// Stop, when set, is polled after every step; when it returns true Fit
-	// returns ErrInterrupted with the epochs finished so far (SIGINT).
+	// Stop, when set, is polled after every step and before every epoch
+	// but the first; when it returns true Fit returns ErrInterrupted with
+	// the epochs finished so far (SIGINT).
 	Stop func() bool
 }
 
@@ -186,6 +187,9 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 	order := make([]int, train.N)
 	var hist History
 	for epoch := cfg.StartEpoch + 1; epoch <= cfg.Epochs; epoch++ {
+		if epoch > cfg.StartEpoch+1 && cfg.Stop != nil && cfg.Stop() {
+			return hist, ErrInterrupted // asked between epochs: start no other
+		}
 		st, err := t.trainEpoch(train, order, batch, epoch, cfg, flow)
 		if err == nil && (math.IsNaN(st.TrainLoss) || math.IsInf(st.TrainLoss, 0)) {
 			err = fmt.Errorf("nn: training diverged: loss is %v in epoch %d (lower the learning rate?)", st.TrainLoss, epoch)

@@ -301,7 +301,8 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	loadConflicts := map[string]bool{"layers": true, "act": true, "slope": true, "residual": true, "batchnorm": true,
 		"dropout": true, "loss": true, "opt": true, "lr": true, "momentum": true, "wd": true, "batch": true, "epochs": true,
 		"sched": true, "step-size": true, "gamma": true, "warmup": true, "clip": true, "patience": true, "grad-flow": true,
-		"plots": true, "seed": true, "val": true, "test": true, "search": true, "trials": true}
+		"plots": true, "seed": true, "val": true, "test": true, "search": true, "trials": true,
+		"samples": true, "noise": true, "target": true, "task": true}
 	o.fixed = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) {
 		o.fixed[f.Name] = true
@@ -341,10 +342,13 @@ func parseLayers(s string) ([]int, error) {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 || n > 1<<16 {
-			return nil, fmt.Errorf("-layers %q: %q is not a width in 1..65536", s, f)
+		if err != nil || n < 1 || n > nn.MaxWidth {
+			return nil, fmt.Errorf("-layers %q: %q is not a width in 1..%d", s, f, nn.MaxWidth)
 		}
 		out = append(out, n)
+	}
+	if err := nn.CheckHidden(out); err != nil {
+		return nil, fmt.Errorf("-layers: %w", err)
 	}
 	return out, nil
 }

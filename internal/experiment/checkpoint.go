@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -20,7 +21,58 @@ const (
 	metaStandard = "fastnn.standardizer"   // JSON Standardization fitted on the training split
 	metaTraining = "fastnn.training"       // JSON of the training configuration
 	metaVersion  = "fastnn.format_version" // "1"
+	metaSplit    = "fastnn.split"          // JSON splitMeta: what the rows of the splits depend on
 )
+
+// splitMeta is everything the data set's rows and their split into
+// training, validation and test depend on, besides the data file itself:
+// -load rebuilds the training run's test split from it. (The split is
+// stratified for classification, which the task decides.) Every field is
+// written; a missing one is an error, not a zero.
+type splitMeta struct {
+	Data    string   `json:"data"`
+	Target  *string  `json:"target"` // CSV: -target as given
+	Task    *string  `json:"task"`   // CSV: -task as given ("" or "auto": inferred)
+	Samples *int     `json:"samples"`
+	Noise   *float64 `json:"noise"`
+	Val     *float64 `json:"val"`
+	Test    *float64 `json:"test"`
+	Seed    *uint64  `json:"seed"`
+}
+
+// encodeSplit records the split of a run's configuration, its presets filled in.
+func encodeSplit(c Config) string {
+	b, _ := json.Marshal(splitMeta{Data: c.Data, Target: &c.Target, Task: &c.Task, Samples: &c.Samples, Noise: &c.Noise,
+		Val: &c.ValFrac, Test: &c.TestFrac, Seed: &c.Seed})
+	return string(b)
+}
+
+// applySplit sets the fields of c that decide the split to those a
+// checkpoint was trained with. A checkpoint written before they were
+// recorded gives only its seed (0 included); the fractions are then the
+// presets', and the returned notice says that the test rows may differ.
+func applySplit(c Config, path string, meta map[string]string) (Config, string, error) {
+	raw, ok := meta[metaSplit]
+	if !ok {
+		var training struct{ Seed *uint64 }
+		if json.Unmarshal([]byte(meta[metaTraining]), &training) == nil && training.Seed != nil {
+			c.Seed = *training.Seed
+		}
+		return c, fmt.Sprintf("%s records no %s: the test split is rebuilt from its seed %d and the preset -val and -test fractions; if the run used others, the test rows differ from the run's", path, metaSplit, c.Seed), nil
+	}
+	var sp splitMeta
+	if err := json.Unmarshal([]byte(raw), &sp); err != nil {
+		return c, "", fmt.Errorf("%s: bad %s metadata: %w", path, metaSplit, err)
+	}
+	if sp.Target == nil || sp.Task == nil || sp.Samples == nil || sp.Noise == nil || sp.Val == nil || sp.Test == nil || sp.Seed == nil {
+		return c, "", fmt.Errorf("%s: %s metadata lacks a field: %s", path, metaSplit, raw)
+	}
+	c.Seed, c.ValFrac, c.TestFrac, c.Samples, c.Noise = *sp.Seed, *sp.Val, *sp.Test, *sp.Samples, *sp.Noise
+	if isCSVPath(c.Data) {
+		c.Target, c.Task = *sp.Target, *sp.Task
+	}
+	return c, "", nil
+}
 
 // Arch describes a model completely enough to rebuild it from a checkpoint.
 type Arch struct {
@@ -61,18 +113,27 @@ func standardization(s *Sets) Standardization {
 	return st
 }
 
-// buildModel makes the network an Arch describes.
-func buildModel(be backend.Backend, a Arch, rng *rand.Rand) (*nn.Sequential, nn.Loss, error) {
+// mlpConfig is the network an Arch describes.
+func mlpConfig(a Arch) (nn.MLPConfig, error) {
 	act, err := backend.ParseActivation(a.Act)
 	if err != nil {
-		return nil, nil, fmt.Errorf("-act: %w", err)
+		return nn.MLPConfig{}, fmt.Errorf("-act: %w", err)
+	}
+	return nn.MLPConfig{In: a.Features, Hidden: a.Hidden, Out: a.Outputs, Act: act,
+		Slope: float32(a.Slope), Residual: a.Residual, BatchNorm: a.BatchNorm, Dropout: float32(a.Dropout)}, nil
+}
+
+// buildModel makes the network an Arch describes.
+func buildModel(be backend.Backend, a Arch, rng *rand.Rand) (*nn.Sequential, nn.Loss, error) {
+	cfg, err := mlpConfig(a)
+	if err != nil {
+		return nil, nil, err
 	}
 	loss, err := nn.ParseLoss(a.Loss)
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := nn.NewMLP(be, nn.MLPConfig{In: a.Features, Hidden: a.Hidden, Out: a.Outputs, Act: act,
-		Slope: float32(a.Slope), Residual: a.Residual, BatchNorm: a.BatchNorm, Dropout: float32(a.Dropout)}, rng)
+	m, err := nn.NewMLP(be, cfg, rng)
 	return m, loss, err
 }
 
@@ -84,11 +145,14 @@ func modelMeta(a Arch, st Standardization, c Config) map[string]string {
 	return map[string]string{metaFormat: "pt", metaVersion: "1", metaArch: enc(a), metaStandard: enc(st), metaTraining: enc(training)}
 }
 
-// readArch reads the architecture and standardisation of a checkpoint.
+// readArch reads a checkpoint, verifies its checksum and returns its
+// architecture and standardisation, each field checked against its bounds
+// and the architecture against the tensors the file holds, before any
+// model is allocated.
 func readArch(path string) (*safetensors.File, Arch, Standardization, error) {
 	var a Arch
 	var st Standardization
-	f, err := safetensors.ReadFile(path)
+	f, err := nn.ReadChecked(path)
 	if err != nil {
 		return nil, a, st, err
 	}
@@ -104,19 +168,76 @@ func readArch(path string) (*safetensors.File, Arch, Standardization, error) {
 			return nil, a, st, fmt.Errorf("%s: bad %s metadata: %w", path, metaStandard, err)
 		}
 	}
-	if a.Features < 1 || a.Outputs < 1 || len(a.Hidden) > 64 {
-		return nil, a, st, fmt.Errorf("%s: implausible architecture %+v", path, a)
+	if err := checkArch(a, st); err != nil {
+		return nil, a, st, fmt.Errorf("%s: implausible %s metadata: %w", path, metaArch, err)
 	}
-	for _, h := range a.Hidden {
-		if h < 1 || h > 1<<16 {
-			return nil, a, st, fmt.Errorf("%s: implausible hidden width %d", path, h)
+	cfg, _ := mlpConfig(a) // checked by checkArch
+	held := 0
+	for _, t := range f.Tensors {
+		n, err := t.NumElements()
+		if err != nil {
+			return nil, a, st, fmt.Errorf("%s: %w", path, err)
 		}
+		held += n
 	}
-	if (st.FeatureMean != nil && (len(st.FeatureMean) != a.Features || len(st.FeatureStd) != a.Features)) ||
-		(st.TargetMean != nil && len(st.TargetMean) != len(st.TargetStd)) {
-		return nil, a, st, fmt.Errorf("%s: standardizer does not match %d features", path, a.Features)
+	if need := cfg.StateSize(); need != held {
+		return nil, a, st, fmt.Errorf("%s: the architecture in its metadata needs %d values, the file holds %d: they do not belong together", path, need, held)
 	}
 	return f, a, st, nil
+}
+
+// checkArch bounds every field of a checkpoint's architecture and
+// standardisation, and checks that they agree with each other.
+func checkArch(a Arch, st Standardization) error {
+	cfg, err := mlpConfig(a)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	loss, err := nn.ParseLoss(a.Loss)
+	if err != nil {
+		return err
+	}
+	_, isMSE := loss.(nn.MSE)
+	_, isMAE := loss.(nn.MAE)
+	_, isBCE := loss.(nn.BCEWithLogits)
+	switch {
+	case a.Task == "regression" && !(isMSE || isMAE), a.Task == "classification" && (isMSE || isMAE):
+		return fmt.Errorf("loss %s does not fit task %q", loss, a.Task)
+	case a.Task == "classification" && !(a.Classes >= 2 && (a.Outputs == a.Classes || isBCE && a.Classes == 2 && a.Outputs == 1)):
+		return fmt.Errorf("%d classes with %d outputs and loss %s", a.Classes, a.Outputs, loss)
+	case a.Task == "regression" && a.Classes != 0:
+		return fmt.Errorf("a regression model with %d classes", a.Classes)
+	case a.Task != "classification" && a.Task != "regression":
+		return fmt.Errorf("task %q", a.Task)
+	case len(a.ClassNames) != 0 && len(a.ClassNames) != a.Classes:
+		return fmt.Errorf("%d class names for %d classes", len(a.ClassNames), a.Classes)
+	case len(a.Columns) != 0 && len(a.Columns) != a.Features:
+		return fmt.Errorf("%d column names for %d features", len(a.Columns), a.Features)
+	}
+	check := func(what string, mean, std []float32, n int) error {
+		if mean == nil && std == nil {
+			return nil
+		}
+		if len(mean) != n || len(std) != n {
+			return fmt.Errorf("%s standardisation has %d means and %d deviations for %d values", what, len(mean), len(std), n)
+		}
+		for i := range mean {
+			if m, s := float64(mean[i]), float64(std[i]); math.IsNaN(m) || math.IsInf(m, 0) || !(s > 0) || math.IsInf(s, 0) {
+				return fmt.Errorf("%s standardisation %d: mean %v, deviation %v", what, i, m, s)
+			}
+		}
+		return nil
+	}
+	if err := check("feature", st.FeatureMean, st.FeatureStd, a.Features); err != nil {
+		return err
+	}
+	if st.TargetMean != nil && a.Task != "regression" {
+		return fmt.Errorf("a %s model with a target standardisation", a.Task)
+	}
+	return check("target", st.TargetMean, st.TargetStd, a.Outputs)
 }
 
 // OptimPath is where the optimizer state of a checkpoint goes, beside the

@@ -4,7 +4,6 @@
 package experiment
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -19,6 +18,7 @@ import (
 	"github.com/fastnn/fastnn/data"
 	"github.com/fastnn/fastnn/nn"
 	"github.com/fastnn/fastnn/plot"
+	"github.com/fastnn/fastnn/safetensors"
 )
 
 // Config describes one run. Zero values (and -1 where noted) take the data
@@ -116,20 +116,25 @@ func Run(cfg Config) (*Result, error) {
 		logf = func(string, ...any) {}
 	}
 	var ckpt *Arch
+	var ckptFile *safetensors.File
+	var ckptStd *Standardization
 	if cfg.Load != "" {
-		f, a, _, err := readArch(cfg.Load)
+		f, a, st, err := readArch(cfg.Load)
 		if err != nil {
 			return nil, err
 		}
-		ckpt = &a
+		ckpt, ckptFile, ckptStd = &a, f, &st
 		if cfg.Data == "" {
 			cfg.Data = a.Data
 		}
-		// The saved seed reproduces the training run's split, so that the
-		// test rows are the ones the model never saw.
-		var training struct{ Seed uint64 }
-		if json.Unmarshal([]byte(f.Metadata[metaTraining]), &training) == nil && training.Seed != 0 {
-			cfg.Seed = training.Seed
+		// The saved split reproduces the training run's, so that the test
+		// rows are the ones the model never saw.
+		var notice string
+		if cfg, notice, err = applySplit(cfg, cfg.Load, f.Metadata); err != nil {
+			return nil, err
+		}
+		if notice != "" && cfg.Notice != nil {
+			cfg.Notice(notice)
 		}
 	}
 	if cfg.Data == "" {
@@ -145,7 +150,7 @@ func Run(cfg Config) (*Result, error) {
 	}
 	src := nn.NewRNGSource(cfg.Seed)
 	rng := rand.New(src)
-	sets, err := Load(cfg, rng)
+	sets, err := loadSets(cfg, rng, ckptStd)
 	if err != nil {
 		return nil, err
 	}
@@ -196,12 +201,15 @@ func Run(cfg Config) (*Result, error) {
 		Batch: cfg.Batch, Epochs: cfg.Epochs, Seed: cfg.Seed, Params: model.ParamCount(),
 	}
 	if ckpt != nil {
-		if _, err := nn.LoadModel(be, model, cfg.Load); err != nil {
-			return nil, err
+		if err := nn.DecodeTensors(be, ckptFile, model.StateDict()); err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.Load, err)
 		}
 		res.Epochs = 0 // evaluation only
 	} else {
 		logf("%s\n%s, %s, %d parameters, on %s", model, loss, opt, model.ParamCount(), be.Details())
+		if err := checkOutputs(cfg, 4*int64(model.ParamCount())); err != nil {
+			return nil, err
+		}
 		if err := fit(cfg, be, tr, sets, src, rng, arch, res); err != nil {
 			return nil, err
 		}
@@ -249,18 +257,24 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 		}
 	}
 	meta := modelMeta(arch, standardization(sets), cfg)
-	onEpoch, lastEpoch := cfg.OnEpoch, startEpoch
+	meta[metaSplit] = encodeSplit(cfg)
+	onEpoch, lastEpoch, savedEpoch := cfg.OnEpoch, startEpoch, startEpoch
 	var saveErr error
 	tcfg := nn.TrainConfig{
 		Epochs: cfg.Epochs, StartEpoch: startEpoch, BatchSize: cfg.Batch, RNG: rng, Progress: cfg.Progress,
-		Scheduler: sched, ClipNorm: float32(cfg.Clip), Patience: cfg.Patience, GradFlow: cfg.GradFlow,
-		Stop: cfg.Stop, Early: early,
+		Scheduler: sched, ClipNorm: float32(cfg.Clip), Patience: cfg.Patience, GradFlow: cfg.GradFlow, Early: early,
+		// A failed checkpoint write stops the run: training on would
+		// only make work that cannot be kept.
+		Stop: func() bool { return saveErr != nil || cfg.Stop != nil && cfg.Stop() },
 		OnEpoch: func(st nn.EpochStats) {
 			lastEpoch = st.Epoch
 			// Every finished epoch is saved, so that a run that later
 			// diverges or is stopped keeps its last good state.
 			if cfg.Save != "" && saveErr == nil {
 				saveErr = saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, cfg.Opt, sched, early, src, st.Epoch, stateEpoch, meta)
+				if saveErr == nil {
+					savedEpoch = st.Epoch
+				}
 			}
 			if onEpoch != nil {
 				onEpoch(st)
@@ -269,7 +283,11 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 	}
 	hist, err := tr.Fit(sets.Train, sets.Val, tcfg)
 	if saveErr != nil {
-		return fmt.Errorf("-save: %w", saveErr)
+		kept := "nothing was saved"
+		if savedEpoch > 0 {
+			kept = fmt.Sprintf("%s holds epoch %d, the last good one", cfg.Save, savedEpoch)
+		}
+		return fmt.Errorf("-save: writing epoch %d failed, training stopped: %w; %s", savedEpoch+1, saveErr, kept)
 	}
 	if errors.Is(err, nn.ErrInterrupted) {
 		switch {
@@ -409,12 +427,56 @@ func (c Config) validate() error {
 	case c.Patience < 0:
 		return fmt.Errorf("-patience must be >= 0 (0: off), got %d", c.Patience)
 	}
-	for i, h := range c.Layers {
-		if h < 1 || h > 1<<16 {
-			return fmt.Errorf("-layers: width %d of hidden layer %d is out of range 1..65536", h, i+1)
+	if err := nn.CheckHidden(c.Layers); err != nil {
+		return fmt.Errorf("-layers: %w", err)
+	}
+	return nil
+}
+
+// checkOutputs finds out before the first epoch whether the checkpoint and
+// the plots can be written: a folder that is missing, read-only or full, or
+// a checkpoint path that is not a regular file, would otherwise show only
+// when the first epoch ends (checkpoint) or after the last (plots).
+// checkpointBytes is about the size of the model file.
+func checkOutputs(cfg Config, checkpointBytes int64) error {
+	if cfg.Save != "" {
+		if fi, err := os.Stat(cfg.Save); err == nil && !fi.Mode().IsRegular() {
+			return fmt.Errorf("-save %s: not a regular file", cfg.Save)
+		}
+		if err := probeWrite(filepath.Dir(cfg.Save), checkpointBytes); err != nil {
+			return fmt.Errorf("-save %s: the folder cannot be written: %w", cfg.Save, err)
+		}
+	}
+	if cfg.PlotsDir != "" {
+		if err := os.MkdirAll(cfg.PlotsDir, 0o755); err != nil {
+			return fmt.Errorf("-plots: %w", err)
+		}
+		if err := probeWrite(cfg.PlotsDir, 64<<10); err != nil {
+			return fmt.Errorf("-plots %s: the folder cannot be written: %w", cfg.PlotsDir, err)
 		}
 	}
 	return nil
+}
+
+// probeWrite writes size bytes to a new file in dir, syncs it to disk and
+// removes it.
+func probeWrite(dir string, size int64) error {
+	f, err := os.CreateTemp(dir, ".fastnn-probe-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	buf := make([]byte, min(size, 1<<20))
+	for left := size; left > 0 && err == nil; left -= int64(len(buf)) {
+		_, err = f.Write(buf[:min(left, int64(len(buf)))])
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // maxSamples bounds synthetic data sets, so that a typo cannot ask for

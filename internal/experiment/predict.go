@@ -22,7 +22,7 @@ type PredictConfig struct {
 // data: the predicted class and its probability for classifiers, the
 // predicted value (in the data's units) for regression.
 func Predict(c PredictConfig, w io.Writer) error {
-	_, arch, st, err := readArch(c.Load)
+	f, arch, st, err := readArch(c.Load)
 	if err != nil {
 		return err
 	}
@@ -62,8 +62,8 @@ func Predict(c PredictConfig, w io.Writer) error {
 		return err
 	}
 	defer model.Free()
-	if _, err := nn.LoadModel(be, model, c.Load); err != nil {
-		return err
+	if err := nn.DecodeTensors(be, f, model.StateDict()); err != nil {
+		return fmt.Errorf("%s: %w", c.Load, err)
 	}
 	tr := &nn.Trainer{Backend: be, Model: model, Loss: loss}
 	out, err := tr.Predict(x, n)

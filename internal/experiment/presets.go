@@ -115,7 +115,11 @@ type Sets struct {
 }
 
 // Load reads or generates the data set of c and splits it.
-func Load(c Config, rng *rand.Rand) (*Sets, error) {
+func Load(c Config, rng *rand.Rand) (*Sets, error) { return loadSets(c, rng, nil) }
+
+// loadSets is Load with, when fixed is not nil, the standardisation that a
+// checkpoint recorded instead of one fitted on the training split.
+func loadSets(c Config, rng *rand.Rand, fixed *Standardization) (*Sets, error) {
 	if (c.Target != "" || c.Task != "") && !isCSVPath(c.Data) {
 		return nil, fmt.Errorf("-target and -task apply to CSV files, not the built-in set %s", c.Data)
 	}
@@ -169,13 +173,23 @@ func Load(c Config, rng *rand.Rand) (*Sets, error) {
 	if test.N == 0 {
 		return nil, fmt.Errorf("data set %s: the test split is empty (%d samples, -test %v)", c.Data, all.N, c.TestFrac)
 	}
-	std := data.FitStandardizer(train.X, train.N, train.Features)
+	var std *data.Standardizer
+	if fixed != nil && fixed.FeatureMean != nil {
+		std = &data.Standardizer{Mean: fixed.FeatureMean, Std: fixed.FeatureStd}
+	} else {
+		std = data.FitStandardizer(train.X, train.N, train.Features)
+	}
 	s := &Sets{Train: train, Val: val, Test: test, X: std}
 	for _, d := range []*data.Dataset{train, val, test} {
 		std.Apply(d.X, d.N)
 	}
 	if all.Task == data.Regression {
-		ty := data.FitStandardizer(train.Y, train.N, train.Targets)
+		var ty *data.Standardizer
+		if fixed != nil && fixed.TargetMean != nil {
+			ty = &data.Standardizer{Mean: fixed.TargetMean, Std: fixed.TargetStd}
+		} else {
+			ty = data.FitStandardizer(train.Y, train.N, train.Targets)
+		}
 		s.TargetStd, s.Y = ty.Std[0], ty
 		s.TestTargetVar = variance(test.Y)
 		for _, d := range []*data.Dataset{train, val, test} {
