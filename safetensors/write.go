@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"unicode/utf8"
 )
@@ -197,6 +198,7 @@ func WriteFile(path string, tensors []Tensor, metadata map[string]string) (err e
 	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() {
 		keepPerm, keep = fi.Mode().Perm(), true
 	}
+	removeStaleTemps(dir, base)
 	f, tmp, err := createTemp(dir, base)
 	if err != nil {
 		return fmt.Errorf("safetensors: %w", err)
@@ -250,6 +252,25 @@ func createTemp(dir, base string) (*os.File, string, error) {
 		}
 		if !errors.Is(err, fs.ErrExist) || i >= 100 {
 			return nil, "", err
+		}
+	}
+}
+
+// removeStaleTemps removes the temporary files that earlier writes of the
+// same path left when their process was killed before the rename: the
+// regular files named as createTemp names them for base. Two processes
+// writing one path at once are not supported: one may remove the other's
+// temporary file, whose write then fails. Errors are ignored: a file that
+// cannot be removed costs space, not correctness.
+func removeStaleTemps(dir, base string) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, de := range des {
+		digits, ok := strings.CutPrefix(de.Name(), "."+base+".tmp")
+		if ok && digits != "" && strings.Trim(digits, "0123456789") == "" && de.Type().IsRegular() {
+			os.Remove(filepath.Join(dir, de.Name()))
 		}
 	}
 }
