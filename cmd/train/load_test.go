@@ -256,3 +256,16 @@ func TestDepthLimit(t *testing.T) {
 		t.Errorf("%d hidden layers: exit %d, stdout %q, stderr %q; want a refusal before training", nn.MaxHidden+1, code, out.String(), errOut.String())
 	}
 }
+
+// TestLoadRefusesSplitFlags: the split comes from the checkpoint; flags
+// that would change it are refused rather than silently overridden.
+func TestLoadRefusesSplitFlags(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "m.safetensors")
+	mustTrain(t, "-data", "moons", "-epochs", "1", "-save", file)
+	for _, flag := range [][]string{{"-samples", "50"}, {"-noise", "0.5"}, {"-target", "y"}, {"-task", "regression"}, {"-seed", "0"}, {"-test", "0.5"}} {
+		var out, errOut bytes.Buffer
+		if code := run(append([]string{"-load", file}, flag...), &out, &errOut); code != 2 || !strings.Contains(errOut.String(), flag[0]) {
+			t.Errorf("-load with %v: exit %d, %q; want 2 and a message naming the flag", flag, code, errOut.String())
+		}
+	}
+}
