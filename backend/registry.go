@@ -99,11 +99,22 @@ func Open(name string, opts Options) (b Backend, fallback string, err error) {
 			}
 			skipped = append(skipped, fmt.Sprintf("backend %s unavailable: %v", n, err))
 		}
+		mu.Lock()
+		_, haveCPU := registry["cpu"]
+		mu.Unlock()
+		if !haveCPU {
+			skipped = append(skipped, cpuHint)
+		}
 		return nil, "", fmt.Errorf("no backend could be opened: %s", strings.Join(skipped, "; "))
 	}
 	b, err = open(name, opts)
 	return b, "", err
 }
+
+// cpuHint is what Open("auto") says when the program links no CPU backend:
+// backends register themselves from their package's init, so a program
+// opens only those it imports.
+const cpuHint = `the CPU backend is not linked into this program: add import _ "github.com/fastnn/fastnn/backend/cpu"`
 
 func open(name string, opts Options) (Backend, error) {
 	mu.Lock()

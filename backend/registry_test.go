@@ -28,14 +28,43 @@ func TestEveryRegisteredBackend(t *testing.T) {
 	}
 }
 
+// TestOpen: "auto" opens the best backend that opens here (the GPU on a
+// machine with one under -tags cuda, the CPU otherwise) and names, in its
+// fallback notes, each better one it skipped.
 func TestOpen(t *testing.T) {
-	be, fallback, err := backend.Open("auto", backend.Options{Threads: 1})
+	opts := backend.Options{Threads: 1}
+	var best string
+	var bestDetails string
+	var skipped []string
+	for _, name := range backend.Names() {
+		b, _, err := backend.Open(name, opts)
+		if err == nil {
+			best, bestDetails = name, b.Details()
+			b.Close()
+			break
+		}
+		if !errors.Is(err, backend.ErrNotCompiled) {
+			skipped = append(skipped, name)
+		}
+	}
+	if best == "" {
+		t.Fatal("no registered backend opens here; the CPU always should")
+	}
+	be, fallback, err := backend.Open("auto", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer be.Close()
-	if !strings.HasPrefix(be.Details(), "cpu/") {
-		t.Errorf("auto opened %s; without a GPU it should be the CPU", be.Details())
+	if be.Details() != bestDetails {
+		t.Errorf("auto opened %s; want %s (%s), the best that opens here", be.Details(), best, bestDetails)
+	}
+	for _, name := range skipped {
+		if !strings.Contains(fallback, "backend "+name+" unavailable") {
+			t.Errorf("fallback notes %q do not say why %s was skipped", fallback, name)
+		}
+	}
+	if len(skipped) == 0 && fallback != "" {
+		t.Errorf("the best backend opened, yet fallback notes are %q", fallback)
 	}
 	t.Logf("auto: %s (fallback notes: %q)", be.Details(), fallback)
 

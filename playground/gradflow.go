@@ -19,7 +19,7 @@ func (s *Server) gradflow(w http.ResponseWriter, r *http.Request) {
 		Residual    bool    `json:"residual"`
 		Dataset     string  `json:"dataset"`
 	}
-	if err := decode(w, r, &req); err != nil {
+	if err := s.decode(w, r, &req); err != nil {
 		answer(w, err)
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -28,6 +29,7 @@ type Options struct {
 	Backend     backend.Backend // shared by all sessions
 	MaxSessions int             // 0: 64
 	IdleTimeout time.Duration   // 0: 60 s; a session with no open stream and no request for this long is removed
+	ReadTimeout time.Duration   // 0: 10 s; the most a request's header, and then its body, may take to arrive
 }
 
 // Server holds the playground sessions.
@@ -53,6 +55,9 @@ func NewServer(o Options) *Server {
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = 60 * time.Second
 	}
+	if o.ReadTimeout == 0 {
+		o.ReadTimeout = 10 * time.Second
+	}
 	s := &Server{opts: o, sessions: map[string]*session{}, mux: http.NewServeMux(), quit: make(chan struct{})}
 	web, _ := fs.Sub(webFiles, "web")
 	s.mux.Handle("GET /", http.FileServerFS(web))
@@ -68,8 +73,18 @@ func NewServer(o Options) *Server {
 	return s
 }
 
-// Handler is the server's HTTP handler.
+// Handler is the server's HTTP handler. Serve it with HTTPServer, whose
+// header timeout goes with the body deadline that the handler sets.
 func (s *Server) Handler() http.Handler { return s.mux }
+
+// HTTPServer is an http.Server for the handler: a client gets
+// Options.ReadTimeout to send a request's header, then as long again for its
+// body (answered 408 after that), so a client that stops sending holds no
+// connection for long. The event streams have no read deadline: they read no
+// body and may stay open.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{Handler: s.mux, ReadHeaderTimeout: s.opts.ReadTimeout, IdleTimeout: 2 * time.Minute}
+}
 
 // Close stops every session; later requests to create one are refused.
 // It may be called more than once.
@@ -105,20 +120,26 @@ func (s *Server) sweep() {
 			return
 		case <-tick.C:
 		}
-		var idle []*session
-		s.mu.Lock()
-		for id, ss := range s.sessions {
-			ss.mu.Lock()
-			if ss.streams == 0 && time.Since(ss.lastSeen) > s.opts.IdleTimeout {
-				idle = append(idle, ss)
-				delete(s.sessions, id)
-			}
-			ss.mu.Unlock()
+		s.removeIdle(time.Now())
+	}
+}
+
+// removeIdle removes the sessions that, at now, have no open stream and
+// have seen no request for longer than Options.IdleTimeout.
+func (s *Server) removeIdle(now time.Time) {
+	var idle []*session
+	s.mu.Lock()
+	for id, ss := range s.sessions {
+		ss.mu.Lock()
+		if ss.streams == 0 && now.Sub(ss.lastSeen) > s.opts.IdleTimeout {
+			idle = append(idle, ss)
+			delete(s.sessions, id)
 		}
-		s.mu.Unlock()
-		for _, ss := range idle {
-			ss.close()
-		}
+		ss.mu.Unlock()
+	}
+	s.mu.Unlock()
+	for _, ss := range idle {
+		ss.close()
 	}
 }
 
@@ -140,17 +161,28 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// decode reads a JSON body of at most maxBody bytes with no unknown fields.
-func decode(w http.ResponseWriter, r *http.Request, v any) error {
+// decode reads a JSON body of at most maxBody bytes with no unknown fields,
+// within Options.ReadTimeout.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
+	rc := http.NewResponseController(w)
+	// A ResponseWriter that has no connection (httptest.ResponseRecorder)
+	// cannot set deadlines: its body is already all there.
+	_ = rc.SetReadDeadline(time.Now().Add(s.opts.ReadTimeout))
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
+	// The deadline stays after an error: the server then gives up on the
+	// rest of the body and closes the connection.
 	if err := dec.Decode(v); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return &httpError{http.StatusRequestEntityTooLarge, "request body over 64 KiB"}
 		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return &httpError{http.StatusRequestTimeout, fmt.Sprintf("request body not received within %v", s.opts.ReadTimeout)}
+		}
 		return &httpError{http.StatusBadRequest, "malformed JSON: " + err.Error()}
 	}
+	_ = rc.SetReadDeadline(time.Time{})
 	return nil
 }
 
@@ -165,7 +197,7 @@ func answer(w http.ResponseWriter, err error) {
 
 func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	var cfg Config
-	if err := decode(w, r, &cfg); err != nil {
+	if err := s.decode(w, r, &cfg); err != nil {
 		answer(w, err)
 		return
 	}
@@ -259,7 +291,7 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request, ss *session) {
 	var req struct {
 		Action string `json:"action"`
 	}
-	if err := decode(w, r, &req); err != nil {
+	if err := s.decode(w, r, &req); err != nil {
 		answer(w, err)
 		return
 	}
@@ -326,7 +358,7 @@ func (s *Server) forwardPoint(w http.ResponseWriter, r *http.Request, ss *sessio
 	var req struct {
 		X []float64 `json:"x"`
 	}
-	if err := decode(w, r, &req); err != nil {
+	if err := s.decode(w, r, &req); err != nil {
 		answer(w, err)
 		return
 	}

@@ -3,7 +3,9 @@ package playground
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -33,15 +35,30 @@ func newTestServer(t *testing.T, o Options) (*Server, *httptest.Server) {
 
 func post(t *testing.T, url, body string) (int, map[string]any) {
 	t.Helper()
-	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	code, out, err := tryPost(url, body)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return code, out
+}
+
+// tryPost is post for goroutines other than the test's, which must not call
+// t.Fatal: it returns the error instead.
+func tryPost(url, body string) (int, map[string]any, error) {
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
 	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, fmt.Errorf("POST %s: reading the answer: %v", url, err)
+	}
 	var out map[string]any
-	b, _ := io.ReadAll(resp.Body)
-	_ = json.Unmarshal(b, &out)
-	return resp.StatusCode, out
+	if err := json.Unmarshal(b, &out); err != nil {
+		return 0, nil, fmt.Errorf("POST %s: %d, answer %q is not a JSON object: %v", url, resp.StatusCode, b, err)
+	}
+	return resp.StatusCode, out, nil
 }
 
 // nextState reads the next SSE event of a stream.
@@ -222,20 +239,28 @@ func TestIdleSessionsAreRemoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	// Sweep as the janitor would at a time when both are long idle: the
+	// stream, open once Get returns, keeps its session.
+	s.removeIdle(time.Now().Add(time.Hour))
 	if n := s.Sessions(); n != 1 {
 		t.Errorf("%d sessions after the idle timeout, want 1 (the one streaming)", n)
 	}
 	resp.Body.Close()
+	// Now the janitor itself removes it, within a bounded time.
 	deadline := time.Now().Add(5 * time.Second)
 	for s.Sessions() != 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	if n := s.Sessions(); n != 0 {
-		t.Errorf("%d sessions after the stream closed", n)
+		t.Errorf("%d sessions 5 s after the stream closed", n)
 	}
 	req, _ := http.NewRequest(http.MethodDelete, ts.URL+"/api/sessions/"+created["id"].(string), nil)
-	if r, _ := http.DefaultClient.Do(req); r.StatusCode != 404 {
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != 404 {
 		t.Errorf("deleting a removed session: %d", r.StatusCode)
 	}
 }
@@ -247,15 +272,19 @@ func TestCloseWhileBusy(t *testing.T) {
 	s, ts := newTestServer(t, Options{})
 	_, created := post(t, ts.URL+"/api/sessions", `{"dataset":"spiral","hidden":[8,8,8]}`)
 	id := created["id"].(string)
-	done := make(chan int, 40)
+	type result struct {
+		code int
+		err  error
+	}
+	done := make(chan result, 40)
 	for i := 0; i < 20; i++ {
 		go func() {
-			code, _ := post(t, ts.URL+"/api/sessions/"+id+"/control", `{"action":"step"}`)
-			done <- code
+			code, _, err := tryPost(ts.URL+"/api/sessions/"+id+"/control", `{"action":"step"}`)
+			done <- result{code, err}
 		}()
 		go func() {
-			code, _ := post(t, ts.URL+"/api/sessions/"+id+"/forward", `{"x":[0.5,0.5]}`)
-			done <- code
+			code, _, err := tryPost(ts.URL+"/api/sessions/"+id+"/forward", `{"x":[0.5,0.5]}`)
+			done <- result{code, err}
 		}()
 	}
 	req, _ := http.NewRequest(http.MethodDelete, ts.URL+"/api/sessions/"+id, nil)
@@ -264,9 +293,11 @@ func TestCloseWhileBusy(t *testing.T) {
 	}
 	for i := 0; i < 40; i++ {
 		select {
-		case code := <-done:
-			if code != 200 && code != 404 {
-				t.Errorf("a request racing the delete got %d", code)
+		case r := <-done:
+			if r.err != nil {
+				t.Errorf("a request racing the delete: %v", r.err)
+			} else if r.code != 200 && r.code != 404 {
+				t.Errorf("a request racing the delete got %d", r.code)
 			}
 		case <-time.After(20 * time.Second):
 			t.Fatal("a request racing the delete hung")
@@ -280,5 +311,89 @@ func TestCloseWhileBusy(t *testing.T) {
 	}
 	if n := s.Sessions(); n != 0 {
 		t.Errorf("%d sessions after Close", n)
+	}
+}
+
+// newRealServer serves s the way cmd/playground does (HTTPServer's
+// timeouts) on 127.0.0.1.
+func newRealServer(t *testing.T, o Options) (*Server, *httptest.Server) {
+	t.Helper()
+	s, _ := newTestServer(t, o)
+	ts := httptest.NewUnstartedServer(nil)
+	ts.Config = s.HTTPServer()
+	ts.Start()
+	t.Cleanup(ts.Close)
+	return s, ts
+}
+
+// TestSlowClientsAreCutOff: a client that sends part of a request and then
+// nothing is answered 408 (body) or disconnected (header) once
+// Options.ReadTimeout has passed, not held for minutes.
+func TestSlowClientsAreCutOff(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	_, ts := newRealServer(t, Options{ReadTimeout: timeout})
+	for _, c := range []struct{ name, send, want string }{
+		{"body", "POST /api/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"dataset\":", "HTTP/1.1 408"},
+		{"header", "POST /api/sessions HTTP/1.1\r\nHost: x\r\nContent-", ""},
+	} {
+		conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		start := time.Now()
+		if _, err := io.WriteString(conn, c.send); err != nil {
+			t.Fatal(err)
+		}
+		// A bound on the test itself: if the server never cuts the client
+		// off, the read fails here after 10 s.
+		conn.SetReadDeadline(start.Add(10 * time.Second))
+		got, err := io.ReadAll(conn)
+		took := time.Since(start)
+		if err != nil {
+			t.Errorf("slow %s: still connected after %v: %v", c.name, took.Round(time.Millisecond), err)
+			continue
+		}
+		if !strings.HasPrefix(string(got), c.want) || (c.want != "" && !strings.Contains(string(got), "not received within")) {
+			t.Errorf("slow %s: answer %q, want %q with a message", c.name, got, c.want)
+		}
+		if took < timeout || took > timeout+3*time.Second {
+			t.Errorf("slow %s: cut off after %v, want about %v", c.name, took, timeout)
+		}
+		t.Logf("slow %s: cut off after %v", c.name, took.Round(time.Millisecond))
+	}
+	// A prompt client is still served.
+	if code, out := post(t, ts.URL+"/api/sessions", `{}`); code != 200 {
+		t.Errorf("create after the slow clients: %d %v", code, out)
+	}
+}
+
+// TestPlayRate: a playing session trains at most about 100 epochs a second
+// (API.md), however fast its epochs are. The rate is measured over the
+// stream's states, in at most 3 s.
+func TestPlayRate(t *testing.T) {
+	_, ts := newTestServer(t, Options{})
+	_, created := post(t, ts.URL+"/api/sessions", `{"dataset":"xor","hidden":[2]}`)
+	id := created["id"].(string)
+	resp, err := http.Get(ts.URL + "/api/sessions/" + id + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := bufio.NewReader(resp.Body)
+	nextState(t, events)
+	if code, _ := post(t, ts.URL+"/api/sessions/"+id+"/control", `{"action":"play"}`); code != 200 {
+		t.Fatalf("play: %d", code)
+	}
+	first := nextState(t, events)
+	start := time.Now()
+	last := first
+	for time.Since(start) < 2*time.Second {
+		last = nextState(t, events)
+	}
+	rate := float64(last.Epoch-first.Epoch) / time.Since(start).Seconds()
+	t.Logf("%d epochs in %v: %.0f a second", last.Epoch-first.Epoch, time.Since(start).Round(time.Millisecond), rate)
+	if rate > 110 {
+		t.Errorf("a playing session trains %.0f epochs a second, API.md says at most about 100", rate)
 	}
 }

@@ -17,7 +17,7 @@ const (
 	snapshotEvery  = 50 * time.Millisecond // at most 20 state snapshots a second
 	historyLen     = 300                   // loss-curve points kept
 	trainSliceTime = 30 * time.Millisecond // training runs in slices so others get the backend
-	epochsPerSlice = 5                     // at most 100 epochs a second: slow enough to watch
+	epochsPerSlice = 5                     // per snapshotEvery: at most 100 epochs a second, slow enough to watch
 )
 
 // State is what the page draws; see API.md.
@@ -200,7 +200,10 @@ func (s *session) loop() {
 			s.playing = false
 		}
 		s.mu.Unlock()
-		time.Sleep(snapshotEvery - trainSliceTime) // let page requests and other sessions in
+		// A slice of at most epochsPerSlice epochs starts every
+		// snapshotEvery at most (100 epochs a second), and the lock is left
+		// free for a while after each, for page requests and other sessions.
+		time.Sleep(max(time.Until(start.Add(snapshotEvery)), snapshotEvery-trainSliceTime))
 	}
 }
 

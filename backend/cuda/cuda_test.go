@@ -4,6 +4,8 @@ package cuda
 
 import (
 	"errors"
+	"math"
+	"math/rand/v2"
 	"os"
 	"reflect"
 	"slices"
@@ -59,48 +61,71 @@ func TestConformance(t *testing.T) {
 	conformance.Run(t, be)
 }
 
-// TestTF32Gemm checks the opt-in TF32 mode against float32 within TF32's
-// precision (a 10-bit mantissa on the inputs).
+// TestTF32Gemm checks the opt-in TF32 mode on the GPU (see checkTF32Gemm).
 func TestTF32Gemm(t *testing.T) {
-	be := openOrSkip(t, backend.Options{TF32: true})
-	if !strings.Contains(be.Details(), "tf32") {
-		t.Errorf("Details %q does not name the tf32 mode", be.Details())
-	}
-	const m, n, k = 64, 48, 256
+	checkTF32Gemm(t, func(o backend.Options) backend.Backend { return openOrSkip(t, o) })
+}
+
+// checkTF32Gemm multiplies random matrices, whose entries use all 24 bits of
+// float32's mantissa, once with TF32 off and once with it on. Off, the
+// product must be float32's (relative error, against the sum of |a*b|, far
+// below TF32's 2^-11 input rounding); on, it must differ from float32's by
+// what TF32's rounding of the inputs makes (more than 1e-5, against a few
+// 1e-8 in float32) yet stay within TF32's bound. Inputs exact in TF32 would
+// let a float32 product pass for a TF32 one.
+func checkTF32Gemm(t *testing.T, open func(backend.Options) backend.Backend) {
+	const m, n, k = 96, 64, 512
+	rng := rand.New(rand.NewPCG(1, 2))
 	a, b := make([]float32, m*k), make([]float32, k*n)
 	for i := range a {
-		a[i] = float32(i%7) - 3
+		a[i] = rng.Float32()*2 - 1
 	}
 	for i := range b {
-		b[i] = float32(i%5)*0.25 - 0.5
+		b[i] = rng.Float32()*2 - 1
 	}
-	want := make([]float64, m*n)
+	want, scale := make([]float64, m*n), make([]float64, m*n)
 	for i := range m {
 		for j := range n {
 			for p := range k {
-				want[i*n+j] += float64(a[i*k+p]) * float64(b[p*n+j])
+				ab := float64(a[i*k+p]) * float64(b[p*n+j])
+				want[i*n+j] += ab
+				scale[i*n+j] += math.Abs(ab)
 			}
 		}
 	}
-	da, db, dc := be.Alloc(m*k), be.Alloc(k*n), be.Alloc(m*n)
-	be.Upload(da, a)
-	be.Upload(db, b)
-	be.Gemm(false, false, m, n, k, 1, da, db, 0, dc)
-	got := make([]float32, m*n)
-	be.Download(got, dc)
-	for i, w := range want {
-		// These inputs are exact in TF32; the bound is float32 accumulation's.
-		if d := float64(got[i]) - w; d > 1e-3*(1+abs(w)) || d < -1e-3*(1+abs(w)) {
-			t.Fatalf("c[%d] = %v, want %v", i, got[i], w)
+	// maxErr is the largest error of the backend's product relative to the
+	// sum of |a*b| of its element.
+	maxErr := func(tf32 bool) float64 {
+		be := open(backend.Options{TF32: tf32})
+		if got := strings.Contains(be.Details(), "tf32"); got != tf32 {
+			t.Errorf("TF32 %v: Details %q", tf32, be.Details())
 		}
+		da, db, dc := be.Alloc(m*k), be.Alloc(k*n), be.Alloc(m*n)
+		defer func() { be.Free(da); be.Free(db); be.Free(dc) }()
+		be.Upload(da, a)
+		be.Upload(db, b)
+		be.Gemm(false, false, m, n, k, 1, da, db, 0, dc)
+		got := make([]float32, m*n)
+		be.Download(got, dc)
+		worst := 0.0
+		for i, w := range want {
+			e := math.Abs(float64(got[i])-w) / scale[i]
+			if !(e <= worst) { // NaN included
+				worst = e
+			}
+		}
+		return worst
 	}
-}
-
-func abs(x float64) float64 {
-	if x < 0 {
-		return -x
+	fp32, tf32 := maxErr(false), maxErr(true)
+	t.Logf("largest relative error: fp32 %.3g, tf32 %.3g", fp32, tf32)
+	if !(fp32 < 2e-6) {
+		t.Errorf("TF32 off: relative error %.3g, want float32's (< 2e-6)", fp32)
 	}
-	return x
+	// TF32 keeps 10 of the mantissa's 23 bits: each input is off by at most
+	// 2^-10 of itself (truncated) and each product by about 2^-9.
+	if !(tf32 > 1e-5 && tf32 < 0x1p-9) {
+		t.Errorf("TF32 on: relative error %.3g, want TF32's (between 1e-5 and 2^-9); fp32 gave %.3g", tf32, fp32)
+	}
 }
 
 // TestAllocatorReusesBlocks checks that a freed block is reused, so a

@@ -108,6 +108,12 @@ func TestReopenEmulated(t *testing.T) {
 	}
 }
 
+// TestTF32GemmEmulated runs checkTF32Gemm on the emulator, whose Sgemm
+// rounds its inputs to TF32 under the TF32 math mode.
+func TestTF32GemmEmulated(t *testing.T) {
+	checkTF32Gemm(t, func(o backend.Options) backend.Backend { return openEmulated(t, o) })
+}
+
 func TestConformanceEmulated(t *testing.T) {
 	be := openEmulated(t, backend.Options{})
 	t.Log(be.Details())

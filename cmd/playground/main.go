@@ -53,7 +53,7 @@ func run(addr, name string, threads, maxSessions int) error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := srv.HTTPServer()
 	fmt.Printf("playground on http://%s (%s); Ctrl-C to stop\n", ln.Addr(), be.Details())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

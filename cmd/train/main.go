@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -23,6 +24,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/fastnn/fastnn/backend"
 	_ "github.com/fastnn/fastnn/backend/cpu"
 	_ "github.com/fastnn/fastnn/backend/cuda"
 	"github.com/fastnn/fastnn/internal/experiment"
@@ -319,12 +321,21 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 			err = fmt.Errorf("-samples must be >= 1, got %d", c.Samples)
 		case f.Name == "slope" && !(c.Slope > 0):
 			err = fmt.Errorf("-slope must be positive, got %v", c.Slope)
+		case f.Name == "trials" && o.trials < 1:
+			err = fmt.Errorf("-trials must be >= 1, got %d", o.trials)
+		case f.Name == "backend" && c.Backend != "auto" && !slices.Contains(backend.Names(), c.Backend):
+			err = fmt.Errorf("-backend: unknown backend %q (want auto, %s)", c.Backend, strings.Join(backend.Names(), ", "))
 		}
 	})
 	if err != nil {
 		return c, o, err
 	}
 	if c.Layers, err = parseLayers(layers); err != nil {
+		return c, o, err
+	}
+	// Every value is checked here as the run checks it, so that a bad flag
+	// exits 2, as the README says, before anything is loaded.
+	if err := experiment.Validate(c); err != nil {
 		return c, o, err
 	}
 	return c, o, nil

@@ -426,6 +426,16 @@ func (c Config) validate() error {
 		return fmt.Errorf("-clip must be a norm >= 0 (0: off), got %v", c.Clip)
 	case c.Patience < 0:
 		return fmt.Errorf("-patience must be >= 0 (0: off), got %d", c.Patience)
+	case !slices.Contains([]string{"sgd", "momentum", "nesterov", "adam", "adamw"}, c.Opt):
+		return fmt.Errorf("-opt: unknown optimizer %q (want sgd, momentum, nesterov, adam or adamw)", c.Opt)
+	}
+	if _, err := backend.ParseActivation(c.Act); err != nil {
+		return fmt.Errorf("-act: %w", err)
+	}
+	if c.Loss != "" {
+		if _, err := nn.ParseLoss(c.Loss); err != nil {
+			return fmt.Errorf("-loss: %w", err)
+		}
 	}
 	if err := nn.CheckHidden(c.Layers); err != nil {
 		return fmt.Errorf("-layers: %w", err)

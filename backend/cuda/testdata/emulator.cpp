@@ -17,6 +17,7 @@
 // host memory, filled with NaN bytes when allocated, as real device memory
 // is never zeroed for free.
 
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -396,15 +397,37 @@ API int cublasCreate_v2(void **h) {
 }
 API int cublasDestroy_v2(void *h) { return h == &handleToken ? 0 : 7; }
 API int cublasSetStream_v2(void *h, void *s) { return h == &handleToken && s == &streamToken ? 0 : 7; }
-API int cublasSetMathMode(void *h, int mode) { return h == &handleToken && (mode == 0 || mode == 3) ? 0 : 7; }
+// mathMode is the handle's math mode: 0 (CUBLAS_DEFAULT_MATH) or 3
+// (CUBLAS_TF32_TENSOR_OP_MATH), under which Sgemm rounds its inputs to TF32.
+static int mathMode;
+API int cublasSetMathMode(void *h, int mode) {
+    if (h != &handleToken || (mode != 0 && mode != 3)) {
+        return 7;
+    }
+    mathMode = mode;
+    return 0;
+}
 API int cublasGetVersion_v2(void *h, int *v) {
     *v = 110800;
     return h == &handleToken ? 0 : 7;
 }
 
+// tf32 rounds a float to TF32, the tensor cores' input format: the 10 high
+// bits of the mantissa are kept, rounded to nearest (ties away from zero, as
+// cvt.rna.tf32.f32); infinities and NaNs pass unchanged.
+static float tf32(float x) {
+    uint32_t b = std::bit_cast<uint32_t>(x);
+    if ((b & 0x7f800000u) != 0x7f800000u) {
+        b = (b + 0x1000u) & ~0x1fffu;
+    }
+    return std::bit_cast<float>(b);
+}
+
 // cublasSgemm_v2 is the column-major reference: C = alpha op(A) op(B) + beta C,
 // C is m x n; with beta == 0, C is not read. Leading dimensions are checked
-// as cuBLAS checks them (CUBLAS_STATUS_INVALID_VALUE = 7).
+// as cuBLAS checks them (CUBLAS_STATUS_INVALID_VALUE = 7). Under the TF32
+// math mode the inputs are rounded to TF32 and the sums kept in float, as the
+// tensor cores do.
 API int cublasSgemm_v2(void *h, int ta, int tb, int m, int n, int k, const float *alpha, const float *A, int lda,
                        const float *B, int ldb, const float *beta, float *C, int ldc) {
     if (h != &handleToken || m < 0 || n < 0 || k < 0) {
@@ -419,6 +442,9 @@ API int cublasSgemm_v2(void *h, int ta, int tb, int m, int n, int k, const float
             for (int p = 0; p < k; p++) {
                 float a = ta ? A[p + (size_t)i * lda] : A[i + (size_t)p * lda];
                 float b = tb ? B[j + (size_t)p * ldb] : B[p + (size_t)j * ldb];
+                if (mathMode == 3) {
+                    a = tf32(a), b = tf32(b);
+                }
                 s += a * b;
             }
             float &c = C[i + (size_t)j * ldc];

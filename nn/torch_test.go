@@ -1,0 +1,164 @@
+package nn_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fastnn/fastnn/backend"
+	"github.com/fastnn/fastnn/data"
+	"github.com/fastnn/fastnn/nn"
+)
+
+// torchForward loads a checkpoint into the torch.nn.Sequential that the
+// README describes (Linear, BatchNorm1d, activation, Dropout per hidden
+// layer, then Linear) with load_state_dict(strict=True), runs it in eval
+// mode on the inputs, and compares the outputs with fastnn's. It reads the
+// file with struct and json only, so that it needs no safetensors package.
+const torchForward = `
+import json, struct, sys
+import torch
+
+def load(path):
+    blob = open(path, "rb").read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    hdr = json.loads(blob[8:8 + n])
+    hdr.pop("__metadata__", None)
+    body = blob[8 + n:]
+    dtypes = {"F32": torch.float32, "I64": torch.int64}
+    state = {}
+    for name, info in hdr.items():
+        b, e = info["data_offsets"]
+        state[name] = torch.frombuffer(bytearray(body[b:e]), dtype=dtypes[info["dtype"]]).reshape(info["shape"])
+    return state
+
+def build(spec):
+    acts = {"relu": lambda: torch.nn.ReLU(), "leakyrelu": lambda: torch.nn.LeakyReLU(spec["slope"]),
+            "sigmoid": lambda: torch.nn.Sigmoid(), "tanh": lambda: torch.nn.Tanh(),
+            "gelu": lambda: torch.nn.GELU(approximate="tanh")}
+    layers, width = [], spec["in"]
+    for h in spec["hidden"]:
+        layers.append(torch.nn.Linear(width, h))
+        if spec["batchnorm"]:
+            layers.append(torch.nn.BatchNorm1d(h))
+        layers.append(acts[spec["act"]]())
+        if spec["dropout"] > 0:
+            layers.append(torch.nn.Dropout(spec["dropout"]))
+        width = h
+    layers.append(torch.nn.Linear(width, spec["out"]))
+    return torch.nn.Sequential(*layers)
+
+for spec in json.load(open(sys.argv[1])):
+    model = build(spec)
+    model.load_state_dict(load(spec["ckpt"]), strict=True)
+    model.eval()
+    x = torch.tensor(spec["x"], dtype=torch.float32)
+    want = torch.tensor(spec["y"], dtype=torch.float32)
+    with torch.no_grad():
+        got = model(x)
+    assert got.shape == want.shape, (spec["name"], got.shape, want.shape)
+    err = ((got - want).abs() / (1 + want.abs())).max().item()
+    assert err < 1e-5, "%s: outputs differ from fastnn's by %g (relative)" % (spec["name"], err)
+    print("%s: strict load ok, %d outputs agree to %.2g" % (spec["name"], want.numel(), err))
+print("torch", torch.__version__)
+`
+
+// TestPyTorchLoadsCheckpoints trains small models, saves them, and has
+// PyTorch load each with load_state_dict(strict=True) and run the same
+// inputs: the outputs must agree with fastnn's in float32. It skips, with
+// the reason, only where PyTorch is not installed.
+func TestPyTorchLoadsCheckpoints(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if out, err := exec.Command(python, "-c", "import torch").CombinedOutput(); err != nil {
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		t.Skipf("PyTorch is not importable by %s (apt-get install python3-torch): %v %s", python, err, lines[len(lines)-1])
+	}
+	be := newBackend(t)
+	dir := t.TempDir()
+	cases := []struct {
+		name string
+		cfg  nn.MLPConfig
+	}{
+		{"gelu-batchnorm-dropout", nn.MLPConfig{In: 2, Hidden: []int{16, 8}, Out: 3, Act: backend.GELU, BatchNorm: true, Dropout: 0.2}},
+		{"leakyrelu", nn.MLPConfig{In: 2, Hidden: []int{12}, Out: 3, Act: backend.LeakyReLU, Slope: 0.1}},
+		{"sigmoid-batchnorm", nn.MLPConfig{In: 2, Hidden: []int{8, 8, 8}, Out: 3, Act: backend.Sigmoid, BatchNorm: true}},
+		{"tanh", nn.MLPConfig{In: 2, Hidden: []int{6}, Out: 3, Act: backend.Tanh}},
+		{"relu", nn.MLPConfig{In: 2, Hidden: []int{10}, Out: 3, Act: backend.ReLU}},
+	}
+	var specs []map[string]any
+	for _, c := range cases {
+		rng := nn.NewRNG(5)
+		d := data.Blobs(120, 3, 1.5, rng)
+		model, err := nn.NewMLP(be, c.cfg, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.CrossEntropy{},
+			Opt: nn.NewAdam(be, model.Params(), backend.AdamConfig{LR: 0.01})}
+		// A few epochs, so that the weights and BatchNorm's running
+		// statistics are far from their initial values.
+		if _, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 3, BatchSize: 16, RNG: rng}); err != nil {
+			t.Fatal(err)
+		}
+		const n = 40
+		x := d.X[:n*2]
+		y, err := tr.Predict(x, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, c.name+".safetensors")
+		if err := nn.SaveModel(be, model, path, map[string]string{"format": "pt"}); err != nil {
+			t.Fatal(err)
+		}
+		tr.Free()
+		model.Free()
+		for _, v := range y {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("%s: fastnn's output %v", c.name, v)
+			}
+		}
+		act := map[backend.Activation]string{backend.ReLU: "relu", backend.LeakyReLU: "leakyrelu",
+			backend.Sigmoid: "sigmoid", backend.Tanh: "tanh", backend.GELU: "gelu"}[c.cfg.Act]
+		specs = append(specs, map[string]any{"name": c.name, "ckpt": path, "in": c.cfg.In, "hidden": c.cfg.Hidden,
+			"out": c.cfg.Out, "act": act, "slope": c.cfg.Slope, "batchnorm": c.cfg.BatchNorm, "dropout": c.cfg.Dropout,
+			"x": rows(x, c.cfg.In), "y": rows(y, c.cfg.Out)})
+	}
+	spec, err := json.Marshal(specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	specPath, script := filepath.Join(dir, "models.json"), filepath.Join(dir, "forward.py")
+	if err := os.WriteFile(specPath, spec, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(script, []byte(torchForward), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// One interpreter for every model: importing torch takes seconds.
+	var out bytes.Buffer
+	cmd := exec.Command(python, script, specPath)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("PyTorch: %v\n%s", err, out.String())
+	}
+	if got := strings.Count(out.String(), "strict load ok"); got != len(cases) {
+		t.Fatalf("PyTorch loaded %d of %d models:\n%s", got, len(cases), out.String())
+	}
+	t.Log(strings.TrimSpace(out.String()))
+}
+
+// rows turns a row-major matrix of cols columns into rows, for JSON.
+func rows(v []float32, cols int) [][]float64 {
+	out := make([][]float64, len(v)/cols)
+	for i := range out {
+		for _, f := range v[i*cols : (i+1)*cols] {
+			out[i] = append(out[i], float64(f))
+		}
+	}
+	return out
+}
