@@ -35,6 +35,12 @@ type TrainConfig struct {
 	// ClipNorm > 0 rescales the gradients before each update so that their
 	// global L2 norm is at most ClipNorm (PyTorch's clip_grad_norm_).
 	ClipNorm float32
+	// L1 > 0 adds L1 * sum |w| over the weight matrices to the training
+	// objective (see the L1 type): L1 * sign(w) joins their gradients after
+	// Backward, before clipping and the update. Like weight decay, the
+	// penalty is not part of the losses reported in EpochStats, which stay
+	// the data loss, comparable between runs with and without it.
+	L1 float32
 	// Patience > 0 stops training when the monitored loss (validation loss,
 	// or training loss without validation data) has not improved for
 	// Patience epochs, and restores the weights of the best epoch (Keras's
@@ -157,6 +163,9 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 	if train.N == 0 {
 		return nil, fmt.Errorf("nn: training set %q is empty", train.Name)
 	}
+	if !(cfg.L1 >= 0) || math.IsInf(float64(cfg.L1), 0) {
+		return nil, fmt.Errorf("nn: L1 must be a finite number >= 0, got %v", cfg.L1)
+	}
 	batch := cfg.BatchSize
 	if batch <= 0 || batch > train.N {
 		batch = train.N
@@ -175,6 +184,11 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 		flow = newGradFlow(t.Backend, t.Model)
 		defer flow.free()
 	}
+	var l1 *L1
+	if cfg.L1 > 0 {
+		l1 = NewL1(t.Backend, t.Model, cfg.L1)
+		defer l1.Free()
+	}
 	var early *EarlyStopping
 	if cfg.Patience > 0 {
 		early = cfg.Early
@@ -186,7 +200,7 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 	order := make([]int, train.N)
 	var hist History
 	for epoch := cfg.StartEpoch + 1; epoch <= cfg.Epochs; epoch++ {
-		st, err := t.trainEpoch(train, order, batch, epoch, cfg, flow)
+		st, err := t.trainEpoch(train, order, batch, epoch, cfg, flow, l1)
 		if err == nil && (math.IsNaN(st.TrainLoss) || math.IsInf(st.TrainLoss, 0)) {
 			err = fmt.Errorf("nn: training diverged: loss is %v in epoch %d (lower the learning rate?)", st.TrainLoss, epoch)
 		}
@@ -226,7 +240,7 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 }
 
 // trainEpoch runs one pass over the shuffled training set.
-func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int, cfg TrainConfig, flow *gradFlow) (EpochStats, error) {
+func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int, cfg TrainConfig, flow *gradFlow, l1 *L1) (EpochStats, error) {
 	be, io := t.Backend, &t.io
 	start := time.Now()
 	st := EpochStats{Epoch: epoch, LR: t.Opt.LR()}
@@ -264,6 +278,9 @@ func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int,
 		}
 		t.Model.ZeroGrad()
 		t.Model.Backward(grad)
+		if l1 != nil {
+			l1.AddGrad()
+		}
 		// The running loss sum turns NaN or infinite with the first bad
 		// step, and reading it costs one scalar: check it every step,
 		// before the update, so the weights stay those of the last good step.
