@@ -292,7 +292,7 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	fs.StringVar(&c.Resume, "resume", "", "continue training from a checkpoint written by -save (same flags; -epochs is the total)")
 	fs.StringVar(&c.PlotFormat, "plot-format", "png", "-plots: png or svg")
 	fs.StringVar(&c.PlotsDir, "plots", "", "folder for loss/accuracy curves, decision boundary (2-D sets), gradient flow, history CSV/JSON")
-	fs.StringVar(&o.search, "search", "", "hyperparameter search over lr, batch, layers, act, wd: grid or random, scored on the validation split")
+	fs.StringVar(&o.search, "search", "", "hyperparameter search over lr, batch, layers, act, wd: grid, random or bayes (Gaussian process), scored on the validation split")
 	fs.IntVar(&o.trials, "trials", 8, "-search: number of configurations to try")
 	fs.BoolVar(&o.json, "json", false, "end with one JSON line of results on stdout")
 	if err := fs.Parse(args); err != nil {
@@ -325,6 +325,10 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 			err = fmt.Errorf("-samples must be >= 1, got %d", c.Samples)
 		case f.Name == "slope" && !(c.Slope > 0):
 			err = fmt.Errorf("-slope must be positive, got %v", c.Slope)
+		case f.Name == "search" && o.search != "grid" && o.search != "random" && o.search != "bayes":
+			err = fmt.Errorf("-search: want grid, random or bayes, got %q", o.search)
+		case f.Name == "trials" && o.trials < 1:
+			err = fmt.Errorf("-trials must be >= 1, got %d", o.trials)
 		case f.Name == "l1" && !(c.L1 >= 0 && c.L1 <= math.MaxFloat64):
 			err = fmt.Errorf("-l1 must be a finite number >= 0, got %v", c.L1)
 		}
