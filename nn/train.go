@@ -137,6 +137,7 @@ type Trainer struct {
 	BestEpoch int
 
 	io batchIO
+	l1 *L1 // during Fit with TrainConfig.L1
 }
 
 // batchIO is the staging memory of a run: host slices that batches are
@@ -184,10 +185,9 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 		flow = newGradFlow(t.Backend, t.Model)
 		defer flow.free()
 	}
-	var l1 *L1
 	if cfg.L1 > 0 {
-		l1 = NewL1(t.Backend, t.Model, cfg.L1)
-		defer l1.Free()
+		t.l1 = NewL1(t.Backend, t.Model, cfg.L1)
+		defer func() { t.l1.Free(); t.l1 = nil }()
 	}
 	var early *EarlyStopping
 	if cfg.Patience > 0 {
@@ -200,7 +200,7 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 	order := make([]int, train.N)
 	var hist History
 	for epoch := cfg.StartEpoch + 1; epoch <= cfg.Epochs; epoch++ {
-		st, err := t.trainEpoch(train, order, batch, epoch, cfg, flow, l1)
+		st, err := t.trainEpoch(train, order, batch, epoch, cfg, flow)
 		if err == nil && (math.IsNaN(st.TrainLoss) || math.IsInf(st.TrainLoss, 0)) {
 			err = fmt.Errorf("nn: training diverged: loss is %v in epoch %d (lower the learning rate?)", st.TrainLoss, epoch)
 		}
@@ -240,7 +240,7 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 }
 
 // trainEpoch runs one pass over the shuffled training set.
-func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int, cfg TrainConfig, flow *gradFlow, l1 *L1) (EpochStats, error) {
+func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int, cfg TrainConfig, flow *gradFlow) (EpochStats, error) {
 	be, io := t.Backend, &t.io
 	start := time.Now()
 	st := EpochStats{Epoch: epoch, LR: t.Opt.LR()}
@@ -278,8 +278,8 @@ func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int,
 		}
 		t.Model.ZeroGrad()
 		t.Model.Backward(grad)
-		if l1 != nil {
-			l1.AddGrad()
+		if t.l1 != nil {
+			t.l1.AddGrad()
 		}
 		// The running loss sum turns NaN or infinite with the first bad
 		// step, and reading it costs one scalar: check it every step,

@@ -269,7 +269,7 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 	tcfg := nn.TrainConfig{
 		Epochs: cfg.Epochs, StartEpoch: startEpoch, BatchSize: cfg.Batch, RNG: rng, Progress: cfg.Progress,
 		Scheduler: sched, ClipNorm: float32(cfg.Clip), Patience: cfg.Patience, GradFlow: cfg.GradFlow,
-		Stop: cfg.Stop, Early: early, L1: float32(cfg.L1),
+		Stop: cfg.Stop, Early: early,
 		OnEpoch: func(st nn.EpochStats) {
 			lastEpoch = st.Epoch
 			// Every finished epoch is saved, so that a run that later
@@ -282,6 +282,7 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 			}
 		},
 	}
+	tcfg.L1 = float32(cfg.L1)
 	hist, err := tr.Fit(sets.Train, sets.Val, tcfg)
 	if saveErr != nil {
 		return fmt.Errorf("-save: %w", saveErr)
