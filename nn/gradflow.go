@@ -49,13 +49,8 @@ type gradFlow struct {
 
 func newGradFlow(be backend.Backend, m *Sequential) *gradFlow {
 	f := &gradFlow{be: be, scalar: be.Alloc(1)}
-	names, params := m.NamedParams()
-	for i, p := range params {
-		if p.Name != "weight" || len(p.Shape) != 2 {
-			continue
-		}
-		f.names = append(f.names, names[i])
-		f.weights = append(f.weights, p)
+	f.names, f.weights = m.NamedWeights()
+	for _, p := range f.weights {
 		f.gradSq = append(f.gradSq, be.Alloc(1))
 		f.before = append(f.before, be.Alloc(p.Len()))
 	}

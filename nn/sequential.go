@@ -173,6 +173,19 @@ func (s *Sequential) NamedParams() (names []string, params []*Param) {
 	return names, params
 }
 
+// NamedWeights lists the weight matrices (the Linear layers' weights, not
+// biases nor BatchNorm's scale and shift) with their state_dict names, in
+// layer order: the tensors that gradient flow and L1 regularisation look at.
+func (s *Sequential) NamedWeights() (names []string, weights []*Param) {
+	allNames, params := s.NamedParams()
+	for i, p := range params {
+		if p.Name == "weight" && len(p.Shape) == 2 {
+			names, weights = append(names, allNames[i]), append(weights, p)
+		}
+	}
+	return names, weights
+}
+
 // namedParams returns a layer's parameters with their names within it:
 // nested names for containers, the plain Param names otherwise.
 func namedParams(l Layer) ([]string, []*Param) {

@@ -35,6 +35,12 @@ type TrainConfig struct {
 	// ClipNorm > 0 rescales the gradients before each update so that their
 	// global L2 norm is at most ClipNorm (PyTorch's clip_grad_norm_).
 	ClipNorm float32
+	// L1 > 0 adds L1 * sum |w| over the weight matrices to the training
+	// objective (see the L1 type): L1 * sign(w) joins their gradients after
+	// Backward, before clipping and the update. Like weight decay, the
+	// penalty is not part of the losses reported in EpochStats, which stay
+	// the data loss, comparable between runs with and without it.
+	L1 float32
 	// Patience > 0 stops training when the monitored loss (validation loss,
 	// or training loss without validation data) has not improved for
 	// Patience epochs, and restores the weights of the best epoch (Keras's
@@ -132,6 +138,7 @@ type Trainer struct {
 	BestEpoch int
 
 	io batchIO
+	l1 *L1 // during Fit with TrainConfig.L1
 }
 
 // batchIO is the staging memory of a run: host slices that batches are
@@ -158,6 +165,9 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 	if train.N == 0 {
 		return nil, fmt.Errorf("nn: training set %q is empty", train.Name)
 	}
+	if !(cfg.L1 >= 0) || math.IsInf(float64(cfg.L1), 0) {
+		return nil, fmt.Errorf("nn: L1 must be a finite number >= 0, got %v", cfg.L1)
+	}
 	batch := cfg.BatchSize
 	if batch <= 0 || batch > train.N {
 		batch = train.N
@@ -175,6 +185,10 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 	if cfg.GradFlow {
 		flow = newGradFlow(t.Backend, t.Model)
 		defer flow.free()
+	}
+	if cfg.L1 > 0 {
+		t.l1 = NewL1(t.Backend, t.Model, cfg.L1)
+		defer func() { t.l1.Free(); t.l1 = nil }()
 	}
 	var early *EarlyStopping
 	if cfg.Patience > 0 {
@@ -268,6 +282,9 @@ func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int,
 		}
 		t.Model.ZeroGrad()
 		t.Model.Backward(grad)
+		if t.l1 != nil {
+			t.l1.AddGrad()
+		}
 		// The running loss sum turns NaN or infinite with the first bad
 		// step, and reading it costs one scalar: check it every step,
 		// before the update, so the weights stay those of the last good step.

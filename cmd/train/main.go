@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"slices"
@@ -147,6 +148,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if res.BestEpoch > 0 {
 		fmt.Fprintf(stdout, "early stopping: kept the weights of epoch %d\n", res.BestEpoch)
 	}
+	fmt.Fprintf(stdout, "weights: %.1f%% of %d under %g in absolute value", 100*res.SmallWeights, res.Weights, nn.SmallWeight)
+	if res.L1 > 0 {
+		fmt.Fprintf(stdout, "; L1 penalty %.4g (not in the losses)", res.L1Penalty)
+	}
+	fmt.Fprintln(stdout)
 	fmt.Fprintf(stdout, "trained %d epochs on %d samples in %.1fs (%.0f samples/s)\n", len(res.History), res.TrainSamples, res.TrainSeconds, res.SamplesPerSec)
 	if res.TestAcc != nil {
 		fmt.Fprintf(stdout, "test: %d samples, loss %.4f, accuracy %.4f\n", res.TestSamples, res.TestLoss, *res.TestAcc)
@@ -263,6 +269,7 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	fs.Float64Var(&c.LR, "lr", 0, "learning rate (default: the set's preset)")
 	fs.Float64Var(&c.Momentum, "momentum", 0, "SGD momentum (momentum and nesterov default to 0.9)")
 	fs.Float64Var(&c.WD, "wd", -1, "weight decay: L2 for sgd and adam, decoupled for adamw (-1: 0, or 0.01 for adamw as in PyTorch)")
+	fs.Float64Var(&c.L1, "l1", 0, "L1 regularisation: add this times sum |w| over the weight matrices (not biases) to the training loss")
 	fs.IntVar(&c.Batch, "batch", -1, "batch size: 0 full batch, 1 online (default: the set's preset)")
 	fs.IntVar(&c.Epochs, "epochs", 0, "epochs (default: the set's preset)")
 	fs.Float64Var(&c.ValFrac, "val", -1, "fraction held out for validation (default: the set's preset)")
@@ -287,7 +294,7 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	fs.StringVar(&c.Resume, "resume", "", "continue training from a checkpoint written by -save (same flags; -epochs is the total)")
 	fs.StringVar(&c.PlotFormat, "plot-format", "png", "-plots: png or svg")
 	fs.StringVar(&c.PlotsDir, "plots", "", "folder for loss/accuracy curves, decision boundary (2-D sets), gradient flow, history CSV/JSON")
-	fs.StringVar(&o.search, "search", "", "hyperparameter search over lr, batch, layers, act, wd: grid or random, scored on the validation split")
+	fs.StringVar(&o.search, "search", "", "hyperparameter search over lr, batch, layers, act, wd: grid, random or bayes (Gaussian process), scored on the validation split")
 	fs.IntVar(&o.trials, "trials", 8, "-search: number of configurations to try")
 	fs.BoolVar(&o.json, "json", false, "end with one JSON line of results on stdout")
 	if err := fs.Parse(args); err != nil {
@@ -301,7 +308,7 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	var err error
 	// A loaded model brings its architecture, training and split with it.
 	loadConflicts := map[string]bool{"layers": true, "act": true, "slope": true, "residual": true, "batchnorm": true,
-		"dropout": true, "loss": true, "opt": true, "lr": true, "momentum": true, "wd": true, "batch": true, "epochs": true,
+		"dropout": true, "loss": true, "opt": true, "lr": true, "momentum": true, "wd": true, "l1": true, "batch": true, "epochs": true,
 		"sched": true, "step-size": true, "gamma": true, "warmup": true, "clip": true, "patience": true, "grad-flow": true,
 		"plots": true, "seed": true, "val": true, "test": true, "search": true, "trials": true,
 		"samples": true, "noise": true, "target": true, "task": true}
@@ -325,6 +332,10 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 			err = fmt.Errorf("-trials must be >= 1, got %d", o.trials)
 		case f.Name == "backend" && c.Backend != "auto" && !slices.Contains(backend.Names(), c.Backend):
 			err = fmt.Errorf("-backend: unknown backend %q (want auto, %s)", c.Backend, strings.Join(backend.Names(), ", "))
+		case f.Name == "search" && o.search != "grid" && o.search != "random" && o.search != "bayes":
+			err = fmt.Errorf("-search: want grid, random or bayes, got %q", o.search)
+		case f.Name == "l1" && !(c.L1 >= 0 && c.L1 <= math.MaxFloat64):
+			err = fmt.Errorf("-l1 must be a finite number >= 0, got %v", c.L1)
 		}
 	})
 	if err != nil {

@@ -294,7 +294,7 @@ func TestSearch(t *testing.T) {
 	if string(a) != string(b) {
 		t.Errorf("same seed, different search:\n%s\n%s", a, b)
 	}
-	if code, _, stderr := train(t, "-data", "circles", "-search", "sideways"); code != 1 || !strings.Contains(stderr, "-search") {
+	if code, _, stderr := train(t, "-data", "circles", "-search", "sideways"); code != 2 || !strings.Contains(stderr, "-search") {
 		t.Errorf("bad -search: exit %d, %q", code, stderr)
 	}
 }

@@ -141,7 +141,8 @@ func buildModel(be backend.Backend, a Arch, rng *rand.Rand) (*nn.Sequential, nn.
 func modelMeta(a Arch, st Standardization, c Config) map[string]string {
 	enc := func(v any) string { b, _ := json.Marshal(v); return string(b) }
 	training := map[string]any{"opt": c.Opt, "lr": c.LR, "batch": c.Batch, "epochs": c.Epochs, "seed": c.Seed,
-		"wd": c.WD, "momentum": c.Momentum, "sched": c.Sched, "clip": c.Clip, "patience": c.Patience}
+		"wd": c.WD, "momentum": c.Momentum, "sched": c.Sched, "clip": c.Clip, "patience": c.Patience,
+		"l1": c.L1}
 	return map[string]string{metaFormat: "pt", metaVersion: "1", metaArch: enc(a), metaStandard: enc(st), metaTraining: enc(training)}
 }
 

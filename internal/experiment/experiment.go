@@ -39,6 +39,7 @@ type Config struct {
 	LR       float64
 	Momentum float64 // sgd: 0 for plain SGD; "momentum" and "nesterov" default to 0.9
 	WD       float64 // weight decay (-1: preset, 0.01 for adamw as in PyTorch, else 0)
+	L1       float64 // L1 regularisation: L1 * sum |w| over the weight matrices joins the training loss (see nn.L1)
 	Slope    float64 // LeakyReLU's negative slope (0: 0.01, PyTorch's default)
 	Batch    int     // -1: preset; 0: full batch; 1: online
 	Epochs   int
@@ -106,6 +107,15 @@ type Result struct {
 	BestEpoch     int        `json:"best_epoch,omitempty"` // early stopping: the epoch whose weights were kept
 	Plots         []string   `json:"plots,omitempty"`      // files written to PlotsDir
 	History       nn.History `json:"history"`
+
+	// L1 regularisation (-l1), and figures of the final weight matrices
+	// (nn.NamedWeights): how many, the share of them under nn.SmallWeight in
+	// absolute value (what L1 drives up), and the L1 penalty L1 * sum |w|,
+	// which the reported losses leave out, as they leave out -wd's.
+	L1           float64 `json:"l1,omitempty"`
+	Weights      int     `json:"weights"`
+	SmallWeights float64 `json:"small_weights"`
+	L1Penalty    float64 `json:"l1_penalty,omitempty"`
 }
 
 // Run loads the data, builds the model, trains and tests it.
@@ -198,7 +208,7 @@ func Run(cfg Config) (*Result, error) {
 	res := &Result{
 		Backend: be.Details(), Data: cfg.Data, Task: arch.Task, TrainSamples: train.N, TestSamples: test.N,
 		Layers: arch.Hidden, Act: arch.Act, Loss: loss.String(), Opt: cfg.Opt, LR: cfg.LR,
-		Batch: cfg.Batch, Epochs: cfg.Epochs, Seed: cfg.Seed, Params: model.ParamCount(),
+		Batch: cfg.Batch, Epochs: cfg.Epochs, Seed: cfg.Seed, Params: model.ParamCount(), L1: cfg.L1,
 	}
 	if ckpt != nil {
 		if err := nn.DecodeTensors(be, ckptFile, model.StateDict()); err != nil {
@@ -219,6 +229,8 @@ func Run(cfg Config) (*Result, error) {
 		return nil, err
 	}
 	res.TestLoss = m.Loss
+	ws := nn.ReadWeightStats(be, model)
+	res.Weights, res.SmallWeights, res.L1Penalty = ws.Count, float64(ws.Small)/float64(max(ws.Count, 1)), cfg.L1*ws.AbsSum
 	if train.Task == data.Classification {
 		res.TestAcc = &m.Accuracy
 	} else {
@@ -251,6 +263,9 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 		defer early.Free()
 	}
 	if cfg.Resume != "" {
+		if err := checkResumeL1(cfg.Resume, cfg.L1); err != nil {
+			return err
+		}
 		var err error
 		if startEpoch, err = resume(be, cfg.Resume, tr.Model, tr.Opt, cfg.Opt, sched, early, arch, src); err != nil {
 			return err
@@ -281,6 +296,7 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 			}
 		},
 	}
+	tcfg.L1 = float32(cfg.L1)
 	hist, err := tr.Fit(sets.Train, sets.Val, tcfg)
 	if saveErr != nil {
 		kept := "nothing was saved"
@@ -394,6 +410,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("-momentum must be in [0, 1), got %v", c.Momentum)
 	case c.WD < 0 || math.IsNaN(c.WD) || math.IsInf(c.WD, 0):
 		return fmt.Errorf("-wd must be >= 0, got %v", c.WD)
+	case !validL1(c.L1):
+		return fmt.Errorf("-l1 must be a finite number >= 0, got %v", c.L1)
 	case c.ValFrac < 0 || c.TestFrac < 0 || c.ValFrac+c.TestFrac >= 1 || math.IsNaN(c.ValFrac+c.TestFrac):
 		return fmt.Errorf("-val and -test must be >= 0 with a sum below 1, got %v and %v", c.ValFrac, c.TestFrac)
 	case c.Samples < 0 || c.Samples > maxSamples:

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-
-	"github.com/fastnn/fastnn/nn"
 )
 
 // The search space: the hyperparameters a tutorial tunes by hand.
@@ -45,7 +43,10 @@ type SearchResult struct {
 // fixed ("lr", "batch", "layers", "act", "wd": flags the user gave) keeps
 // c's value in every trial; the search varies the others. "grid" walks the product of the
 // value lists in a fixed order (the first trials points); "random" draws
-// each value from its list with the run's seed, so a search is reproducible.
+// each value from its list with the run's seed, so a search is reproducible;
+// "bayes" starts with random's first draws and then picks each trial by the
+// expected improvement under a Gaussian process fitted to the scores so far
+// (see bayes.go), as reproducible.
 // Every trial trains with the same seed, hence the same split and shuffles.
 func Search(c Config, mode string, trials int, fixed map[string]bool) (*SearchResult, error) {
 	if trials < 1 {
@@ -58,40 +59,8 @@ func Search(c Config, mode string, trials int, fixed map[string]bool) (*SearchRe
 	if c.ValFrac == 0 || (c.ValFrac == -1 && p.val == 0) {
 		return nil, fmt.Errorf("-search scores trials on a validation split: give -val > 0")
 	}
-	var points []Trial
-	switch mode {
-	case "grid":
-		// The first trials vary what matters most: the learning rate
-		// fastest, then the layers and the activation.
-		for _, wd := range searchWDs {
-			for _, b := range searchBatches {
-				for _, a := range searchActs {
-					for _, l := range searchLayers {
-						for _, lr := range searchLRs {
-							points = append(points, Trial{LR: lr, Batch: b, Layers: l, Act: a, WD: wd})
-						}
-					}
-				}
-			}
-		}
-	case "random":
-		rng := nn.NewRNG(c.Seed ^ 0x5ea7c4)
-		for range trials {
-			points = append(points, Trial{
-				LR:     searchLRs[rng.IntN(len(searchLRs))],
-				Batch:  searchBatches[rng.IntN(len(searchBatches))],
-				Layers: searchLayers[rng.IntN(len(searchLayers))],
-				Act:    searchActs[rng.IntN(len(searchActs))],
-				WD:     searchWDs[rng.IntN(len(searchWDs))],
-			})
-		}
-	default:
-		return nil, fmt.Errorf("-search: want grid or random, got %q", mode)
-	}
-	// Hold the fixed hyperparameters, and drop the duplicates that leaves.
-	seen := map[string]bool{}
-	kept := points[:0]
-	for _, t := range points {
+	// hold sets the hyperparameters the user fixed.
+	hold := func(t Trial) Trial {
 		if fixed["lr"] {
 			t.LR = c.LR
 		}
@@ -107,14 +76,26 @@ func Search(c Config, mode string, trials int, fixed map[string]bool) (*SearchRe
 		if fixed["wd"] {
 			t.WD = c.WD
 		}
-		if key := t.String(); !seen[key] || mode == "random" {
-			seen[key] = true
-			kept = append(kept, t)
-		}
+		return t
 	}
-	points = kept[:min(trials, len(kept))]
-	for i := range points {
-		t := &points[i]
+	grid := searchGrid(hold)
+	var next func(done []Trial) Trial
+	n := min(trials, len(grid))
+	switch mode {
+	case "grid":
+		next = func(done []Trial) Trial { return grid[len(done)] }
+	case "random":
+		// Independent draws, repeats included.
+		draw := randomDraw(c.Seed, hold)
+		next, n = func([]Trial) Trial { return draw() }, trials
+	case "bayes":
+		next = newBayesSearch(grid, fixed, trials, randomDraw(c.Seed, hold)).next
+	default:
+		return nil, fmt.Errorf("-search: want grid, random or bayes, got %q", mode)
+	}
+	points := make([]Trial, 0, n)
+	for i := range n {
+		t := next(points)
 		tc := c
 		tc.LR, tc.Batch, tc.Layers, tc.Act, tc.WD = t.LR, t.Batch, t.Layers, t.Act, t.WD
 		tc.Progress, tc.OnEpoch, tc.PlotsDir, tc.Log = nil, nil, "", nil
@@ -124,8 +105,9 @@ func Search(c Config, mode string, trials int, fixed map[string]bool) (*SearchRe
 			// A trial that diverges ranks last; the search goes on.
 			t.Error = err.Error()
 			if c.Log != nil {
-				c.Log("trial %2d/%d  %s  failed: %v", i+1, len(points), t, err)
+				c.Log("trial %2d/%d  %s  failed: %v", i+1, n, t, err)
 			}
+			points = append(points, t)
 			continue
 		}
 		t.result = res
@@ -139,8 +121,9 @@ func Search(c Config, mode string, trials int, fixed map[string]bool) (*SearchRe
 			}
 		}
 		if c.Log != nil {
-			c.Log("trial %2d/%d  %s  val_loss %.4f", i+1, len(points), t, t.ValLoss)
+			c.Log("trial %2d/%d  %s  val_loss %.4f", i+1, n, t, t.ValLoss)
 		}
+		points = append(points, t)
 	}
 	sort.SliceStable(points, func(i, j int) bool { return points[i].ValLoss < points[j].ValLoss })
 	for i := range points {
@@ -154,4 +137,29 @@ func Search(c Config, mode string, trials int, fixed map[string]bool) (*SearchRe
 
 func (t Trial) String() string {
 	return fmt.Sprintf("lr %-6g batch %-3d layers %-8s act %-4s wd %g", t.LR, t.Batch, fmt.Sprint(t.Layers), t.Act, t.WD)
+}
+
+// searchGrid lists the grid, in the order -search grid walks it, with hold
+// applied (the hyperparameters the user fixed) and the duplicates that makes
+// left out: the first trials vary what matters most, the learning rate
+// fastest, then the layers and the activation.
+func searchGrid(hold func(Trial) Trial) []Trial {
+	var grid []Trial
+	seen := map[string]bool{}
+	for _, wd := range searchWDs {
+		for _, b := range searchBatches {
+			for _, a := range searchActs {
+				for _, l := range searchLayers {
+					for _, lr := range searchLRs {
+						t := hold(Trial{LR: lr, Batch: b, Layers: l, Act: a, WD: wd})
+						if key := t.String(); !seen[key] {
+							seen[key] = true
+							grid = append(grid, t)
+						}
+					}
+				}
+			}
+		}
+	}
+	return grid
 }
