@@ -76,7 +76,7 @@ fuzz:
 
 bench: build
 	for s in 256 512 1024; do for t in 1 2; do bin/bench gemm -m $$s -n $$s -k $$s -threads $$t; done; done
-	bin/bench train -data fashion-mnist -layers 256 -batch 128 -epochs 1
+	bin/bench train -data fashion-mnist -layers 256 -batch 128 -epochs 4
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./backend/cpu/

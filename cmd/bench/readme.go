@@ -182,7 +182,7 @@ func benchReadme(args []string, stdout, stderr io.Writer) error {
 	for _, t := range tables {
 		fmt.Fprintln(stdout)
 		writeRow(stdout, t.head)
-		writeRow(stdout, slices.Repeat([]string{"---"}, len(t.head)))
+		writeSep(stdout, len(t.head))
 		for _, row := range t.rows {
 			if !strings.Contains(row.cells[0], *only) {
 				continue

@@ -41,6 +41,7 @@ func TestReadmeRows(t *testing.T) {
 	wantLines(t, got, []string{
 		"Machine: " + machine() + ".",
 		"| -data | task | preset | test result | time |",
+		"|---|---|---|---|---|",
 		"| `iris` | 3 classes, 150 x 4 | 16 relu, adam 1e-2, batch 16, 100 epochs | accuracy 0.98 | 0.03 s |",
 		"| project | command | result |",
 		"| iris, the whole kit | `train -data iris -layers 32,16 -batchnorm -dropout 0.1 -opt adamw -wd 0.01 -sched plateau -clip 1 -patience 10 -epochs 200 -grad-flow -plots out -save iris.safetensors` | accuracy 0.98, stopped at epoch 22, best epoch 12 restored |",

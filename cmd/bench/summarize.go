@@ -161,7 +161,7 @@ func writeGemmTable(w io.Writer, rows []GemmRow) {
 		head = append(head, l+" / OpenBLAS")
 	}
 	writeRow(w, head)
-	writeRow(w, slices.Repeat([]string{"---"}, len(head)))
+	writeSep(w, len(head))
 	for _, sh := range shapes {
 		best := map[gemmColumn]float64{}
 		for _, r := range rows {
@@ -250,7 +250,7 @@ func writeTrainTables(w io.Writer, rows []TrainRow) {
 	}
 	head = append(head, "median of epochs 2+", "test acc")
 	writeRow(w, head)
-	writeRow(w, slices.Repeat([]string{"---"}, len(head)))
+	writeSep(w, len(head))
 	for _, m := range models {
 		for _, r := range byModel[m] {
 			cells := []string{m.data, m.layers, strconv.Itoa(m.batch), name(r)}
@@ -275,7 +275,7 @@ func writeTrainTables(w io.Writer, rows []TrainRow) {
 	fmt.Fprintln(w, "### Training, fastnn / PyTorch (medians of epochs 2 onward; PyTorch's better thread count)")
 	fmt.Fprintln(w)
 	writeRow(w, []string{"data", "hidden", "batch", "fastnn", "PyTorch", "fastnn / PyTorch"})
-	writeRow(w, slices.Repeat([]string{"---"}, 6))
+	writeSep(w, 6)
 	for _, m := range models {
 		var ours, peer *TrainRow
 		var oursV, peerV float64
@@ -308,6 +308,11 @@ func writeTrainTables(w io.Writer, rows []TrainRow) {
 
 func writeRow(w io.Writer, cells []string) {
 	fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
+}
+
+// writeSep writes the line under a table's head, as README.md has it.
+func writeSep(w io.Writer, columns int) {
+	fmt.Fprintf(w, "|%s\n", strings.Repeat("---|", columns))
 }
 
 // figure formats a measured value, "-" where there is none.
