@@ -25,7 +25,16 @@ type readmeRow struct {
 	cells  []string
 	runs   [][]string
 	torch  []string
-	result func(rs []*experiment.Result, torch []float64) []string
+	result func(rs []*trainResult, torch []float64) []string
+}
+
+// trainResult is cmd/train's JSON line: experiment.Result, and the weight
+// counts of -l1 runs, read here by name so that this file does not depend
+// on which fields Result has.
+type trainResult struct {
+	experiment.Result
+	Weights      int     `json:"weights"`
+	SmallWeights float64 `json:"small_weights"` // the share of weights under 1e-3
 }
 
 // presetRows are README.md's table of the data sets' presets: every run is
@@ -41,7 +50,7 @@ var presetRows = []readmeRow{
 	{
 		cells: []string{"`circles`, `moons`, `blobs`", "2-D synthetic, 1000 points", "16,16 relu, adam 1e-2"},
 		runs:  [][]string{{"-data", "circles"}, {"-data", "moons"}, {"-data", "blobs"}},
-		result: func(rs []*experiment.Result, _ []float64) []string {
+		result: func(rs []*trainResult, _ []float64) []string {
 			var accs, times []string
 			for _, r := range rs {
 				accs = append(accs, decimals(*r.TestAcc, 3))
@@ -55,7 +64,7 @@ var presetRows = []readmeRow{
 		cells: []string{"`fashion-mnist`", "10 classes, 60000 + 10000", "256 relu, adam 1e-3, batch 128"},
 		runs:  [][]string{{"-data", "fashion-mnist", "-epochs", "2"}, {"-data", "fashion-mnist"}},
 		torch: []string{"256", "128"},
-		result: func(rs []*experiment.Result, torch []float64) []string {
+		result: func(rs []*trainResult, torch []float64) []string {
 			short, long := rs[0], rs[1]
 			e1, e2 := len(short.History), len(long.History)
 			res := fmt.Sprintf("accuracy %s after %d epochs, %s after %d", decimals(*short.TestAcc, 3), e1, decimals(*long.TestAcc, 3), e2)
@@ -72,7 +81,7 @@ func presetRow(name, task, preset, data string) readmeRow {
 	return readmeRow{
 		cells: []string{name, task, preset},
 		runs:  [][]string{{"-data", data}},
-		result: func(rs []*experiment.Result, _ []float64) []string {
+		result: func(rs []*trainResult, _ []float64) []string {
 			r := rs[0]
 			res := testFigures(r, 2)
 			if data == "boston" {
@@ -86,12 +95,12 @@ func presetRow(name, task, preset, data string) readmeRow {
 // projectRows are README.md's "The tutorials' practice projects": the
 // command cell is the first run's arguments.
 var projectRows = []readmeRow{
-	projectRow("XOR, 2-4-1", "-data xor -layers 4", func(r *experiment.Result) string {
+	projectRow("XOR, 2-4-1", "-data xor -layers 4", func(r *trainResult) string {
 		return fmt.Sprintf("%s (%d/%d)", testFigures(r, 3), int(*r.TestAcc*float64(r.TestSamples)+0.5), r.TestSamples)
 	}),
 	projectRow("digits, regularised", "-data digits -layers 128,64 -batchnorm -dropout 0.2 -sched cosine -warmup 3 -epochs 40", nil),
 	projectRow("iris, the whole kit", "-data iris -layers 32,16 -batchnorm -dropout 0.1 -opt adamw -wd 0.01 -sched plateau -clip 1 -patience 10 -epochs 200 -grad-flow -plots out -save iris.safetensors",
-		func(r *experiment.Result) string {
+		func(r *trainResult) string {
 			s := testFigures(r, 3)
 			if n := len(r.History); n < r.Epochs {
 				s += fmt.Sprintf(", stopped at epoch %d", n)
@@ -104,7 +113,7 @@ var projectRows = []readmeRow{
 			return s
 		}),
 	projectRow("breast cancer", "-data breast-cancer -layers 32,16 -dropout 0.2 -opt adamw -patience 10 -epochs 200", nil),
-	projectRow("house prices (Boston, without B)", "-data boston -layers 64,32 -opt adamw -sched step -epochs 300", func(r *experiment.Result) string {
+	projectRow("house prices (Boston, without B)", "-data boston -layers 64,32 -opt adamw -sched step -epochs 300", func(r *trainResult) string {
 		return testFigures(r, 3) + " ($1000s)"
 	}),
 	projectRow("diabetes", "-data diabetes -layers 16 -opt adamw -wd 0.1 -patience 20 -epochs 300", nil),
@@ -114,24 +123,39 @@ var projectRows = []readmeRow{
 			strings.Fields("-data fashion-mnist -layers 256 -batchnorm -dropout 0.2 -epochs 10"),
 			strings.Fields("-data fashion-mnist -layers 256 -batchnorm -epochs 10"),
 		},
-		result: func(rs []*experiment.Result, _ []float64) []string {
+		result: func(rs []*trainResult, _ []float64) []string {
 			return []string{fmt.Sprintf("%s (dropout slows a 10-epoch run: without `-dropout 0.2` %s)", testFigures(rs[0], 3), decimals(*rs[1].TestAcc, 3))}
 		},
 	},
-	projectRow("hyperparameter search", "-data circles -search random -trials 8 -epochs 20", func(r *experiment.Result) string {
+	projectRow("hyperparameter search", "-data circles -search random -trials 8 -epochs 20", func(r *trainResult) string {
 		return "ranked table; the best trial's test figures (here " + testFigures(r, 3) + ")"
 	}),
+	projectRow("Bayesian search", "-data circles -search bayes -trials 8 -epochs 20", func(r *trainResult) string {
+		return fmt.Sprintf("best trial lr %g, batch %d, layers %s, %s: test accuracy %.3f", r.LR, r.Batch, joinInts(r.Layers), r.Act, *r.TestAcc)
+	}),
+	{
+		cells: []string{"L1, sparser weights", "`train -data circles -layers 32,32 -opt sgd -lr 0.05 -epochs 30` and the same with `-l1 0.01`"},
+		runs: [][]string{
+			strings.Fields("-data circles -layers 32,32 -opt sgd -lr 0.05 -epochs 30"),
+			strings.Fields("-data circles -layers 32,32 -opt sgd -lr 0.05 -epochs 30 -l1 0.01"),
+		},
+		result: func(rs []*trainResult, _ []float64) []string {
+			without, with := rs[0], rs[1]
+			return []string{fmt.Sprintf("weights under 1e-3: %.1f%% of %d without, %.1f%% with; accuracy %.3f and %.3f",
+				100*without.SmallWeights, without.Weights, 100*with.SmallWeights, *without.TestAcc, *with.TestAcc)}
+		},
+	},
 }
 
 // projectRow is a row with one run; figures, when nil, is testFigures.
-func projectRow(name, args string, figures func(*experiment.Result) string) readmeRow {
+func projectRow(name, args string, figures func(*trainResult) string) readmeRow {
 	if figures == nil {
-		figures = func(r *experiment.Result) string { return testFigures(r, 3) }
+		figures = func(r *trainResult) string { return testFigures(r, 3) }
 	}
 	return readmeRow{
 		cells:  []string{name, "`train " + args + "`"},
 		runs:   [][]string{strings.Fields(args)},
-		result: func(rs []*experiment.Result, _ []float64) []string { return []string{figures(rs[0])} },
+		result: func(rs []*trainResult, _ []float64) []string { return []string{figures(rs[0])} },
 	}
 }
 
@@ -203,7 +227,7 @@ type readmeRunner struct {
 }
 
 func (r readmeRunner) row(row readmeRow) ([]string, error) {
-	var results []*experiment.Result
+	var results []*trainResult
 	for _, args := range row.runs {
 		res, err := r.runTrain(args)
 		if err != nil {
@@ -224,12 +248,12 @@ func (r readmeRunner) row(row readmeRow) ([]string, error) {
 
 // runTrain runs `train ARGS -json` in the scratch folder (the files a
 // command writes land there) and reads its last line.
-func (r readmeRunner) runTrain(args []string) (*experiment.Result, error) {
+func (r readmeRunner) runTrain(args []string) (*trainResult, error) {
 	line, err := r.command(r.train, append(slices.Clone(args), "-json")...)
 	if err != nil {
 		return nil, err
 	}
-	var res experiment.Result
+	var res trainResult
 	if err := json.Unmarshal(line, &res); err != nil {
 		return nil, fmt.Errorf("train %s: last line: %v", strings.Join(args, " "), err)
 	}
@@ -275,7 +299,7 @@ func (r readmeRunner) command(name string, args ...string) ([]byte, error) {
 
 // testFigures writes a run's test result as the README does: "accuracy
 // 0.978", or "R^2 0.44, MAE 48.9" with r2 decimals for R^2.
-func testFigures(r *experiment.Result, r2 int) string {
+func testFigures(r *trainResult, r2 int) string {
 	if r.TestAcc != nil {
 		return "accuracy " + decimals(*r.TestAcc, 3)
 	}

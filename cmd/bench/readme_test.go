@@ -67,6 +67,21 @@ func TestReadmeRows(t *testing.T) {
 	}
 }
 
+// TestReadmeL1Row: the -l1 row reads the weight counts from both runs'
+// JSON, the second run with -l1.
+func TestReadmeL1Row(t *testing.T) {
+	bin, log := fakeTrain(t, `{"test_acc":0.985,"weights":1120,"small_weights":0.642}`, 0)
+	var out, errOut strings.Builder
+	if code := run([]string{"readme", "-train", bin, "-python", "", "-only", "L1"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	wantLines(t, out.String(), []string{"| L1, sparser weights | `train -data circles -layers 32,32 -opt sgd -lr 0.05 -epochs 30` and the same with `-l1 0.01` | " +
+		"weights under 1e-3: 64.2% of 1120 without, 64.2% with; accuracy 0.985 and 0.985 |"})
+	if logged, err := os.ReadFile(log); err != nil || !strings.Contains(string(logged), "-epochs 30 -l1 0.01 -json") {
+		t.Errorf("runs %q (%v), want the second with -l1 0.01", logged, err)
+	}
+}
+
 func TestReadmeFailures(t *testing.T) {
 	for _, c := range []struct {
 		body, want string
@@ -100,10 +115,10 @@ func TestReadmeFormats(t *testing.T) {
 		{seconds(0.001), "<0.01"},
 		{seconds(6.08), "6.1"},
 		{seconds(57.4), "57"},
-		{testFigures(&experiment.Result{TestR2: f(0.4412), TestMAE: f(48.93)}, 2), "R^2 0.44, MAE 48.9"},
-		{testFigures(&experiment.Result{TestR2: f(0.8871), TestMAE: f(2.1549)}, 3), "R^2 0.887, MAE 2.15"},
-		{testFigures(&experiment.Result{TestMAE: f(3)}, 3), "R^2 undefined, MAE 3"},
-		{testFigures(&experiment.Result{TestAcc: f(0.9777)}, 3), "accuracy 0.978"},
+		{testFigures(&trainResult{Result: experiment.Result{TestR2: f(0.4412), TestMAE: f(48.93)}}, 2), "R^2 0.44, MAE 48.9"},
+		{testFigures(&trainResult{Result: experiment.Result{TestR2: f(0.8871), TestMAE: f(2.1549)}}, 3), "R^2 0.887, MAE 2.15"},
+		{testFigures(&trainResult{Result: experiment.Result{TestMAE: f(3)}}, 3), "R^2 undefined, MAE 3"},
+		{testFigures(&trainResult{Result: experiment.Result{TestAcc: f(0.9777)}}, 3), "accuracy 0.978"},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)
