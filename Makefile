@@ -1,7 +1,7 @@
 # Build, test and measure. `make help` lists the targets.
 GO ?= go
 
-.PHONY: help build train test vet generate check-generated kernels gpu fuzz-smoke fuzz bench bench-go compare clean
+.PHONY: help build train test vet generate check-generated kernels gpu fuzz-smoke fuzz bench bench-go compare readme-figures clean
 
 help:
 	@echo "make build     build cmd/train and cmd/bench into bin/"
@@ -12,7 +12,8 @@ help:
 	@echo "make bench     GEMM and training throughput (cmd/bench)"
 	@echo "make bench-go  go test -bench over the kernels"
 	@echo "make fuzz     every fuzz target for FUZZTIME (default 10s)"
-	@echo "make compare   cmd/bench beside OpenBLAS and PyTorch in one run (needs libopenblas-dev, python3-torch)"
+	@echo "make compare   cmd/bench beside OpenBLAS and PyTorch in one run, ending with the ratios (needs libopenblas-dev, python3-torch)"
+	@echo "make readme-figures  rerun README.md's training tables and print their rows, with the machine and date"
 
 build:
 	$(GO) build -o bin/ ./cmd/...
@@ -75,13 +76,19 @@ fuzz:
 
 bench: build
 	for s in 256 512 1024; do for t in 1 2; do bin/bench gemm -m $$s -n $$s -k $$s -threads $$t; done; done
-	bin/bench train -data fashion-mnist -layers 256 -batch 128 -epochs 1
+	bin/bench train -data fashion-mnist -layers 256 -batch 128 -epochs 4
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./backend/cpu/
 
 compare: build
 	bash bench/compare.sh
+
+# The rows of README.md's two training tables, rerun and ready to paste; the
+# Fashion-MNIST row runs PyTorch beside (python3-torch; `bin/bench readme
+# -python ''` leaves it out).
+readme-figures: build
+	bin/bench readme
 
 clean:
 	rm -rf bin gpu

@@ -2,9 +2,16 @@
 # Measures cmd/bench beside OpenBLAS and PyTorch in one run on this machine.
 # Needs: bin/bench (make build), libopenblas-dev, python3-torch,
 # dataset-fashion-mnist. Usage: bash bench/compare.sh [epochs]
+# TORCH_THREADS (default "1 N", N the CPUs) lists PyTorch's thread counts.
+#
+# Training runs for several epochs (default 4) and is compared by the median
+# of epochs 2 onward: a process's first epoch is its slowest, PyTorch's most
+# of all. The raw JSON lines go to stdout as they come; the run ends with
+# the ratios as Markdown tables (bin/bench summarize reads the lines back).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-epochs=${1:-1}
+epochs=${1:-4}
+torch_threads=${TORCH_THREADS:-1 $(nproc)}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -14,28 +21,40 @@ if grep -qw avx512f /proc/cpuinfo; then core=SkylakeX; else core=Haswell; fi
 gcc -O2 -o "$work/ob" bench/peers/openblas_sgemm.c -lopenblas -lm
 go build -tags openblas -o "$work/bench" ./cmd/bench
 export OPENBLAS_CORETYPE=$core
+header="$(date -u '+%Y-%m-%d %H:%M UTC'), $(bin/bench machine), OpenBLAS core $core"
 
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs, OpenBLAS core $core"
-echo "# gemm: ours (every level) and gonum, then OpenBLAS"
-for n in 256 512 1024; do
-  for t in 1 2; do
-    bin/bench gemm -m $n -n $n -k $n -threads $t -json
-    printf '{"op":"gemm","backend":"openblas","level":"%s","m":%d,"threads":%d,"result":"%s"}\n' \
-      "$core" "$n" "$t" "$(OPENBLAS_NUM_THREADS=$t "$work/ob" $n 7)"
+measure() {
+  echo "# $header"
+  # Every GEMM row (ours at every level, gonum, OpenBLAS through cgo) is
+  # timed the same way by cmd/bench: best of 5 batches of about 0.2 s.
+  # openblas_sgemm.c checks OpenBLAS's result against float64 and times
+  # single calls, for reference.
+  echo "# gemm: ours (every level), gonum and OpenBLAS, square"
+  for n in 256 512 1024; do
+    for t in 1 2; do
+      "$work/bench" gemm -m $n -n $n -k $n -threads $t -json
+      echo "# openblas_sgemm.c, $t thread(s): $(OPENBLAS_NUM_THREADS=$t "$work/ob" $n 7)"
+    done
   done
-done
-echo "# MLP shapes (forward, dW, dX of 784-256 at batch 128), with OpenBLAS through cgo"
-for t in 1 2; do
-  "$work/bench" gemm -m 128 -n 256 -k 784 -threads $t -json
-  "$work/bench" gemm -m 256 -n 784 -k 128 -threads $t -json
-  "$work/bench" gemm -m 128 -n 784 -k 256 -threads $t -json
-done
+  echo "# MLP shapes (forward, dW, dX of 784-256 at batch 128)"
+  for t in 1 2; do
+    "$work/bench" gemm -m 128 -n 256 -k 784 -threads $t -json
+    "$work/bench" gemm -m 256 -n 784 -k 128 -threads $t -json
+    "$work/bench" gemm -m 128 -n 784 -k 256 -threads $t -json
+  done
 
-echo "# training: Fashion-MNIST 784-256-10, batch 128, Adam 1e-3, $epochs epoch(s)"
-# PyTorch runs with one thread and with one per CPU (ours uses every CPU):
-# the better of the two is the peer's figure.
-bin/bench train -data fashion-mnist -layers 256 -batch 128 -epochs "$epochs" -json
-for t in 1 "$(nproc)"; do /usr/bin/python3 bench/peers/torch_mlp_fashion.py "$t" "$epochs" 256 128; done
-echo "# the small net 784-16-16-10 at batch 64"
-bin/bench train -data fashion-mnist -layers 16,16 -batch 64 -epochs "$epochs" -json
-for t in 1 "$(nproc)"; do /usr/bin/python3 bench/peers/torch_mlp_fashion.py "$t" "$epochs" 16,16 64; done
+  echo "# training: Fashion-MNIST 784-256-10, batch 128, Adam 1e-3, $epochs epoch(s), compared by the median of epochs 2 onward"
+  # PyTorch runs with one thread and with one per CPU (ours uses every CPU):
+  # the better of the two is the peer's figure.
+  bin/bench train -data fashion-mnist -layers 256 -batch 128 -epochs "$epochs" -json
+  for t in $torch_threads; do /usr/bin/python3 bench/peers/torch_mlp_fashion.py "$t" "$epochs" 256 128; done
+  echo "# the small net 784-16-16-10 at batch 64"
+  bin/bench train -data fashion-mnist -layers 16,16 -batch 64 -epochs "$epochs" -json
+  for t in $torch_threads; do /usr/bin/python3 bench/peers/torch_mlp_fashion.py "$t" "$epochs" 16,16 64; done
+}
+measure | tee "$work/lines"
+
+echo
+echo "$header"
+echo
+bin/bench summarize "$work/lines"

@@ -3,7 +3,10 @@
 //
 //	bench gemm -m 1024 -n 1024 -k 1024 -threads 1 [-cuda auto|on|off] [-tf32] [-json]
 //	bench ops -n 16777216 [-cuda auto|on|off] [-json]
-//	bench train -data fashion-mnist -layers 256 -batch 128 -epochs 1 [-backend cuda] [-json]
+//	bench train -data fashion-mnist -layers 256 -batch 128 -epochs 4 [-backend cuda] [-json]
+//	bench summarize [FILE...]        the JSON lines of gemm and train (ours and the peers') as Markdown ratios
+//	bench readme [-train bin/train]  README.md's training tables, rerun, as Markdown rows
+//	bench machine                    the CPU figures come from: model, levels, caches, CPUs
 //
 // GPU rows are timed with CUDA events (backend.DeviceTimer); CPU rows with
 // the wall clock, best of several repetitions.
@@ -19,6 +22,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,7 +43,10 @@ func main() {
 const usage = `usage:
   bench gemm  -m M -n N -k K [-threads T] [-level L] [-reps R] [-cuda auto|on|off] [-tf32] [-json]
   bench ops   -n N [-threads T] [-level L] [-cuda auto|on|off] [-json]
-  bench train -data SET [-layers W,W] [-batch B] [-epochs E] [-threads T] [-backend B] [-tf32] [-json]`
+  bench train -data SET [-layers W,W] [-batch B] [-epochs E] [-threads T] [-backend B] [-tf32] [-json]
+  bench summarize [FILE...]   (standard input without FILE)
+  bench readme [-train bin/train] [-python /usr/bin/python3] [-only ROW]
+  bench machine`
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -54,6 +61,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = benchOps(args[1:], stdout, stderr)
 	case "train":
 		err = benchTrain(args[1:], stdout, stderr)
+	case "summarize":
+		err = benchSummarize(args[1:], stdout)
+	case "readme":
+		err = benchReadme(args[1:], stdout, stderr)
+	case "machine":
+		err = benchMachine(args[1:], stdout)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return 0
@@ -395,7 +408,9 @@ func randomSlice(rng *rand.Rand, n int) []float32 {
 	return s
 }
 
-// TrainRow is the line of `bench train -json`.
+// TrainRow is the line of `bench train -json`. The PyTorch peer
+// (bench/peers/torch_mlp_fashion.py) prints the same fields, so that
+// `bench summarize` reads both.
 type TrainRow struct {
 	Op            string  `json:"op"`
 	Backend       string  `json:"backend"`
@@ -403,9 +418,30 @@ type TrainRow struct {
 	Layers        []int   `json:"layers"`
 	Batch         int     `json:"batch"`
 	Epochs        int     `json:"epochs"`
+	Threads       int     `json:"threads"`
 	Params        int     `json:"params"`
-	SamplesPerSec float64 `json:"samples_per_sec"`
+	SamplesPerSec float64 `json:"samples_per_sec"` // over the whole run
 	TestAcc       float64 `json:"test_acc"`
+	// EpochSamplesPerSec is each epoch's figure. The first epoch of a
+	// process is its slowest (caches, page faults, a peer's lazy set-up),
+	// so runs are compared by WarmSamplesPerSec, the median of epochs 2
+	// onward (absent with one epoch).
+	EpochSamplesPerSec []float64 `json:"epoch_samples_per_sec"`
+	WarmSamplesPerSec  float64   `json:"warm_samples_per_sec,omitempty"`
+}
+
+// warmMedian is the median of epochs 2 onward, and false with fewer than
+// two epochs.
+func warmMedian(perEpoch []float64) (float64, bool) {
+	if len(perEpoch) < 2 {
+		return 0, false
+	}
+	w := slices.Clone(perEpoch[1:])
+	slices.Sort(w)
+	if n := len(w); n%2 == 0 {
+		return (w[n/2-1] + w[n/2]) / 2, true
+	}
+	return w[len(w)/2], true
 }
 
 func benchTrain(args []string, stdout, stderr io.Writer) error {
@@ -452,15 +488,32 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	row := TrainRow{"train", res.Backend, res.Data, res.Layers, res.Batch, res.Epochs, res.Params, res.SamplesPerSec, 0}
+	row := TrainRow{Op: "train", Backend: res.Backend, Data: res.Data, Layers: res.Layers, Batch: res.Batch,
+		Epochs: res.Epochs, Threads: c.Threads, Params: res.Params, SamplesPerSec: res.SamplesPerSec}
+	if row.Threads == 0 {
+		row.Threads = runtime.NumCPU()
+	}
+	if strings.HasPrefix(res.Backend, "cuda") {
+		row.Threads = 0 // a GPU run has no thread count
+	}
 	if res.TestAcc != nil {
 		row.TestAcc = *res.TestAcc
 	}
+	for _, h := range res.History {
+		row.EpochSamplesPerSec = append(row.EpochSamplesPerSec, h.SamplesPerSec)
+	}
+	row.WarmSamplesPerSec, _ = warmMedian(row.EpochSamplesPerSec)
 	if *jsonOut {
 		line, _ := json.Marshal(row)
 		fmt.Fprintln(stdout, string(line))
 		return nil
 	}
 	fmt.Fprintf(stdout, "train %s %v batch %d on %s: %.0f samples/s, test acc %.4f\n", row.Data, row.Layers, row.Batch, row.Backend, row.SamplesPerSec, row.TestAcc)
+	for i, s := range row.EpochSamplesPerSec {
+		fmt.Fprintf(stdout, "  epoch %d: %.0f samples/s\n", i+1, s)
+	}
+	if w, ok := warmMedian(row.EpochSamplesPerSec); ok {
+		fmt.Fprintf(stdout, "  median of epochs 2-%d: %.0f samples/s\n", len(row.EpochSamplesPerSec), w)
+	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -78,15 +79,21 @@ func TestCUDARowsWithoutGPU(t *testing.T) {
 
 func TestTrainRow(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code := run(strings.Fields("train -data digits -layers 16 -batch 64 -epochs 1 -json"), &out, &errOut); code != 0 {
+	if code := run(strings.Fields("train -data digits -layers 16 -batch 64 -epochs 3 -threads 1 -json"), &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	var r TrainRow
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
 		t.Fatal(err)
 	}
-	if r.Op != "train" || !(r.SamplesPerSec > 0) || r.TestAcc <= 0 || !strings.HasPrefix(r.Backend, "cpu/") {
+	if r.Op != "train" || !(r.SamplesPerSec > 0) || r.TestAcc <= 0 || !strings.HasPrefix(r.Backend, "cpu/") || r.Threads != 1 {
 		t.Errorf("row %+v", r)
+	}
+	// Each epoch's samples/s (together they make the run's figure), and
+	// the median of epochs 2 and 3 to compare by.
+	e := r.EpochSamplesPerSec
+	if len(e) != 3 || math.Abs(3/(1/e[0]+1/e[1]+1/e[2])/r.SamplesPerSec-1) > 1e-6 || r.WarmSamplesPerSec != (e[1]+e[2])/2 {
+		t.Errorf("per epoch %v, run %v, warm %v", e, r.SamplesPerSec, r.WarmSamplesPerSec)
 	}
 }
 
