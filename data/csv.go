@@ -62,14 +62,14 @@ func ReadCSV(r io.Reader, name string, opt CSVOptions) (*Dataset, error) {
 // size < 0.
 func readCSV(r io.Reader, size int64, name string, opt CSVOptions) (*Dataset, error) {
 	fail := func(format string, args ...any) error {
-		return fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%s: %w", name, fmt.Errorf(format, args...))
 	}
 	if opt.Task != Classification && opt.Task != Regression && opt.Task != TaskAuto {
 		return nil, fail("unknown task %v", opt.Task)
 	}
 	cr, err := openCSV(r, size, ',')
 	if err != nil {
-		return nil, fail("%v", err)
+		return nil, fail("%w", err)
 	}
 	cr.FieldsPerRecord = -1 // ragged rows are reported below, with the header's width
 	cr.TrimLeadingSpace = true
@@ -79,7 +79,7 @@ func readCSV(r io.Reader, size int64, name string, opt CSVOptions) (*Dataset, er
 		return nil, fail("empty input: a header row is required")
 	}
 	if err != nil {
-		return nil, fail("%v", csvError(err))
+		return nil, fail("%w", csvError(err))
 	}
 	header = slices.Clone(header)
 	if err := checkHeader(header); err != nil {
@@ -101,7 +101,7 @@ func readCSV(r io.Reader, size int64, name string, opt CSVOptions) (*Dataset, er
 			break
 		}
 		if err != nil {
-			return nil, fail("%v", csvError(err))
+			return nil, fail("%w", csvError(err))
 		}
 		line, _ := cr.FieldPos(0)
 		if len(rec) != len(header) {

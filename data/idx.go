@@ -112,8 +112,8 @@ func readIDX(r io.Reader, maxBytes int64) (*IDX, error) {
 		total *= int(d)
 	}
 	if maxBytes >= 0 && int64(4+len(raw)+total) > maxBytes {
-		return nil, fmt.Errorf("idx: dimensions %v need %d bytes, more than gzip input of this size may hold: %w: at most %d bytes (%d times the compressed size plus %d MiB); if the file is genuine, decompress it first (gunzip) and read it raw",
-			dims, total, ErrGzipExpansion, maxBytes, limits.gzipRatio, limits.gzipAllowance>>20)
+		return nil, fmt.Errorf("idx: dimensions %v need %d bytes, more than gzip input of this size may hold: %w: at most %d bytes (%s); if the file is genuine, decompress it first (gunzip) and read it raw",
+			dims, total, ErrGzipExpansion, maxBytes, gzipLimitText())
 	}
 	data, err := readAtMost(r, total)
 	if err != nil {

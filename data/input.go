@@ -3,6 +3,7 @@ package data
 import (
 	"bufio"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -115,15 +116,37 @@ func (g *boundedGunzip) Read(p []byte) (int, error) {
 		// before this call, and n stays non-negative.
 		n -= int(g.out - limit)
 		g.out = limit
-		g.err = fmt.Errorf("%w: more than %d bytes from %d compressed bytes (the limit is %d times the compressed size plus %d MiB), as in a decompression bomb; if the file is genuine, decompress it first (gunzip) and read it raw",
-			ErrGzipExpansion, limit, max(g.size, g.in.n), limits.gzipRatio, limits.gzipAllowance>>20)
+		g.err = expansionError("more than", limit, max(g.size, g.in.n))
 		return n, g.err
 	}
 	return n, err
 }
 
+// expansionError says that in compressed bytes expand to (what) out
+// bytes, beyond the limit.
+func expansionError(what string, out, in int64) error {
+	return fmt.Errorf("%w: %s %d bytes from %d compressed bytes (%s), as in a decompression bomb; if the file is genuine, decompress it first (gunzip) and read it raw",
+		ErrGzipExpansion, what, out, in, gzipLimitText())
+}
+
+// gzipLimitText states the bound for error messages.
+func gzipLimitText() string {
+	a := limits.gzipAllowance
+	allowance := fmt.Sprintf("%d bytes", a)
+	if a%(1<<20) == 0 {
+		allowance = fmt.Sprintf("%d MiB", a>>20)
+	} else if a%(1<<10) == 0 {
+		allowance = fmt.Sprintf("%d KiB", a>>10)
+	}
+	return fmt.Sprintf("the limit is %d times the compressed size plus %s", limits.gzipRatio, allowance)
+}
+
 // openFile opens path for reading and returns its size, or -1 if it is
-// not a regular file (a pipe, a device).
+// not a regular file (a pipe, a device). A gzip file whose trailer states
+// an uncompressed size beyond maxGzipOutput is refused at once, rather
+// than after decompressing up to the limit; the trailer holds the size of
+// the last member modulo 2^32, which is at most the true size, so this
+// refuses nothing that reading would accept.
 func openFile(path string) (*os.File, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -133,5 +156,21 @@ func openFile(path string) (*os.File, int64, error) {
 	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 		size = st.Size()
 	}
+	var head [2]byte
+	var tail [4]byte
+	if size >= 18 && readFullAt(f, head[:], 0) && readFullAt(f, tail[:], size-4) &&
+		head[0] == gzipMagic[0] && head[1] == gzipMagic[1] {
+		if stated := int64(binary.LittleEndian.Uint32(tail[:])); stated > maxGzipOutput(size) {
+			f.Close()
+			return nil, 0, fmt.Errorf("%s: %w", path, expansionError("its trailer states", stated, size))
+		}
+	}
 	return f, size, nil
+}
+
+// readFullAt reports whether len(b) bytes could be read into b at offset
+// off of f.
+func readFullAt(f *os.File, b []byte, off int64) bool {
+	n, _ := f.ReadAt(b, off)
+	return n == len(b)
 }
