@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -292,4 +293,46 @@ func TestCSVMemoryBound(t *testing.T) {
 		t.Errorf("parsing %d bytes of text into %d bytes allocated %d bytes, want at most %d", text.Len(), parsed, n, limit)
 	}
 	t.Logf("text %d bytes, parsed %d bytes, allocated %d bytes", text.Len(), parsed, n)
+}
+
+func TestCSVTargetColumn(t *testing.T) {
+	// The target is stored as label indexes in order of first appearance
+	// while it may be a class label, and turned into values when TaskAuto
+	// finds it is not.
+	cases := []struct {
+		name, input string
+		task        Task
+		wantTask    Task
+		wantY       []float32
+		wantNames   []string
+	}{
+		{"labels out of order", "a,y\n1,5\n2,-1\n3,5\n4,2\n", Classification, Classification, []float32{2, 0, 2, 1}, []string{"-1", "2", "5"}},
+		{"auto classes", "a,y\n1,5\n2,-1\n3,5\n", TaskAuto, Classification, []float32{1, 0, 1}, []string{"-1", "5"}},
+		{"auto, a fraction late", "a,y\n1,5\n2,-1\n3,5\n4,2.5\n", TaskAuto, Regression, []float32{5, -1, 5, 2.5}, nil},
+		{"regression", "a,y\n1,5\n2,0.25\n", Regression, Regression, []float32{5, 0.25}, nil},
+	}
+	var many strings.Builder
+	var manyY []float32
+	many.WriteString("a,y\n")
+	for i := range AutoMaxClasses + 5 {
+		v := 100 + 3*(i%(AutoMaxClasses+1)) // the 21st distinct value, one too many, comes at row 21
+		fmt.Fprintf(&many, "1,%d\n", v)
+		manyY = append(manyY, float32(v))
+	}
+	cases = append(cases, struct {
+		name, input string
+		task        Task
+		wantTask    Task
+		wantY       []float32
+		wantNames   []string
+	}{"auto, too many classes", many.String(), TaskAuto, Regression, manyY, nil})
+	for _, c := range cases {
+		d, err := ReadCSV(strings.NewReader(c.input), c.name, CSVOptions{Task: c.task})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if d.Task != c.wantTask || !slices.Equal(d.Y, c.wantY) || !slices.Equal(d.ClassNames, c.wantNames) {
+			t.Errorf("%s: task %v, Y %v, names %q; want %v, %v, %q", c.name, d.Task, d.Y, d.ClassNames, c.wantTask, c.wantY, c.wantNames)
+		}
+	}
 }

@@ -93,7 +93,7 @@ func readCSV(r io.Reader, size int64, name string, opt CSVOptions) (*Dataset, er
 	// Cells are parsed as the records stream in, into chunked storage
 	// that grows without copying; the only copy is X's, made once at the
 	// end.
-	var x chunked[float32]
+	var x chunked
 	y := newTargetColumn(opt.Task)
 	for {
 		rec, err := cr.Read()
@@ -124,7 +124,9 @@ func readCSV(r io.Reader, size int64, name string, opt CSVOptions) (*Dataset, er
 		if opt.Task == Classification && !isIntegral(v) {
 			return nil, cellErr(cols.target, "class label %s is not an integer (use Task: Regression for a real-valued target)", rec[cols.target])
 		}
-		y.add(v)
+		if err := y.add(v); err != nil {
+			return nil, cellErr(cols.target, "%v", err)
+		}
 	}
 	if y.rows.n == 0 {
 		return nil, fail("no data rows after the header")
@@ -323,21 +325,21 @@ func (l *recordLimiter) Read(p []byte) (int, error) {
 // grows without copying what it holds (append's growth would copy, and
 // briefly hold, up to 2.25 times its contents). The chunks grow from 256
 // values to chunkMax.
-type chunked[T float32 | float64] struct {
-	chunks [][]T
+type chunked struct {
+	chunks [][]float32
 	n      int // values in all
 }
 
 const chunkMax = 1 << 16
 
-func (c *chunked[T]) add(v T) {
+func (c *chunked) add(v float32) {
 	k := len(c.chunks)
 	if k == 0 || len(c.chunks[k-1]) == cap(c.chunks[k-1]) {
 		size := chunkMax
 		if k < 8 {
 			size = 256 << k
 		}
-		c.chunks = append(c.chunks, make([]T, 0, size))
+		c.chunks = append(c.chunks, make([]float32, 0, size))
 		k++
 	}
 	c.chunks[k-1] = append(c.chunks[k-1], v)
@@ -345,8 +347,8 @@ func (c *chunked[T]) add(v T) {
 }
 
 // all yields the values in the order added.
-func (c *chunked[T]) all() iter.Seq[T] {
-	return func(yield func(T) bool) {
+func (c *chunked) all() iter.Seq[float32] {
+	return func(yield func(float32) bool) {
 		for _, chunk := range c.chunks {
 			for _, v := range chunk {
 				if !yield(v) {
@@ -358,8 +360,8 @@ func (c *chunked[T]) all() iter.Seq[T] {
 }
 
 // flatten returns the values in one slice of exactly their number.
-func (c *chunked[T]) flatten() []T {
-	out := make([]T, 0, c.n)
+func (c *chunked) flatten() []float32 {
+	out := make([]float32, 0, c.n)
 	for _, chunk := range c.chunks {
 		out = append(out, chunk...)
 	}
@@ -460,7 +462,7 @@ func isIntegral(v float64) bool {
 // for each row, the index of its label in order of first appearance;
 // otherwise it stores the values.
 type targetColumn struct {
-	rows   chunked[float32]
+	rows   chunked
 	first  map[float64]int // label -> index of first appearance; nil when storing values
 	labels []float64       // the distinct labels in order of first appearance
 	auto   bool            // TaskAuto: the target may still turn out a regression target
@@ -474,23 +476,31 @@ func newTargetColumn(task Task) *targetColumn {
 	return t
 }
 
+// maxClassLabels is the most distinct class labels a target may have:
+// their indexes are stored as float32, exact up to 2^24.
+const maxClassLabels = 1 << 24
+
 // add appends one row's target. For Classification v must be an integer.
-func (t *targetColumn) add(v float64) {
+func (t *targetColumn) add(v float64) error {
 	if t.first != nil {
 		k, seen := t.first[v]
 		if t.auto && (!isIntegral(v) || !seen && len(t.labels) == AutoMaxClasses) {
 			t.storeValues()
 		} else {
 			if !seen {
+				if len(t.labels) == maxClassLabels {
+					return fmt.Errorf("more than %d distinct class labels (use Task: Regression for a real-valued target)", maxClassLabels)
+				}
 				k = len(t.labels)
 				t.first[v] = k
 				t.labels = append(t.labels, v)
 			}
 			t.rows.add(float32(k))
-			return
+			return nil
 		}
 	}
 	t.rows.add(float32(v))
+	return nil
 }
 
 // storeValues replaces the label indexes stored so far by the labels'
@@ -567,7 +577,7 @@ func ReadFeaturesCSV(path string, columns []string) (x []float32, n int, err err
 		}
 		idx[j] = i
 	}
-	var values chunked[float32]
+	var values chunked
 	for line := 2; ; line++ {
 		rec, err := r.Read()
 		if err == io.EOF {
