@@ -60,9 +60,30 @@
 // Functions that read files or parse user data never panic on bad input:
 // they return an error that names the file (or the name given to the
 // reader) and, where there is one, the line and column of the problem.
-// Memory allocated while reading is bounded by the size of the input: a
-// header that claims more data than the input holds is rejected, not
-// trusted. Functions whose arguments are chosen by the programmer (row
-// indices, generator sizes) panic on arguments that are out of range, as
-// slice indexing does.
+// A size that the input claims is checked, never trusted. Functions
+// whose arguments are chosen by the programmer (row indices, generator
+// sizes) panic on arguments that are out of range, as slice indexing does.
+//
+// # Memory
+//
+// What reading costs is bounded by the input's size, as follows.
+//
+//   - CSV is parsed as it streams in. Its numbers are kept in chunks that
+//     grow without copying and are copied once into X and Y at the end,
+//     so a valid table peaks at twice its parsed data, 8 bytes per cell
+//     (2 x 4 x N x (Features+1)), plus the record being parsed. A cell
+//     takes at least 2 bytes of text, so that is at most 4 times the
+//     text's size. The first 64 KiB are checked to be text before
+//     anything is parsed (a NUL byte, or control bytes in what is not
+//     UTF-8, is refused), and a record longer than MaxCSVLine bytes is
+//     refused, so a binary file, or a large file without line breaks,
+//     costs a few megabytes to refuse, whatever its size.
+//   - IDX: the dimensions in the header are checked before any data is
+//     read, against the file's size for a raw file and against what it
+//     may expand to for a gzip file; the data buffer then grows with the
+//     bytes actually read, to at most 2^30.
+//   - gzip input may expand to at most MaxGzipRatio times its compressed
+//     size plus GzipAllowance; beyond that reading stops with an error
+//     wrapping ErrGzipExpansion. A file whose gzip trailer states a larger
+//     size is refused before anything is decompressed.
 package data
