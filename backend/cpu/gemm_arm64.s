@@ -1,0 +1,195 @@
+//go:build arm64 && !noasm
+
+#include "textflag.h"
+
+// Go's arm64 assembler has no by-element FMLA or FMUL and no float vector
+// FMUL, FADD, FMAX (it has VFMLA and VFMLS in the vector form only), so those
+// instructions are written as WORDs by the macros below. Registers are
+// numbered 0..31 (V0..V31); lanes of a .S4 arrangement 0..3. Every macro's
+// encoding was checked against an assembler's (llvm-mc -triple=aarch64
+// -show-encoding) and against the disassembly of go tool objdump.
+
+// FMLA Vd.4S, Vn.4S, Vm.S[i]: Vd += Vn * (lane i of Vm).
+#define FMLA_ELEM(d, n, m, i) WORD $(0x4F801000 | (((i)&1)<<21) | (((i)>>1)<<11) | ((m)<<16) | ((n)<<5) | (d))
+
+// FMUL Vd.4S, Vn.4S, Vm.S[i]: Vd = Vn * (lane i of Vm).
+#define FMUL_ELEM(d, n, m, i) WORD $(0x4F809000 | (((i)&1)<<21) | (((i)>>1)<<11) | ((m)<<16) | ((n)<<5) | (d))
+
+// gemmMicroNEON computes the 8x12 tile C = alpha*A*B + beta*C from a packed
+// 8 x k sliver of A (column p at a[8p:]) and a packed k x 12 sliver of B
+// (row p at b[12p:]); C has row stride ldc elements and is not read when
+// beta == 0. In Go:
+//
+//	var acc [8][12]float32
+//	for p := 0; p < k; p++ {
+//		for r := 0; r < 8; r++ {
+//			for j := 0; j < 12; j++ {
+//				acc[r][j] += a[8*p+r] * b[12*p+j] // fused: one rounding
+//			}
+//		}
+//	}
+//	for r := 0; r < 8; r++ {
+//		for j := 0; j < 12; j++ {
+//			if beta == 0 {
+//				c[r*ldc+j] = alpha * acc[r][j]
+//			} else {
+//				c[r*ldc+j] = beta*c[r*ldc+j] + alpha*acc[r][j] // fused
+//			}
+//		}
+//	}
+//
+// Registers: V0, V1 hold the 8 elements of A's column p; V2, V3, V4 the 12
+// elements of B's row p; V8..V31 the accumulators, row r of the tile in
+// V(8+3r), V(9+3r), V(10+3r). Each step of k is 2 loads and 24 FMLAs, each
+// FMLA multiplying a whole B vector by one lane of A (the by-element form),
+// so A needs no broadcast: 192 flops in 28 instructions.
+//
+// func gemmMicroNEON(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+TEXT ·gemmMicroNEON(SB), NOSPLIT, $0-48
+	MOVD k+0(FP), R0
+	MOVD a+8(FP), R1
+	MOVD b+16(FP), R2
+	MOVD c+24(FP), R3
+	MOVD ldc+32(FP), R4
+	LSL  $2, R4         // row stride in bytes
+
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+	VEOR V28.B16, V28.B16, V28.B16
+	VEOR V29.B16, V29.B16, V29.B16
+	VEOR V30.B16, V30.B16, V30.B16
+	VEOR V31.B16, V31.B16, V31.B16
+	CBZ  R0, store
+
+loop:
+	VLD1.P 32(R1), [V0.S4, V1.S4]
+	VLD1.P 48(R2), [V2.S4, V3.S4, V4.S4]
+	FMLA_ELEM(8, 2, 0, 0) // FMLA V8.4S, V2.4S, V0.S[0]
+	FMLA_ELEM(9, 3, 0, 0) // FMLA V9.4S, V3.4S, V0.S[0]
+	FMLA_ELEM(10, 4, 0, 0) // FMLA V10.4S, V4.4S, V0.S[0]
+	FMLA_ELEM(11, 2, 0, 1) // FMLA V11.4S, V2.4S, V0.S[1]
+	FMLA_ELEM(12, 3, 0, 1) // FMLA V12.4S, V3.4S, V0.S[1]
+	FMLA_ELEM(13, 4, 0, 1) // FMLA V13.4S, V4.4S, V0.S[1]
+	FMLA_ELEM(14, 2, 0, 2) // FMLA V14.4S, V2.4S, V0.S[2]
+	FMLA_ELEM(15, 3, 0, 2) // FMLA V15.4S, V3.4S, V0.S[2]
+	FMLA_ELEM(16, 4, 0, 2) // FMLA V16.4S, V4.4S, V0.S[2]
+	FMLA_ELEM(17, 2, 0, 3) // FMLA V17.4S, V2.4S, V0.S[3]
+	FMLA_ELEM(18, 3, 0, 3) // FMLA V18.4S, V3.4S, V0.S[3]
+	FMLA_ELEM(19, 4, 0, 3) // FMLA V19.4S, V4.4S, V0.S[3]
+	FMLA_ELEM(20, 2, 1, 0) // FMLA V20.4S, V2.4S, V1.S[0]
+	FMLA_ELEM(21, 3, 1, 0) // FMLA V21.4S, V3.4S, V1.S[0]
+	FMLA_ELEM(22, 4, 1, 0) // FMLA V22.4S, V4.4S, V1.S[0]
+	FMLA_ELEM(23, 2, 1, 1) // FMLA V23.4S, V2.4S, V1.S[1]
+	FMLA_ELEM(24, 3, 1, 1) // FMLA V24.4S, V3.4S, V1.S[1]
+	FMLA_ELEM(25, 4, 1, 1) // FMLA V25.4S, V4.4S, V1.S[1]
+	FMLA_ELEM(26, 2, 1, 2) // FMLA V26.4S, V2.4S, V1.S[2]
+	FMLA_ELEM(27, 3, 1, 2) // FMLA V27.4S, V3.4S, V1.S[2]
+	FMLA_ELEM(28, 4, 1, 2) // FMLA V28.4S, V4.4S, V1.S[2]
+	FMLA_ELEM(29, 2, 1, 3) // FMLA V29.4S, V2.4S, V1.S[3]
+	FMLA_ELEM(30, 3, 1, 3) // FMLA V30.4S, V3.4S, V1.S[3]
+	FMLA_ELEM(31, 4, 1, 3) // FMLA V31.4S, V4.4S, V1.S[3]
+	SUBS $1, R0
+	BNE  loop
+
+store:
+	FMOVS alpha+40(FP), F5 // V5.S[0] = alpha
+	FMOVS beta+44(FP), F6  // V6.S[0] = beta
+	FMUL_ELEM(8, 8, 5, 0) // FMUL V8.4S, V8.4S, V5.S[0] (alpha)
+	FMUL_ELEM(9, 9, 5, 0) // FMUL V9.4S, V9.4S, V5.S[0] (alpha)
+	FMUL_ELEM(10, 10, 5, 0) // FMUL V10.4S, V10.4S, V5.S[0] (alpha)
+	FMUL_ELEM(11, 11, 5, 0) // FMUL V11.4S, V11.4S, V5.S[0] (alpha)
+	FMUL_ELEM(12, 12, 5, 0) // FMUL V12.4S, V12.4S, V5.S[0] (alpha)
+	FMUL_ELEM(13, 13, 5, 0) // FMUL V13.4S, V13.4S, V5.S[0] (alpha)
+	FMUL_ELEM(14, 14, 5, 0) // FMUL V14.4S, V14.4S, V5.S[0] (alpha)
+	FMUL_ELEM(15, 15, 5, 0) // FMUL V15.4S, V15.4S, V5.S[0] (alpha)
+	FMUL_ELEM(16, 16, 5, 0) // FMUL V16.4S, V16.4S, V5.S[0] (alpha)
+	FMUL_ELEM(17, 17, 5, 0) // FMUL V17.4S, V17.4S, V5.S[0] (alpha)
+	FMUL_ELEM(18, 18, 5, 0) // FMUL V18.4S, V18.4S, V5.S[0] (alpha)
+	FMUL_ELEM(19, 19, 5, 0) // FMUL V19.4S, V19.4S, V5.S[0] (alpha)
+	FMUL_ELEM(20, 20, 5, 0) // FMUL V20.4S, V20.4S, V5.S[0] (alpha)
+	FMUL_ELEM(21, 21, 5, 0) // FMUL V21.4S, V21.4S, V5.S[0] (alpha)
+	FMUL_ELEM(22, 22, 5, 0) // FMUL V22.4S, V22.4S, V5.S[0] (alpha)
+	FMUL_ELEM(23, 23, 5, 0) // FMUL V23.4S, V23.4S, V5.S[0] (alpha)
+	FMUL_ELEM(24, 24, 5, 0) // FMUL V24.4S, V24.4S, V5.S[0] (alpha)
+	FMUL_ELEM(25, 25, 5, 0) // FMUL V25.4S, V25.4S, V5.S[0] (alpha)
+	FMUL_ELEM(26, 26, 5, 0) // FMUL V26.4S, V26.4S, V5.S[0] (alpha)
+	FMUL_ELEM(27, 27, 5, 0) // FMUL V27.4S, V27.4S, V5.S[0] (alpha)
+	FMUL_ELEM(28, 28, 5, 0) // FMUL V28.4S, V28.4S, V5.S[0] (alpha)
+	FMUL_ELEM(29, 29, 5, 0) // FMUL V29.4S, V29.4S, V5.S[0] (alpha)
+	FMUL_ELEM(30, 30, 5, 0) // FMUL V30.4S, V30.4S, V5.S[0] (alpha)
+	FMUL_ELEM(31, 31, 5, 0) // FMUL V31.4S, V31.4S, V5.S[0] (alpha)
+	FCMPS $(0.0), F6
+	BEQ   overwrite
+
+	// C = beta*C + alpha*acc, a row at a time.
+	VLD1 (R3), [V2.S4, V3.S4, V4.S4]
+	FMLA_ELEM(8, 2, 6, 0) // FMLA V8.4S, V2.4S, V6.S[0] (beta)
+	FMLA_ELEM(9, 3, 6, 0) // FMLA V9.4S, V3.4S, V6.S[0] (beta)
+	FMLA_ELEM(10, 4, 6, 0) // FMLA V10.4S, V4.4S, V6.S[0] (beta)
+	VST1.P [V8.S4, V9.S4, V10.S4], (R3)(R4)
+	VLD1 (R3), [V2.S4, V3.S4, V4.S4]
+	FMLA_ELEM(11, 2, 6, 0) // FMLA V11.4S, V2.4S, V6.S[0] (beta)
+	FMLA_ELEM(12, 3, 6, 0) // FMLA V12.4S, V3.4S, V6.S[0] (beta)
+	FMLA_ELEM(13, 4, 6, 0) // FMLA V13.4S, V4.4S, V6.S[0] (beta)
+	VST1.P [V11.S4, V12.S4, V13.S4], (R3)(R4)
+	VLD1 (R3), [V2.S4, V3.S4, V4.S4]
+	FMLA_ELEM(14, 2, 6, 0) // FMLA V14.4S, V2.4S, V6.S[0] (beta)
+	FMLA_ELEM(15, 3, 6, 0) // FMLA V15.4S, V3.4S, V6.S[0] (beta)
+	FMLA_ELEM(16, 4, 6, 0) // FMLA V16.4S, V4.4S, V6.S[0] (beta)
+	VST1.P [V14.S4, V15.S4, V16.S4], (R3)(R4)
+	VLD1 (R3), [V2.S4, V3.S4, V4.S4]
+	FMLA_ELEM(17, 2, 6, 0) // FMLA V17.4S, V2.4S, V6.S[0] (beta)
+	FMLA_ELEM(18, 3, 6, 0) // FMLA V18.4S, V3.4S, V6.S[0] (beta)
+	FMLA_ELEM(19, 4, 6, 0) // FMLA V19.4S, V4.4S, V6.S[0] (beta)
+	VST1.P [V17.S4, V18.S4, V19.S4], (R3)(R4)
+	VLD1 (R3), [V2.S4, V3.S4, V4.S4]
+	FMLA_ELEM(20, 2, 6, 0) // FMLA V20.4S, V2.4S, V6.S[0] (beta)
+	FMLA_ELEM(21, 3, 6, 0) // FMLA V21.4S, V3.4S, V6.S[0] (beta)
+	FMLA_ELEM(22, 4, 6, 0) // FMLA V22.4S, V4.4S, V6.S[0] (beta)
+	VST1.P [V20.S4, V21.S4, V22.S4], (R3)(R4)
+	VLD1 (R3), [V2.S4, V3.S4, V4.S4]
+	FMLA_ELEM(23, 2, 6, 0) // FMLA V23.4S, V2.4S, V6.S[0] (beta)
+	FMLA_ELEM(24, 3, 6, 0) // FMLA V24.4S, V3.4S, V6.S[0] (beta)
+	FMLA_ELEM(25, 4, 6, 0) // FMLA V25.4S, V4.4S, V6.S[0] (beta)
+	VST1.P [V23.S4, V24.S4, V25.S4], (R3)(R4)
+	VLD1 (R3), [V2.S4, V3.S4, V4.S4]
+	FMLA_ELEM(26, 2, 6, 0) // FMLA V26.4S, V2.4S, V6.S[0] (beta)
+	FMLA_ELEM(27, 3, 6, 0) // FMLA V27.4S, V3.4S, V6.S[0] (beta)
+	FMLA_ELEM(28, 4, 6, 0) // FMLA V28.4S, V4.4S, V6.S[0] (beta)
+	VST1.P [V26.S4, V27.S4, V28.S4], (R3)(R4)
+	VLD1 (R3), [V2.S4, V3.S4, V4.S4]
+	FMLA_ELEM(29, 2, 6, 0) // FMLA V29.4S, V2.4S, V6.S[0] (beta)
+	FMLA_ELEM(30, 3, 6, 0) // FMLA V30.4S, V3.4S, V6.S[0] (beta)
+	FMLA_ELEM(31, 4, 6, 0) // FMLA V31.4S, V4.4S, V6.S[0] (beta)
+	VST1.P [V29.S4, V30.S4, V31.S4], (R3)(R4)
+	RET
+
+// C = alpha*acc, without reading C.
+overwrite:
+	VST1.P [V8.S4, V9.S4, V10.S4], (R3)(R4)
+	VST1.P [V11.S4, V12.S4, V13.S4], (R3)(R4)
+	VST1.P [V14.S4, V15.S4, V16.S4], (R3)(R4)
+	VST1.P [V17.S4, V18.S4, V19.S4], (R3)(R4)
+	VST1.P [V20.S4, V21.S4, V22.S4], (R3)(R4)
+	VST1.P [V23.S4, V24.S4, V25.S4], (R3)(R4)
+	VST1.P [V26.S4, V27.S4, V28.S4], (R3)(R4)
+	VST1.P [V29.S4, V30.S4, V31.S4], (R3)(R4)
+	RET

@@ -1,0 +1,67 @@
+//go:build arm64 && !noasm
+
+package cpu
+
+import (
+	"cmp"
+	"unsafe"
+
+	"github.com/klauspost/cpuid/v2"
+)
+
+// Cache sizes assumed for the neon level where cpuid reports none, as it
+// usually does on arm64 (Linux exposes no cache geometry to user space
+// there): a 64 KiB L1d and 1 MiB L2 per core and a 32 MiB shared L3, the
+// Neoverse N1/V1/V2 cores of Graviton 2-4 and Ampere Altra. Apple's cores
+// have more (128 KiB L1d on the performance cores, an L2 of 4-16 MiB per
+// cluster), so these sizes are safe there too, if not the largest blocks
+// those caches would hold.
+const (
+	neonL1 = 64 << 10
+	neonL2 = 1 << 20
+	neonL3 = 32 << 20
+)
+
+func init() {
+	c := cpuid.CPU.Cache
+	k := &neonKernels
+	k.mc, k.kc, k.nc = blockSizes(k.mr, k.nr, cmp.Or(c.L1D, neonL1), cmp.Or(c.L2, neonL2), cmp.Or(c.L3, neonL3))
+	kernelTable[NEON] = k
+}
+
+// neonKernels: the 8x12 micro-kernel holds its tile in 24 of the 32 vector
+// registers. With the default caches blockSizes gives kc 512 (a 24 KiB B
+// sliver in half of L1), mc 144 (a 288 KiB packed A block in 9/32 of L2)
+// and nc 2040 (a 4 MiB B panel in an eighth of L3).
+var neonKernels = kernels{
+	mr: 8, nr: 12,
+	gemmMicro: gemmMicroNEONChecked,
+	mc:        144, kc: 512, nc: 2040,
+	pack: packGeneric,
+	adam: adamGeneric,
+	sgd:  sgdGeneric,
+
+	relu:         reluGeneric,
+	reluBackward: reluBackwardGeneric,
+	add:          addGeneric,
+	addF64:       addF64Generic,
+	softmaxExp:   softmaxExpGeneric,
+	sigmoid:      sigmoidGeneric,
+	tanh:         tanhGeneric,
+	gelu:         geluGeneric,
+	geluBackward: geluBackwardGeneric,
+}
+
+// gemmMicroNEON is in gemm_arm64.s.
+//
+//go:noescape
+func gemmMicroNEON(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// gemmMicroNEONChecked checks the slice bounds that the assembly relies on,
+// then calls it.
+func gemmMicroNEONChecked(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[:8*k]
+	_ = b[:12*k]
+	_ = c[7*ldc+11]
+	gemmMicroNEON(k, unsafe.SliceData(a), unsafe.SliceData(b), &c[0], ldc, alpha, beta)
+}
