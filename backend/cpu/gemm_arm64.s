@@ -193,3 +193,158 @@ overwrite:
 	VST1.P [V26.S4, V27.S4, V28.S4], (R3)(R4)
 	VST1.P [V29.S4, V30.S4, V31.S4], (R3)(R4)
 	RET
+
+// The elementwise kernels below run on n floats, n a multiple of 4 and
+// greater than 0; their Go wrappers (kernels_arm64.go) run the generic loop
+// on the rest.
+
+// FADD Vd.4S, Vn.4S, Vm.4S: Vd = Vn + Vm.
+#define FADD_4S(d, n, m) WORD $(0x4E20D400 | ((m)<<16) | ((n)<<5) | (d))
+
+// FMAX Vd.4S, Vn.4S, Vm.4S: Vd = max(Vn, Vm), NaN if either is NaN.
+#define FMAX_4S(d, n, m) WORD $(0x4E20F400 | ((m)<<16) | ((n)<<5) | (d))
+
+// FCMGT Vd.4S, Vn.4S, #0.0: each lane of Vd all ones where Vn > 0, else 0.
+#define FCMGTZ_4S(d, n) WORD $(0x4EA0C800 | ((n)<<5) | (d))
+
+// FCVTL Vd.2D, Vn.2S and FCVTL2 Vd.2D, Vn.4S: lanes 0, 1 (FCVTL) or 2, 3
+// (FCVTL2) of Vn widened to float64.
+#define FCVTL_2D(d, n) WORD $(0x0E617800 | ((n)<<5) | (d))
+#define FCVTL2_2D(d, n) WORD $(0x4E617800 | ((n)<<5) | (d))
+
+// FADD Vd.2D, Vn.2D, Vm.2D: Vd = Vn + Vm in float64.
+#define FADD_2D(d, n, m) WORD $(0x4E60D400 | ((m)<<16) | ((n)<<5) | (d))
+
+// func addNEON(n int, x *float32, y *float32)
+// y[i] += x[i]
+TEXT ·addNEON(SB), NOSPLIT, $0-24
+	MOVD n+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD y+16(FP), R2
+
+addLoop:
+	VLD1.P 16(R1), [V0.S4]
+	VLD1   (R2), [V1.S4]
+	FADD_4S(1, 1, 0)       // FADD V1.4S, V1.4S, V0.4S
+	VST1.P [V1.S4], 16(R2)
+	SUBS   $4, R0
+	BNE    addLoop
+	RET
+
+// func reluNEON(n int, x *float32, y *float32)
+// y[i] = max(x[i], 0)
+TEXT ·reluNEON(SB), NOSPLIT, $0-24
+	MOVD n+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD y+16(FP), R2
+	VEOR V2.B16, V2.B16, V2.B16
+
+reluLoop:
+	VLD1.P 16(R1), [V0.S4]
+	FMAX_4S(0, 0, 2)       // FMAX V0.4S, V0.4S, V2.4S
+	VST1.P [V0.S4], 16(R2)
+	SUBS   $4, R0
+	BNE    reluLoop
+	RET
+
+// func reluBackwardNEON(n int, x *float32, dy *float32, dx *float32)
+// dx[i] = dy[i] if x[i] > 0, else 0
+TEXT ·reluBackwardNEON(SB), NOSPLIT, $0-32
+	MOVD n+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD dy+16(FP), R2
+	MOVD dx+24(FP), R3
+
+reluBackwardLoop:
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R2), [V1.S4]
+	FCMGTZ_4S(0, 0)        // FCMGT V0.4S, V0.4S, #0.0
+	VAND   V0.B16, V1.B16, V1.B16
+	VST1.P [V1.S4], 16(R3)
+	SUBS   $4, R0
+	BNE    reluBackwardLoop
+	RET
+
+// func addF64NEON(n int, x *float32, acc *float64)
+// acc[i] += float64(x[i])
+TEXT ·addF64NEON(SB), NOSPLIT, $0-24
+	MOVD n+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD acc+16(FP), R2
+
+addF64Loop:
+	VLD1.P 16(R1), [V0.S4]
+	VLD1   (R2), [V1.D2, V2.D2]
+	FCVTL_2D(3, 0)         // FCVTL V3.2D, V0.2S
+	FCVTL2_2D(4, 0)        // FCVTL2 V4.2D, V0.4S
+	FADD_2D(1, 1, 3)       // FADD V1.2D, V1.2D, V3.2D
+	FADD_2D(2, 2, 4)       // FADD V2.2D, V2.2D, V4.2D
+	VST1.P [V1.D2, V2.D2], 32(R2)
+	SUBS   $4, R0
+	BNE    addF64Loop
+	RET
+
+// func sgdNEON(n int, param *float32, grad *float32, v *float32, c *sgdConsts)
+// The SGD update of sgdGeneric, in its three forms (c.momentum == 0,
+// c.nesterov, plain momentum), each multiply-add fused:
+//
+//	g := grad[i] + wd*param[i]
+//	if mu != 0 {
+//		v[i] = mu*v[i] + g
+//		g = v[i], or with nesterov g += mu*v[i]
+//	}
+//	param[i] -= lr * g
+TEXT ·sgdNEON(SB), NOSPLIT, $0-40
+	MOVD    n+0(FP), R0
+	MOVD    param+8(FP), R1
+	MOVD    grad+16(FP), R2
+	MOVD    v+24(FP), R3
+	MOVD    c+32(FP), R4
+	VLD1R   (R4), [V20.S4] // lr
+	ADD     $4, R4, R5
+	VLD1R   (R5), [V21.S4] // momentum
+	ADD     $8, R4, R5
+	VLD1R   (R5), [V22.S4] // weight decay
+	FMOVS   4(R4), F23
+	FCMPS   $(0.0), F23
+	BEQ     sgdPlain
+	MOVBU   12(R4), R6     // nesterov
+	CBNZ    R6, sgdNesterov
+
+sgdMomentum:
+	VLD1   (R1), [V0.S4]       // p
+	VLD1.P 16(R2), [V1.S4]     // g
+	VLD1   (R3), [V2.S4]       // v
+	VFMLA  V22.S4, V0.S4, V1.S4 // g += wd*p
+	VFMLA  V21.S4, V2.S4, V1.S4 // g += mu*v: the new v
+	VST1.P [V1.S4], 16(R3)
+	VFMLS  V20.S4, V1.S4, V0.S4 // p -= lr*v
+	VST1.P [V0.S4], 16(R1)
+	SUBS   $4, R0
+	BNE    sgdMomentum
+	RET
+
+sgdNesterov:
+	VLD1   (R1), [V0.S4]        // p
+	VLD1.P 16(R2), [V1.S4]      // g
+	VLD1   (R3), [V2.S4]        // v
+	VFMLA  V22.S4, V0.S4, V1.S4 // g += wd*p
+	VORR   V1.B16, V1.B16, V3.B16
+	VFMLA  V21.S4, V2.S4, V3.S4 // v' = g + mu*v
+	VST1.P [V3.S4], 16(R3)
+	VFMLA  V21.S4, V3.S4, V1.S4 // g += mu*v'
+	VFMLS  V20.S4, V1.S4, V0.S4 // p -= lr*g
+	VST1.P [V0.S4], 16(R1)
+	SUBS   $4, R0
+	BNE    sgdNesterov
+	RET
+
+sgdPlain:
+	VLD1   (R1), [V0.S4]        // p
+	VLD1.P 16(R2), [V1.S4]      // g
+	VFMLA  V22.S4, V0.S4, V1.S4 // g += wd*p
+	VFMLS  V20.S4, V1.S4, V0.S4 // p -= lr*g
+	VST1.P [V0.S4], 16(R1)
+	SUBS   $4, R0
+	BNE    sgdPlain
+	RET

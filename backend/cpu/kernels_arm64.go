@@ -29,7 +29,11 @@ func init() {
 	kernelTable[NEON] = k
 }
 
-// neonKernels: the 8x12 micro-kernel holds its tile in 24 of the 32 vector
+// neonKernels: NEON assembly for the GEMM micro-kernel, the bias add, ReLU
+// (both ways), SGD and the column sums; the generic Go loops for packing,
+// Adam, the softmax and the exp-based activations.
+//
+// The 8x12 micro-kernel holds its tile in 24 of the 32 vector
 // registers. With the default caches blockSizes gives kc 512 (a 24 KiB B
 // sliver in half of L1), mc 144 (a 288 KiB packed A block in 9/32 of L2)
 // and nc 2040 (a 4 MiB B panel in an eighth of L3).
@@ -39,12 +43,12 @@ var neonKernels = kernels{
 	mc:        144, kc: 512, nc: 2040,
 	pack: packGeneric,
 	adam: adamGeneric,
-	sgd:  sgdGeneric,
+	sgd:  sgdNEONGo,
 
-	relu:         reluGeneric,
-	reluBackward: reluBackwardGeneric,
-	add:          addGeneric,
-	addF64:       addF64Generic,
+	relu:         unaryNEONGo(reluNEON, reluGeneric),
+	reluBackward: reluBackwardNEONGo,
+	add:          unaryNEONGo(addNEON, addGeneric),
+	addF64:       addF64NEONGo,
 	softmaxExp:   softmaxExpGeneric,
 	sigmoid:      sigmoidGeneric,
 	tanh:         tanhGeneric,
@@ -64,4 +68,74 @@ func gemmMicroNEONChecked(k int, a, b, c []float32, ldc int, alpha, beta float32
 	_ = b[:12*k]
 	_ = c[7*ldc+11]
 	gemmMicroNEON(k, unsafe.SliceData(a), unsafe.SliceData(b), &c[0], ldc, alpha, beta)
+}
+
+// The elementwise kernels in gemm_arm64.s; n is a multiple of 4, > 0.
+//
+//go:noescape
+func addNEON(n int, x, y *float32)
+
+//go:noescape
+func reluNEON(n int, x, y *float32)
+
+//go:noescape
+func reluBackwardNEON(n int, x, dy, dx *float32)
+
+//go:noescape
+func addF64NEON(n int, x *float32, acc *float64)
+
+//go:noescape
+func sgdNEON(n int, param, grad, v *float32, c *sgdConsts)
+
+// The wrappers run the assembly on whole groups of 4 and the generic loop
+// on the rest.
+
+// unaryNEONGo wraps a kernel of x and y (y = f(x) or y += x).
+func unaryNEONGo(asm func(n int, x, y *float32), generic func(x, y []float32)) func(x, y []float32) {
+	return func(x, y []float32) {
+		n := len(x)
+		_ = y[:n]
+		if body := n &^ 3; body > 0 {
+			asm(body, &x[0], &y[0])
+		}
+		generic(x[n&^3:], y[n&^3:n])
+	}
+}
+
+func reluBackwardNEONGo(x, dy, dx []float32) {
+	n := len(x)
+	_, _ = dy[:n], dx[:n]
+	if body := n &^ 3; body > 0 {
+		reluBackwardNEON(body, &x[0], &dy[0], &dx[0])
+	}
+	reluBackwardGeneric(x[n&^3:], dy[n&^3:n], dx[n&^3:n])
+}
+
+func addF64NEONGo(x []float32, acc []float64) {
+	n := len(x)
+	_ = acc[:n]
+	if body := n &^ 3; body > 0 {
+		addF64NEON(body, &x[0], &acc[0])
+	}
+	addF64Generic(x[n&^3:], acc[n&^3:n])
+}
+
+func sgdNEONGo(ps, gs, vs []float32, c *sgdConsts) {
+	n := len(ps)
+	_ = gs[:n]
+	if c.momentum != 0 {
+		_ = vs[:n]
+	}
+	body := n &^ 3
+	if body > 0 {
+		v := &ps[0] // not read without momentum
+		if c.momentum != 0 {
+			v = &vs[0]
+		}
+		sgdNEON(body, &ps[0], &gs[0], v, c)
+	}
+	if c.momentum != 0 {
+		vs = vs[body:n]
+	}
+	sgdGeneric(ps[body:], gs[body:n], vs, c)
 }
