@@ -348,3 +348,65 @@ sgdPlain:
 	SUBS   $4, R0
 	BNE    sgdPlain
 	RET
+
+// FMUL, FSUB and FDIV Vd.4S, Vn.4S, Vm.4S: Vd = Vn * Vm, Vn - Vm, Vn / Vm.
+#define FMUL_4S(d, n, m) WORD $(0x6E20DC00 | ((m)<<16) | ((n)<<5) | (d))
+#define FSUB_4S(d, n, m) WORD $(0x4EA0D400 | ((m)<<16) | ((n)<<5) | (d))
+#define FDIV_4S(d, n, m) WORD $(0x6E20FC00 | ((m)<<16) | ((n)<<5) | (d))
+
+// FSQRT Vd.4S, Vn.4S: Vd = sqrt(Vn), correctly rounded.
+#define FSQRT_4S(d, n) WORD $(0x6EA1F800 | ((n)<<5) | (d))
+
+// func adamNEON(n int, param *float32, grad *float32, m *float32, v *float32, c *adamConsts)
+// The Adam/AdamW update of adamGeneric:
+//
+//	p := param[i] * decay
+//	g := grad[i] + coupled*p                  // fused
+//	m[i] = beta1*m[i] + oneMinusBeta1*g        // fused: the second product exact
+//	v[i] = beta2*v[i] + oneMinusBeta2*g*g      // fused likewise
+//	param[i] = p - stepSize*m[i]/(sqrt(v[i])*invSqrtBC2 + eps)
+//
+// The constants, broadcast: V16 beta1, V17 oneMinusBeta1, V18 beta2, V19
+// oneMinusBeta2, V20 stepSize, V21 invSqrtBC2, V22 eps, V23 decay, V24
+// coupled (adamConsts' order).
+TEXT ·adamNEON(SB), NOSPLIT, $0-48
+	MOVD    n+0(FP), R0
+	MOVD    param+8(FP), R1
+	MOVD    grad+16(FP), R2
+	MOVD    m+24(FP), R3
+	MOVD    v+32(FP), R4
+	MOVD    c+40(FP), R5
+	VLD1R.P 4(R5), [V16.S4]
+	VLD1R.P 4(R5), [V17.S4]
+	VLD1R.P 4(R5), [V18.S4]
+	VLD1R.P 4(R5), [V19.S4]
+	VLD1R.P 4(R5), [V20.S4]
+	VLD1R.P 4(R5), [V21.S4]
+	VLD1R.P 4(R5), [V22.S4]
+	VLD1R.P 4(R5), [V23.S4]
+	VLD1R   (R5), [V24.S4]
+
+adamLoop:
+	VLD1   (R1), [V0.S4]         // param
+	VLD1.P 16(R2), [V1.S4]       // grad
+	VLD1   (R3), [V2.S4]         // m
+	VLD1   (R4), [V3.S4]         // v
+	FMUL_4S(0, 0, 23)            // FMUL V0.4S, V0.4S, V23.4S: p = param*decay
+	VFMLA  V24.S4, V0.S4, V1.S4  // g += coupled*p
+	FMUL_4S(4, 1, 17)            // FMUL V4.4S, V1.4S, V17.4S: oneMinusBeta1*g
+	VFMLA  V16.S4, V2.S4, V4.S4  // m' = beta1*m + oneMinusBeta1*g
+	FMUL_4S(5, 1, 19)            // FMUL V5.4S, V1.4S, V19.4S: oneMinusBeta2*g
+	FMUL_4S(5, 5, 1)             // FMUL V5.4S, V5.4S, V1.4S: oneMinusBeta2*g*g
+	VFMLA  V18.S4, V3.S4, V5.S4  // v' = beta2*v + oneMinusBeta2*g*g
+	VST1.P [V4.S4], 16(R3)
+	VST1.P [V5.S4], 16(R4)
+	FSQRT_4S(6, 5)               // FSQRT V6.4S, V5.4S
+	VORR   V22.B16, V22.B16, V7.B16
+	VFMLA  V21.S4, V6.S4, V7.S4  // denom = sqrt(v')*invSqrtBC2 + eps
+	FMUL_4S(4, 4, 20)            // FMUL V4.4S, V4.4S, V20.4S: stepSize*m'
+	FDIV_4S(4, 4, 7)             // FDIV V4.4S, V4.4S, V7.4S: stepSize*m'/denom
+	FSUB_4S(0, 0, 4)             // FSUB V0.4S, V0.4S, V4.4S
+	VST1.P [V0.S4], 16(R1)
+	SUBS   $4, R0
+	BNE    adamLoop
+	RET

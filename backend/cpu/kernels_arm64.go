@@ -30,8 +30,8 @@ func init() {
 }
 
 // neonKernels: NEON assembly for the GEMM micro-kernel, the bias add, ReLU
-// (both ways), SGD and the column sums; the generic Go loops for packing,
-// Adam, the softmax and the exp-based activations.
+// (both ways), SGD, Adam and the column sums; the generic Go loops for
+// packing, the softmax and the exp-based activations.
 //
 // The 8x12 micro-kernel holds its tile in 24 of the 32 vector
 // registers. With the default caches blockSizes gives kc 512 (a 24 KiB B
@@ -42,7 +42,7 @@ var neonKernels = kernels{
 	gemmMicro: gemmMicroNEONChecked,
 	mc:        144, kc: 512, nc: 2040,
 	pack: packGeneric,
-	adam: adamGeneric,
+	adam: adamNEONGo,
 	sgd:  sgdNEONGo,
 
 	relu:         unaryNEONGo(reluNEON, reluGeneric),
@@ -86,6 +86,9 @@ func addF64NEON(n int, x *float32, acc *float64)
 
 //go:noescape
 func sgdNEON(n int, param, grad, v *float32, c *sgdConsts)
+
+//go:noescape
+func adamNEON(n int, param, grad, m, v *float32, c *adamConsts)
 
 // The wrappers run the assembly on whole groups of 4 and the generic loop
 // on the rest.
@@ -138,4 +141,14 @@ func sgdNEONGo(ps, gs, vs []float32, c *sgdConsts) {
 		vs = vs[body:n]
 	}
 	sgdGeneric(ps[body:], gs[body:n], vs, c)
+}
+
+func adamNEONGo(p, g, m, v []float32, c *adamConsts) {
+	n := len(p)
+	_, _, _ = g[:n], m[:n], v[:n]
+	body := n &^ 3
+	if body > 0 {
+		adamNEON(body, &p[0], &g[0], &m[0], &v[0], c)
+	}
+	adamGeneric(p[body:], g[body:n], m[body:n], v[body:n], c)
 }
