@@ -68,7 +68,7 @@ test: vet check-generated
 # thread-count invariance) and nn's gradient checks and training tests, which
 # run the default level, neon. The generic level's conformance suite, the
 # slowest part under emulation, is left to the native run. About a minute
-# and a half of CPU time.
+# of CPU time (the test binaries' builds aside).
 QEMU_ARM64 ?= qemu-aarch64-static
 test-arm64:
 	mkdir -p bin/arm64
