@@ -410,3 +410,155 @@ adamLoop:
 	SUBS   $4, R0
 	BNE    adamLoop
 	RET
+
+// The float32 exp, the same algorithm and constants as the avx2 level's
+// (internal/asmgen emitExp: Cephes expf's split of ln 2 and polynomial,
+// within 2 ulp where e^x is a normal float32):
+//
+//	xc := min(max(x, lo), hi)         // NaN stays NaN
+//	n := round(xc * log2e)            // to nearest, ties to even
+//	r := xc - n*ln2Hi - n*ln2Lo       // fused; n*ln2Hi is exact
+//	y := ((((p0*r+p1)*r+p2)*r+p3)*r+p4)*r + p5
+//	y = 1 + (y*r*r + r)
+//	y = y * 2^n                       // n added to y's exponent
+//	y = 0 where x < min, +Inf where x > hi
+//
+// EXP_V0_V1 sets V1 = e^V0, with the constants of neonexp in V16..V30
+// (LOAD_EXP_CONSTS) and V2..V4 as scratch; V0 is not changed.
+
+// FMIN Vd.4S, Vn.4S, Vm.4S: Vd = min(Vn, Vm), NaN if either is NaN.
+#define FMIN_4S(d, n, m) WORD $(0x4EA0F400 | ((m)<<16) | ((n)<<5) | (d))
+
+// FRINTN Vd.4S, Vn.4S: round to integral, to nearest with ties to even.
+#define FRINTN_4S(d, n) WORD $(0x4E218800 | ((n)<<5) | (d))
+
+// FCVTZS Vd.4S, Vn.4S: to int32, toward zero (exact on integral values).
+#define FCVTZS_4S(d, n) WORD $(0x4EA1B800 | ((n)<<5) | (d))
+
+// FCMGT Vd.4S, Vn.4S, Vm.4S: lanes all ones where Vn > Vm (false for NaN).
+#define FCMGT_4S(d, n, m) WORD $(0x6EA0E400 | ((m)<<16) | ((n)<<5) | (d))
+
+// BIC Vd.16B, Vn.16B, Vm.16B: Vd = Vn &^ Vm.
+#define BIC_16B(d, n, m) WORD $(0x4E601C00 | ((m)<<16) | ((n)<<5) | (d))
+
+// BIT Vd.16B, Vn.16B, Vm.16B: Vd = Vn where Vm's bits are set, else Vd.
+#define BIT_16B(d, n, m) WORD $(0x6EA01C00 | ((m)<<16) | ((n)<<5) | (d))
+
+// SSHR Vd.4S, Vn.4S, #31: each lane all ones where Vn's sign bit is set.
+#define SSHR31_4S(d, n) WORD $(0x4F210400 | ((n)<<5) | (d))
+
+// FADDP Vd.4S, Vn.4S, Vm.4S (pairwise sums of Vn then Vm) and FADDP Sd,
+// Vn.2S (lane 0 + lane 1).
+#define FADDP_4S(d, n, m) WORD $(0x6E20D400 | ((m)<<16) | ((n)<<5) | (d))
+#define FADDP_S(d, n) WORD $(0x7E30D800 | ((n)<<5) | (d))
+
+DATA neonexp<>+0(SB)/4, $0x42b17217  // V16: hi, the greatest float32 below ln(MaxFloat32)
+DATA neonexp<>+4(SB)/4, $0xc2b00000  // V17: lo, -88
+DATA neonexp<>+8(SB)/4, $0xc2aeac4f  // V18: min, the least x with a normal e^x
+DATA neonexp<>+12(SB)/4, $0x7f800000 // V19: +Inf
+DATA neonexp<>+16(SB)/4, $0x3fb8aa3b // V20: log2(e)
+DATA neonexp<>+20(SB)/4, $0x3f318000 // V21: ln2Hi 0.693359375
+DATA neonexp<>+24(SB)/4, $0xb95e8083 // V22: ln2Lo -2.12194440e-4
+DATA neonexp<>+28(SB)/4, $0x39506967 // V23: p0 1.9875691500e-4
+DATA neonexp<>+32(SB)/4, $0x3ab743ce // V24: p1 1.3981999507e-3
+DATA neonexp<>+36(SB)/4, $0x3c088908 // V25: p2 8.3334519073e-3
+DATA neonexp<>+40(SB)/4, $0x3d2aa9c1 // V26: p3 4.1665795894e-2
+DATA neonexp<>+44(SB)/4, $0x3e2aaaaa // V27: p4 1.6666665459e-1
+DATA neonexp<>+48(SB)/4, $0x3f000000 // V28: p5 5.0000001201e-1
+DATA neonexp<>+52(SB)/4, $0x3f800000 // V29: 1
+DATA neonexp<>+56(SB)/4, $0x80000000 // V30: the sign bit
+GLOBL neonexp<>(SB), RODATA|NOPTR, $60
+
+#define LOAD_EXP_CONSTS \
+	MOVD    $neonexp<>(SB), R5 \
+	VLD1R.P 4(R5), [V16.S4] \
+	VLD1R.P 4(R5), [V17.S4] \
+	VLD1R.P 4(R5), [V18.S4] \
+	VLD1R.P 4(R5), [V19.S4] \
+	VLD1R.P 4(R5), [V20.S4] \
+	VLD1R.P 4(R5), [V21.S4] \
+	VLD1R.P 4(R5), [V22.S4] \
+	VLD1R.P 4(R5), [V23.S4] \
+	VLD1R.P 4(R5), [V24.S4] \
+	VLD1R.P 4(R5), [V25.S4] \
+	VLD1R.P 4(R5), [V26.S4] \
+	VLD1R.P 4(R5), [V27.S4] \
+	VLD1R.P 4(R5), [V28.S4] \
+	VLD1R.P 4(R5), [V29.S4] \
+	VLD1R   (R5), [V30.S4]
+
+#define EXP_V0_V1 \
+	FMIN_4S(2, 0, 16) \
+	FMAX_4S(2, 2, 17) \
+	FMUL_4S(3, 2, 20) \
+	FRINTN_4S(3, 3) \
+	VFMLS   V21.S4, V3.S4, V2.S4 \
+	VFMLS   V22.S4, V3.S4, V2.S4 \
+	VORR    V24.B16, V24.B16, V1.B16 \
+	VFMLA   V23.S4, V2.S4, V1.S4 \
+	VORR    V25.B16, V25.B16, V4.B16 \
+	VFMLA   V1.S4, V2.S4, V4.S4 \
+	VORR    V26.B16, V26.B16, V1.B16 \
+	VFMLA   V4.S4, V2.S4, V1.S4 \
+	VORR    V27.B16, V27.B16, V4.B16 \
+	VFMLA   V1.S4, V2.S4, V4.S4 \
+	VORR    V28.B16, V28.B16, V1.B16 \
+	VFMLA   V4.S4, V2.S4, V1.S4 \
+	FMUL_4S(4, 2, 2) \
+	VFMLA   V1.S4, V4.S4, V2.S4 \
+	FADD_4S(1, 2, 29) \
+	FCVTZS_4S(3, 3) \
+	VSHL    $23, V3.S4, V3.S4 \
+	VADD    V3.S4, V1.S4, V1.S4 \
+	FCMGT_4S(4, 18, 0) \
+	BIC_16B(1, 1, 4) \
+	FCMGT_4S(4, 0, 16) \
+	BIT_16B(1, 19, 4)
+
+// func softmaxExpNEON(n int, x *float32, y *float32, m float32) (s float32)
+// y[i] = e^(x[i]-m); s is the sum of the y[i], added in 4 lanes, then the
+// lanes pairwise.
+TEXT ·softmaxExpNEON(SB), NOSPLIT, $0-36
+	MOVD  n+0(FP), R0
+	MOVD  x+8(FP), R1
+	MOVD  y+16(FP), R2
+	FMOVS m+24(FP), F7
+	VDUP  V7.S[0], V7.S4
+	LOAD_EXP_CONSTS
+	VEOR  V8.B16, V8.B16, V8.B16
+
+softmaxExpLoop:
+	VLD1.P 16(R1), [V0.S4]
+	FSUB_4S(0, 0, 7)         // FSUB V0.4S, V0.4S, V7.4S: x - m
+	EXP_V0_V1
+	FADD_4S(8, 8, 1)         // FADD V8.4S, V8.4S, V1.4S: the lane sums
+	VST1.P [V1.S4], 16(R2)
+	SUBS   $4, R0
+	BNE    softmaxExpLoop
+	FADDP_4S(8, 8, 8)        // FADDP V8.4S, V8.4S, V8.4S
+	FADDP_S(8, 8)            // FADDP S8, V8.2S
+	FMOVS  F8, s+32(FP)
+	RET
+
+// func sigmoidNEON(n int, x *float32, y *float32)
+// y[i] = 1/(1+e^-x[i]) without overflow: with e = e^-|x|, 1/(1+e) for
+// x >= 0 and e/(1+e) for x < 0 (the sign bit chooses).
+TEXT ·sigmoidNEON(SB), NOSPLIT, $0-24
+	MOVD n+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD y+16(FP), R2
+	LOAD_EXP_CONSTS
+
+sigmoidLoop:
+	VLD1.P 16(R1), [V10.S4]
+	VORR   V30.B16, V10.B16, V0.B16 // -|x|
+	EXP_V0_V1
+	SSHR31_4S(11, 10)               // SSHR V11.4S, V10.4S, #31: x's sign
+	VORR   V29.B16, V29.B16, V12.B16
+	BIT_16B(12, 1, 11)              // BIT V12.16B, V1.16B, V11.16B: e where x < 0, else 1
+	FADD_4S(1, 1, 29)               // FADD V1.4S, V1.4S, V29.4S: 1 + e
+	FDIV_4S(12, 12, 1)              // FDIV V12.4S, V12.4S, V1.4S
+	VST1.P [V12.S4], 16(R2)
+	SUBS   $4, R0
+	BNE    sigmoidLoop
+	RET

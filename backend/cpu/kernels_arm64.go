@@ -4,6 +4,7 @@ package cpu
 
 import (
 	"cmp"
+	"math"
 	"unsafe"
 
 	"github.com/klauspost/cpuid/v2"
@@ -30,8 +31,8 @@ func init() {
 }
 
 // neonKernels: NEON assembly for the GEMM micro-kernel, the bias add, ReLU
-// (both ways), SGD, Adam and the column sums; the generic Go loops for
-// packing, the softmax and the exp-based activations.
+// (both ways), SGD, Adam, the column sums, the softmax's exp and the
+// sigmoid; the generic Go loops for packing, tanh and GELU.
 //
 // The 8x12 micro-kernel holds its tile in 24 of the 32 vector
 // registers. With the default caches blockSizes gives kc 512 (a 24 KiB B
@@ -49,8 +50,8 @@ var neonKernels = kernels{
 	reluBackward: reluBackwardNEONGo,
 	add:          unaryNEONGo(addNEON, addGeneric),
 	addF64:       addF64NEONGo,
-	softmaxExp:   softmaxExpGeneric,
-	sigmoid:      sigmoidGeneric,
+	softmaxExp:   softmaxExpNEONGo,
+	sigmoid:      unaryNEONGo(sigmoidNEON, sigmoidGeneric),
 	tanh:         tanhGeneric,
 	gelu:         geluGeneric,
 	geluBackward: geluBackwardGeneric,
@@ -86,6 +87,12 @@ func addF64NEON(n int, x *float32, acc *float64)
 
 //go:noescape
 func sgdNEON(n int, param, grad, v *float32, c *sgdConsts)
+
+//go:noescape
+func softmaxExpNEON(n int, x, y *float32, m float32) (s float32)
+
+//go:noescape
+func sigmoidNEON(n int, x, y *float32)
 
 //go:noescape
 func adamNEON(n int, param, grad, m, v *float32, c *adamConsts)
@@ -151,4 +158,30 @@ func adamNEONGo(p, g, m, v []float32, c *adamConsts) {
 		adamNEON(body, &p[0], &g[0], &m[0], &v[0], c)
 	}
 	adamGeneric(p[body:], g[body:n], m[body:n], v[body:n], c)
+}
+
+// softmaxExpNEONGo computes e^(x-m) with the float32 exp of the assembly on
+// whole groups of 4, with math.Exp on the rest, and sums it in float32.
+func softmaxExpNEONGo(x, y []float32, c float32) (m float32, s float64) {
+	n := len(x)
+	y = y[:n]
+	m = x[0]
+	for _, v := range x[1:] {
+		m = max(m, v)
+	}
+	var s32 float32
+	body := n &^ 3
+	if body > 0 {
+		s32 = softmaxExpNEON(body, &x[0], &y[0], m)
+	}
+	for j := body; j < n; j++ {
+		e := float32(math.Exp(float64(x[j] - m)))
+		y[j] = e
+		s32 += e
+	}
+	f := c / s32
+	for j := range y {
+		y[j] *= f
+	}
+	return m, float64(s32)
 }
