@@ -540,9 +540,40 @@ softmaxExpLoop:
 	FMOVS  F8, s+32(FP)
 	RET
 
+// SIGMOID_V10_V12 sets V12 = 1/(1+e^-V10) without overflow: with
+// e = e^-|x|, 1/(1+e) for x >= 0 and e/(1+e) for x < 0 (the sign bit
+// chooses, so -0 gives 1/2 too). It uses V0..V4 and V11; V10 is not
+// changed. The lines, in order:
+//
+//	V0 = V10 | sign                   // -|x|
+//	EXP_V0_V1                         // e
+//	SSHR V11.4S, V10.4S, #31          // all ones where x's sign is set
+//	V12 = 1; BIT V12, V1, V11         // the numerator: e where x < 0, else 1
+//	FADD V1 = V1 + 1; FDIV V12 = V12 / V1
+#define SIGMOID_V10_V12 \
+	VORR V30.B16, V10.B16, V0.B16 \
+	EXP_V0_V1 \
+	SSHR31_4S(11, 10) \
+	VORR V29.B16, V29.B16, V12.B16 \
+	BIT_16B(12, 1, 11) \
+	FADD_4S(1, 1, 29) \
+	FDIV_4S(12, 12, 1)
+
+// The constants of GELU and tanh. t0..t4 are the odd polynomial of Cephes
+// tanhf for |x| < 0.625: tanh(x) = x + x^3*T(x^2), to about 1 ulp.
+DATA neonact<>+0(SB)/4, $0x3fcc422a  // gelu1: 2*sqrt(2/pi)
+DATA neonact<>+4(SB)/4, $0x3d922279  // gelu3: 2*sqrt(2/pi)*0.044715
+DATA neonact<>+8(SB)/4, $0xbbbaf0ea  // t4 -5.70498872745e-3
+DATA neonact<>+12(SB)/4, $0x3ca9134e // t3 2.06390887954e-2
+DATA neonact<>+16(SB)/4, $0xbd5c1e2d // t2 -5.37397155531e-2
+DATA neonact<>+20(SB)/4, $0x3e088393 // t1 1.33314422036e-1
+DATA neonact<>+24(SB)/4, $0xbeaaaa99 // t0 -3.33332819422e-1
+DATA neonact<>+28(SB)/4, $0x3f200000 // 0.625
+DATA neonact<>+32(SB)/4, $0x40000000 // 2
+GLOBL neonact<>(SB), RODATA|NOPTR, $36
+
 // func sigmoidNEON(n int, x *float32, y *float32)
-// y[i] = 1/(1+e^-x[i]) without overflow: with e = e^-|x|, 1/(1+e) for
-// x >= 0 and e/(1+e) for x < 0 (the sign bit chooses).
+// y[i] = 1/(1+e^-x[i])
 TEXT ·sigmoidNEON(SB), NOSPLIT, $0-24
 	MOVD n+0(FP), R0
 	MOVD x+8(FP), R1
@@ -551,14 +582,81 @@ TEXT ·sigmoidNEON(SB), NOSPLIT, $0-24
 
 sigmoidLoop:
 	VLD1.P 16(R1), [V10.S4]
-	VORR   V30.B16, V10.B16, V0.B16 // -|x|
-	EXP_V0_V1
-	SSHR31_4S(11, 10)               // SSHR V11.4S, V10.4S, #31: x's sign
-	VORR   V29.B16, V29.B16, V12.B16
-	BIT_16B(12, 1, 11)              // BIT V12.16B, V1.16B, V11.16B: e where x < 0, else 1
-	FADD_4S(1, 1, 29)               // FADD V1.4S, V1.4S, V29.4S: 1 + e
-	FDIV_4S(12, 12, 1)              // FDIV V12.4S, V12.4S, V1.4S
+	SIGMOID_V10_V12
 	VST1.P [V12.S4], 16(R2)
 	SUBS   $4, R0
 	BNE    sigmoidLoop
+	RET
+
+// func geluNEON(n int, x *float32, y *float32)
+// y[i] = GELU(x[i]) in its tanh form, as x*sigmoid(z) with
+// z = x*(gelu1 + gelu3*x^2): 0.5x(1+tanh(sqrt(2/pi)(x + 0.044715x^3)))
+// without its cancellation for x < 0.
+TEXT ·geluNEON(SB), NOSPLIT, $0-24
+	MOVD  n+0(FP), R0
+	MOVD  x+8(FP), R1
+	MOVD  y+16(FP), R2
+	LOAD_EXP_CONSTS
+	MOVD  $neonact<>(SB), R5
+	VLD1R.P 4(R5), [V5.S4] // gelu1
+	VLD1R (R5), [V6.S4]    // gelu3
+
+geluLoop:
+	VLD1.P 16(R1), [V13.S4]
+	FMUL_4S(14, 13, 13)     // FMUL V14.4S, V13.4S, V13.4S: x^2
+	VORR   V5.B16, V5.B16, V10.B16
+	VFMLA  V6.S4, V14.S4, V10.S4 // gelu1 + gelu3*x^2
+	FMUL_4S(10, 10, 13)     // FMUL V10.4S, V10.4S, V13.4S: z
+	SIGMOID_V10_V12
+	FMUL_4S(12, 12, 13)     // FMUL V12.4S, V12.4S, V13.4S: x*sigmoid(z)
+	VST1.P [V12.S4], 16(R2)
+	SUBS   $4, R0
+	BNE    geluLoop
+	RET
+
+// func tanhNEON(n int, x *float32, y *float32)
+// y[i] = tanh(x[i]): with a = |x|, the polynomial a + a^3*T(a^2) for
+// a < 0.625 and 1 - 2/(e^(2a)+1) above (1 once e^(2a) overflows to +Inf),
+// then the sign of x. NaN stays NaN.
+TEXT ·tanhNEON(SB), NOSPLIT, $0-24
+	MOVD    n+0(FP), R0
+	MOVD    x+8(FP), R1
+	MOVD    y+16(FP), R2
+	LOAD_EXP_CONSTS
+	MOVD    $neonact<>+8(SB), R5
+	VLD1R.P 4(R5), [V5.S4]  // t4
+	VLD1R.P 4(R5), [V6.S4]  // t3
+	VLD1R.P 4(R5), [V7.S4]  // t2
+	VLD1R.P 4(R5), [V8.S4]  // t1
+	VLD1R.P 4(R5), [V9.S4]  // t0
+	VLD1R.P 4(R5), [V13.S4] // 0.625
+	VLD1R   (R5), [V14.S4]  // 2
+
+tanhLoop:
+	VLD1.P 16(R1), [V10.S4]
+	BIC_16B(11, 10, 30)           // BIC V11.16B, V10.16B, V30.16B: a = |x|
+	FMUL_4S(12, 11, 11)           // FMUL V12.4S, V11.4S, V11.4S: s = a^2
+	VORR   V6.B16, V6.B16, V15.B16
+	VFMLA  V5.S4, V12.S4, V15.S4  // t3 + t4*s
+	VORR   V7.B16, V7.B16, V31.B16
+	VFMLA  V15.S4, V12.S4, V31.S4 // t2 + (...)*s
+	VORR   V8.B16, V8.B16, V15.B16
+	VFMLA  V31.S4, V12.S4, V15.S4 // t1 + (...)*s
+	VORR   V9.B16, V9.B16, V31.B16
+	VFMLA  V15.S4, V12.S4, V31.S4 // T(s) = t0 + (...)*s
+	FMUL_4S(31, 31, 12)           // FMUL V31.4S, V31.4S, V12.4S: s*T(s)
+	VORR   V11.B16, V11.B16, V15.B16
+	VFMLA  V31.S4, V11.S4, V15.S4 // the polynomial: a + a*s*T(s)
+	FADD_4S(0, 11, 11)            // FADD V0.4S, V11.4S, V11.4S: 2a
+	EXP_V0_V1
+	FADD_4S(1, 1, 29)             // FADD V1.4S, V1.4S, V29.4S: e^(2a) + 1
+	FDIV_4S(1, 14, 1)             // FDIV V1.4S, V14.4S, V1.4S: 2/(e^(2a)+1)
+	FSUB_4S(1, 29, 1)             // FSUB V1.4S, V29.4S, V1.4S: 1 - 2/(e^(2a)+1)
+	FCMGT_4S(12, 13, 11)          // FCMGT V12.4S, V13.4S, V11.4S: a < 0.625 (false for NaN)
+	BIT_16B(1, 15, 12)            // BIT V1.16B, V15.16B, V12.16B: the polynomial there
+	VAND   V30.B16, V10.B16, V12.B16
+	VORR   V12.B16, V1.B16, V1.B16 // x's sign
+	VST1.P [V1.S4], 16(R2)
+	SUBS   $4, R0
+	BNE    tanhLoop
 	RET

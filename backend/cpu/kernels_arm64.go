@@ -31,8 +31,8 @@ func init() {
 }
 
 // neonKernels: NEON assembly for the GEMM micro-kernel, the bias add, ReLU
-// (both ways), SGD, Adam, the column sums, the softmax's exp and the
-// sigmoid; the generic Go loops for packing, tanh and GELU.
+// (both ways), SGD, Adam, the column sums, the softmax's exp, the sigmoid,
+// tanh and GELU; the generic Go loops for packing and GELU's backward pass.
 //
 // The 8x12 micro-kernel holds its tile in 24 of the 32 vector
 // registers. With the default caches blockSizes gives kc 512 (a 24 KiB B
@@ -52,8 +52,8 @@ var neonKernels = kernels{
 	addF64:       addF64NEONGo,
 	softmaxExp:   softmaxExpNEONGo,
 	sigmoid:      unaryNEONGo(sigmoidNEON, sigmoidGeneric),
-	tanh:         tanhGeneric,
-	gelu:         geluGeneric,
+	tanh:         unaryNEONGo(tanhNEON, tanhGeneric),
+	gelu:         unaryNEONGo(geluNEON, geluGeneric),
 	geluBackward: geluBackwardGeneric,
 }
 
@@ -93,6 +93,12 @@ func softmaxExpNEON(n int, x, y *float32, m float32) (s float32)
 
 //go:noescape
 func sigmoidNEON(n int, x, y *float32)
+
+//go:noescape
+func tanhNEON(n int, x, y *float32)
+
+//go:noescape
+func geluNEON(n int, x, y *float32)
 
 //go:noescape
 func adamNEON(n int, param, grad, m, v *float32, c *adamConsts)
