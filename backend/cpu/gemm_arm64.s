@@ -570,7 +570,9 @@ DATA neonact<>+20(SB)/4, $0x3e088393 // t1 1.33314422036e-1
 DATA neonact<>+24(SB)/4, $0xbeaaaa99 // t0 -3.33332819422e-1
 DATA neonact<>+28(SB)/4, $0x3f200000 // 0.625
 DATA neonact<>+32(SB)/4, $0x40000000 // 2
-GLOBL neonact<>(SB), RODATA|NOPTR, $36
+DATA neonact<>+36(SB)/4, $0x3e5b33b6 // gelu3x3: 3*2*sqrt(2/pi)*0.044715
+DATA neonact<>+40(SB)/4, $0x4cbebc20 // 1e8, the cap on x^2 in GELU's backward pass
+GLOBL neonact<>(SB), RODATA|NOPTR, $44
 
 // func sigmoidNEON(n int, x *float32, y *float32)
 // y[i] = 1/(1+e^-x[i])
@@ -659,4 +661,55 @@ tanhLoop:
 	VST1.P [V1.S4], 16(R2)
 	SUBS   $4, R0
 	BNE    tanhLoop
+	RET
+
+// func geluBackwardNEON(n int, x *float32, dy *float32, dx *float32)
+// dx[i] = dy[i]*GELU'(x[i]). With z as in geluNEON, s = sigmoid(z) and
+// e = e^-|z|,
+//
+//	GELU'(x) = s + x*z'(x)*s*(1-s),  s*(1-s) = e/(1+e)^2,
+//
+// the second form free of the cancellation of 1-s; z' = gelu1 +
+// gelu3x3*x^2. x^2 is capped at 1e8 in z and z', where s*(1-s) is 0
+// anyway, so that large finite x give x*z'*0 = 0 rather than Inf*0.
+TEXT ·geluBackwardNEON(SB), NOSPLIT, $0-32
+	MOVD    n+0(FP), R0
+	MOVD    x+8(FP), R1
+	MOVD    dy+16(FP), R2
+	MOVD    dx+24(FP), R3
+	LOAD_EXP_CONSTS
+	MOVD    $neonact<>(SB), R5
+	VLD1R   (R5), [V5.S4] // gelu1
+	ADD     $4, R5, R6
+	VLD1R   (R6), [V6.S4] // gelu3
+	ADD     $36, R5, R6
+	VLD1R.P 4(R6), [V7.S4] // gelu3x3
+	VLD1R   (R6), [V8.S4]  // 1e8
+
+geluBackwardLoop:
+	VLD1.P 16(R1), [V13.S4]         // x
+	VLD1.P 16(R2), [V9.S4]          // dy
+	FMUL_4S(14, 13, 13)             // FMUL V14.4S, V13.4S, V13.4S: x^2
+	FMIN_4S(14, 14, 8)              // FMIN V14.4S, V14.4S, V8.4S: capped
+	VORR   V5.B16, V5.B16, V10.B16
+	VFMLA  V6.S4, V14.S4, V10.S4    // gelu1 + gelu3*x^2
+	FMUL_4S(10, 10, 13)             // FMUL V10.4S, V10.4S, V13.4S: z
+	VORR   V5.B16, V5.B16, V11.B16
+	VFMLA  V7.S4, V14.S4, V11.S4    // gelu1 + gelu3x3*x^2
+	FMUL_4S(11, 11, 13)             // FMUL V11.4S, V11.4S, V13.4S: x*z'
+	VORR   V30.B16, V10.B16, V0.B16 // -|z|
+	EXP_V0_V1
+	FADD_4S(12, 1, 29)              // FADD V12.4S, V1.4S, V29.4S: 1 + e
+	FDIV_4S(12, 29, 12)             // FDIV V12.4S, V29.4S, V12.4S: r = 1/(1+e)
+	FMUL_4S(15, 12, 1)              // FMUL V15.4S, V12.4S, V1.4S: r*e
+	SSHR31_4S(14, 10)               // SSHR V14.4S, V10.4S, #31: z's sign
+	VORR   V12.B16, V12.B16, V31.B16
+	BIT_16B(31, 15, 14)             // BIT V31.16B, V15.16B, V14.16B: s, r*e where z < 0, else r
+	FMUL_4S(1, 12, 1)               // FMUL V1.4S, V12.4S, V1.4S
+	FMUL_4S(1, 12, 1)               // FMUL V1.4S, V12.4S, V1.4S: s*(1-s) = r*r*e
+	VFMLA  V11.S4, V1.S4, V31.S4    // s + x*z'*s*(1-s)
+	FMUL_4S(31, 31, 9)              // FMUL V31.4S, V31.4S, V9.4S: times dy
+	VST1.P [V31.S4], 16(R3)
+	SUBS   $4, R0
+	BNE    geluBackwardLoop
 	RET

@@ -32,7 +32,7 @@ func init() {
 
 // neonKernels: NEON assembly for the GEMM micro-kernel, the bias add, ReLU
 // (both ways), SGD, Adam, the column sums, the softmax's exp, the sigmoid,
-// tanh and GELU; the generic Go loops for packing and GELU's backward pass.
+// tanh and GELU (both ways); the generic Go loop for packing.
 //
 // The 8x12 micro-kernel holds its tile in 24 of the 32 vector
 // registers. With the default caches blockSizes gives kc 512 (a 24 KiB B
@@ -54,7 +54,7 @@ var neonKernels = kernels{
 	sigmoid:      unaryNEONGo(sigmoidNEON, sigmoidGeneric),
 	tanh:         unaryNEONGo(tanhNEON, tanhGeneric),
 	gelu:         unaryNEONGo(geluNEON, geluGeneric),
-	geluBackward: geluBackwardGeneric,
+	geluBackward: geluBackwardNEONGo,
 }
 
 // gemmMicroNEON is in gemm_arm64.s.
@@ -101,6 +101,9 @@ func tanhNEON(n int, x, y *float32)
 func geluNEON(n int, x, y *float32)
 
 //go:noescape
+func geluBackwardNEON(n int, x, dy, dx *float32)
+
+//go:noescape
 func adamNEON(n int, param, grad, m, v *float32, c *adamConsts)
 
 // The wrappers run the assembly on whole groups of 4 and the generic loop
@@ -125,6 +128,15 @@ func reluBackwardNEONGo(x, dy, dx []float32) {
 		reluBackwardNEON(body, &x[0], &dy[0], &dx[0])
 	}
 	reluBackwardGeneric(x[n&^3:], dy[n&^3:n], dx[n&^3:n])
+}
+
+func geluBackwardNEONGo(x, dy, dx []float32) {
+	n := len(x)
+	_, _ = dy[:n], dx[:n]
+	if body := n &^ 3; body > 0 {
+		geluBackwardNEON(body, &x[0], &dy[0], &dx[0])
+	}
+	geluBackwardGeneric(x[n&^3:], dy[n&^3:n], dx[n&^3:n])
 }
 
 func addF64NEONGo(x []float32, acc []float64) {
