@@ -1,12 +1,13 @@
 # Build, test and measure. `make help` lists the targets.
 GO ?= go
 
-.PHONY: help build train test vet generate check-generated kernels gpu fuzz-smoke fuzz bench bench-go compare readme-figures clean
+.PHONY: help build train test test-arm64 vet generate check-generated kernels gpu fuzz-smoke fuzz bench bench-go compare readme-figures clean
 
 help:
 	@echo "make build     build cmd/train and cmd/bench into bin/"
 	@echo "make train     train on the embedded digits set"
 	@echo "make test      vet, generated-code check, all tests (also -tags cuda and noasm), race detector"
+	@echo "make test-arm64  the CPU backend's and nn's tests cross-built for arm64, run under qemu-aarch64-static"
 	@echo "make kernels   rebuild kernels/fastnn.ptx from kernels/fastnn.cu (needs nvcc)"
 	@echo "make gpu       cross-build the CUDA test and bench binaries into gpu/, for a GPU machine without Go"
 	@echo "make bench     GEMM and training throughput (cmd/bench)"
@@ -26,6 +27,9 @@ vet:
 	$(GO) vet ./...
 	$(GO) vet -tags cuda ./...
 	$(GO) vet -tags noasm ./...
+	GOOS=darwin GOARCH=arm64 $(GO) build ./...
+	GOOS=linux GOARCH=arm64 $(GO) vet ./...
+	GOOS=linux GOARCH=arm64 $(GO) vet -tags noasm ./backend/cpu
 	@if echo '#include <cblas.h>' | $(CC) -E - >/dev/null 2>&1; then $(GO) vet -tags openblas ./cmd/bench; \
 	else echo "skipping go vet -tags openblas: no cblas.h (apt-get install libopenblas-dev)"; fi
 
@@ -54,9 +58,25 @@ gpu:
 test: vet check-generated
 	$(GO) test ./...
 	$(GO) test -tags noasm ./backend/cpu/
+	$(MAKE) test-arm64
 	$(GO) test -tags cuda ./...
 	$(GO) test -race ./backend/... ./nn/... ./data/... ./playground/...
 	$(MAKE) fuzz-smoke
+
+# The arm64 build, whose CPU backend runs the neon level, under user-mode
+# emulation (Debian's qemu-user-static): the CPU backend's tests (the
+# conformance suite at the neon level, micro-kernel guard values,
+# thread-count invariance) and nn's gradient checks and training tests, which
+# run the default level, neon. The generic level's conformance suite, the
+# slowest part under emulation, is left to the native run. About a minute
+# of CPU time (the test binaries' builds aside).
+QEMU_ARM64 ?= qemu-aarch64-static
+test-arm64:
+	mkdir -p bin/arm64
+	GOOS=linux GOARCH=arm64 $(GO) test -c -o bin/arm64/cpu.test ./backend/cpu
+	GOOS=linux GOARCH=arm64 $(GO) test -c -o bin/arm64/nn.test ./nn
+	cd backend/cpu && $(QEMU_ARM64) ../../bin/arm64/cpu.test -test.skip 'TestConformance/generic'
+	cd nn && $(QEMU_ARM64) ../bin/arm64/nn.test
 
 # Every fuzz target, briefly (CI); `make fuzz FUZZTIME=5m` for a real run.
 # The smoke run counts executions rather than seconds: Go 1.26's coordinator

@@ -54,6 +54,7 @@ var kernelTable = [...]*kernels{
 	Generic: &genericKernels,
 	AVX2:    nil,
 	AVX512:  nil,
+	NEON:    nil,
 }
 
 var genericKernels = kernels{

@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/klauspost/cpuid/v2"
@@ -15,9 +16,10 @@ const (
 	Generic Level = iota // plain Go, any architecture
 	AVX2                 // AVX2 + FMA3 (x86-64 v3)
 	AVX512               // AVX-512 F, BW, DQ, VL
+	NEON                 // arm64 Advanced SIMD (every ARMv8-A core)
 )
 
-var levelNames = [...]string{"generic", "avx2", "avx512"}
+var levelNames = [...]string{"generic", "avx2", "avx512", "neon"}
 
 func (l Level) String() string {
 	if l < 0 || int(l) >= len(levelNames) {
@@ -26,7 +28,7 @@ func (l Level) String() string {
 	return levelNames[l]
 }
 
-// ParseLevel maps "generic", "avx2" or "avx512" to its Level.
+// ParseLevel maps "generic", "avx2", "avx512" or "neon" to its Level.
 func ParseLevel(s string) (Level, error) {
 	for i, n := range levelNames {
 		if strings.EqualFold(n, s) {
@@ -41,9 +43,12 @@ func ParseLevel(s string) (Level, error) {
 const LevelEnv = "FASTNN_CPU_LEVEL"
 
 // Detected is the best level this CPU supports, as reported by cpuid,
-// whether or not kernels for it are compiled in.
+// whether or not kernels for it are compiled in. On arm64 it is NEON:
+// Advanced SIMD is part of every core that Go runs on there.
 func Detected() Level {
 	switch {
+	case runtime.GOARCH == "arm64":
+		return NEON
 	case cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512BW, cpuid.AVX512DQ, cpuid.AVX512VL):
 		return AVX512
 	case cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3):

@@ -277,7 +277,7 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	fs.Uint64Var(&c.Seed, "seed", 1, "random seed: the same seed, backend level and thread count give the same run")
 	fs.StringVar(&c.Backend, "backend", "auto", "backend: auto, cpu, cuda")
 	fs.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all)")
-	fs.StringVar(&c.Level, "level", "", "CPU kernel level: generic, avx2, avx512 (default: best supported)")
+	fs.StringVar(&c.Level, "level", "", "CPU kernel level: generic, avx2, avx512, neon (default: best supported)")
 	fs.BoolVar(&c.TF32, "tf32", false, "GPU: run matrix products on TF32 tensor cores (faster, about 3 decimal digits per product)")
 	fs.BoolVar(&c.Residual, "residual", false, "skip connections around hidden layers of equal width")
 	fs.BoolVar(&c.BatchNorm, "batchnorm", false, "BatchNorm1d between each hidden Linear and its activation")
