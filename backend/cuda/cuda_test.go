@@ -5,7 +5,6 @@ package cuda
 import (
 	"errors"
 	"os"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -168,27 +167,6 @@ func TestOpenError(t *testing.T) {
 	t.Logf("New without a GPU: %v", err)
 }
 
-func TestLibraryCandidates(t *testing.T) {
-	env := map[string]string{}
-	getenv := func(k string) string { return env[k] }
-	names := []string{"libcublas.so.13", "libcublas.so.12"}
-	got := libraryCandidates(EnvLibCUBLAS, names, getenv)
-	want := []string{"libcublas.so.13", "libcublas.so.12",
-		"/usr/local/cuda/lib64/libcublas.so.13", "/usr/local/cuda/lib64/libcublas.so.12"}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("default search %v, want %v", got, want)
-	}
-	env["CUDA_PATH"] = "/opt/cuda"
-	got = libraryCandidates(EnvLibCUBLAS, names, getenv)
-	if len(got) != 6 || got[4] != "/opt/cuda/lib64/libcublas.so.13" {
-		t.Errorf("with CUDA_PATH: %v", got)
-	}
-	env[EnvLibCUBLAS] = "/x/libcublas.so"
-	if got = libraryCandidates(EnvLibCUBLAS, names, getenv); !reflect.DeepEqual(got, []string{"/x/libcublas.so"}) {
-		t.Errorf("with %s set: %v", EnvLibCUBLAS, got)
-	}
-}
-
 // TestKernelTableMatchesPTX: every kernel the backend looks up is an entry
 // of the embedded PTX, and every entry is looked up.
 func TestKernelTableMatchesPTX(t *testing.T) {
@@ -213,16 +191,6 @@ func TestSonameMajor(t *testing.T) {
 	}
 	if _, ok := sonameMajor("/x/libcublas.so"); ok {
 		t.Error("sonameMajor read a version from a name without one")
-	}
-}
-
-// TestMissingLibraryNamed checks the error for a library that is not there.
-func TestMissingLibraryNamed(t *testing.T) {
-	t.Setenv(EnvLibCUDA, "/nonexistent/libcuda.so.1")
-	_, err := loadDriver()
-	var libErr *LibraryError
-	if !errors.As(err, &libErr) || !strings.Contains(err.Error(), "/nonexistent/libcuda.so.1") {
-		t.Fatalf("got %v, want a LibraryError naming the file", err)
 	}
 }
 

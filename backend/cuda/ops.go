@@ -44,9 +44,31 @@ func (be *Backend) args() *launchArgs { return be.h.args.reset() }
 // launch queues fn on the stream with grid x threads blocks (one
 // dimension each) and the parameters in be.h.args.
 func (be *Backend) launch(name string, fn uintptr, grid, threads int) {
-	be.must(be.drv.call(name, be.drv.launchKernel, fn,
+	be.must(be.drv.call("cuLaunchKernel("+name+")", be.drv.launchKernel, fn,
 		uintptr(grid), 1, 1, uintptr(threads), 1, 1, 0, be.stream,
 		uintptr(unsafe.Pointer(&be.h.args.ptrs[0])), 0))
+	be.checkLaunch(name)
+}
+
+// KernelError is a fault found by waiting for one kernel or cuBLAS call
+// ($FASTNN_CUDA_SYNC=1): it names the kernel that caused it.
+type KernelError struct {
+	Kernel string
+	Err    error
+}
+
+func (e *KernelError) Error() string { return "cuda: kernel " + e.Kernel + " failed: " + e.Err.Error() }
+func (e *KernelError) Unwrap() error { return e.Err }
+
+// checkLaunch, with EnvSync set, waits for the work just queued, so that a
+// fault in it is reported as that kernel's.
+func (be *Backend) checkLaunch(name string) {
+	if !be.syncEach {
+		return
+	}
+	if err := be.drv.call("cuStreamSynchronize", be.drv.streamSynchronize, be.stream); err != nil {
+		panic(be.fail(&KernelError{Kernel: name, Err: err}))
+	}
 }
 
 // gridFor is the grid of a grid-stride kernel over n elements: enough
@@ -98,6 +120,7 @@ func (be *Backend) Gemm(transA, transB bool, m, n, k int, alpha float32, a, b ba
 		uintptr(unsafe.Pointer(&be.h.alpha)), uintptr(bb.ptr), uintptr(ldb),
 		uintptr(ab.ptr), uintptr(lda),
 		uintptr(unsafe.Pointer(&be.h.beta)), uintptr(cb.ptr), uintptr(n)))
+	be.checkLaunch("cublasSgemm_v2")
 }
 
 func (be *Backend) AddBias(x, bias backend.Buffer, rows, cols int) {
