@@ -108,7 +108,7 @@ type kernelFuncs struct {
 	scale, axpy, add, mul, biasActivate, activate, activateBackward, dropoutMask uintptr
 	sgdStep, adamStep, softmax, softmaxBackward, softmaxXent, sumRows            uintptr
 	batchnormForward, batchnormBackward, sumSquares, argmaxRows, countCorrect    uintptr
-	pointwiseLoss                                                                uintptr
+	pointwiseLoss, colSums, colSqDevs, batchnormBackwardSums                     uintptr
 }
 
 func (f *kernelFuncs) table() map[string]*uintptr {
@@ -122,6 +122,7 @@ func (f *kernelFuncs) table() map[string]*uintptr {
 		"batchnorm_backward": &f.batchnormBackward, "sum_squares": &f.sumSquares,
 		"argmax_rows": &f.argmaxRows, "count_correct": &f.countCorrect,
 		"pointwise_loss": &f.pointwiseLoss,
+		"col_sums":       &f.colSums, "col_sq_devs": &f.colSqDevs, "batchnorm_backward_sums": &f.batchnormBackwardSums,
 	}
 }
 

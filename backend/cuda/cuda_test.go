@@ -215,3 +215,30 @@ func TestDriverSymbols(t *testing.T) {
 		t.Logf("libcublas: %v", err)
 	}
 }
+
+// TestColumnSplit: a column reduction of a few hundred columns spreads its
+// rows over enough blocks to fill a 132-SM GPU, and the chunks cover every
+// row exactly once.
+func TestColumnSplit(t *testing.T) {
+	be := &Backend{smCount: 132}
+	for _, c := range []struct{ rows, cols, minGrid int }{
+		{128, 256, 8},     // a batch: 8 chunks of 16 rows
+		{60000, 256, 500}, // a whole data set: about four blocks per SM
+		{60000, 1024, 500},
+		{3, 33335, 131},
+		{100003, 1, 500},
+		{0, 5, 1},
+		{1, 1, 1},
+	} {
+		sp := be.columnSplit(c.rows, c.cols)
+		if sp.grid() < c.minGrid {
+			t.Errorf("rows=%d cols=%d: %+v, a grid of %d blocks, want at least %d", c.rows, c.cols, sp, sp.grid(), c.minGrid)
+		}
+		if sp.threads*sp.colBlocks < c.cols || sp.threads%32 != 0 || sp.threads > block {
+			t.Errorf("rows=%d cols=%d: %+v does not cover the columns in whole warps", c.rows, c.cols, sp)
+		}
+		if sp.chunks*sp.rowsPerChunk < c.rows || (c.rows > 0 && (sp.chunks-1)*sp.rowsPerChunk >= c.rows) {
+			t.Errorf("rows=%d cols=%d: %+v does not cover the rows, or has an empty chunk", c.rows, c.cols, sp)
+		}
+	}
+}

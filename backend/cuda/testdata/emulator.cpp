@@ -121,6 +121,9 @@ static const std::vector<std::pair<std::string, Kernel>> kernelTable = {
     {"argmax_rows", wrap(argmax_rows)},
     {"count_correct", wrap(count_correct)},
     {"pointwise_loss", wrap(pointwise_loss)},
+    {"col_sums", wrap(col_sums)},
+    {"col_sq_devs", wrap(col_sq_devs)},
+    {"batchnorm_backward_sums", wrap(batchnorm_backward_sums)},
 };
 
 // ---- the driver API ----
