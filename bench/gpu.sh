@@ -6,13 +6,13 @@
 # ops benchmark, and Fashion-MNIST training beside eager PyTorch on the
 # same GPU, for docs/BENCHMARKS.md.
 #
-#   bash gpu.sh [FASHION_DIR]   # FASHION_DIR: the Fashion-MNIST IDX .gz files (default: fashion)
+#   bash gpu.sh [FASHION_DIR]   # FASHION_DIR: the Fashion-MNIST IDX .gz files (default: fashion beside it)
 #
 # It stops at the first failure, skip or timeout and exits non-zero, naming
 # the step; every step's whole output is shown, nothing is filtered.
 set -euo pipefail
+data=$(realpath -m -- "${1:-$(dirname "$0")/fashion}") # before the cd: a path relative to the caller
 cd "$(dirname "$0")"
-data=${1:-fashion}
 budget=${GPU_SH_BUDGET:-470} # seconds for the whole run
 deadline=$((SECONDS + budget))
 step=start

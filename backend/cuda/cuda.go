@@ -293,7 +293,7 @@ func stickyResult(res int) bool {
 // and its Close has nothing left to free.
 func (be *Backend) fail(err error) error {
 	var e *Error
-	if !errors.As(err, &e) || !stickyResult(e.Result) {
+	if !errors.As(err, &e) || !stickyResult(e.Result) || be.pc == nil {
 		return err
 	}
 	pc := &primaryContexts
