@@ -13,6 +13,16 @@
 //     the host picks one that fills the device.
 //   - Row kernels (softmax, cross-entropy) run one block per row, with
 //     BLOCK threads and a shared-memory reduction.
+//   - Column kernels (sum_rows, BatchNorm, bias_activate's cousins) split
+//     the matrix into tiles of blockDim.x consecutive columns by chunks of
+//     rows: block b handles column tile b % colBlocks and row chunk
+//     b / colBlocks, one thread per column, so reads are coalesced and a
+//     few hundred columns still fill the device. Column sums are reduced in
+//     two passes: each block writes its chunk's partial sums (in double),
+//     and the next kernel adds a column's partials in chunk order. No
+//     atomics: the result depends only on the chunk count, which the host
+//     derives from the shape and the device's SM count, so a run repeats
+//     bit for bit on one GPU model.
 //   - Scalar outputs (loss sums, counts, sums of squares) are added to
 //     element 0 of their buffer with atomicAdd, once per block.
 //   - Activation codes are backend.Activation's values.
@@ -141,13 +151,20 @@ extern "C" __global__ void mul(const float *a, const float *b, float *c, long lo
 }
 
 // bias_activate: z[i,j] += bias[j], then y = f(z). With ACT_IDENTITY and
-// y == z it is AddBias.
+// y == z it is AddBias. The column j of element i is carried along the
+// grid-stride loop (one division per thread, not one per element).
 extern "C" __global__ void bias_activate(int act, float slope, float *z, const float *bias, float *y, long long rows,
                                          long long cols) {
+    long long first = (long long)blockIdx.x * blockDim.x + threadIdx.x, stride = (long long)gridDim.x * blockDim.x;
+    long long j = first % cols, step = stride % cols;
     GRID_STRIDE(i, rows * cols) {
-        float v = z[i] + bias[i % cols];
+        float v = z[i] + bias[j];
         z[i] = v;
         y[i] = act_forward(act, slope, v);
+        j += step;
+        if (j >= cols) {
+            j -= cols;
+        }
     }
 }
 
@@ -274,77 +291,154 @@ extern "C" __global__ void softmax_xent(const float *logits, const float *labels
     }
 }
 
-// ---- columns: one thread per column, rows walked in order ----
+// ---- columns: tiles of columns by chunks of rows (see the top) ----
 
-// sum_rows: out[j] = beta*out[j] + sum_i x[i,j]; with beta == 0 out is not
-// read.
-extern "C" __global__ void sum_rows(const float *x, float *out, int rows, int cols, float beta) {
+// column_tile finds this thread's column j and its block's rows [i0, i1);
+// it returns false for a thread past the last column.
+__device__ __forceinline__ bool column_tile(int rows, int cols, int rowsPerChunk, int colBlocks, int *j, int *chunk,
+                                            int *i0, int *i1) {
+    int tile = blockIdx.x % colBlocks;
+    *chunk = blockIdx.x / colBlocks;
+    *j = tile * blockDim.x + threadIdx.x;
+    *i0 = *chunk * rowsPerChunk;
+    long long end = (long long)*i0 + rowsPerChunk;
+    *i1 = end < rows ? (int)end : rows;
+    return *j < cols;
+}
+
+// column_total adds column j's partial sums over the chunks, in order.
+__device__ __forceinline__ double column_total(const double *part, int chunks, int cols, int j) {
+    double s = 0;
+    for (int c = 0; c < chunks; c++) {
+        s += part[(long long)c * cols + j];
+    }
+    return s;
+}
+
+// col_sums: part[chunk, j] = the sum of x[i, j] over the chunk's rows.
+extern "C" __global__ void col_sums(const float *x, double *part, int rows, int cols, int rowsPerChunk,
+                                    int colBlocks) {
+    int j, chunk, i0, i1;
+    if (!column_tile(rows, cols, rowsPerChunk, colBlocks, &j, &chunk, &i0, &i1)) {
+        return;
+    }
+    double s = 0;
+    for (int i = i0; i < i1; i++) {
+        s += x[(long long)i * cols + j];
+    }
+    part[(long long)chunk * cols + j] = s;
+}
+
+// sum_rows finishes col_sums: out[j] = beta*out[j] + sum_i x[i,j]; with
+// beta == 0 out is not read. One thread per column.
+extern "C" __global__ void sum_rows(const double *part, float *out, int chunks, int cols, float beta) {
     for (long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x; j < cols; j += (long long)gridDim.x * blockDim.x) {
-        float s = 0.f;
-        for (int i = 0; i < rows; i++) {
-            s += x[(long long)i * cols + j];
-        }
+        float s = (float)column_total(part, chunks, cols, j);
         out[j] = beta == 0.f ? s : beta * out[j] + s;
     }
 }
 
-// batchnorm_forward: per column, the batch statistics (training) or the
-// running ones, then y. Statistics are accumulated in double, as the CPU
-// backend does.
+// col_sq_devs: sq[chunk, j] = the sum of (x[i, j] - mean_j)^2 over the
+// chunk's rows, with mean_j from col_sums' partials (BatchNorm's variance,
+// in two passes as the CPU backend computes it).
+extern "C" __global__ void col_sq_devs(const float *x, const double *sum, double *sq, int rows, int cols,
+                                       int rowsPerChunk, int colBlocks) {
+    int j, chunk, i0, i1;
+    if (!column_tile(rows, cols, rowsPerChunk, colBlocks, &j, &chunk, &i0, &i1)) {
+        return;
+    }
+    int chunks = gridDim.x / colBlocks;
+    double mu = column_total(sum, chunks, cols, j) / rows, s = 0;
+    for (int i = i0; i < i1; i++) {
+        double d = x[(long long)i * cols + j] - mu;
+        s += d * d;
+    }
+    sq[(long long)chunk * cols + j] = s;
+}
+
+// batchnorm_forward: y from the batch statistics (training: the partials
+// of col_sums and col_sq_devs) or the running ones. Every block computes
+// its columns' statistics alike; the blocks of chunk 0 store them (mean,
+// invStd and, training, the running averages). Statistics are in double,
+// as the CPU backend's.
 extern "C" __global__ void batchnorm_forward(const float *x, float *y, const float *gamma, const float *beta,
-                                             float *mean, float *invStd, float *runMean, float *runVar, int rows,
-                                             int cols, float momentum, float eps, int training) {
-    for (long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x; j < cols; j += (long long)gridDim.x * blockDim.x) {
-        double mu, s;
-        if (training) {
-            double sum = 0;
-            for (int i = 0; i < rows; i++) {
-                sum += x[(long long)i * cols + j];
-            }
-            mu = sum / rows;
-            double sq = 0;
-            for (int i = 0; i < rows; i++) {
-                double d = x[(long long)i * cols + j] - mu;
-                sq += d * d;
-            }
-            double var = sq / rows, mom = momentum;
-            s = 1.0 / sqrt(var + (double)eps);
+                                             float *mean, float *invStd, float *runMean, float *runVar,
+                                             const double *sum, const double *sq, int rows, int cols,
+                                             int rowsPerChunk, int colBlocks, float momentum, float eps,
+                                             int training) {
+    int j, chunk, i0, i1;
+    if (!column_tile(rows, cols, rowsPerChunk, colBlocks, &j, &chunk, &i0, &i1)) {
+        return;
+    }
+    double mu, s;
+    if (training) {
+        int chunks = gridDim.x / colBlocks;
+        mu = column_total(sum, chunks, cols, j) / rows;
+        double var = column_total(sq, chunks, cols, j) / rows, mom = momentum;
+        s = 1.0 / sqrt(var + (double)eps);
+        if (chunk == 0) {
             runMean[j] = (float)((1 - mom) * runMean[j] + mom * mu);
             runVar[j] = (float)((1 - mom) * runVar[j] + mom * var * rows / (rows - 1));
             mean[j] = (float)mu;
-        } else {
-            mu = runMean[j];
-            s = 1.0 / sqrt((double)runVar[j] + (double)eps);
+            invStd[j] = (float)s;
+        }
+    } else {
+        mu = runMean[j];
+        s = 1.0 / sqrt((double)runVar[j] + (double)eps);
+        // Chunk 0 writes mean while every block reads runMean: the host
+        // never passes one buffer as both.
+        if (chunk == 0) {
             mean[j] = runMean[j];
+            invStd[j] = (float)s;
         }
-        invStd[j] = (float)s;
-        double sc = gamma[j] * s, b = beta[j];
-        for (int i = 0; i < rows; i++) {
-            long long k = (long long)i * cols + j;
-            y[k] = (float)((x[k] - mu) * sc + b);
-        }
+    }
+    double sc = gamma[j] * s, b = beta[j];
+    for (int i = i0; i < i1; i++) {
+        long long k = (long long)i * cols + j;
+        y[k] = (float)((x[k] - mu) * sc + b);
     }
 }
 
+// batchnorm_backward_sums: the chunk's partial sums of dy and of dy*xhat.
+extern "C" __global__ void batchnorm_backward_sums(const float *x, const float *dy, const float *mean,
+                                                   const float *invStd, double *sumDy, double *sumDyXhat, int rows,
+                                                   int cols, int rowsPerChunk, int colBlocks) {
+    int j, chunk, i0, i1;
+    if (!column_tile(rows, cols, rowsPerChunk, colBlocks, &j, &chunk, &i0, &i1)) {
+        return;
+    }
+    double mu = mean[j], s = invStd[j], a = 0, b = 0;
+    for (int i = i0; i < i1; i++) {
+        long long k = (long long)i * cols + j;
+        double d = dy[k];
+        a += d;
+        b += d * (x[k] - mu) * s;
+    }
+    sumDy[(long long)chunk * cols + j] = a;
+    sumDyXhat[(long long)chunk * cols + j] = b;
+}
+
+// batchnorm_backward: dx from the totals of batchnorm_backward_sums; the
+// blocks of chunk 0 add them to dBeta and dGamma.
 extern "C" __global__ void batchnorm_backward(const float *x, const float *dy, float *dx, const float *gamma,
                                               const float *mean, const float *invStd, float *dGamma, float *dBeta,
-                                              int rows, int cols) {
-    for (long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x; j < cols; j += (long long)gridDim.x * blockDim.x) {
-        double mu = mean[j], s = invStd[j], sumDy = 0, sumDyXhat = 0;
-        for (int i = 0; i < rows; i++) {
-            long long k = (long long)i * cols + j;
-            double d = dy[k];
-            sumDy += d;
-            sumDyXhat += d * (x[k] - mu) * s;
-        }
+                                              const double *partDy, const double *partDyXhat, int rows, int cols,
+                                              int rowsPerChunk, int colBlocks) {
+    int j, chunk, i0, i1;
+    if (!column_tile(rows, cols, rowsPerChunk, colBlocks, &j, &chunk, &i0, &i1)) {
+        return;
+    }
+    int chunks = gridDim.x / colBlocks;
+    double sumDy = column_total(partDy, chunks, cols, j), sumDyXhat = column_total(partDyXhat, chunks, cols, j);
+    if (chunk == 0) {
         dBeta[j] = (float)(dBeta[j] + sumDy);
         dGamma[j] = (float)(dGamma[j] + sumDyXhat);
-        double n = rows, c = gamma[j] * s / n;
-        for (int i = 0; i < rows; i++) {
-            long long k = (long long)i * cols + j;
-            double xhat = (x[k] - mu) * s;
-            dx[k] = (float)(c * (n * dy[k] - sumDy - xhat * sumDyXhat));
-        }
+    }
+    double mu = mean[j], s = invStd[j], n = rows, c = gamma[j] * s / n;
+    for (int i = i0; i < i1; i++) {
+        long long k = (long long)i * cols + j;
+        double xhat = (x[k] - mu) * s;
+        dx[k] = (float)(c * (n * dy[k] - sumDy - xhat * sumDyXhat));
     }
 }
 

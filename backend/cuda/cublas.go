@@ -75,21 +75,26 @@ func sonameMajor(name string) (int, bool) {
 	return n, err == nil
 }
 
-func loadBLAS(names []string) (*blas, error) {
-	h, path, err := openLibrary("libcublas", EnvLibCUBLAS, names)
-	if err != nil {
-		return nil, err
+// symbols lists every entry point; the _v2 ones have no unversioned twin
+// of the same signature (cublas.h's names without it are the legacy API).
+func (b *blas) symbols() []symbol {
+	return []symbol{
+		{"cublasCreate", v2Only, &b.create},
+		{"cublasDestroy", v2Only, &b.destroy},
+		{"cublasSetStream", v2Only, &b.setStream},
+		{"cublasSetMathMode", plain, &b.setMathMode},
+		{"cublasSgemm", v2Only, &b.sgemm},
+		{"cublasGetVersion", v2Only, &b.version},
 	}
-	b := &blas{path: path}
-	err = symbols("libcublas", h, map[string]*uintptr{
-		"cublasCreate_v2":     &b.create,
-		"cublasDestroy_v2":    &b.destroy,
-		"cublasSetStream_v2":  &b.setStream,
-		"cublasSetMathMode":   &b.setMathMode,
-		"cublasSgemm_v2":      &b.sgemm,
-		"cublasGetVersion_v2": &b.version,
-	})
-	if err != nil {
+}
+
+// loadBLAS loads the first of the sonames found.
+func loadBLAS(names []string) (*blas, error) {
+	lib := libCUBLAS
+	lib.files = names
+	b := new(blas)
+	var err error
+	if b.path, err = defaultSearcher.load(lib, b.symbols()); err != nil {
 		return nil, err
 	}
 	return b, nil

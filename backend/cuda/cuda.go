@@ -24,6 +24,12 @@ func init() {
 // EnvDevice selects the device ordinal (default 0).
 const EnvDevice = "FASTNN_CUDA_DEVICE"
 
+// EnvSync=1 waits for every kernel and cuBLAS call as it is queued, so
+// that a fault is reported with the name of the kernel that caused it
+// rather than by whichever later call finds it (as CUDA_LAUNCH_BLOCKING=1
+// does for the runtime API). It costs the overlap of host and device.
+const EnvSync = "FASTNN_CUDA_SYNC"
+
 // Driver API constants (cuda.h).
 const (
 	streamNonBlocking  = 1 // CU_STREAM_NON_BLOCKING: no implicit sync with the legacy stream
@@ -57,12 +63,14 @@ type Backend struct {
 	blas *blas
 
 	device                     int32
+	pc                         *primary // the device's primary context
 	ctx, stream, module        uintptr
 	handle                     uintptr // cublasHandle_t
 	deviceName                 string
 	smCount, ccMajor, ccMinor  int
 	driverVersion, blasVersion int
 	tf32                       bool
+	syncEach                   bool // EnvSync
 
 	fn kernelFuncs
 	h  *hostState // memory the driver reads or writes through pointers
@@ -100,7 +108,7 @@ type kernelFuncs struct {
 	scale, axpy, add, mul, biasActivate, activate, activateBackward, dropoutMask uintptr
 	sgdStep, adamStep, softmax, softmaxBackward, softmaxXent, sumRows            uintptr
 	batchnormForward, batchnormBackward, sumSquares, argmaxRows, countCorrect    uintptr
-	pointwiseLoss                                                                uintptr
+	pointwiseLoss, colSums, colSqDevs, batchnormBackwardSums                     uintptr
 }
 
 func (f *kernelFuncs) table() map[string]*uintptr {
@@ -114,6 +122,7 @@ func (f *kernelFuncs) table() map[string]*uintptr {
 		"batchnorm_backward": &f.batchnormBackward, "sum_squares": &f.sumSquares,
 		"argmax_rows": &f.argmaxRows, "count_correct": &f.countCorrect,
 		"pointwise_loss": &f.pointwiseLoss,
+		"col_sums":       &f.colSums, "col_sq_devs": &f.colSqDevs, "batchnorm_backward_sums": &f.batchnormBackwardSums,
 	}
 }
 
@@ -125,7 +134,7 @@ func New(o backend.Options) (_ *Backend, err error) {
 	if err != nil {
 		return nil, err
 	}
-	be := &Backend{drv: drv, h: new(hostState), tf32: o.TF32}
+	be := &Backend{drv: drv, h: new(hostState), tf32: o.TF32, syncEach: os.Getenv(EnvSync) == "1"}
 	be.pool.be = be
 	be.h.args.init()
 	runtime.LockOSThread()
@@ -175,9 +184,10 @@ func New(o backend.Options) (_ *Backend, err error) {
 		}
 		*a.dst = int(be.h.i32)
 	}
-	if be.ctx, err = primaryContext(drv, be.device); err != nil {
+	if be.pc, err = primaryContext(drv, be.device); err != nil {
 		return nil, err
 	}
+	be.ctx = be.pc.ctx
 	if err = drv.call("cuCtxSetCurrent", drv.ctxSetCurrent, be.ctx); err != nil {
 		return nil, err
 	}
@@ -220,32 +230,100 @@ func New(o backend.Options) (_ *Backend, err error) {
 }
 
 // primaryContexts holds the primary context of each device this process has
-// opened. A context is retained once and never released: releasing the last
+// opened. A context is retained once and kept: releasing the last
 // reference resets the device's primary context, which would leave stale
 // the runtime state that cuBLAS keeps for it, and a later New in the same
 // process would then fail (PyTorch, too, keeps its contexts for the life of
-// the process).
+// the process). The exception is a sticky error (see lose), after which the
+// context is reset and released, and the next New retains a fresh one.
 var primaryContexts struct {
 	sync.Mutex
-	ctx map[int32]uintptr
+	ctx map[int32]*primary
 	out uint64
 }
 
-func primaryContext(drv *driver, device int32) (uintptr, error) {
+// primary is a device's primary context, shared by every Backend on it.
+type primary struct {
+	ctx  uintptr
+	lost error // the sticky error that ended it; guarded by primaryContexts
+}
+
+func primaryContext(drv *driver, device int32) (*primary, error) {
 	pc := &primaryContexts
 	pc.Lock()
 	defer pc.Unlock()
-	if ctx, ok := pc.ctx[device]; ok {
-		return ctx, nil
+	if p, ok := pc.ctx[device]; ok {
+		return p, nil
 	}
 	if err := drv.call("cuDevicePrimaryCtxRetain", drv.devicePrimaryCtxRetain, uintptr(unsafe.Pointer(&pc.out)), uintptr(device)); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if pc.ctx == nil {
-		pc.ctx = map[int32]uintptr{}
+		pc.ctx = map[int32]*primary{}
 	}
-	pc.ctx[device] = uintptr(pc.out)
-	return uintptr(pc.out), nil
+	p := &primary{ctx: uintptr(pc.out)}
+	pc.ctx[device] = p
+	return p, nil
+}
+
+// stickyResult reports whether a CUresult leaves the context unusable: a
+// kernel faulted, and every later call on the context returns the error.
+func stickyResult(res int) bool {
+	switch res {
+	case 214, // CUDA_ERROR_ECC_UNCORRECTABLE
+		700, // CUDA_ERROR_ILLEGAL_ADDRESS
+		702, // CUDA_ERROR_LAUNCH_TIMEOUT
+		710, // CUDA_ERROR_ASSERT
+		714, // CUDA_ERROR_HARDWARE_STACK_ERROR
+		715, // CUDA_ERROR_ILLEGAL_INSTRUCTION
+		716, // CUDA_ERROR_MISALIGNED_ADDRESS
+		717, // CUDA_ERROR_INVALID_ADDRESS_SPACE
+		718, // CUDA_ERROR_INVALID_PC
+		719: // CUDA_ERROR_LAUNCH_FAILED
+		return true
+	}
+	return false
+}
+
+// fail returns err, and, when err is a sticky error, first gives up the
+// device's primary context: it resets it (freeing everything on it, which
+// is all lost anyway) and releases it, so that a Backend opened afterwards
+// in this process gets a fresh context instead of the same error forever.
+// Every Backend on the old context is lost: its operations panic with err,
+// and its Close has nothing left to free.
+func (be *Backend) fail(err error) error {
+	var e *Error
+	if !errors.As(err, &e) || !stickyResult(e.Result) || be.pc == nil {
+		return err
+	}
+	pc := &primaryContexts
+	pc.Lock()
+	defer pc.Unlock()
+	p := be.pc
+	if p.lost != nil {
+		return err
+	}
+	p.lost = err
+	d := be.drv
+	if rerr := d.call("cuDevicePrimaryCtxReset", d.devicePrimaryCtxReset, uintptr(be.device)); rerr != nil {
+		p.lost = fmt.Errorf("%w (and resetting the device failed: %v)", err, rerr)
+	} else if rerr := d.call("cuDevicePrimaryCtxRelease", d.devicePrimaryCtxRelease, uintptr(be.device)); rerr != nil {
+		p.lost = fmt.Errorf("%w (and releasing the reset context failed: %v)", err, rerr)
+	}
+	if pc.ctx[be.device] == p {
+		delete(pc.ctx, be.device)
+	}
+	return p.lost
+}
+
+// lost returns the sticky error that ended this backend's context, if any.
+func (be *Backend) lost() error {
+	if be.pc == nil {
+		return nil
+	}
+	primaryContexts.Lock()
+	defer primaryContexts.Unlock()
+	return be.pc.lost
 }
 
 // openBLAS loads cuBLAS and creates the handle, trying the sonames from
@@ -326,6 +404,9 @@ func (be *Backend) Details() string {
 	if be.tf32 {
 		mode = "tf32"
 	}
+	if be.syncEach {
+		mode += ", " + EnvSync + "=1: synchronised after every launch"
+	}
 	v := be.blasVersion // major*10000 + minor*100 + patch
 	return fmt.Sprintf("cuda %s (sm_%d%d, %d SMs), driver %d.%d, cuBLAS %d.%d.%d, gemm %s",
 		be.deviceName, be.ccMajor, be.ccMinor, be.smCount,
@@ -336,18 +417,32 @@ func (be *Backend) Details() string {
 func (be *Backend) Asynchronous() bool { return true }
 
 // begin makes the backend's context current on this goroutine's OS thread
-// for the duration of one operation; end undoes begin.
+// for the duration of one operation; end undoes begin. On a backend whose
+// context a fault ended it panics with that fault: the memory it would
+// touch is gone.
 func (be *Backend) begin() {
+	if err := be.tryBegin(); err != nil {
+		panic(err)
+	}
+}
+
+// tryBegin is begin for the operations that return errors.
+func (be *Backend) tryBegin() error {
 	be.mu.Lock()
 	if be.closed {
 		be.mu.Unlock()
-		panic("cuda: operation on a closed backend")
+		return errors.New("cuda: operation on a closed backend")
+	}
+	if err := be.lost(); err != nil {
+		be.mu.Unlock()
+		return fmt.Errorf("cuda: the device was reset after an earlier fault: %w", err)
 	}
 	runtime.LockOSThread()
 	if err := be.drv.call("cuCtxSetCurrent", be.drv.ctxSetCurrent, be.ctx); err != nil {
 		be.end() // a deferred Close must not find the lock held
-		panic(err)
+		return be.fail(err)
 	}
+	return nil
 }
 
 func (be *Backend) end() {
@@ -355,9 +450,10 @@ func (be *Backend) end() {
 	be.mu.Unlock()
 }
 
+// must panics with err, after fail has dealt with a sticky one.
 func (be *Backend) must(err error) {
 	if err != nil {
-		panic(err)
+		panic(be.fail(err))
 	}
 }
 
@@ -371,6 +467,12 @@ func (be *Backend) Close() error {
 		return nil
 	}
 	be.closed = true
+	if be.lost() != nil {
+		// The reset freed the memory, module, stream and events; only the
+		// cuBLAS handle's host memory is left, and cuBLAS cannot be asked
+		// to free it on a context that no longer exists.
+		return nil
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var errs []error
@@ -422,33 +524,45 @@ func (be *Backend) release() error {
 // DeviceTime runs fn, which queues operations on this backend, and returns
 // the time the device spent on them, measured between two events.
 func (be *Backend) DeviceTime(fn func()) (time.Duration, error) {
-	be.begin()
+	if err := be.tryBegin(); err != nil {
+		return 0, err
+	}
 	err := be.drv.call("cuEventRecord", be.drv.eventRecord, be.start, be.stream)
+	if err != nil {
+		err = be.fail(err)
+	}
 	be.end()
 	if err != nil {
 		return 0, err
 	}
 	fn()
-	be.begin()
+	if err := be.tryBegin(); err != nil {
+		return 0, err
+	}
 	defer be.end()
 	d := be.drv
 	if err := d.call("cuEventRecord", d.eventRecord, be.stop, be.stream); err != nil {
-		return 0, err
+		return 0, be.fail(err)
 	}
 	if err := d.call("cuEventSynchronize", d.eventSynchronize, be.stop); err != nil {
-		return 0, err
+		return 0, be.fail(err)
 	}
 	if err := d.call("cuEventElapsedTime", d.eventElapsedTime, uintptr(unsafe.Pointer(&be.h.f32)), be.start, be.stop); err != nil {
-		return 0, err
+		return 0, be.fail(err)
 	}
 	return time.Duration(float64(be.h.f32) * float64(time.Millisecond)), nil
 }
 
 // Synchronize waits until every queued operation has run.
 func (be *Backend) Synchronize() error {
-	be.begin()
+	if err := be.tryBegin(); err != nil {
+		return err
+	}
 	defer be.end()
-	return be.drv.call("cuStreamSynchronize", be.drv.streamSynchronize, be.stream)
+	if err := be.drv.call("cuStreamSynchronize", be.drv.streamSynchronize, be.stream); err != nil {
+		return be.fail(err)
+	}
+	return nil
 }
 
 // maxElems bounds every size, and the element count of every matrix, so

@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -193,27 +192,6 @@ func TestOpenError(t *testing.T) {
 	t.Logf("New without a GPU: %v", err)
 }
 
-func TestLibraryCandidates(t *testing.T) {
-	env := map[string]string{}
-	getenv := func(k string) string { return env[k] }
-	names := []string{"libcublas.so.13", "libcublas.so.12"}
-	got := libraryCandidates(EnvLibCUBLAS, names, getenv)
-	want := []string{"libcublas.so.13", "libcublas.so.12",
-		"/usr/local/cuda/lib64/libcublas.so.13", "/usr/local/cuda/lib64/libcublas.so.12"}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("default search %v, want %v", got, want)
-	}
-	env["CUDA_PATH"] = "/opt/cuda"
-	got = libraryCandidates(EnvLibCUBLAS, names, getenv)
-	if len(got) != 6 || got[4] != "/opt/cuda/lib64/libcublas.so.13" {
-		t.Errorf("with CUDA_PATH: %v", got)
-	}
-	env[EnvLibCUBLAS] = "/x/libcublas.so"
-	if got = libraryCandidates(EnvLibCUBLAS, names, getenv); !reflect.DeepEqual(got, []string{"/x/libcublas.so"}) {
-		t.Errorf("with %s set: %v", EnvLibCUBLAS, got)
-	}
-}
-
 // TestKernelTableMatchesPTX: every kernel the backend looks up is an entry
 // of the embedded PTX, and every entry is looked up.
 func TestKernelTableMatchesPTX(t *testing.T) {
@@ -241,16 +219,6 @@ func TestSonameMajor(t *testing.T) {
 	}
 }
 
-// TestMissingLibraryNamed checks the error for a library that is not there.
-func TestMissingLibraryNamed(t *testing.T) {
-	t.Setenv(EnvLibCUDA, "/nonexistent/libcuda.so.1")
-	_, err := loadDriver()
-	var libErr *LibraryError
-	if !errors.As(err, &libErr) || !strings.Contains(err.Error(), "/nonexistent/libcuda.so.1") {
-		t.Fatalf("got %v, want a LibraryError naming the file", err)
-	}
-}
-
 // TestDriverSymbols resolves every entry point in the machine's libcuda and
 // libcublas, where they are installed, and names a CUresult through the
 // driver; it is the binding's check that needs no GPU.
@@ -270,5 +238,32 @@ func TestDriverSymbols(t *testing.T) {
 			t.Error(err)
 		}
 		t.Logf("libcublas: %v", err)
+	}
+}
+
+// TestColumnSplit: a column reduction of a few hundred columns spreads its
+// rows over enough blocks to fill a 132-SM GPU, and the chunks cover every
+// row exactly once.
+func TestColumnSplit(t *testing.T) {
+	be := &Backend{smCount: 132}
+	for _, c := range []struct{ rows, cols, minGrid int }{
+		{128, 256, 8},     // a batch: 8 chunks of 16 rows
+		{60000, 256, 500}, // a whole data set: about four blocks per SM
+		{60000, 1024, 500},
+		{3, 33335, 131},
+		{100003, 1, 500},
+		{0, 5, 1},
+		{1, 1, 1},
+	} {
+		sp := be.columnSplit(c.rows, c.cols)
+		if sp.grid() < c.minGrid {
+			t.Errorf("rows=%d cols=%d: %+v, a grid of %d blocks, want at least %d", c.rows, c.cols, sp, sp.grid(), c.minGrid)
+		}
+		if sp.threads*sp.colBlocks < c.cols || sp.threads%32 != 0 || sp.threads > block {
+			t.Errorf("rows=%d cols=%d: %+v does not cover the columns in whole warps", c.rows, c.cols, sp)
+		}
+		if sp.chunks*sp.rowsPerChunk < c.rows || (c.rows > 0 && (sp.chunks-1)*sp.rowsPerChunk >= c.rows) {
+			t.Errorf("rows=%d cols=%d: %+v does not cover the rows, or has an empty chunk", c.rows, c.cols, sp)
+		}
 	}
 }

@@ -4,11 +4,21 @@
 // compile against CUDA 13 headers, calls os.Exit(1) in init() when no GPU is
 // present, and fixes libcublas.so.N at link time. This package binds the
 // few driver and cuBLAS entry points it needs itself, loading libcuda.so.1
-// and libcublas.so.13, .12 or .11 at run time (the loader's search path,
-// then /usr/local/cuda/lib64 and $CUDA_PATH/lib64; FASTNN_LIBCUDA and
-// FASTNN_LIBCUBLAS name the files outright). So building needs no CUDA
-// toolkit, and a -tags cuda binary on a machine without a GPU opens with an
-// error that "auto" turns into a fallback to the CPU.
+// and libcublas.so.13, .12 or .11 at run time. Each is searched for through
+// the loader, then in the folders of $LD_LIBRARY_PATH,
+// /usr/local/nvidia/lib64, /usr/local/cuda/lib64, /usr/lib/wsl/lib and
+// $CUDA_PATH/lib64, and libcublas also in the pip wheels' folders
+// (nvidia/cu13/lib, nvidia/cublas/lib, torch/lib) of every site-packages
+// folder of the python3 on PATH; FASTNN_LIBCUDA and FASTNN_LIBCUBLAS name
+// the files outright. A failure lists every place tried and each loader
+// error. So building needs no CUDA toolkit, and a -tags cuda binary on a
+// machine without a GPU opens with an error that "auto" turns into a
+// fallback to the CPU.
+//
+// FASTNN_CUDA_SYNC=1 waits for every kernel as it is launched, so that a
+// fault names its kernel. A fault that leaves the context unusable (an
+// illegal address, say) resets the device's primary context: the backend
+// that saw it is lost, and the next one opened in the process starts clean.
 //
 // The binding uses github.com/ebitengine/purego rather than cgo with
 // dlopen: purego needs no C compiler, so `CGO_ENABLED=0 go build -tags cuda`

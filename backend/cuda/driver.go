@@ -5,9 +5,6 @@ package cuda
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
@@ -33,127 +30,68 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("cuda: %s: %s (%d)", e.Func, e.Name, e.Result)
 }
 
-// LibraryError says that a shared library could not be loaded, or lacks a
-// symbol this package needs.
-type LibraryError struct {
-	Lib   string   // "libcuda" or "libcublas"
-	Tried []string // the file names and paths tried, in order
-	Err   error    // the last loader error
-}
-
-func (e *LibraryError) Error() string {
-	return fmt.Sprintf("cuda: cannot load %s (tried %s): %v", e.Lib, strings.Join(e.Tried, ", "), e.Err)
-}
-
-func (e *LibraryError) Unwrap() error { return e.Err }
-
-// Environment variables that name a library file, bypassing the search.
-const (
-	EnvLibCUDA   = "FASTNN_LIBCUDA"
-	EnvLibCUBLAS = "FASTNN_LIBCUBLAS"
-)
-
-// libraryCandidates lists where to look for a library, in order: the file
-// named by the environment variable alone when it is set; otherwise each
-// name through the dynamic loader's normal search (LD_LIBRARY_PATH, the
-// ld.so cache), then in /usr/local/cuda/lib64 and $CUDA_PATH/lib64.
-func libraryCandidates(envVar string, names []string, getenv func(string) string) []string {
-	if f := getenv(envVar); f != "" {
-		return []string{f}
-	}
-	var out []string
-	out = append(out, names...)
-	dirs := []string{"/usr/local/cuda/lib64"}
-	if p := getenv("CUDA_PATH"); p != "" {
-		dirs = append(dirs, filepath.Join(p, "lib64"))
-	}
-	for _, d := range dirs {
-		for _, n := range names {
-			out = append(out, filepath.Join(d, n))
-		}
-	}
-	return out
-}
-
-// openLibrary dlopens the first candidate that loads.
-func openLibrary(lib, envVar string, names []string) (uintptr, string, error) {
-	tried := libraryCandidates(envVar, names, os.Getenv)
-	var last error
-	for _, path := range tried {
-		h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_GLOBAL)
-		if err == nil {
-			return h, path, nil
-		}
-		last = err
-	}
-	return 0, "", &LibraryError{Lib: lib, Tried: tried, Err: last}
-}
-
-// symbols looks up every name into the matching *uintptr.
-func symbols(lib string, h uintptr, table map[string]*uintptr) error {
-	for name, fn := range table {
-		p, err := purego.Dlsym(h, name)
-		if err != nil {
-			return &LibraryError{Lib: lib, Tried: []string{name}, Err: err}
-		}
-		*fn = p
-	}
-	return nil
-}
-
-// driver holds the entry points of libcuda.so.1.
+// driver holds the entry points of libcuda.so.1 that this package calls.
 type driver struct {
 	path string
 
 	init, driverGetVersion, deviceGetCount, deviceGet, deviceGetName, deviceGetAttribute uintptr
-	devicePrimaryCtxRetain, devicePrimaryCtxRelease, ctxSetCurrent, getErrorName         uintptr
-	memAlloc, memFree, memAllocHost, memFreeHost, memGetInfo                             uintptr
+	devicePrimaryCtxRetain, devicePrimaryCtxRelease, devicePrimaryCtxReset               uintptr
+	ctxSetCurrent, getErrorName                                                          uintptr
+	memAlloc, memFree, memAllocHost, memFreeHost                                         uintptr
 	memcpyHtoDAsync, memcpyDtoHAsync, memcpyDtoDAsync, memsetD32Async                    uintptr
 	streamCreate, streamDestroy, streamSynchronize                                       uintptr
 	eventCreate, eventDestroy, eventRecord, eventSynchronize, eventElapsedTime           uintptr
 	moduleLoadDataEx, moduleUnload, moduleGetFunction, launchKernel                      uintptr
 }
 
-func loadDriver() (*driver, error) {
-	h, path, err := openLibrary("libcuda", EnvLibCUDA, []string{"libcuda.so.1"})
-	if err != nil {
-		return nil, err
+// symbols lists every entry point, with the versions cuda.h maps its name
+// to: where a _v2 shares the unversioned signature the newest is taken
+// and the other accepted (an older driver), where it does not (the memory
+// calls, whose unversioned exports take 32-bit sizes) only the _v2 is.
+func (d *driver) symbols() []symbol {
+	return []symbol{
+		{"cuInit", plain, &d.init},
+		{"cuDriverGetVersion", plain, &d.driverGetVersion},
+		{"cuDeviceGetCount", plain, &d.deviceGetCount},
+		{"cuDeviceGet", plain, &d.deviceGet},
+		{"cuDeviceGetName", plain, &d.deviceGetName},
+		{"cuDeviceGetAttribute", plain, &d.deviceGetAttribute},
+		{"cuDevicePrimaryCtxRetain", plain, &d.devicePrimaryCtxRetain},
+		{"cuDevicePrimaryCtxRelease", v2First, &d.devicePrimaryCtxRelease},
+		{"cuDevicePrimaryCtxReset", v2First, &d.devicePrimaryCtxReset},
+		{"cuCtxSetCurrent", plain, &d.ctxSetCurrent},
+		{"cuGetErrorName", plain, &d.getErrorName},
+		{"cuMemAlloc", v2Only, &d.memAlloc},
+		{"cuMemFree", v2Only, &d.memFree},
+		{"cuMemAllocHost", v2Only, &d.memAllocHost},
+		{"cuMemFreeHost", plain, &d.memFreeHost},
+		{"cuMemcpyHtoDAsync", v2Only, &d.memcpyHtoDAsync},
+		{"cuMemcpyDtoHAsync", v2Only, &d.memcpyDtoHAsync},
+		{"cuMemcpyDtoDAsync", v2Only, &d.memcpyDtoDAsync},
+		{"cuMemsetD32Async", plain, &d.memsetD32Async},
+		{"cuStreamCreate", plain, &d.streamCreate},
+		{"cuStreamDestroy", v2First, &d.streamDestroy},
+		{"cuStreamSynchronize", plain, &d.streamSynchronize},
+		{"cuEventCreate", plain, &d.eventCreate},
+		{"cuEventDestroy", v2First, &d.eventDestroy},
+		{"cuEventRecord", plain, &d.eventRecord},
+		{"cuEventSynchronize", plain, &d.eventSynchronize},
+		{"cuEventElapsedTime", plain, &d.eventElapsedTime},
+		{"cuModuleLoadDataEx", plain, &d.moduleLoadDataEx},
+		{"cuModuleUnload", plain, &d.moduleUnload},
+		{"cuModuleGetFunction", plain, &d.moduleGetFunction},
+		{"cuLaunchKernel", plain, &d.launchKernel},
 	}
-	d := &driver{path: path}
-	err = symbols("libcuda", h, map[string]*uintptr{
-		"cuInit":                    &d.init,
-		"cuDriverGetVersion":        &d.driverGetVersion,
-		"cuDeviceGetCount":          &d.deviceGetCount,
-		"cuDeviceGet":               &d.deviceGet,
-		"cuDeviceGetName":           &d.deviceGetName,
-		"cuDeviceGetAttribute":      &d.deviceGetAttribute,
-		"cuDevicePrimaryCtxRetain":  &d.devicePrimaryCtxRetain,
-		"cuDevicePrimaryCtxRelease": &d.devicePrimaryCtxRelease,
-		"cuCtxSetCurrent":           &d.ctxSetCurrent,
-		"cuGetErrorName":            &d.getErrorName,
-		"cuMemAlloc_v2":             &d.memAlloc,
-		"cuMemFree_v2":              &d.memFree,
-		"cuMemAllocHost_v2":         &d.memAllocHost,
-		"cuMemFreeHost":             &d.memFreeHost,
-		"cuMemGetInfo_v2":           &d.memGetInfo,
-		"cuMemcpyHtoDAsync_v2":      &d.memcpyHtoDAsync,
-		"cuMemcpyDtoHAsync_v2":      &d.memcpyDtoHAsync,
-		"cuMemcpyDtoDAsync_v2":      &d.memcpyDtoDAsync,
-		"cuMemsetD32Async":          &d.memsetD32Async,
-		"cuStreamCreate":            &d.streamCreate,
-		"cuStreamDestroy_v2":        &d.streamDestroy,
-		"cuStreamSynchronize":       &d.streamSynchronize,
-		"cuEventCreate":             &d.eventCreate,
-		"cuEventDestroy_v2":         &d.eventDestroy,
-		"cuEventRecord":             &d.eventRecord,
-		"cuEventSynchronize":        &d.eventSynchronize,
-		"cuEventElapsedTime":        &d.eventElapsedTime,
-		"cuModuleLoadDataEx":        &d.moduleLoadDataEx,
-		"cuModuleUnload":            &d.moduleUnload,
-		"cuModuleGetFunction":       &d.moduleGetFunction,
-		"cuLaunchKernel":            &d.launchKernel,
-	})
-	if err != nil {
+}
+
+func loadDriver() (*driver, error) {
+	return loadDriverFrom(defaultSearcher)
+}
+
+func loadDriverFrom(s searcher) (*driver, error) {
+	d := new(driver)
+	var err error
+	if d.path, err = s.load(libCUDA, d.symbols()); err != nil {
 		return nil, err
 	}
 	return d, nil

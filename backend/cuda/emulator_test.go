@@ -3,12 +3,18 @@
 package cuda
 
 import (
+	"errors"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
+	"unsafe"
+
+	"github.com/ebitengine/purego"
 
 	"github.com/fastnn/fastnn/backend"
 	"github.com/fastnn/fastnn/backend/conformance"
@@ -35,9 +41,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// openEmulated opens the backend on the emulator, building it once per test
-// binary; it skips without a C++20 compiler.
-func openEmulated(t *testing.T, o backend.Options) *Backend {
+// emulatorPath builds the emulator once per test binary and returns the
+// library's path; it skips without a C++20 compiler.
+func emulatorPath(t *testing.T) string {
 	t.Helper()
 	cxx, err := exec.LookPath("g++")
 	if err != nil {
@@ -72,6 +78,13 @@ func openEmulated(t *testing.T, o backend.Options) *Backend {
 	if emulator.err != nil {
 		t.Fatalf("building the CUDA emulator: %v", emulator.err)
 	}
+	return emulator.path
+}
+
+// openEmulated opens the backend on the emulator.
+func openEmulated(t *testing.T, o backend.Options) *Backend {
+	t.Helper()
+	emulatorPath(t)
 	t.Setenv(EnvLibCUDA, emulator.path)
 	t.Setenv(EnvLibCUBLAS, emulator.path)
 	be, err := New(o)
@@ -173,4 +186,108 @@ func TestDoubleFreeEmulated(t *testing.T) {
 		}
 	}()
 	be.Free(x)
+}
+
+// injectFault arms the emulator's fault: the next launch of kernel faults
+// with the CUresult res, which then sticks to the context.
+func injectFault(t *testing.T, kernel string, res int) {
+	t.Helper()
+	h, err := purego.Dlopen(emulatorPath(t), purego.RTLD_NOW|purego.RTLD_GLOBAL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn, err := purego.Dlsym(h, "fastnnEmuFault")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := append([]byte(kernel), 0) // heap memory: it does not move
+	purego.SyscallN(fn, uintptr(unsafe.Pointer(&name[0])), uintptr(res))
+	runtime.KeepAlive(name)
+}
+
+// panicOf runs f and returns what it panicked with, as an error.
+func panicOf(t *testing.T, f func()) (err error) {
+	t.Helper()
+	defer func() {
+		r := recover()
+		if r == nil {
+			t.Fatal("no panic")
+		}
+		e, ok := r.(error)
+		if !ok {
+			t.Fatalf("panicked with %T %v, want an error", r, r)
+		}
+		err = e
+	}()
+	f()
+	return nil
+}
+
+// checkFresh opens a new backend after a fault and runs work on it: the
+// fault must not have poisoned the process.
+func checkFresh(t *testing.T) {
+	t.Helper()
+	be := openEmulated(t, backend.Options{})
+	x, y, z := be.Alloc(3), be.Alloc(3), be.Alloc(3)
+	be.Upload(x, []float32{1, 2, 3})
+	be.Fill(y, 10, 3)
+	be.Add(x, y, z, 3)
+	got := make([]float32, 3)
+	be.Download(got, z)
+	if got[0] != 11 || got[2] != 13 {
+		t.Fatalf("after the reset, Add gave %v", got)
+	}
+}
+
+// TestFaultSyncEmulated: with FASTNN_CUDA_SYNC=1 a faulting kernel is
+// named in the panic; the context is reset, so the faulted backend's next
+// operation panics with the same fault (its memory is gone) and its Close
+// succeeds, and a backend opened afterwards works.
+func TestFaultSyncEmulated(t *testing.T) {
+	t.Setenv(EnvSync, "1")
+	be := openEmulated(t, backend.Options{})
+	if !strings.Contains(be.Details(), EnvSync) {
+		t.Errorf("Details %q does not say that launches are synchronised", be.Details())
+	}
+	x, y, z := be.Alloc(4), be.Alloc(4), be.Alloc(4)
+	be.Add(x, y, z, 4) // a launch before the fault works
+	injectFault(t, "mul", 700)
+	err := panicOf(t, func() { be.Mul(x, y, z, 4) })
+	var ke *KernelError
+	var de *Error
+	if !errors.As(err, &ke) || ke.Kernel != "mul" || !errors.As(err, &de) || de.Name != "CUDA_ERROR_ILLEGAL_ADDRESS" {
+		t.Fatalf("got %v, want a KernelError naming mul with CUDA_ERROR_ILLEGAL_ADDRESS", err)
+	}
+	t.Log(err)
+	err = panicOf(t, func() { be.Fill(x, 1, 4) })
+	if !errors.As(err, &ke) || ke.Kernel != "mul" {
+		t.Errorf("the faulted backend's next operation: %v, want the fault in mul", err)
+	}
+	if err := be.Close(); err != nil {
+		t.Errorf("Close after the fault: %v", err)
+	}
+	checkFresh(t)
+}
+
+// TestFaultAsyncEmulated: without FASTNN_CUDA_SYNC the fault shows at the
+// next call that waits (here Download), and the reset still happens.
+func TestFaultAsyncEmulated(t *testing.T) {
+	t.Setenv(EnvSync, "")
+	be := openEmulated(t, backend.Options{})
+	x, y := be.Alloc(4), be.Alloc(4)
+	injectFault(t, "scale", 719)
+	be.Scale(x, 2, 4) // queued: no error yet
+	err := panicOf(t, func() { be.Download(make([]float32, 4), y) })
+	var de *Error
+	if !errors.As(err, &de) || de.Name != "CUDA_ERROR_LAUNCH_FAILED" {
+		t.Fatalf("got %v, want CUDA_ERROR_LAUNCH_FAILED", err)
+	}
+	var ke *KernelError
+	if errors.As(err, &ke) {
+		t.Errorf("without %s the kernel cannot be known, yet the error names %q", EnvSync, ke.Kernel)
+	}
+	if err := be.Synchronize(); err == nil || !errors.As(err, &de) {
+		t.Errorf("Synchronize on the faulted backend: %v", err)
+	}
+	checkFresh(t)
 }

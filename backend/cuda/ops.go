@@ -14,8 +14,8 @@ import (
 // which holds argument i in its low bytes (little-endian), so one 8-byte
 // slot serves pointers, 64-bit and 32-bit values alike.
 type launchArgs struct {
-	vals [16]uint64
-	ptrs [16]uintptr
+	vals [24]uint64
+	ptrs [24]uintptr
 	n    int
 }
 
@@ -44,9 +44,31 @@ func (be *Backend) args() *launchArgs { return be.h.args.reset() }
 // launch queues fn on the stream with grid x threads blocks (one
 // dimension each) and the parameters in be.h.args.
 func (be *Backend) launch(name string, fn uintptr, grid, threads int) {
-	be.must(be.drv.call(name, be.drv.launchKernel, fn,
+	be.must(be.drv.call("cuLaunchKernel("+name+")", be.drv.launchKernel, fn,
 		uintptr(grid), 1, 1, uintptr(threads), 1, 1, 0, be.stream,
 		uintptr(unsafe.Pointer(&be.h.args.ptrs[0])), 0))
+	be.checkLaunch(name)
+}
+
+// KernelError is a fault found by waiting for one kernel or cuBLAS call
+// ($FASTNN_CUDA_SYNC=1): it names the kernel that caused it.
+type KernelError struct {
+	Kernel string
+	Err    error
+}
+
+func (e *KernelError) Error() string { return "cuda: kernel " + e.Kernel + " failed: " + e.Err.Error() }
+func (e *KernelError) Unwrap() error { return e.Err }
+
+// checkLaunch, with EnvSync set, waits for the work just queued, so that a
+// fault in it is reported as that kernel's.
+func (be *Backend) checkLaunch(name string) {
+	if !be.syncEach {
+		return
+	}
+	if err := be.drv.call("cuStreamSynchronize", be.drv.streamSynchronize, be.stream); err != nil {
+		panic(be.fail(&KernelError{Kernel: name, Err: err}))
+	}
 }
 
 // gridFor is the grid of a grid-stride kernel over n elements: enough
@@ -98,6 +120,7 @@ func (be *Backend) Gemm(transA, transB bool, m, n, k int, alpha float32, a, b ba
 		uintptr(unsafe.Pointer(&be.h.alpha)), uintptr(bb.ptr), uintptr(ldb),
 		uintptr(ab.ptr), uintptr(lda),
 		uintptr(unsafe.Pointer(&be.h.beta)), uintptr(cb.ptr), uintptr(n)))
+	be.checkLaunch("cublasSgemm_v2")
 }
 
 func (be *Backend) AddBias(x, bias backend.Buffer, rows, cols int) {
@@ -201,6 +224,43 @@ func (be *Backend) DropoutMask(mask backend.Buffer, n int, p float32, seed uint6
 // columnGrid is the grid of a one-thread-per-column kernel.
 func columnGrid(cols int) int { return max(1, (cols+block-1)/block) }
 
+// columnSplit lays out a column kernel (see fastnn.cu): tiles of threads
+// consecutive columns by chunks of rowsPerChunk rows, about four blocks per
+// SM, each with at least minChunkRows rows. The layout depends only on the
+// shape and the SM count, so the sums, added in chunk order, repeat.
+type columnSplit struct{ threads, colBlocks, chunks, rowsPerChunk int }
+
+const minChunkRows = 16
+
+func (be *Backend) columnSplit(rows, cols int) columnSplit {
+	threads := rowThreads(cols)
+	colBlocks := (cols + threads - 1) / threads
+	chunks := max(1, min(4*max(be.smCount, 1)/colBlocks, (rows+minChunkRows-1)/minChunkRows))
+	rowsPerChunk := max(1, (rows+chunks-1)/chunks)
+	chunks = max(1, (rows+rowsPerChunk-1)/rowsPerChunk)
+	return columnSplit{threads, colBlocks, chunks, rowsPerChunk}
+}
+
+func (c columnSplit) grid() int { return c.colBlocks * c.chunks }
+
+// launchColumns queues a column kernel whose arguments, but for the
+// layout's rowsPerChunk and colBlocks, are set.
+func (be *Backend) launchColumns(name string, fn uintptr, sp columnSplit) {
+	be.h.args.i32(sp.rowsPerChunk).i32(sp.colBlocks)
+	be.launch(name, fn, sp.grid(), sp.threads)
+}
+
+// workspace takes device memory for n float64s from the allocator, for
+// the partial sums of the operation being queued (inside begin/end); done
+// gives it back once the launches that use it are queued: work that takes
+// it next is queued after them on the one stream.
+func (be *Backend) workspace(n int) (ptr uint64, done func()) {
+	class := sizeClass(8 * max(n, 1))
+	p, err := be.pool.get(class)
+	be.must(err)
+	return p, func() { be.pool.put(p, class) }
+}
+
 func (be *Backend) BatchNormForward(x, y, gamma, beta, mean, invStd, runMean, runVar backend.Buffer, rows, cols int, momentum, eps float32, training bool) {
 	const op = "BatchNormForward"
 	checkSize(op, rows, cols, rows*cols)
@@ -216,9 +276,22 @@ func (be *Backend) BatchNormForward(x, y, gamma, beta, mean, invStd, runMean, ru
 	}
 	be.begin()
 	defer be.end()
-	be.args().buf(xb).buf(yb).buf(gb).buf(bb).buf(mb).buf(sb).buf(rmb).buf(rvb).
-		i32(rows).i32(cols).f32(momentum).f32(eps).flag(training)
-	be.launch("batchnorm_forward", be.fn.batchnormForward, columnGrid(cols), block)
+	sp := be.columnSplit(rows, cols)
+	var sum, sq uint64 // the partial sums, in training only
+	if training {
+		var done func()
+		sum, done = be.workspace(sp.chunks * cols)
+		defer done()
+		sq, done = be.workspace(sp.chunks * cols)
+		defer done()
+		be.args().buf(xb).u64(sum).i32(rows).i32(cols)
+		be.launchColumns("col_sums", be.fn.colSums, sp)
+		be.args().buf(xb).u64(sum).u64(sq).i32(rows).i32(cols)
+		be.launchColumns("col_sq_devs", be.fn.colSqDevs, sp)
+	}
+	be.args().buf(xb).buf(yb).buf(gb).buf(bb).buf(mb).buf(sb).buf(rmb).buf(rvb).u64(sum).u64(sq).
+		i32(rows).i32(cols).i32(sp.rowsPerChunk).i32(sp.colBlocks).f32(momentum).f32(eps).flag(training)
+	be.launch("batchnorm_forward", be.fn.batchnormForward, sp.grid(), sp.threads)
 }
 
 func (be *Backend) BatchNormBackward(x, dy, dx, gamma, mean, invStd, dGamma, dBeta backend.Buffer, rows, cols int) {
@@ -232,8 +305,15 @@ func (be *Backend) BatchNormBackward(x, dy, dx, gamma, mean, invStd, dGamma, dBe
 	}
 	be.begin()
 	defer be.end()
-	be.args().buf(xb).buf(dyb).buf(dxb).buf(gb).buf(mb).buf(sb).buf(dgb).buf(dbb).i32(rows).i32(cols)
-	be.launch("batchnorm_backward", be.fn.batchnormBackward, columnGrid(cols), block)
+	sp := be.columnSplit(rows, cols)
+	sumDy, done := be.workspace(sp.chunks * cols)
+	defer done()
+	sumDyXhat, done := be.workspace(sp.chunks * cols)
+	defer done()
+	be.args().buf(xb).buf(dyb).buf(mb).buf(sb).u64(sumDy).u64(sumDyXhat).i32(rows).i32(cols)
+	be.launchColumns("batchnorm_backward_sums", be.fn.batchnormBackwardSums, sp)
+	be.args().buf(xb).buf(dyb).buf(dxb).buf(gb).buf(mb).buf(sb).buf(dgb).buf(dbb).u64(sumDy).u64(sumDyXhat).i32(rows).i32(cols)
+	be.launchColumns("batchnorm_backward", be.fn.batchnormBackward, sp)
 }
 
 // binary queues c = f(a, b) for the elementwise kernels add and mul.
@@ -284,7 +364,12 @@ func (be *Backend) SumRows(x, out backend.Buffer, rows, cols int, beta float32) 
 	}
 	be.begin()
 	defer be.end()
-	be.args().buf(xb).buf(ob).i32(rows).i32(cols).f32(beta)
+	sp := be.columnSplit(rows, cols)
+	part, done := be.workspace(sp.chunks * cols)
+	defer done()
+	be.args().buf(xb).u64(part).i32(rows).i32(cols)
+	be.launchColumns("col_sums", be.fn.colSums, sp)
+	be.args().u64(part).buf(ob).i32(sp.chunks).i32(cols).f32(beta)
 	be.launch("sum_rows", be.fn.sumRows, columnGrid(cols), block)
 }
 

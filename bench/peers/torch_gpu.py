@@ -7,6 +7,8 @@ usage:
 import gzip, os, struct, sys, time
 import numpy as np, torch, torch.nn as nn
 
+if not torch.cuda.is_available():
+    sys.exit("torch_gpu.py: torch %s sees no CUDA device" % torch.__version__)
 dev = torch.device("cuda")
 
 def timed(f, reps=5):

@@ -122,6 +122,9 @@ static const std::vector<std::pair<std::string, Kernel>> kernelTable = {
     {"argmax_rows", wrap(argmax_rows)},
     {"count_correct", wrap(count_correct)},
     {"pointwise_loss", wrap(pointwise_loss)},
+    {"col_sums", wrap(col_sums)},
+    {"col_sq_devs", wrap(col_sq_devs)},
+    {"batchnorm_backward_sums", wrap(batchnorm_backward_sums)},
 };
 
 // ---- the driver API ----
@@ -136,10 +139,32 @@ enum {
     OUT_OF_MEMORY = 2,
     NOT_INITIALIZED = 3,
     INVALID_IMAGE = 200,
+    INVALID_CONTEXT = 201,
     INVALID_HANDLE = 400,
     NOT_FOUND = 500,
+    ILLEGAL_ADDRESS = 700,
     LAUNCH_OUT_OF_RESOURCES = 701,
+    LAUNCH_FAILED = 719,
 };
+
+// Faults, for the tests of the backend's error handling. fastnnEmuFault
+// arms one: the named kernel's next launch returns success (launches are
+// asynchronous) but does not run, and from then on, as after a real
+// illegal address, every call on the context returns the sticky error
+// until cuDevicePrimaryCtxReset, which also frees every allocation and
+// retires the context: a handle retained before the reset is invalid.
+static std::string faultKernel;
+static CUresult faultResult, sticky;
+API void fastnnEmuFault(const char *kernel, int result) {
+    faultKernel = kernel;
+    faultResult = result;
+}
+#define RETURN_IF_STICKY() \
+    do {                    \
+        if (sticky) {       \
+            return sticky;  \
+        }                   \
+    } while (0)
 
 static bool initialised;
 static std::mutex allocMu;
@@ -207,13 +232,29 @@ API CUresult cuDeviceGetAttribute(int *v, int attr, int dev) {
     }
     return dev == 0 ? SUCCESS : INVALID_VALUE;
 }
-static int contextToken;
+static int contextTokens[1024], contextGeneration; // the context is &contextTokens[generation % 1024]
+static void *context() { return &contextTokens[contextGeneration % 1024]; }
 API CUresult cuDevicePrimaryCtxRetain(void **ctx, int dev) {
-    *ctx = &contextToken;
+    *ctx = context();
     return dev == 0 ? SUCCESS : INVALID_VALUE;
 }
+// Only the unversioned export: the backend falls back to it from _v2, as
+// it must on a driver older than CUDA 11.
 API CUresult cuDevicePrimaryCtxRelease(int dev) { return dev == 0 ? SUCCESS : INVALID_VALUE; }
-API CUresult cuCtxSetCurrent(void *ctx) { return ctx == &contextToken ? SUCCESS : INVALID_HANDLE; }
+API CUresult cuDevicePrimaryCtxReset_v2(int dev) {
+    if (dev != 0) {
+        return INVALID_VALUE;
+    }
+    std::lock_guard<std::mutex> g(allocMu);
+    for (auto &a : allocations) {
+        free((void *)a.first);
+    }
+    allocations.clear();
+    sticky = SUCCESS;
+    contextGeneration++;
+    return SUCCESS;
+}
+API CUresult cuCtxSetCurrent(void *ctx) { return ctx == context() ? SUCCESS : INVALID_CONTEXT; }
 API CUresult cuGetErrorName(CUresult r, const char **s) {
     switch (r) {
     case SUCCESS: *s = "CUDA_SUCCESS"; return SUCCESS;
@@ -221,6 +262,9 @@ API CUresult cuGetErrorName(CUresult r, const char **s) {
     case OUT_OF_MEMORY: *s = "CUDA_ERROR_OUT_OF_MEMORY"; return SUCCESS;
     case NOT_INITIALIZED: *s = "CUDA_ERROR_NOT_INITIALIZED"; return SUCCESS;
     case INVALID_IMAGE: *s = "CUDA_ERROR_INVALID_IMAGE"; return SUCCESS;
+    case INVALID_CONTEXT: *s = "CUDA_ERROR_INVALID_CONTEXT"; return SUCCESS;
+    case ILLEGAL_ADDRESS: *s = "CUDA_ERROR_ILLEGAL_ADDRESS"; return SUCCESS;
+    case LAUNCH_FAILED: *s = "CUDA_ERROR_LAUNCH_FAILED"; return SUCCESS;
     case INVALID_HANDLE: *s = "CUDA_ERROR_INVALID_HANDLE"; return SUCCESS;
     case NOT_FOUND: *s = "CUDA_ERROR_NOT_FOUND"; return SUCCESS;
     case LAUNCH_OUT_OF_RESOURCES: *s = "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES"; return SUCCESS;
@@ -229,25 +273,30 @@ API CUresult cuGetErrorName(CUresult r, const char **s) {
     return INVALID_VALUE;
 }
 API CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
+    RETURN_IF_STICKY();
     if (bytes == 0) {
         return INVALID_VALUE;
     }
     *p = (CUdeviceptr)allocate(bytes);
     return *p ? SUCCESS : OUT_OF_MEMORY;
 }
-API CUresult cuMemFree_v2(CUdeviceptr p) { return release(p); }
+API CUresult cuMemFree_v2(CUdeviceptr p) {
+    RETURN_IF_STICKY();
+    return release(p);
+}
 API CUresult cuMemAllocHost_v2(void **p, size_t bytes) {
+    RETURN_IF_STICKY();
     *p = allocate(bytes);
     return *p ? SUCCESS : OUT_OF_MEMORY;
 }
-API CUresult cuMemFreeHost(void *p) { return release((uintptr_t)p); }
-API CUresult cuMemGetInfo_v2(size_t *free, size_t *total) {
-    *free = *total = size_t(1) << 34;
-    return SUCCESS;
+API CUresult cuMemFreeHost(void *p) {
+    RETURN_IF_STICKY();
+    return release((uintptr_t)p);
 }
 // The copies check both ranges against the allocations: a wrong size or
 // offset in the binding is an error here, not silent corruption.
 static CUresult copyChecked(uintptr_t dst, uintptr_t src, size_t bytes) {
+    RETURN_IF_STICKY();
     if (!inBlock(dst, bytes) || !inBlock(src, bytes)) {
         return INVALID_VALUE;
     }
@@ -264,6 +313,7 @@ API CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes
     return copyChecked(dst, src, bytes);
 }
 API CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned v, size_t n, void *) {
+    RETURN_IF_STICKY();
     if (!inBlock(dst, 4 * n)) {
         return INVALID_VALUE;
     }
@@ -283,7 +333,7 @@ API CUresult cuStreamCreate(void **s, unsigned) {
     return SUCCESS;
 }
 API CUresult cuStreamDestroy_v2(void *) { return SUCCESS; }
-API CUresult cuStreamSynchronize(void *) { return SUCCESS; }
+API CUresult cuStreamSynchronize(void *) { return sticky; }
 API CUresult cuEventCreate(void **e, unsigned) {
     *e = new Event;
     return SUCCESS;
@@ -293,13 +343,14 @@ API CUresult cuEventDestroy_v2(void *e) {
     return SUCCESS;
 }
 API CUresult cuEventRecord(void *e, void *s) {
+    RETURN_IF_STICKY();
     if (s != &streamToken) {
         return INVALID_HANDLE;
     }
     ((Event *)e)->at = std::chrono::steady_clock::now();
     return SUCCESS;
 }
-API CUresult cuEventSynchronize(void *) { return SUCCESS; }
+API CUresult cuEventSynchronize(void *) { return sticky; }
 API CUresult cuEventElapsedTime(float *ms, void *start, void *stop) {
     *ms = std::chrono::duration<float, std::milli>(((Event *)stop)->at - ((Event *)start)->at).count();
     return SUCCESS;
@@ -343,6 +394,7 @@ static void fiberMain() {
 
 API CUresult cuLaunchKernel(uintptr_t f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                             unsigned shared, void *stream, void **params, void **extra) {
+    RETURN_IF_STICKY();
     if (f < 1 || f > kernelTable.size() || stream != &streamToken) {
         return INVALID_HANDLE;
     }
@@ -351,6 +403,11 @@ API CUresult cuLaunchKernel(uintptr_t f, unsigned gx, unsigned gy, unsigned gz, 
     }
     if (bx == 0 || bx > 1024 || bx % 32 != 0) { // every launch of the backend uses whole warps
         return LAUNCH_OUT_OF_RESOURCES;
+    }
+    if (!faultKernel.empty() && kernelTable[f - 1].first == faultKernel) {
+        faultKernel.clear();
+        sticky = faultResult;
+        return SUCCESS;
     }
     static std::mutex launchMu; // the fibers' state is global
     std::lock_guard<std::mutex> g(launchMu);
