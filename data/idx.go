@@ -2,7 +2,6 @@ package data
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -35,20 +34,26 @@ var idxTypeNames = map[byte]string{
 	0x0E: "float64",
 }
 
-// gzipMagic opens every gzip stream.
-var gzipMagic = []byte{0x1f, 0x8b}
-
 // ReadIDX reads one IDX array of unsigned bytes (element type 0x08) from
 // r, which may be gzip-compressed (detected from the 1f 8b signature) or
 // raw. It checks the magic number, that there are 1 to 4 dimensions, each
 // greater than zero, that their product is at most 2^30, and that the
 // data that follows holds exactly that many bytes: a short stream and
-// trailing bytes are both errors, as is a corrupt gzip stream.
+// trailing bytes are both errors, as is a corrupt gzip stream, and so is
+// gzip data that expands more than MaxGzipRatio times (see
+// ErrGzipExpansion).
 //
 // Memory grows with the data actually read, never with what the header
 // claims, so a forged header cannot make ReadIDX allocate more than about
-// twice the input's size.
+// twice the (decompressed) input's size.
 func ReadIDX(r io.Reader) (*IDX, error) {
+	return readIDXInput(r, -1)
+}
+
+// readIDXInput is ReadIDX for an input of size bytes, or of unknown size
+// if size < 0. Knowing the size of gzip input lets the header's claim be
+// checked against what the input may expand to before any data is read.
+func readIDXInput(r io.Reader, size int64) (*IDX, error) {
 	br := bufio.NewReader(r)
 	head, err := br.Peek(2)
 	if err != nil && len(head) == 0 {
@@ -57,19 +62,21 @@ func ReadIDX(r io.Reader) (*IDX, error) {
 		}
 		return nil, fmt.Errorf("idx: %w", err)
 	}
-	var src io.Reader = br
-	if len(head) == 2 && head[0] == gzipMagic[0] && head[1] == gzipMagic[1] {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("idx: bad gzip stream: %w", err)
-		}
-		defer zr.Close()
-		src = zr
+	src, zipped, err := gunzipIfCompressed(br, size)
+	if err != nil {
+		return nil, fmt.Errorf("idx: %w", err)
 	}
-	return readIDX(src)
+	maxBytes := int64(-1)
+	if zipped && size >= 0 {
+		maxBytes = maxGzipOutput(size)
+	}
+	return readIDX(src, maxBytes)
 }
 
-func readIDX(r io.Reader) (*IDX, error) {
+// readIDX reads an IDX array from r. If maxBytes >= 0, r cannot deliver
+// more than maxBytes bytes in all (gzip input of known size), and a header
+// that claims more is refused before its data is read.
+func readIDX(r io.Reader, maxBytes int64) (*IDX, error) {
 	var magic [4]byte
 	if n, err := io.ReadFull(r, magic[:]); err != nil {
 		return nil, fmt.Errorf("idx: truncated header: read %d of 4 magic bytes: %w", n, unexpected(err))
@@ -103,6 +110,10 @@ func readIDX(r io.Reader) (*IDX, error) {
 		}
 		dims[i] = int(d)
 		total *= int(d)
+	}
+	if maxBytes >= 0 && int64(4+len(raw)+total) > maxBytes {
+		return nil, fmt.Errorf("idx: dimensions %v need %d bytes, more than gzip input of this size may hold: %w: at most %d bytes (%s); if the file is genuine, decompress it first (gunzip) and read it raw",
+			dims, total, ErrGzipExpansion, maxBytes, gzipLimitText())
 	}
 	data, err := readAtMost(r, total)
 	if err != nil {
@@ -166,10 +177,11 @@ func readAtMost(r io.Reader, n int) ([]byte, error) {
 }
 
 // ReadIDXFile reads an IDX file, raw or gzip-compressed, as ReadIDX
-// does; its errors name the file. For a raw file the size the header
-// claims is checked against the file's size before any data is read.
+// does; its errors name the file. The size the header claims is checked
+// before any data is read: for a raw file against the file's size, for a
+// gzip file against the most that MaxGzipRatio lets it expand to.
 func ReadIDXFile(path string) (*IDX, error) {
-	f, err := os.Open(path)
+	f, size, err := openFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +189,7 @@ func ReadIDXFile(path string) (*IDX, error) {
 	if err := checkRawIDXSize(f); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	m, err := ReadIDX(f)
+	m, err := readIDXInput(f, size)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
