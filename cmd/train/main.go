@@ -28,9 +28,13 @@ import (
 	"github.com/fastnn/fastnn/backend"
 	_ "github.com/fastnn/fastnn/backend/cpu"
 	_ "github.com/fastnn/fastnn/backend/cuda"
+	"github.com/fastnn/fastnn/data"
 	"github.com/fastnn/fastnn/internal/experiment"
 	"github.com/fastnn/fastnn/nn"
 )
+
+// stdin is what `train predict -data -` reads; tests replace it.
+var stdin io.Reader = os.Stdin
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -228,7 +232,8 @@ func predict(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var c experiment.PredictConfig
 	fs.StringVar(&c.Load, "load", "", "checkpoint written by train -save (required)")
-	fs.StringVar(&c.Data, "data", "", "CSV file with the model's feature columns, or a built-in set name")
+	fs.StringVar(&c.Data, "data", "", "CSV file with the model's feature columns, - for standard input, or a built-in set name")
+	fs.StringVar(&c.Sep, "sep", "", "CSV field separator: comma, semicolon, tab or pipe (default: detected from the header)")
 	fs.StringVar(&c.Backend, "backend", "auto", "backend: auto, cpu, cuda")
 	fs.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all)")
 	if err := fs.Parse(args); err != nil {
@@ -238,9 +243,14 @@ func predict(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if c.Load == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: train predict -load FILE -data FILE.csv")
+		fmt.Fprintln(stderr, "usage: train predict -load FILE -data FILE.csv|-")
 		return 2
 	}
+	if _, err := data.ParseSeparator(c.Sep); err != nil {
+		fmt.Fprintf(stderr, "train: -sep: %v\n", err)
+		return 2
+	}
+	c.Stdin = stdin
 	if err := experiment.Predict(c, stdout); err != nil {
 		fmt.Fprintf(stderr, "train: %v\n", err)
 		return 1
@@ -251,6 +261,11 @@ func predict(args []string, stdout, stderr io.Writer) int {
 func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, error) {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: train [flags]                                   train and test a model\n"+
+			"       train predict -load FILE -data FILE.csv|- [flags]  predict with a saved model (train predict -h)\n\nflags:\n")
+		fs.PrintDefaults()
+	}
 	c := experiment.Config{}
 	var layers string
 	var o options
@@ -258,6 +273,10 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	fs.StringVar(&c.DataDir, "data-dir", "", "folder to look in first for IDX files (mnist, fashion-mnist)")
 	fs.BoolVar(&c.Download, "download", true, "download mnist / fashion-mnist into the user cache when not found")
 	fs.StringVar(&c.Target, "target", "", "CSV target column, by name or 0-based index (default: the last)")
+	var drop string
+	fs.StringVar(&drop, "drop", "", "CSV: columns to leave out, by name or 0-based index, e.g. id,comment")
+	fs.StringVar(&c.Sep, "sep", "", "CSV field separator: comma, semicolon, tab or pipe (default: detected from the header)")
+	fs.StringVar(&c.Impute, "impute", "", "CSV missing cells (empty, NA, ?): mean or median of the training split, or drop-row (default: an error)")
 	fs.StringVar(&c.Task, "task", "", "CSV task: auto (integer targets with at most 20 values are classes), classification, regression")
 	fs.IntVar(&c.Samples, "samples", 0, "synthetic sets: number of points (default: the set's preset)")
 	fs.Float64Var(&c.Noise, "noise", -1, "synthetic sets: noise (-1: the set's preset)")
@@ -311,7 +330,7 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 		"dropout": true, "loss": true, "opt": true, "lr": true, "momentum": true, "wd": true, "l1": true, "batch": true, "epochs": true,
 		"sched": true, "step-size": true, "gamma": true, "warmup": true, "clip": true, "patience": true, "grad-flow": true,
 		"plots": true, "seed": true, "val": true, "test": true, "search": true, "trials": true,
-		"samples": true, "noise": true, "target": true, "task": true}
+		"samples": true, "noise": true, "target": true, "task": true, "drop": true, "sep": true, "impute": true}
 	o.fixed = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) {
 		o.fixed[f.Name] = true
@@ -343,6 +362,14 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	}
 	if c.Layers, err = parseLayers(layers); err != nil {
 		return c, o, err
+	}
+	if drop != "" {
+		for _, col := range strings.Split(drop, ",") {
+			if col = strings.TrimSpace(col); col == "" {
+				return c, o, fmt.Errorf("-drop %q: an empty column name", drop)
+			}
+			c.Drop = append(c.Drop, col)
+		}
 	}
 	// Every value is checked here as the run checks it, so that a bad flag
 	// exits 2, as the README says, before anything is loaded.

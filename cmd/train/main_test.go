@@ -228,6 +228,9 @@ func TestFlagErrors(t *testing.T) {
 		{"load", []string{"-load", filepath.Join(dir, "m.safetensors"), "-save", filepath.Join(dir, "n.safetensors")}},
 		{"seed", []string{"-seed", "-1"}},
 		{"nosuchflag", []string{"-nosuchflag"}},
+		{"impute", []string{"-impute", "zero", "-data", filepath.Join(dir, "x.csv")}},
+		{"sep", []string{"-sep", "colon", "-data", filepath.Join(dir, "x.csv")}},
+		{"drop", []string{"-drop", "id,,x", "-data", filepath.Join(dir, "x.csv")}},
 	}
 	for _, c := range cases {
 		code, stdout, stderr := train(t, c.args...)

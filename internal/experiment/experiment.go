@@ -24,13 +24,16 @@ import (
 // Config describes one run. Zero values (and -1 where noted) take the data
 // set's preset.
 type Config struct {
-	Data     string  // a built-in, synthetic or IDX set name, or a path to a .csv
-	DataDir  string  // where to look for IDX files first
-	Target   string  // CSV target column (name or index); "" = last
-	Task     string  // CSV: "auto" (or ""), "classification", "regression"
-	Samples  int     // synthetic sets: number of points (0: preset)
-	Noise    float64 // synthetic sets: noise (-1: preset)
-	Download bool    // MNIST / Fashion-MNIST: download when not found
+	Data     string   // a built-in, synthetic or IDX set name, or a path to a .csv
+	DataDir  string   // where to look for IDX files first
+	Target   string   // CSV target column (name or index); "" = last
+	Task     string   // CSV: "auto" (or ""), "classification", "regression"
+	Drop     []string // CSV: columns to leave out, by name or 0-based index
+	Sep      string   // CSV: field separator ("" or "auto": detected from the header; see data.ParseSeparator)
+	Impute   string   // CSV: missing cells: "" (an error), "mean", "median" (fitted on the training split) or "drop-row"
+	Samples  int      // synthetic sets: number of points (0: preset)
+	Noise    float64  // synthetic sets: noise (-1: preset)
+	Download bool     // MNIST / Fashion-MNIST: download when not found
 
 	Layers   []int // hidden widths; nil: preset; empty non-nil: no hidden layer
 	Act      string
@@ -178,6 +181,9 @@ func Run(cfg Config) (*Result, error) {
 	arch := Arch{Data: cfg.Data, Task: taskName(train.Task), Features: train.Features, Hidden: cfg.Layers,
 		Act: cfg.Act, Slope: cfg.Slope, Residual: cfg.Residual, BatchNorm: cfg.BatchNorm, Dropout: cfg.Dropout, Classes: train.Classes,
 		ClassNames: train.ClassNames, Target: cfg.Target, Columns: train.FeatureNames}
+	if e := train.Encoding; e != nil && len(e.Categories) > 0 {
+		arch.Encoding = e // only then, so that numeric tables keep the architecture JSON they had
+	}
 	if ckpt != nil {
 		if len(ckpt.Columns) > 0 && !slices.Equal(ckpt.Columns, train.FeatureNames) {
 			return nil, fmt.Errorf("-load %s: the model was trained on the columns %v, %s has %v (train predict matches columns by name)",
@@ -432,6 +438,11 @@ func (c Config) validate() error {
 		return fmt.Errorf("-load evaluates a saved model; it does not combine with -resume or -save")
 	case c.Task != "" && c.Task != "auto" && c.Task != "classification" && c.Task != "regression":
 		return fmt.Errorf("-task: want auto, classification or regression, got %q", c.Task)
+	case c.Impute != "" && c.Impute != "mean" && c.Impute != "median" && c.Impute != "drop-row":
+		return fmt.Errorf("-impute: want mean, median or drop-row, got %q", c.Impute)
+	case badSep(c.Sep):
+		_, err := data.ParseSeparator(c.Sep)
+		return fmt.Errorf("-sep: %v", err)
 	case c.Threads < 0:
 		return fmt.Errorf("-threads must be >= 0 (0: all CPUs), got %d", c.Threads)
 	case c.Sched != "" && c.Sched != "step" && c.Sched != "plateau" && c.Sched != "cosine":
@@ -582,6 +593,11 @@ func newScheduler(c Config) nn.Scheduler {
 		return &nn.CosineWarmup{BaseLR: float32(c.LR), Warmup: c.Warmup, Epochs: c.Epochs}
 	}
 	return nil
+}
+
+func badSep(s string) bool {
+	_, err := data.ParseSeparator(s)
+	return err != nil
 }
 
 // isCSVPath tells a file argument from a set name.

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestUserTables trains from the command line on the kinds of table users
+// bring (text labels, semicolons with decimal commas, an ID column, a text
+// feature, missing cells), then predicts new rows of each, from a file and
+// from standard input, and checks that the classes come out by name.
+func TestUserTables(t *testing.T) {
+	dir := t.TempDir()
+	rows := "sepal_length,sepal_width,petal_length,petal_width\n5.0,3.4,1.5,0.2\n6.7,3.1,5.6,2.4\n"
+	cases := []struct {
+		file  string
+		flags []string
+		new   string // rows to predict, setosa then virginica
+	}{
+		{"iris_species.csv", nil, rows},
+		{"iris_semicolon.csv", nil, "sepal_length;sepal_width;petal_length;petal_width\n5,0;3,4;1,5;0,2\n6,7;3,1;5,6;2,4\n"},
+		{"iris_id.csv", []string{"-drop", "id"}, "id,sepal_length,sepal_width,petal_length,petal_width\nx1,5.0,3.4,1.5,0.2\nx2,6.7,3.1,5.6,2.4\n"},
+		{"iris_categorical.csv", nil, "sepal_length,sepal_width,petal_size,garden\n5.0,3.4,small,kew\n6.7,3.1,large,wisley\n"},
+		{"iris_missing.csv", []string{"-impute", "mean"}, "sepal_length,sepal_width,petal_length,petal_width\n5.0,3.4,1.5,\n6.7,NA,5.6,2.4\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			model := filepath.Join(dir, c.file+".safetensors")
+			args := append([]string{"-data", filepath.Join("testdata", c.file), "-save", model, "-lr", "0.01", "-epochs", "60", "-json"}, c.flags...)
+			r := result(t, trainOK(t, args...))
+			if acc := r["test_acc"].(float64); acc < 0.8 {
+				t.Errorf("test accuracy %.3f", acc)
+			}
+			for i, src := range []string{"file", "stdin"} {
+				in := filepath.Join(dir, c.file+".new.csv")
+				os.WriteFile(in, []byte(c.new), 0o644)
+				data := in
+				if i == 1 {
+					stdin, data = strings.NewReader(c.new), "-"
+				}
+				code, out, stderr := train(t, "predict", "-load", model, "-data", data)
+				if code != 0 {
+					t.Fatalf("predict from %s: exit %d: %s", src, code, stderr)
+				}
+				lines := strings.Split(strings.TrimSpace(out), "\n")
+				if len(lines) != 3 || !strings.HasPrefix(lines[1], "0,setosa,") || !strings.HasPrefix(lines[2], "1,virginica,") {
+					t.Errorf("predict from %s:\n%s", src, out)
+				}
+			}
+		})
+	}
+	stdin = os.Stdin
+
+	// A category the model never saw is refused by name, and so is a
+	// missing cell for a model trained without -impute.
+	model := filepath.Join(dir, "iris_categorical.csv.safetensors")
+	stdin = strings.NewReader("sepal_length,sepal_width,petal_size,garden\n5.0,3.4,tiny,kew\n")
+	code, _, stderr := train(t, "predict", "-load", model, "-data", "-")
+	if code != 1 || !strings.Contains(stderr, `"tiny" was not seen in training`) || !strings.Contains(stderr, "petal_size") {
+		t.Errorf("unseen category: exit %d, %q", code, stderr)
+	}
+	stdin = strings.NewReader("sepal_length,sepal_width,petal_size,garden\n,3.4,small,kew\n")
+	code, _, stderr = train(t, "predict", "-load", model, "-data", "-")
+	if code != 1 || !strings.Contains(stderr, "missing value") {
+		t.Errorf("missing cell without -impute: exit %d, %q", code, stderr)
+	}
+	stdin = os.Stdin
+
+	// Without -drop, an ID column of text is an error that suggests it;
+	// without -impute, a missing cell is an error naming its place.
+	ids := filepath.Join(dir, "ids.csv")
+	os.WriteFile(ids, []byte(idTable()), 0o644)
+	if code, _, stderr := train(t, "-data", ids); code != 1 || !strings.Contains(stderr, `-drop "name"`) {
+		t.Errorf("text ID column: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr := train(t, "-data", filepath.Join("testdata", "iris_missing.csv")); code != 1 || !strings.Contains(stderr, "missing value") || !strings.Contains(stderr, "line ") {
+		t.Errorf("missing cells without -impute: exit %d, %q", code, stderr)
+	}
+	// -sep given wrongly names the separator.
+	if code, _, stderr := train(t, "-data", filepath.Join("testdata", "iris_semicolon.csv"), "-sep", "comma"); code != 1 || !strings.Contains(stderr, "comma") || !strings.Contains(stderr, "-sep") {
+		t.Errorf("wrong -sep: exit %d, %q", code, stderr)
+	}
+}
+
+// idTable is a table whose first column names each row.
+func idTable() string {
+	var b strings.Builder
+	b.WriteString("name,x,y\n")
+	for i := range 50 {
+		b.WriteString("row" + strings.Repeat("i", i) + ",1,0\n")
+	}
+	return b.String()
+}
