@@ -191,8 +191,8 @@ func printJSON(v any, stdout, stderr io.Writer) int {
 
 // search runs -search and prints the ranked table and the best run.
 func search(cfg experiment.Config, opts options, stdout, stderr io.Writer) int {
-	if cfg.Save != "" || cfg.Load != "" || cfg.Resume != "" || cfg.PlotsDir != "" {
-		fmt.Fprintln(stderr, "train: -search runs many trainings: it does not combine with -save, -load, -resume or -plots")
+	if cfg.Load != "" || cfg.Resume != "" {
+		fmt.Fprintln(stderr, "train: -search runs many trainings: it does not combine with -load or -resume")
 		return 2
 	}
 	cfg.Progress, cfg.OnEpoch = nil, nil
@@ -204,20 +204,28 @@ func search(cfg experiment.Config, opts options, stdout, stderr io.Writer) int {
 	if opts.json {
 		return printJSON(res, stdout, stderr)
 	}
-	fmt.Fprintf(stdout, "%s search, %d trials, ranked by validation loss:\n", res.Mode, len(res.Trials))
+	fmt.Fprintf(stdout, "%s search, %d trials, ranked by validation loss (trial: the order tried):\n", res.Mode, len(res.Trials))
 	for _, t := range res.Trials {
 		acc := ""
 		if t.ValAcc != nil {
 			acc = fmt.Sprintf("  val_acc %.4f", *t.ValAcc)
 		}
 		if t.Error != "" {
-			fmt.Fprintf(stdout, "%3d  %s  failed: %s\n", t.Rank, t, t.Error)
+			fmt.Fprintf(stdout, "%3d  trial %-3d %s  failed: %s\n", t.Rank, t.Trial, t, t.Error)
 			continue
 		}
-		fmt.Fprintf(stdout, "%3d  %s  val_loss %.4f%s\n", t.Rank, t, t.ValLoss, acc)
+		fmt.Fprintf(stdout, "%3d  trial %-3d %s  val_loss %.4f%s\n", t.Rank, t.Trial, t, t.ValLoss, acc)
+	}
+	if res.Retrained > 0 {
+		for _, p := range res.Plots {
+			fmt.Fprintf(stdout, "wrote %s\n", p)
+		}
+		if cfg.Save != "" {
+			fmt.Fprintf(stdout, "saved trial %d, the best, to %s\n", res.Retrained, cfg.Save)
+		}
 	}
 	best := res.Result
-	fmt.Fprintf(stdout, "best: lr %g batch %d layers %v act %s wd %g", best.LR, best.Batch, best.Layers, best.Act, res.Trials[0].WD)
+	fmt.Fprintf(stdout, "best: trial %d, lr %g batch %d layers %v act %s wd %g", res.Trials[0].Trial, best.LR, best.Batch, best.Layers, best.Act, res.Trials[0].WD)
 	if best.TestAcc != nil {
 		fmt.Fprintf(stdout, "; test accuracy %.4f\n", *best.TestAcc)
 	} else {

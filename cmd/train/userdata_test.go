@@ -93,3 +93,33 @@ func idTable() string {
 	}
 	return b.String()
 }
+
+// TestSearchSavesBest: -search with -save and -plots trains the best trial
+// again, saves and plots it, and says which trial it was; the saved model
+// scores as the best trial did.
+func TestSearchSavesBest(t *testing.T) {
+	dir := t.TempDir()
+	model, plots := filepath.Join(dir, "best.safetensors"), filepath.Join(dir, "plots")
+	args := []string{"-data", "circles", "-layers", "8", "-search", "random", "-trials", "3", "-epochs", "8", "-threads", "1", "-seed", "4"}
+	out := trainOK(t, append(args, "-save", model, "-plots", plots)...)
+	var best string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "  1  trial ") {
+			best = strings.Fields(line)[2]
+		}
+	}
+	if best == "" || !strings.Contains(out, "saved trial "+best+", the best, to "+model) || !strings.Contains(out, "best: trial "+best+",") {
+		t.Fatalf("the output does not say which trial was saved:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(plots, "loss.png")); err != nil {
+		t.Errorf("no loss plot: %v", err)
+	}
+	r := result(t, trainOK(t, append(args, "-json")...))
+	loaded := result(t, trainOK(t, "-load", model, "-threads", "1", "-json"))
+	if r["test_acc"] != loaded["test_acc"] || r["test_loss"] != loaded["test_loss"] {
+		t.Errorf("the saved model scores %v/%v, the best trial %v/%v", loaded["test_acc"], loaded["test_loss"], r["test_acc"], r["test_loss"])
+	}
+	if code, _, stderr := train(t, append(args, "-resume", model)...); code != 2 || !strings.Contains(stderr, "-resume") {
+		t.Errorf("-search -resume: exit %d, %q", code, stderr)
+	}
+}
