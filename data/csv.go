@@ -160,7 +160,7 @@ func readCSV(r io.Reader, size int64, name string, opt CSVOptions) (*Dataset, er
 			if err := textCell(cell); err != nil {
 				return nil, cellErr(j, "%v", err)
 			}
-			k, ok := text[p].add(cell)
+			k, ok := text[p].add(category(cell))
 			if !ok {
 				return nil, cellErr(j, "%s", tooManyCategories(header[j], cell))
 			}

@@ -195,6 +195,16 @@ func (t *textColumn) sorted() (values []string, pos []int) {
 	return values, pos
 }
 
+// category is the name of a cell of a text column: the cell, or, for a
+// number, its shortest float32 form, so that 1.50 and 1.5 are the same
+// category in training and in prediction.
+func category(cell string) string {
+	if v, err := strconv.ParseFloat(cell, 64); err == nil {
+		return strconv.FormatFloat(float64(float32(v)), 'g', -1, 32)
+	}
+	return cell
+}
+
 // textCell checks a text cell: it must be UTF-8, and is quoted short in
 // messages.
 func textCell(s string) error {
@@ -305,9 +315,11 @@ func readFeatures(r io.Reader, size int64, name string, enc Encoding, opt Featur
 	if err := checkHeader(header); err != nil {
 		return nil, 0, fail("line 1: %v", err)
 	}
-	at := map[string]int{}
+	at := map[string]int{} // the first column of each name (blank names may repeat)
 	for i, h := range header {
-		at[strings.TrimSpace(h)] = i
+		if _, ok := at[strings.TrimSpace(h)]; !ok {
+			at[strings.TrimSpace(h)] = i
+		}
 	}
 	idx := make([]int, len(enc.Columns))
 	for j, c := range enc.Columns {
@@ -358,7 +370,7 @@ func readFeatures(r io.Reader, size int64, name string, enc Encoding, opt Featur
 					for k := range block {
 						block[k] = nan
 					}
-				} else if k, ok := cats[cell]; ok {
+				} else if k, ok := cats[category(cell)]; ok {
 					block[k] = 1
 				} else {
 					if err := textCell(cell); err != nil {

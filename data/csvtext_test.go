@@ -155,3 +155,63 @@ func TestReadCSVMissing(t *testing.T) {
 		t.Fatalf("median %v", m.Values)
 	}
 }
+
+// FuzzReadCSVText covers what ReadCSV does beyond numbers: separators
+// (given or detected), quoting, text labels, one-hot text columns, missing
+// cells in each mode, and encodings. No input panics; an accepted table
+// is consistent with its Encoding, validates once its missing cells are
+// imputed, and ReadFeatures reads its rows back to the same features.
+func FuzzReadCSVText(f *testing.F) {
+	f.Add("a;b;y\n1,5;red;x\n2;blue;y\n", "", byte(0), byte(0))
+	f.Add("a\tb\ty\n1\t\"r,d\"\tx\n\t2\ty\n", "y", byte(2), byte(1))
+	f.Add("id,c,y\n1,K\xf6ln,0\n2,Bonn,1\n", "", byte(0), byte(0))
+	f.Add("a,c,y\n1,1.50,0\n2,x,1\n3,1.5,0\n", "", byte(1), byte(0))
+	f.Add("a,c,y\nNA,?,cat\n2,,dog\n", "0", byte(0), byte(1))
+	f.Add("a|b|y\n1|2|0\n", "", byte(4), byte(0))
+	f.Fuzz(func(t *testing.T, text, target string, sep, missing byte) {
+		comma := []rune{0, ',', ';', '\t', '|'}[sep%5]
+		opt := CSVOptions{Target: target, Task: TaskAuto, Comma: comma, Missing: Missing(missing % 3)}
+		d, err := ReadCSV(strings.NewReader(text), "fuzz", opt)
+		if err != nil {
+			return
+		}
+		enc := d.Encoding
+		if enc == nil || enc.Width() != d.Features || !slices.Equal(enc.FeatureNames(), d.FeatureNames) {
+			t.Fatalf("encoding %+v does not describe %d features %q", enc, d.Features, d.FeatureNames)
+		}
+		names := slices.Clone(enc.Columns)
+		slices.Sort(names)
+		unique := len(slices.Compact(names)) == len(enc.Columns)
+		if unique {
+			if err := enc.Check(); err != nil {
+				t.Fatalf("encoding: %v", err)
+			}
+		}
+		x := slices.Clone(d.X)
+		for i, v := range d.X {
+			if math.IsNaN(float64(v)) && opt.Missing != MissingKeep {
+				t.Fatalf("NaN feature %d without MissingKeep", i)
+			}
+		}
+		imp := FitImputer(d.X, d.N, d.Features, false)
+		imp.Apply(d.X, d.N)
+		if err := d.Validate(); err != nil {
+			t.Fatalf("accepted a data set that does not validate: %v", err)
+		}
+		if !unique || opt.Missing == MissingDropRow {
+			return
+		}
+		got, n, err := ReadFeatures(strings.NewReader(text), "again", *enc, FeatureOptions{Comma: comma, Missing: opt.Missing == MissingKeep})
+		if err != nil {
+			t.Fatalf("ReadFeatures of the training rows: %v", err)
+		}
+		if n != d.N || len(got) != len(x) {
+			t.Fatalf("ReadFeatures: %d rows of %d values, ReadCSV %d of %d", n, len(got), d.N, len(x))
+		}
+		for i := range x {
+			if got[i] != x[i] && !(math.IsNaN(float64(got[i])) && math.IsNaN(float64(x[i]))) {
+				t.Fatalf("value %d: ReadFeatures %v, ReadCSV %v", i, got[i], x[i])
+			}
+		}
+	})
+}
