@@ -160,6 +160,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "trained %d epochs on %d samples in %.1fs (%.0f samples/s)\n", len(res.History), res.TrainSamples, res.TrainSeconds, res.SamplesPerSec)
 	if res.TestAcc != nil {
 		fmt.Fprintf(stdout, "test: %d samples, loss %.4f, accuracy %.4f\n", res.TestSamples, res.TestLoss, *res.TestAcc)
+		writeConfusion(stdout, res.Confusion, res.ClassNames)
 	} else {
 		r2 := "undefined (test targets constant or too few)"
 		if res.TestR2 != nil {
@@ -168,6 +169,41 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "test: %d samples, MSE %.4g, MAE %.4g, R^2 %s\n", res.TestSamples, *res.TestMSE, *res.TestMAE, r2)
 	}
 	return 0
+}
+
+// maxConfusion is the most classes whose confusion table is printed.
+const maxConfusion = 20
+
+// writeConfusion prints the test confusion table, rows the true classes,
+// columns the predicted ones, each by name where the data names them.
+func writeConfusion(w io.Writer, m [][]int, names []string) {
+	if len(m) == 0 || len(m) > maxConfusion {
+		return
+	}
+	label := make([]string, len(m))
+	width := 5
+	for i := range m {
+		label[i] = strconv.Itoa(i)
+		if i < len(names) {
+			label[i] = names[i]
+		}
+		if r := []rune(label[i]); len(r) > 16 {
+			label[i] = string(r[:15]) + "~"
+		}
+		width = max(width, len([]rune(label[i])))
+	}
+	fmt.Fprintf(w, "confusion on the test split (rows: true class, columns: predicted):\n%*s", width, "")
+	for _, l := range label {
+		fmt.Fprintf(w, " %*s", width, l)
+	}
+	fmt.Fprintln(w)
+	for i, row := range m {
+		fmt.Fprintf(w, "%-*s", width, label[i])
+		for _, n := range row {
+			fmt.Fprintf(w, " %*d", width, n)
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 // options are the flags that choose what train does, beside the run's Config.

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -121,5 +122,39 @@ func TestSearchSavesBest(t *testing.T) {
 	}
 	if code, _, stderr := train(t, append(args, "-resume", model)...); code != 2 || !strings.Contains(stderr, "-resume") {
 		t.Errorf("-search -resume: exit %d, %q", code, stderr)
+	}
+}
+
+// TestClassNamesInResults: a table's text labels name the classes in the
+// summary's confusion table and in the JSON.
+func TestClassNamesInResults(t *testing.T) {
+	data := filepath.Join("testdata", "iris_species.csv")
+	out := trainOK(t, "-data", data, "-lr", "0.01", "-epochs", "30")
+	if !strings.Contains(out, "rows: true class, columns: predicted") || !strings.Contains(out, "\nvirginica ") ||
+		!regexp.MustCompile(`setosa +versicolor +virginica\n`).MatchString(out) {
+		t.Errorf("no confusion table by class name:\n%s", out)
+	}
+	r := result(t, trainOK(t, "-data", data, "-lr", "0.01", "-epochs", "30", "-json"))
+	names, _ := r["class_names"].([]any)
+	conf, _ := r["confusion"].([]any)
+	total, trace := 0.0, 0.0
+	for i, row := range conf {
+		sum := 0.0
+		for j, n := range row.([]any) {
+			sum += n.(float64)
+			if i == j {
+				trace += n.(float64)
+			}
+		}
+		if sum != 10 { // the stratified test split holds 10 of each species
+			t.Errorf("row %d of the confusion matrix sums to %v, not the 10 true %v", i, sum, names[i])
+		}
+		total += sum
+	}
+	if trace/total != r["test_acc"] {
+		t.Errorf("the confusion matrix gives accuracy %v, the run %v", trace/total, r["test_acc"])
+	}
+	if len(names) != 3 || names[2] != "virginica" || len(conf) != 3 || total != r["test_samples"] {
+		t.Errorf("class_names %v, confusion %v for %v test samples", names, conf, r["test_samples"])
 	}
 }

@@ -119,6 +119,11 @@ type Result struct {
 	Weights      int     `json:"weights"`
 	SmallWeights float64 `json:"small_weights"`
 	L1Penalty    float64 `json:"l1_penalty,omitempty"`
+
+	// Classification: the classes' names (where the data names them) and
+	// the test split's confusion matrix, Confusion[true][predicted].
+	ClassNames []string `json:"class_names,omitempty"`
+	Confusion  [][]int  `json:"confusion,omitempty"`
 }
 
 // Run loads the data, builds the model, trains and tests it.
@@ -239,6 +244,10 @@ func Run(cfg Config) (*Result, error) {
 	res.Weights, res.SmallWeights, res.L1Penalty = ws.Count, float64(ws.Small)/float64(max(ws.Count, 1)), cfg.L1*ws.AbsSum
 	if train.Task == data.Classification {
 		res.TestAcc = &m.Accuracy
+		res.ClassNames = arch.ClassNames
+		if res.Confusion, err = confusion(tr, test, arch.Classes); err != nil {
+			return nil, err
+		}
 	} else {
 		// The model learnt standardised targets; report in the data's units.
 		s := float64(sets.TargetStd)
@@ -256,6 +265,26 @@ func Run(cfg Config) (*Result, error) {
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// confusion counts the test rows by true and predicted class.
+func confusion(tr *nn.Trainer, test *data.Dataset, classes int) ([][]int, error) {
+	out, err := tr.Predict(test.X, test.N)
+	if err != nil {
+		return nil, err
+	}
+	m := make([][]int, classes)
+	for i := range m {
+		m[i] = make([]int, classes)
+	}
+	k := len(out) / max(test.N, 1)
+	for i := range test.N {
+		pred, _ := classify(out[i*k : (i+1)*k])
+		if y := int(test.Y[i]); y >= 0 && y < classes && pred < classes {
+			m[y][pred]++
+		}
+	}
+	return m, nil
 }
 
 // fit trains, resuming from and saving checkpoints as cfg asks, and fills
