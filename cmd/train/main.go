@@ -7,6 +7,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -157,7 +158,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "; L1 penalty %.4g (not in the losses)", res.L1Penalty)
 	}
 	fmt.Fprintln(stdout)
-	fmt.Fprintf(stdout, "trained %d epochs on %d samples in %.1fs (%.0f samples/s)\n", len(res.History), res.TrainSamples, res.TrainSeconds, res.SamplesPerSec)
+	if cfg.Load != "" {
+		fmt.Fprintf(stdout, "evaluated %s, without training, on its training run's test split\n", cfg.Load)
+	} else {
+		fmt.Fprintf(stdout, "trained %d epochs on %d samples in %.1fs (%.0f samples/s)\n", len(res.History), res.TrainSamples, res.TrainSeconds, res.SamplesPerSec)
+	}
 	if res.TestAcc != nil {
 		fmt.Fprintf(stdout, "test: %d samples, loss %.4f, accuracy %.4f\n", res.TestSamples, res.TestLoss, *res.TestAcc)
 		writeConfusion(stdout, res.Confusion, res.ClassNames)
@@ -308,7 +313,7 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: train [flags]                                   train and test a model\n"+
 			"       train predict -load FILE -data FILE.csv|- [flags]  predict with a saved model (train predict -h)\n\nflags:\n")
-		fs.PrintDefaults()
+		printDefaults(fs, stderr)
 	}
 	c := experiment.Config{}
 	var layers string
@@ -336,7 +341,7 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	fs.IntVar(&c.Batch, "batch", -1, "batch size: 0 full batch, 1 online (default: the set's preset)")
 	fs.IntVar(&c.Epochs, "epochs", 0, "epochs (default: the set's preset)")
 	fs.Float64Var(&c.ValFrac, "val", -1, "fraction held out for validation (default: the set's preset)")
-	fs.Float64Var(&c.TestFrac, "test", -1, "fraction held out for testing, for sets without a test split")
+	fs.Float64Var(&c.TestFrac, "test", -1, "fraction held out for testing, for sets without a test split (-1: the set's preset)")
 	fs.Uint64Var(&c.Seed, "seed", 1, "random seed: the same seed, backend level and thread count give the same run")
 	fs.StringVar(&c.Backend, "backend", "auto", "backend: auto, cpu, cuda")
 	fs.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all)")
@@ -397,6 +402,8 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 			err = fmt.Errorf("-backend: unknown backend %q (want auto, %s)", c.Backend, strings.Join(backend.Names(), ", "))
 		case f.Name == "search" && o.search != "grid" && o.search != "random" && o.search != "bayes":
 			err = fmt.Errorf("-search: want grid, random or bayes, got %q", o.search)
+		case (f.Name == "noise" || f.Name == "samples") && c.Load == "" && !slices.Contains(syntheticSets, c.Data):
+			err = fmt.Errorf("-%s applies to the synthetic sets (%s), not -data %q", f.Name, strings.Join(syntheticSets, ", "), cmp.Or(c.Data, "digits"))
 		case f.Name == "l1" && !(c.L1 >= 0 && c.L1 <= math.MaxFloat64):
 			err = fmt.Errorf("-l1 must be a finite number >= 0, got %v", c.L1)
 		}
@@ -423,6 +430,30 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	return c, o, nil
 }
 
+// printDefaults is flag.PrintDefaults, without the "(default ...)" that
+// it adds to a flag whose text already says what its default is.
+func printDefaults(fs *flag.FlagSet, w io.Writer) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  -" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		line += "\n    \t" + strings.ReplaceAll(usage, "\n", "\n    \t")
+		if !strings.Contains(usage, "default") && !strings.Contains(usage, "preset") && f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
+			if name == "string" {
+				line += fmt.Sprintf(" (default %q)", f.DefValue)
+			} else {
+				line += fmt.Sprintf(" (default %v)", f.DefValue)
+			}
+		}
+		fmt.Fprintln(w, line)
+	})
+}
+
+// syntheticSets are the sets that -samples and -noise apply to.
+var syntheticSets = []string{"xor", "circles", "moons", "spiral", "blobs"}
+
 // parseLayers reads "256,128"; "" leaves the preset (nil), "none" means no
 // hidden layer.
 func parseLayers(s string) ([]int, error) {
@@ -436,7 +467,7 @@ func parseLayers(s string) ([]int, error) {
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 || n > nn.MaxWidth {
-			return nil, fmt.Errorf("-layers %q: %q is not a width in 1..%d", s, f, nn.MaxWidth)
+			return nil, fmt.Errorf("-layers %q: %q is not a width in 1..%d (for no hidden layer, -layers none or 0 alone)", s, f, nn.MaxWidth)
 		}
 		out = append(out, n)
 	}

@@ -229,6 +229,8 @@ func TestFlagErrors(t *testing.T) {
 		{"seed", []string{"-seed", "-1"}},
 		{"nosuchflag", []string{"-nosuchflag"}},
 		{"impute", []string{"-impute", "zero", "-data", filepath.Join(dir, "x.csv")}},
+		{"noise", []string{"-data", "iris", "-noise", "0.3"}},
+		{"samples", []string{"-samples", "100"}},
 		{"sep", []string{"-sep", "colon", "-data", filepath.Join(dir, "x.csv")}},
 		{"drop", []string{"-drop", "id,,x", "-data", filepath.Join(dir, "x.csv")}},
 	}

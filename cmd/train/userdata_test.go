@@ -158,3 +158,34 @@ func TestClassNamesInResults(t *testing.T) {
 		t.Errorf("class_names %v, confusion %v for %v test samples", names, conf, r["test_samples"])
 	}
 }
+
+// TestSmallThings: -h lists predict and says each default once; -load says
+// it evaluated rather than "trained 0 epochs"; -resume names the field of
+// the architecture that differs and refuses another -lr.
+func TestSmallThings(t *testing.T) {
+	code, _, help := train(t, "-h")
+	if code != 0 || !strings.Contains(help, "train predict -load FILE -data FILE.csv|-") {
+		t.Errorf("-h: exit %d, no predict:\n%s", code, help)
+	}
+	if strings.Contains(help, "preset) (default") || strings.Contains(help, "preset (default") {
+		t.Errorf("-h says a default twice:\n%s", help)
+	}
+	if code, _, stderr := train(t, "-layers", "8,x"); code != 2 || !strings.Contains(stderr, "none") {
+		t.Errorf("-layers 8,x: exit %d, %q", code, stderr)
+	}
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.safetensors")
+	trainOK(t, "-data", "iris", "-epochs", "2", "-save", model)
+	if out := trainOK(t, "-load", model); !strings.Contains(out, "evaluated "+model) || strings.Contains(out, "trained 0 epochs") {
+		t.Errorf("-load says:\n%s", out)
+	}
+	code, _, stderr := train(t, "-data", "iris", "-epochs", "4", "-resume", model, "-layers", "8")
+	if code != 1 || !strings.Contains(stderr, "hidden is [16] in the checkpoint, [8] with these flags") || strings.Contains(stderr, `"act"`) {
+		t.Errorf("-resume with other layers: exit %d, %q", code, stderr)
+	}
+	code, _, stderr = train(t, "-data", "iris", "-epochs", "4", "-resume", model, "-lr", "0.5")
+	if code != 1 || !strings.Contains(stderr, "-lr 0.01, not 0.5") {
+		t.Errorf("-resume with another -lr: exit %d, %q", code, stderr)
+	}
+	trainOK(t, "-data", "iris", "-epochs", "4", "-resume", model, "-save", model)
+}

@@ -346,6 +346,41 @@ func markStoppedEarly(path string) error {
 	return nn.WriteChecked(OptimPath(path), f.Tensors, f.Metadata)
 }
 
+// archDiff names the fields in which two architectures differ, with both
+// values, or returns "" when they are the same.
+func archDiff(saved, flags Arch) string {
+	a, _ := json.Marshal(saved)
+	b, _ := json.Marshal(flags)
+	if string(a) == string(b) {
+		return ""
+	}
+	var ma, mb map[string]json.RawMessage
+	json.Unmarshal(a, &ma)
+	json.Unmarshal(b, &mb)
+	keys := map[string]bool{}
+	for k := range ma {
+		keys[k] = true
+	}
+	for k := range mb {
+		keys[k] = true
+	}
+	var diffs []string
+	for k := range keys {
+		if va, vb := string(ma[k]), string(mb[k]); va != vb {
+			diffs = append(diffs, fmt.Sprintf("%s is %s in the checkpoint, %s with these flags", k, orNone(va), orNone(vb)))
+		}
+	}
+	slices.Sort(diffs)
+	return strings.Join(diffs, "; ")
+}
+
+func orNone(v string) string {
+	if v == "" {
+		return "absent"
+	}
+	return v
+}
+
 // resume loads a run's state into a model built from arch and returns the
 // number of epochs it had done. The checkpoint must have been written for the
 // same architecture, optimizer and early-stopping setting.
@@ -355,10 +390,8 @@ func resume(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer,
 	if err != nil {
 		return 0, err
 	}
-	a, _ := json.Marshal(saved)
-	b, _ := json.Marshal(arch)
-	if string(a) != string(b) {
-		return 0, fmt.Errorf("-resume %s: the checkpoint's model differs from the one these flags build:\n  saved: %s\n  flags: %s", path, a, b)
+	if diff := archDiff(saved, arch); diff != "" {
+		return 0, fmt.Errorf("-resume %s: the checkpoint's model differs from the one these flags build: %s", path, diff)
 	}
 	ostate, ok := opt.(nn.OptimizerState)
 	if !ok {

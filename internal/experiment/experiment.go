@@ -298,7 +298,7 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 		defer early.Free()
 	}
 	if cfg.Resume != "" {
-		if err := checkResumeL1(cfg.Resume, cfg.L1); err != nil {
+		if err := checkResumeL1(cfg.Resume, cfg.L1, cfg.LR); err != nil {
 			return err
 		}
 		var err error
@@ -411,7 +411,8 @@ func writePlots(dir, format string, tr *nn.Trainer, hist nn.History, test *data.
 		{"accuracy." + format, test.Task == data.Classification, func(p string) error { return plot.AccuracyCurves(hist, "", p) }},
 		{"gradflow." + format, hist[0].GradFlow != nil, func(p string) error { return plot.GradFlow(hist, "", p) }},
 		{"boundary." + format, test.Task == data.Classification && test.Features == 2, func(p string) error {
-			return plot.DecisionBoundary(test, tr.Predict, outs, "", p)
+			// The points drawn are the test split's, which the title says.
+			return plot.DecisionBoundary(test, tr.Predict, outs, fmt.Sprintf("%s decision boundary, %d test points", test.Name, test.N), p)
 		}},
 		{"history.csv", true, func(p string) error { return plot.WriteHistoryCSV(hist, p) }},
 		{"history.json", true, func(p string) error { return plot.WriteHistoryJSON(hist, p) }},
