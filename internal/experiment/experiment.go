@@ -259,7 +259,7 @@ func Run(cfg Config) (*Result, error) {
 		}
 	}
 	if cfg.PlotsDir != "" && ckpt == nil {
-		if res.Plots, err = writePlots(cfg.PlotsDir, cfg.PlotFormat, tr, res.History, test, arch.Outputs); err != nil {
+		if res.Plots, err = writePlots(cfg.PlotsDir, cfg.PlotFormat, tr, res.History, res.BestEpoch, test, arch.Outputs); err != nil {
 			return nil, err
 		}
 	}
@@ -386,7 +386,7 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 // writePlots draws what the run has: loss (and accuracy) curves, the
 // gradient flow when it was recorded, the decision boundary of a 2-D
 // classification set, and the history as CSV and JSON.
-func writePlots(dir, format string, tr *nn.Trainer, hist nn.History, test *data.Dataset, outs int) ([]string, error) {
+func writePlots(dir, format string, tr *nn.Trainer, hist nn.History, best int, test *data.Dataset, outs int) ([]string, error) {
 	if format == "" {
 		format = "png"
 	}
@@ -407,7 +407,7 @@ func writePlots(dir, format string, tr *nn.Trainer, hist nn.History, test *data.
 		when bool
 		draw func(path string) error
 	}{
-		{"loss." + format, true, func(p string) error { return plot.LossCurves(hist, "", p) }},
+		{"loss." + format, true, func(p string) error { return plot.LossCurvesBest(hist, best, "", p) }},
 		{"accuracy." + format, test.Task == data.Classification, func(p string) error { return plot.AccuracyCurves(hist, "", p) }},
 		{"gradflow." + format, hist[0].GradFlow != nil, func(p string) error { return plot.GradFlow(hist, "", p) }},
 		{"boundary." + format, test.Task == data.Classification && test.Features == 2, func(p string) error {
