@@ -57,8 +57,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var bar *progressbar.ProgressBar
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		// The rate and loss shown are the last finished epoch's, labelled
+		// so (progressDesc), rather than the bar's own rate, which starts
+		// at "0 samples/hr".
 		bar = progressbar.NewOptions64(1, progressbar.OptionSetWriter(stderr),
-			progressbar.OptionShowIts(), progressbar.OptionSetItsString("samples"),
 			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish(),
 			progressbar.OptionSetWidth(30))
 	}
@@ -70,14 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if epoch == 1 && done <= total && bar.GetMax64() == 1 {
 			bar.ChangeMax64(int64(total * cfg.Epochs))
 		}
-		desc := fmt.Sprintf("epoch %d/%d", epoch, cfg.Epochs)
-		if last.Epoch > 0 {
-			desc += fmt.Sprintf(" loss %.4f", last.TrainLoss)
-			if last.TrainAcc != nil {
-				desc += fmt.Sprintf(" acc %.3f", *last.TrainAcc)
-			}
-		}
-		bar.Describe(desc)
+		bar.Describe(progressDesc(epoch, cfg.Epochs, last))
 		_ = bar.Set64(int64((epoch-1)*total + done))
 	}
 	cfg.OnEpoch = func(st nn.EpochStats) {
@@ -174,6 +169,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "test: %d samples, MSE %.4g, MAE %.4g, R^2 %s\n", res.TestSamples, *res.TestMSE, *res.TestMAE, r2)
 	}
 	return 0
+}
+
+// progressDesc is the progress bar's text during epoch of epochs: the
+// figures of the last finished epoch, last, named as such.
+func progressDesc(epoch, epochs int, last nn.EpochStats) string {
+	desc := fmt.Sprintf("epoch %d/%d", epoch, epochs)
+	if last.Epoch > 0 {
+		desc += fmt.Sprintf(" (epoch %d: loss %.4f", last.Epoch, last.TrainLoss)
+		if last.TrainAcc != nil {
+			desc += fmt.Sprintf(" acc %.3f", *last.TrainAcc)
+		}
+		desc += fmt.Sprintf(", %.0f samples/s)", last.SamplesPerSec)
+	}
+	return desc
 }
 
 // maxConfusion is the most classes whose confusion table is printed.

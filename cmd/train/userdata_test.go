@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/fastnn/fastnn/nn"
 )
 
 // TestUserTables trains from the command line on the kinds of table users
@@ -188,4 +190,17 @@ func TestSmallThings(t *testing.T) {
 		t.Errorf("-resume with another -lr: exit %d, %q", code, stderr)
 	}
 	trainOK(t, "-data", "iris", "-epochs", "4", "-resume", model, "-save", model)
+}
+
+// TestProgressDesc: the progress bar names the epoch its loss and rate
+// come from, and shows none before the first epoch ends.
+func TestProgressDesc(t *testing.T) {
+	if got := progressDesc(1, 10, nn.EpochStats{}); got != "epoch 1/10" {
+		t.Errorf("first epoch: %q", got)
+	}
+	acc := 0.9
+	got := progressDesc(3, 10, nn.EpochStats{Epoch: 2, TrainLoss: 0.25, TrainAcc: &acc, SamplesPerSec: 1500})
+	if got != "epoch 3/10 (epoch 2: loss 0.2500 acc 0.900, 1500 samples/s)" {
+		t.Errorf("third epoch: %q", got)
+	}
 }
