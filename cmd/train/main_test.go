@@ -230,6 +230,8 @@ func TestFlagErrors(t *testing.T) {
 		{"nosuchflag", []string{"-nosuchflag"}},
 		{"impute", []string{"-impute", "zero", "-data", filepath.Join(dir, "x.csv")}},
 		{"noise", []string{"-data", "iris", "-noise", "0.3"}},
+		{"drop", []string{"-data", "iris", "-drop", "0"}},
+		{"impute", []string{"-impute", "mean"}},
 		{"samples", []string{"-samples", "100"}},
 		{"sep", []string{"-sep", "colon", "-data", filepath.Join(dir, "x.csv")}},
 		{"drop", []string{"-drop", "id,,x", "-data", filepath.Join(dir, "x.csv")}},

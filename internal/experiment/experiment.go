@@ -4,6 +4,7 @@
 package experiment
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -470,6 +471,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("-task: want auto, classification or regression, got %q", c.Task)
 	case c.Impute != "" && c.Impute != "mean" && c.Impute != "median" && c.Impute != "drop-row":
 		return fmt.Errorf("-impute: want mean, median or drop-row, got %q", c.Impute)
+	case (len(c.Drop) > 0 || c.Sep != "" || c.Impute != "") && !isCSVPath(c.Data):
+		return fmt.Errorf("-drop, -sep and -impute apply to CSV files, not the built-in set %s", cmp.Or(c.Data, "digits"))
 	case badSep(c.Sep):
 		_, err := data.ParseSeparator(c.Sep)
 		return fmt.Errorf("-sep: %v", err)
