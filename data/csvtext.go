@@ -235,21 +235,31 @@ func oneHot(x *chunked[float32], n int, text []*textColumn, width int) []float32
 	j := 0
 	for v := range x.all() {
 		if t := text[j]; t != nil {
-			block := make([]float32, len(t.values))
-			if math.IsNaN(float64(v)) {
-				for i := range block {
-					block[i] = float32(math.NaN())
-				}
-			} else {
-				block[pos[j][int(v)]] = 1
-			}
-			out = append(out, block...)
+			out = appendOneHot(out, len(t.values), v, pos[j])
 		} else {
 			out = append(out, v)
 		}
 		if j++; j == len(text) {
 			j = 0
 		}
+	}
+	return out
+}
+
+// appendOneHot appends the one-hot block of width values for category
+// index k (in order of first appearance, mapped to its sorted position by
+// pos), or a block of NaN when k is NaN (a missing cell).
+func appendOneHot(out []float32, width int, k float32, pos []int) []float32 {
+	start := len(out)
+	fill := float32(0)
+	if math.IsNaN(float64(k)) {
+		fill = k
+	}
+	for range width {
+		out = append(out, fill)
+	}
+	if fill == 0 {
+		out[start+pos[int(k)]] = 1
 	}
 	return out
 }
@@ -365,21 +375,25 @@ func readFeatures(r io.Reader, size int64, name string, enc Encoding, opt Featur
 				return nil, 0, cellErr("missing value %q, and the model was trained without imputation", cell)
 			}
 			if cats := lookup[j]; cats != nil {
-				block := make([]float32, len(cats))
-				if isMissing(cell) {
-					for k := range block {
-						block[k] = nan
-					}
-				} else if k, ok := cats[category(cell)]; ok {
-					block[k] = 1
-				} else {
+				k, ok := cats[category(cell)]
+				switch {
+				case isMissing(cell):
+					k = -1
+				case !ok:
 					if err := textCell(cell); err != nil {
 						return nil, 0, cellErr("%v", err)
 					}
 					return nil, 0, cellErr("category %q was not seen in training (the model knows %q)", clip(cell), enc.Categories[enc.Columns[j]])
 				}
-				for _, v := range block {
-					values.add(v)
+				for c := range len(cats) {
+					switch {
+					case k < 0:
+						values.add(nan)
+					case c == k:
+						values.add(1)
+					default:
+						values.add(0)
+					}
 				}
 				continue
 			}
