@@ -28,29 +28,48 @@ type CSVOptions struct {
 	Target string
 	// Task is Classification (the zero value), Regression or TaskAuto.
 	Task Task
-	// Drop lists columns, by header name, to leave out of the features.
+	// Drop lists columns to leave out of the features, each by header
+	// name or, failing that, by 0-based index.
 	Drop []string
+	// Comma is the field separator; 0 detects comma, semicolon or tab
+	// from the header line (see detectSeparator).
+	Comma rune
+	// Missing says what a missing cell is: an error (the zero value),
+	// NaN for the caller to impute, or a reason to leave the row out.
+	Missing Missing
 }
 
 // ReadCSV reads a comma-separated table with a header row from r and
 // returns it as a Dataset called name; name also prefixes every error.
 // Input compressed with gzip is decompressed, within MaxGzipRatio.
 //
-// Every feature cell must be a finite number: empty cells, text, NaN and
-// Inf are errors that give the line, the column number and its header
-// name. So are rows whose number of fields differs from the header's.
-// Missing values are not imputed; clean them before loading. Input whose
+// The separator is opt.Comma, or, when that is 0, whichever of comma,
+// semicolon and tab the header line holds most of.
+//
+// A feature column is numeric, or, from its first cell that is not a
+// number, a text column: its distinct values, at most MaxCategories, are
+// one-hot encoded in increasing order (a column "colour" of red and blue
+// gives the features colour=blue and colour=red) and recorded in the
+// Dataset's Encoding. A text column with more values is an error that
+// names it. Numeric cells must be finite: NaN and Inf are errors that
+// give the line, the column number and its header name, and so are rows
+// whose number of fields differs from the header's. A missing cell
+// (empty, NA, N/A, null or ?) is an error too, unless opt.Missing says
+// otherwise. Input whose
 // first 64 KiB hold a NUL byte, or control bytes in what is not UTF-8, is
 // refused as not text before anything else is parsed, and so is a record
 // longer than MaxCSVLine bytes.
 //
-// For classification the target cells must be integers; their distinct
+// For classification the target cells must be integers or text; their distinct
 // values, in increasing order, become classes 0..K-1. Labels that are
 // already 0..K-1 are therefore kept as they are, while, say, -1/1 become
 // 0/1 and 3/5/9 become 0/1/2; in that case ClassNames records the
 // original value of each class. For regression the target is read as is.
 // With TaskAuto, a target of integers with at most AutoMaxClasses
 // distinct values is read as classification and any other as regression.
+// A target with any text cell is read as classification: its distinct
+// values, in increasing order, become the classes, and ClassNames holds
+// them (numbers among them by their shortest decimal form).
 //
 // The table is parsed as it streams in; see the package documentation for
 // the memory this takes.
@@ -67,12 +86,10 @@ func readCSV(r io.Reader, size int64, name string, opt CSVOptions) (*Dataset, er
 	if opt.Task != Classification && opt.Task != Regression && opt.Task != TaskAuto {
 		return nil, fail("unknown task %v", opt.Task)
 	}
-	cr, err := openCSV(r, size, ',')
+	cr, comma, err := openCSV(r, size, opt.Comma)
 	if err != nil {
 		return nil, fail("%w", err)
 	}
-	cr.FieldsPerRecord = -1 // ragged rows are reported below, with the header's width
-	cr.TrimLeadingSpace = true
 
 	header, err := cr.Read()
 	if err == io.EOF {
@@ -85,16 +102,18 @@ func readCSV(r io.Reader, size int64, name string, opt CSVOptions) (*Dataset, er
 	if err := checkHeader(header); err != nil {
 		return nil, fail("line 1: %v", err)
 	}
-	cols, err := planColumns(header, opt)
+	cols, err := planColumns(header, opt, comma)
 	if err != nil {
 		return nil, fail("%v", err)
 	}
 
 	// Cells are parsed as the records stream in, into chunked storage
 	// that grows without copying; the only copy is X's, made once at the
-	// end.
+	// end. A text column holds category indexes until then.
 	var x chunked
 	y := newTargetColumn(opt.Task)
+	text := make([]*textColumn, len(cols.features))
+	row := make([]float32, len(cols.features))
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -105,43 +124,127 @@ func readCSV(r io.Reader, size int64, name string, opt CSVOptions) (*Dataset, er
 		}
 		line, _ := cr.FieldPos(0)
 		if len(rec) != len(header) {
-			return nil, fail("line %d: %d fields, but the header has %d", line, len(rec), len(header))
+			return nil, fail("line %d: %d fields, but the header has %d (fields separated by %s)", line, len(rec), len(header), sepName(comma))
 		}
 		cellErr := func(j int, format string, args ...any) error {
 			return fail("line %d, column %d (%q): %s", line, j+1, header[j], fmt.Sprintf(format, args...))
 		}
-		for _, j := range cols.features {
-			v, err := parseCell(rec[j])
-			if err != nil {
+		if opt.Missing == MissingDropRow && cols.anyMissing(rec) {
+			continue
+		}
+		for p, j := range cols.features {
+			cell := decimalComma(strings.TrimSpace(rec[j]), comma)
+			if isMissing(cell) {
+				if opt.Missing == MissingError {
+					return nil, cellErr(j, "missing value %q; impute it (train -impute) or clean the file", cell)
+				}
+				row[p] = float32(math.NaN())
+				continue
+			}
+			if text[p] == nil {
+				v, err := parseCell(cell)
+				if err == nil {
+					row[p] = float32(v)
+					continue
+				}
+				if looksNumeric(cell) {
+					return nil, cellErr(j, "%v", err)
+				}
+				// The first text cell: a text column, whose numbers so
+				// far become categories too.
+				text[p] = &textColumn{index: map[string]int{}}
+				if !toText(&x, p, len(row), text[p]) {
+					return nil, cellErr(j, "%s", tooManyCategories(header[j], cell))
+				}
+			}
+			if err := textCell(cell); err != nil {
 				return nil, cellErr(j, "%v", err)
 			}
-			x.add(float32(v))
+			k, ok := text[p].add(category(cell))
+			if !ok {
+				return nil, cellErr(j, "%s", tooManyCategories(header[j], cell))
+			}
+			row[p] = float32(k)
 		}
-		v, err := parseCell(rec[cols.target])
-		if err != nil {
+		tcell := decimalComma(strings.TrimSpace(rec[cols.target]), comma)
+		if isMissing(tcell) {
+			return nil, cellErr(cols.target, "missing target value %q (a missing target cannot be imputed; leave such rows out)", tcell)
+		}
+		if err := y.add(tcell); err != nil {
 			return nil, cellErr(cols.target, "%v", err)
 		}
-		if opt.Task == Classification && !isIntegral(v) {
-			return nil, cellErr(cols.target, "class label %s is not an integer (use Task: Regression for a real-valued target)", rec[cols.target])
-		}
-		if err := y.add(v); err != nil {
-			return nil, cellErr(cols.target, "%v", err)
+		for _, v := range row {
+			x.add(v)
 		}
 	}
 	if y.rows.n == 0 {
 		return nil, fail("no data rows after the header")
 	}
 
+	enc := &Encoding{Columns: cols.names}
+	width := len(cols.features)
+	for p, t := range text {
+		if t != nil {
+			if enc.Categories == nil {
+				enc.Categories = map[string][]string{}
+			}
+			enc.Categories[cols.names[p]], _ = t.sorted()
+			width += len(t.values) - 1
+		}
+	}
 	d := &Dataset{
 		Name:         name,
-		X:            x.flatten(),
 		N:            y.rows.n,
-		Features:     len(cols.features),
+		Features:     width,
 		Targets:      1,
-		FeatureNames: cols.names,
+		FeatureNames: enc.FeatureNames(),
+		Encoding:     enc,
+	}
+	if enc.Categories == nil {
+		d.X = x.flatten()
+	} else {
+		d.X = oneHot(&x, d.N, text, width)
 	}
 	d.Task, d.Y, d.Classes, d.ClassNames = y.finish()
 	return d, nil
+}
+
+// anyMissing reports whether a record has a missing cell in a column
+// that is read.
+func (c *csvColumns) anyMissing(rec []string) bool {
+	for _, j := range c.features {
+		if isMissing(strings.TrimSpace(rec[j])) {
+			return true
+		}
+	}
+	return isMissing(strings.TrimSpace(rec[c.target]))
+}
+
+// decimalComma reads a cell of a semicolon-separated table, where a
+// decimal comma is usual, as a number with a decimal point when it is
+// one: "1,5" is 1.5 there.
+func decimalComma(cell string, comma rune) string {
+	if comma != ';' || strings.Count(cell, ",") != 1 || strings.Contains(cell, ".") {
+		return cell
+	}
+	if c := strings.Replace(cell, ",", ".", 1); looksNumeric(c) {
+		return c
+	}
+	return cell
+}
+
+// tooManyCategories explains a text column with more than MaxCategories
+// values.
+func tooManyCategories(column, cell string) string {
+	return fmt.Sprintf("text %q in a column of more than %d distinct values: an ID or free-text column cannot be a feature; leave it out (train -drop %q), or, if it should be numeric, correct the cell",
+		clip(cell), MaxCategories, strings.TrimSpace(column))
+}
+
+// looksNumeric reports whether s is written as a number, if perhaps one
+// that parseCell refuses (NaN, Inf, beyond float32).
+func looksNumeric(s string) bool {
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil || errors.Is(err, strconv.ErrRange)
 }
 
 // csvColumns says what each column of a table is for.
@@ -153,7 +256,7 @@ type csvColumns struct {
 
 // planColumns finds the target and feature columns of header as opt
 // asks.
-func planColumns(header []string, opt CSVOptions) (csvColumns, error) {
+func planColumns(header []string, opt CSVOptions, comma rune) (csvColumns, error) {
 	var cols csvColumns
 	target, err := resolveColumn(header, opt.Target)
 	if err != nil {
@@ -162,8 +265,8 @@ func planColumns(header []string, opt CSVOptions) (csvColumns, error) {
 	cols.target = target
 	drop := make([]bool, len(header))
 	for _, col := range opt.Drop {
-		j := slices.Index(header, col)
-		if j < 0 {
+		j, err := resolveColumn(header, col)
+		if err != nil || col == "" {
 			return cols, fmt.Errorf("column %q to drop is not in the header %q", col, header)
 		}
 		if j == target {
@@ -178,6 +281,9 @@ func planColumns(header []string, opt CSVOptions) (csvColumns, error) {
 		}
 	}
 	if len(cols.features) == 0 {
+		if len(header) == 1 {
+			return cols, fmt.Errorf("the header %q is one column when split at each %s: if the fields are separated by something else, say so (train -sep)", clip(header[0]), sepName(comma))
+		}
 		return cols, fmt.Errorf("no feature columns left besides the target %q", header[target])
 	}
 	return cols, nil
@@ -208,14 +314,15 @@ func ReadCSVFile(path string, opt CSVOptions) (*Dataset, error) {
 const textCheckLen = 64 << 10
 
 // openCSV prepares r, of size bytes (-1 if unknown), for reading records
-// whose fields are separated by comma. It decompresses gzip input within
+// whose fields are separated by comma, or, if comma is 0, by the separator
+// detected in the header line, which it returns. It decompresses gzip input within
 // MaxGzipRatio, skips a UTF-8 byte-order mark, refuses input whose first
 // textCheckLen bytes are not text (checkText), and makes any record longer
 // than MaxCSVLine bytes an error. The reader reuses its records.
-func openCSV(r io.Reader, size int64, comma rune) (*csv.Reader, error) {
+func openCSV(r io.Reader, size int64, comma rune) (*csv.Reader, rune, error) {
 	src, _, err := gunzipIfCompressed(bufio.NewReaderSize(r, textCheckLen), size)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	br := bufio.NewReaderSize(src, textCheckLen)
 	// Skip the UTF-8 byte-order mark some spreadsheets write; left in, it
@@ -225,15 +332,20 @@ func openCSV(r io.Reader, size int64, comma rune) (*csv.Reader, error) {
 	}
 	block, err := br.Peek(textCheckLen)
 	if err != nil && err != io.EOF {
-		return nil, err
+		return nil, 0, err
 	}
 	if err := checkText(block); err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	if comma == 0 {
+		comma = detectSeparator(block)
 	}
 	cr := csv.NewReader(&recordLimiter{r: br, max: limits.csvLine, line: 1, start: 1})
 	cr.Comma = comma
 	cr.ReuseRecord = true
-	return cr, nil
+	cr.FieldsPerRecord = -1 // ragged rows are reported by the callers, with the header's width
+	cr.TrimLeadingSpace = comma != '\t'
+	return cr, comma, nil
 }
 
 // checkText refuses a first block of input that is not text: one that
@@ -460,16 +572,20 @@ func isIntegral(v float64) bool {
 // for TaskAuto until a value is not an integer or the AutoMaxClasses+1st
 // distinct value appears) it keeps each distinct label once and stores,
 // for each row, the index of its label in order of first appearance;
-// otherwise it stores the values.
+// otherwise it stores the values. From its first text cell, a class
+// target keeps its labels as text (names).
 type targetColumn struct {
 	rows   chunked
-	first  map[float64]int // label -> index of first appearance; nil when storing values
+	first  map[float64]int // label -> index of first appearance; nil when storing values or text
 	labels []float64       // the distinct labels in order of first appearance
 	auto   bool            // TaskAuto: the target may still turn out a regression target
+	class  bool            // Classification: labels must be integers or text
+	named  map[string]int  // text label -> index of first appearance; nil until a text cell
+	names  []string        // the distinct text labels in order of first appearance
 }
 
 func newTargetColumn(task Task) *targetColumn {
-	t := &targetColumn{auto: task == TaskAuto}
+	t := &targetColumn{auto: task == TaskAuto, class: task == Classification}
 	if task != Regression {
 		t.first = make(map[float64]int)
 	}
@@ -480,8 +596,25 @@ func newTargetColumn(task Task) *targetColumn {
 // their indexes are stored as float32, exact up to 2^24.
 const maxClassLabels = 1 << 24
 
-// add appends one row's target. For Classification v must be an integer.
-func (t *targetColumn) add(v float64) error {
+// add appends one row's target, a trimmed cell that is not missing.
+func (t *targetColumn) add(cell string) error {
+	if t.named != nil {
+		return t.addText(cell)
+	}
+	v, err := parseCell(cell)
+	if err != nil {
+		if looksNumeric(cell) {
+			return err
+		}
+		if t.first == nil {
+			return fmt.Errorf("text %q in a numeric target column: a regression target must be all numbers (text labels are classes)", clip(cell))
+		}
+		t.toText()
+		return t.addText(cell)
+	}
+	if t.class && !isIntegral(v) {
+		return fmt.Errorf("class label %s is not an integer (use Task: Regression for a real-valued target)", clip(cell))
+	}
 	if t.first != nil {
 		k, seen := t.first[v]
 		if t.auto && (!isIntegral(v) || !seen && len(t.labels) == AutoMaxClasses) {
@@ -503,6 +636,35 @@ func (t *targetColumn) add(v float64) error {
 	return nil
 }
 
+// toText turns the numeric labels seen so far into text labels, keeping
+// their indexes, once a text label appears.
+func (t *targetColumn) toText() {
+	t.named = make(map[string]int, len(t.labels))
+	for _, v := range t.labels {
+		name := strconv.FormatFloat(v, 'f', -1, 64)
+		t.named[name] = len(t.names)
+		t.names = append(t.names, name)
+	}
+	t.first, t.labels = nil, nil
+}
+
+func (t *targetColumn) addText(cell string) error {
+	if err := textCell(cell); err != nil {
+		return err
+	}
+	k, seen := t.named[cell]
+	if !seen {
+		if len(t.names) == maxClassLabels {
+			return fmt.Errorf("more than %d distinct class labels", maxClassLabels)
+		}
+		k = len(t.names)
+		t.named[cell] = k
+		t.names = append(t.names, cell)
+	}
+	t.rows.add(float32(k))
+	return nil
+}
+
 // storeValues replaces the label indexes stored so far by the labels'
 // values, once a TaskAuto target has turned out a regression target.
 func (t *targetColumn) storeValues() {
@@ -517,8 +679,17 @@ func (t *targetColumn) storeValues() {
 // finish returns the target's task, with TaskAuto resolved, and its
 // values. A classification target's distinct labels, in increasing order,
 // become classes 0..K-1; names records the original labels, and is set
-// only when they are not 0..K-1 already.
+// only when they are not 0..K-1 already. Text labels are always named.
 func (t *targetColumn) finish() (task Task, y []float32, classes int, names []string) {
+	if t.named != nil {
+		tc := textColumn{index: t.named, values: t.names}
+		sorted, pos := tc.sorted()
+		y = make([]float32, 0, t.rows.n)
+		for k := range t.rows.all() {
+			y = append(y, float32(pos[int(k)]))
+		}
+		return Classification, y, len(sorted), sorted
+	}
 	if t.first == nil {
 		return Regression, t.rows.flatten(), 0, nil
 	}
@@ -546,57 +717,21 @@ func (t *targetColumn) finish() (task Task, y []float32, classes int, names []st
 	return Classification, y, len(t.labels), names
 }
 
-// ReadFeaturesCSV reads the named columns, in the order given, from a CSV
-// file with a header row (other columns are ignored), for prediction with a
-// model trained on those features. Errors name the file, line and column.
-// The file may be gzip-compressed, and is held to the same bounds as in
-// ReadCSV.
+// ReadFeaturesCSV reads the named numeric columns, in the order given,
+// from a CSV file with a header row (other columns are ignored), for
+// prediction with a model trained on those features. It is ReadFeatures
+// of the file with an Encoding of those columns and no text columns.
 func ReadFeaturesCSV(path string, columns []string) (x []float32, n int, err error) {
+	return ReadFeaturesFile(path, Encoding{Columns: columns}, FeatureOptions{})
+}
+
+// ReadFeaturesFile is ReadFeatures of the file at path, which may be
+// gzip-compressed; errors name the file.
+func ReadFeaturesFile(path string, enc Encoding, opt FeatureOptions) (x []float32, n int, err error) {
 	f, size, err := openFile(path)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer f.Close()
-	r, err := openCSV(f, size, ',')
-	if err != nil {
-		return nil, 0, fmt.Errorf("data: %s: %w", path, err)
-	}
-	header, err := r.Read()
-	if err != nil {
-		return nil, 0, fmt.Errorf("data: %s: reading the header: %w", path, err)
-	}
-	at := map[string]int{}
-	for i, h := range header {
-		at[strings.TrimSpace(h)] = i
-	}
-	idx := make([]int, len(columns))
-	for j, c := range columns {
-		i, ok := at[c]
-		if !ok {
-			return nil, 0, fmt.Errorf("data: %s: no column %q (the model was trained on %v)", path, c, columns)
-		}
-		idx[j] = i
-	}
-	var values chunked
-	for line := 2; ; line++ {
-		rec, err := r.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, 0, fmt.Errorf("data: %s: %w", path, err)
-		}
-		for j, i := range idx {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rec[i]), 32)
-			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, 0, fmt.Errorf("data: %s: line %d, column %q: %q is not a finite number", path, line, columns[j], rec[i])
-			}
-			values.add(float32(v))
-		}
-		n++
-	}
-	if n == 0 {
-		return nil, 0, fmt.Errorf("data: %s: no rows", path)
-	}
-	return values.flatten(), n, nil
+	return readFeatures(f, size, path, enc, opt)
 }

@@ -103,13 +103,14 @@ func TestReadCSVRejects(t *testing.T) {
 		{"no header", "1,2,0\n3,4,1\n", CSVOptions{}, []string{"line 1", "header"}},
 		{"ragged short", "a,b,y\n1,2,0\n3,4\n", CSVOptions{}, []string{"line 3", "2 fields", "header has 3"}},
 		{"ragged long", "a,b,y\n1,2,0,9\n", CSVOptions{}, []string{"line 2", "4 fields"}},
-		{"text cell", "a,b,y\n1,2,0\n3,x,1\n", CSVOptions{}, []string{"line 3, column 2", `"b"`, `"x"`}},
-		{"empty cell", "a,b,y\n1,,0\n", CSVOptions{}, []string{"line 2, column 2", "empty cell"}},
+		{"text regression target", "a,b,y\n1,2,0\n3,4,x\n", CSVOptions{Task: Regression}, []string{"line 3, column 3", `"y"`, `"x"`, "regression"}},
+		{"empty cell", "a,b,y\n1,,0\n", CSVOptions{}, []string{"line 2, column 2", "missing value", "impute"}},
+		{"NA cell", "a,b,y\n1,NA,0\n", CSVOptions{}, []string{"line 2, column 2", "missing value"}},
+		{"missing target", "a,b,y\n1,2,\n", CSVOptions{Missing: MissingKeep}, []string{"line 2, column 3", "missing target"}},
 		{"NaN", "a,b,y\n1,NaN,0\n", CSVOptions{}, []string{"line 2, column 2", "non-finite"}},
 		{"Inf", "a,b,y\n-Inf,1,0\n", CSVOptions{}, []string{"line 2, column 1", "non-finite"}},
 		{"float32 overflow", "a,b,y\n1e39,1,0\n", CSVOptions{}, []string{"line 2, column 1", "float32"}},
 		{"fractional label", "a,b,y\n1,2,0.5\n", CSVOptions{}, []string{"line 2, column 3", "not an integer"}},
-		{"text label", "a,b,y\n1,2,cat\n", CSVOptions{}, []string{"line 2, column 3", `"cat"`}},
 		{"bad quote", "a,b,y\n1,\"2,0\n", CSVOptions{}, []string{"line 2"}},
 		{"unknown target", "a,b,y\n1,2,0\n", CSVOptions{Target: "z"}, []string{`no column named "z"`}},
 		{"target index", "a,b,y\n1,2,0\n", CSVOptions{Target: "3"}, []string{"index 3 out of range"}},
@@ -142,7 +143,7 @@ func TestReadCSVRejects(t *testing.T) {
 
 func TestReadCSVFileErrorsNameTheFile(t *testing.T) {
 	path := filepath.Join("testdata", "text_cell.csv")
-	_, err := ReadCSVFile(path, CSVOptions{})
+	_, err := ReadCSVFile(path, CSVOptions{Target: "b", Task: Regression})
 	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "line 3, column 2") {
 		t.Fatalf("error %v, want one naming %s and line 3, column 2", err, path)
 	}

@@ -52,6 +52,9 @@ type Dataset struct {
 	// label of class index k (for instance the original value of a CSV
 	// label that was remapped to k). Only for classification.
 	ClassNames []string
+	// Encoding, for a table read by ReadCSV, says how its columns became
+	// the features (text columns one-hot encoded); nil otherwise.
+	Encoding *Encoding
 }
 
 // Subset returns a new data set holding copies of the rows in idx, in
@@ -69,6 +72,7 @@ func (d *Dataset) Subset(idx []int) *Dataset {
 		Task:         d.Task,
 		FeatureNames: d.FeatureNames,
 		ClassNames:   d.ClassNames,
+		Encoding:     d.Encoding,
 	}
 	d.Gather(idx, s.X, s.Y)
 	return s
@@ -178,6 +182,16 @@ func isFinite32(v float32) bool {
 // returns an error if a fraction is negative or not finite, if they sum
 // to 1 or more, or if the training part would be empty.
 func Split(d *Dataset, rng *rand.Rand, valFrac, testFrac float64) (train, val, test *Dataset, err error) {
+	trainIdx, valIdx, testIdx, err := SplitRows(d, rng, valFrac, testFrac)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return d.Subset(trainIdx), d.Subset(valIdx), d.Subset(testIdx), nil
+}
+
+// SplitRows is Split's choice of rows: the indexes of d's rows in each
+// part, in Split's order. It draws from rng exactly as Split does.
+func SplitRows(d *Dataset, rng *rand.Rand, valFrac, testFrac float64) (train, val, test []int, err error) {
 	if d == nil {
 		return nil, nil, nil, errors.New("data: Split of a nil dataset")
 	}
@@ -217,7 +231,7 @@ func Split(d *Dataset, rng *rand.Rand, valFrac, testFrac float64) (train, val, t
 	for _, part := range [][]int{trainIdx, valIdx, testIdx} {
 		rng.Shuffle(len(part), func(i, j int) { part[i], part[j] = part[j], part[i] })
 	}
-	return d.Subset(trainIdx), d.Subset(valIdx), d.Subset(testIdx), nil
+	return trainIdx, valIdx, testIdx, nil
 }
 
 // stratifiedOrder returns a permutation of d's rows in which every prefix

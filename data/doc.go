@@ -16,7 +16,11 @@
 //     The Boston housing table is returned without its B column, which
 //     encodes the proportion of Black residents by town, so that no model
 //     is fed it by default.
-//   - [ReadCSV] and [ReadCSVFile] read user tables with a header row.
+//   - [ReadCSV] and [ReadCSVFile] read user tables with a header row: text
+//     labels become classes, text columns of at most [MaxCategories] values
+//     are one-hot encoded (the Dataset's [Encoding]), missing cells are an
+//     error, NaN for [FitImputer], or a dropped row; [ReadFeatures] encodes
+//     new rows as a model's training table was.
 //   - [ReadIDX], [LoadIDXPair] and [LoadMNIST] read the IDX format of MNIST
 //     and Fashion-MNIST, from local files (raw or gzip-compressed) or, when
 //     asked, from the sets' public mirrors with SHA-256 verification.

@@ -17,11 +17,12 @@ const (
 
 // LayerFlow is one layer's gradient-flow figures for one epoch.
 type LayerFlow struct {
-	Layer      string  `json:"layer"`       // PyTorch name of the weight, e.g. "2.weight"
-	GradNorm   float64 `json:"grad_norm"`   // root mean square over the epoch's steps of ||dL/dW||
-	WeightNorm float64 `json:"weight_norm"` // ||W|| at the end of the epoch
-	UpdateRate float64 `json:"update_rate"` // ||ΔW|| / ||W|| of the epoch's last step
-	Flag       string  `json:"flag"`        // "vanishing", "exploding" or ""
+	Layer      string  `json:"layer"`          // PyTorch name of the weight, e.g. "2.weight"
+	Kind       string  `json:"kind,omitempty"` // the layer it belongs to, e.g. "Linear 4→16"
+	GradNorm   float64 `json:"grad_norm"`      // root mean square over the epoch's steps of ||dL/dW||
+	WeightNorm float64 `json:"weight_norm"`    // ||W|| at the end of the epoch
+	UpdateRate float64 `json:"update_rate"`    // ||ΔW|| / ||W|| of the epoch's last step
+	Flag       string  `json:"flag"`           // "vanishing", "exploding" or ""
 }
 
 // FlagFor classifies a gradient norm.
@@ -40,6 +41,7 @@ func FlagFor(gradNorm float64) string {
 type gradFlow struct {
 	be      backend.Backend
 	names   []string
+	kinds   []string
 	weights []*Param
 	gradSq  []backend.Buffer // per weight: sum over steps of ||grad||^2
 	before  []backend.Buffer // per weight: a copy taken before the last step
@@ -50,11 +52,26 @@ type gradFlow struct {
 func newGradFlow(be backend.Backend, m *Sequential) *gradFlow {
 	f := &gradFlow{be: be, scalar: be.Alloc(1)}
 	f.names, f.weights = m.NamedWeights()
-	for _, p := range f.weights {
+	for i, p := range f.weights {
+		f.kinds = append(f.kinds, weightKind(m, f.names[i], p))
 		f.gradSq = append(f.gradSq, be.Alloc(1))
 		f.before = append(f.before, be.Alloc(p.Len()))
 	}
 	return f
+}
+
+// weightKind names the layer a weight matrix belongs to: always a Linear
+// (NamedWeights lists only those), with its widths, and the Residual
+// block around it if there is one.
+func weightKind(m *Sequential, name string, p *Param) string {
+	kind := fmt.Sprintf("Linear %d→%d", p.Shape[1], p.Shape[0])
+	var i int
+	if _, err := fmt.Sscanf(name, "%d.", &i); err == nil && i >= 0 && i < len(m.Layers) {
+		if _, ok := m.Layers[i].(*Residual); ok {
+			kind += " in Residual"
+		}
+	}
+	return kind
 }
 
 // startEpoch clears the accumulated sums.
@@ -86,7 +103,7 @@ func (f *gradFlow) endEpoch() []LayerFlow {
 		f.be.Axpy(-1, w.Value, f.before[i], n) // before = W_old - W_new
 		deltaSq := f.sumSquares(f.before[i], n)
 		g := math.Sqrt(gradSq / float64(max(f.steps, 1)))
-		out[i] = LayerFlow{Layer: f.names[i], GradNorm: g, WeightNorm: math.Sqrt(f.sumSquares(w.Value, n)),
+		out[i] = LayerFlow{Layer: f.names[i], Kind: f.kinds[i], GradNorm: g, WeightNorm: math.Sqrt(f.sumSquares(w.Value, n)),
 			UpdateRate: math.Sqrt(deltaSq) / math.Max(math.Sqrt(oldSq), 1e-30), Flag: FlagFor(g)}
 	}
 	return out

@@ -79,6 +79,11 @@ func TestGradFlowVanishing(t *testing.T) {
 		t.Errorf("sigmoid: first layer %.3g vs last %.3g: no decay", sig[0].GradNorm, sig[len(sig)-1].GradNorm)
 	}
 	res := deepFlow(t, backend.ReLU, true)
+	// Each weight is labelled with its layer: widths, and the residual
+	// block around the equal-width ones.
+	if sig[0].Kind != "Linear 2→16" || sig[1].Kind != "Linear 16→16" || sig[10].Kind != "Linear 16→1" || res[1].Kind != "Linear 16→16 in Residual" {
+		t.Errorf("layer kinds %q, %q, %q; residual %q", sig[0].Kind, sig[1].Kind, sig[10].Kind, res[1].Kind)
+	}
 	for _, l := range res {
 		if l.Flag != "" {
 			t.Errorf("relu+residual: %s flagged %s (gradient norm %.3g)", l.Layer, l.Flag, l.GradNorm)

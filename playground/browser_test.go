@@ -158,6 +158,9 @@ func TestBrowserPlayground(t *testing.T) {
 		let dark = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 160) dark++; return dark; })()`); n == 0 {
 		t.Error("the #loss-curve canvas has no line on it")
 	}
+	if axes := evalJS[string](p, `document.querySelector("#loss-curve").dataset.axes || ""`); !strings.HasPrefix(axes, "epoch ") || !strings.Contains(axes, ", loss 0..") {
+		t.Errorf("the #loss-curve canvas has no axes: %q", axes)
+	}
 	p.do(5*time.Second, chromedp.Click(chromedp.CSS("#pause")))
 	p.waitJS(5*time.Second, "pause", `document.body.dataset.playing === "false"`)
 

@@ -19,6 +19,7 @@ type series struct {
 	name string
 	col  color.Color
 	dash bool
+	mark bool // points only, drawn as rings: a marker, not a curve
 	xys  plotter.XYs
 }
 
@@ -26,6 +27,13 @@ type series struct {
 // validation loss against the epoch, and writes the picture to path (.png
 // or .svg). An empty title gives "Loss".
 func LossCurves(h nn.History, title, path string) error {
+	return LossCurvesBest(h, 0, title, path)
+}
+
+// LossCurvesBest is LossCurves with, when best > 0, the validation loss of
+// epoch best ringed and named in the legend as the restored best epoch
+// (early stopping).
+func LossCurvesBest(h nn.History, best int, title, path string) error {
 	if _, err := checkFormat(path); err != nil {
 		return err
 	}
@@ -34,16 +42,20 @@ func LossCurves(h nn.History, title, path string) error {
 	}
 	train := series{name: "training", col: colBlue}
 	val := series{name: "validation", col: colOrange, dash: true}
+	mark := series{name: fmt.Sprintf("epoch %d, restored (best)", best), col: colOrange, mark: true}
 	for _, e := range h {
 		train.add(e.Epoch, e.TrainLoss)
 		if e.Val != nil {
 			val.add(e.Epoch, e.Val.Loss)
+			if e.Epoch == best {
+				mark.add(e.Epoch, e.Val.Loss)
+			}
 		}
 	}
 	if title == "" {
 		title = "Loss"
 	}
-	return curves(path, title, "loss", false, train, val)
+	return curves(path, title, "loss", false, train, val, mark)
 }
 
 // AccuracyCurves draws the training and validation accuracy against the
@@ -100,6 +112,16 @@ func curves(path, title, yLabel string, fraction bool, ss ...series) error {
 			continue
 		}
 		n++
+		if s.mark {
+			ring, err := plotter.NewScatter(s.xys)
+			if err != nil {
+				return fmt.Errorf("plot: %s: %w", path, err)
+			}
+			ring.GlyphStyle = draw.GlyphStyle{Color: s.col, Radius: vg.Points(6), Shape: draw.RingGlyph{}}
+			p.Add(ring)
+			leg.Add(s.name, ring)
+			continue
+		}
 		line, err := plotter.NewLine(s.xys)
 		if err != nil {
 			return fmt.Errorf("plot: %s: %w", path, err)

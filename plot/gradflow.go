@@ -61,7 +61,11 @@ func gradFlowFigure(h nn.History, title, path string) (*figure, error) {
 		if len(e.GradFlow) > len(names) {
 			names = names[:0]
 			for _, l := range e.GradFlow {
-				names = append(names, l.Layer)
+				name := l.Layer
+				if l.Kind != "" {
+					name += "\n" + l.Kind
+				}
+				names = append(names, name)
 			}
 		}
 	}

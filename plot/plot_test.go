@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -507,5 +508,26 @@ func TestRender(t *testing.T) {
 		}, 1, "", filepath.Join(dir, "boundary"+ext)))
 		b := data.Spiral(600, 3, 0.05, rand.New(rand.NewPCG(3, 4)))
 		check(DecisionBoundary(b, nearestCentre([]float32{0.5, -0.5, 0}, []float32{0.3, 0.3, -0.5}), 3, "spiral (nearest centre)", filepath.Join(dir, "spiral"+ext)))
+	}
+}
+
+// TestLossCurvesBest: the restored best epoch is ringed and named in the
+// legend; without one, nothing is.
+func TestLossCurvesBest(t *testing.T) {
+	dir := t.TempDir()
+	h := testHistory(12, false)
+	for _, best := range []int{0, 7} {
+		path := filepath.Join(dir, fmt.Sprintf("loss%d.svg", best))
+		if err := LossCurvesBest(h, best, "", path); err != nil {
+			t.Fatal(err)
+		}
+		checkSVG(t, path)
+		b, _ := os.ReadFile(path)
+		if got := strings.Contains(string(b), "restored (best)"); got != (best > 0) {
+			t.Errorf("best epoch %d: legend names a restored epoch: %v", best, got)
+		}
+		if best > 0 && !strings.Contains(string(b), "epoch 7, restored") {
+			t.Errorf("the legend does not name epoch 7")
+		}
 	}
 }

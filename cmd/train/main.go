@@ -7,6 +7,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -28,9 +29,13 @@ import (
 	"github.com/fastnn/fastnn/backend"
 	_ "github.com/fastnn/fastnn/backend/cpu"
 	_ "github.com/fastnn/fastnn/backend/cuda"
+	"github.com/fastnn/fastnn/data"
 	"github.com/fastnn/fastnn/internal/experiment"
 	"github.com/fastnn/fastnn/nn"
 )
+
+// stdin is what `train predict -data -` reads; tests replace it.
+var stdin io.Reader = os.Stdin
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -52,8 +57,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var bar *progressbar.ProgressBar
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		// The rate and loss shown are the last finished epoch's, labelled
+		// so (progressDesc), rather than the bar's own rate, which starts
+		// at "0 samples/hr".
 		bar = progressbar.NewOptions64(1, progressbar.OptionSetWriter(stderr),
-			progressbar.OptionShowIts(), progressbar.OptionSetItsString("samples"),
 			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish(),
 			progressbar.OptionSetWidth(30))
 	}
@@ -65,14 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if epoch == 1 && done <= total && bar.GetMax64() == 1 {
 			bar.ChangeMax64(int64(total * cfg.Epochs))
 		}
-		desc := fmt.Sprintf("epoch %d/%d", epoch, cfg.Epochs)
-		if last.Epoch > 0 {
-			desc += fmt.Sprintf(" loss %.4f", last.TrainLoss)
-			if last.TrainAcc != nil {
-				desc += fmt.Sprintf(" acc %.3f", *last.TrainAcc)
-			}
-		}
-		bar.Describe(desc)
+		bar.Describe(progressDesc(epoch, cfg.Epochs, last))
 		_ = bar.Set64(int64((epoch-1)*total + done))
 	}
 	cfg.OnEpoch = func(st nn.EpochStats) {
@@ -153,9 +153,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "; L1 penalty %.4g (not in the losses)", res.L1Penalty)
 	}
 	fmt.Fprintln(stdout)
-	fmt.Fprintf(stdout, "trained %d epochs on %d samples in %.1fs (%.0f samples/s)\n", len(res.History), res.TrainSamples, res.TrainSeconds, res.SamplesPerSec)
+	if cfg.Load != "" {
+		fmt.Fprintf(stdout, "evaluated %s, without training, on its training run's test split\n", cfg.Load)
+	} else {
+		fmt.Fprintf(stdout, "trained %d epochs on %d samples in %.1fs (%.0f samples/s)\n", len(res.History), res.TrainSamples, res.TrainSeconds, res.SamplesPerSec)
+	}
 	if res.TestAcc != nil {
 		fmt.Fprintf(stdout, "test: %d samples, loss %.4f, accuracy %.4f\n", res.TestSamples, res.TestLoss, *res.TestAcc)
+		writeConfusion(stdout, res.Confusion, res.ClassNames)
 	} else {
 		r2 := "undefined (test targets constant or too few)"
 		if res.TestR2 != nil {
@@ -164,6 +169,55 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "test: %d samples, MSE %.4g, MAE %.4g, R^2 %s\n", res.TestSamples, *res.TestMSE, *res.TestMAE, r2)
 	}
 	return 0
+}
+
+// progressDesc is the progress bar's text during epoch of epochs: the
+// figures of the last finished epoch, last, named as such.
+func progressDesc(epoch, epochs int, last nn.EpochStats) string {
+	desc := fmt.Sprintf("epoch %d/%d", epoch, epochs)
+	if last.Epoch > 0 {
+		desc += fmt.Sprintf(" (epoch %d: loss %.4f", last.Epoch, last.TrainLoss)
+		if last.TrainAcc != nil {
+			desc += fmt.Sprintf(" acc %.3f", *last.TrainAcc)
+		}
+		desc += fmt.Sprintf(", %.0f samples/s)", last.SamplesPerSec)
+	}
+	return desc
+}
+
+// maxConfusion is the most classes whose confusion table is printed.
+const maxConfusion = 20
+
+// writeConfusion prints the test confusion table, rows the true classes,
+// columns the predicted ones, each by name where the data names them.
+func writeConfusion(w io.Writer, m [][]int, names []string) {
+	if len(m) == 0 || len(m) > maxConfusion {
+		return
+	}
+	label := make([]string, len(m))
+	width := 5
+	for i := range m {
+		label[i] = strconv.Itoa(i)
+		if i < len(names) {
+			label[i] = names[i]
+		}
+		if r := []rune(label[i]); len(r) > 16 {
+			label[i] = string(r[:15]) + "~"
+		}
+		width = max(width, len([]rune(label[i])))
+	}
+	fmt.Fprintf(w, "confusion on the test split (rows: true class, columns: predicted):\n%*s", width, "")
+	for _, l := range label {
+		fmt.Fprintf(w, " %*s", width, l)
+	}
+	fmt.Fprintln(w)
+	for i, row := range m {
+		fmt.Fprintf(w, "%-*s", width, label[i])
+		for _, n := range row {
+			fmt.Fprintf(w, " %*d", width, n)
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 // options are the flags that choose what train does, beside the run's Config.
@@ -187,8 +241,8 @@ func printJSON(v any, stdout, stderr io.Writer) int {
 
 // search runs -search and prints the ranked table and the best run.
 func search(cfg experiment.Config, opts options, stdout, stderr io.Writer) int {
-	if cfg.Save != "" || cfg.Load != "" || cfg.Resume != "" || cfg.PlotsDir != "" {
-		fmt.Fprintln(stderr, "train: -search runs many trainings: it does not combine with -save, -load, -resume or -plots")
+	if cfg.Load != "" || cfg.Resume != "" {
+		fmt.Fprintln(stderr, "train: -search runs many trainings: it does not combine with -load or -resume")
 		return 2
 	}
 	cfg.Progress, cfg.OnEpoch = nil, nil
@@ -200,20 +254,28 @@ func search(cfg experiment.Config, opts options, stdout, stderr io.Writer) int {
 	if opts.json {
 		return printJSON(res, stdout, stderr)
 	}
-	fmt.Fprintf(stdout, "%s search, %d trials, ranked by validation loss:\n", res.Mode, len(res.Trials))
+	fmt.Fprintf(stdout, "%s search, %d trials, ranked by validation loss (trial: the order tried):\n", res.Mode, len(res.Trials))
 	for _, t := range res.Trials {
 		acc := ""
 		if t.ValAcc != nil {
 			acc = fmt.Sprintf("  val_acc %.4f", *t.ValAcc)
 		}
 		if t.Error != "" {
-			fmt.Fprintf(stdout, "%3d  %s  failed: %s\n", t.Rank, t, t.Error)
+			fmt.Fprintf(stdout, "%3d  trial %-3d %s  failed: %s\n", t.Rank, t.Trial, t, t.Error)
 			continue
 		}
-		fmt.Fprintf(stdout, "%3d  %s  val_loss %.4f%s\n", t.Rank, t, t.ValLoss, acc)
+		fmt.Fprintf(stdout, "%3d  trial %-3d %s  val_loss %.4f%s\n", t.Rank, t.Trial, t, t.ValLoss, acc)
+	}
+	if res.Retrained > 0 {
+		for _, p := range res.Plots {
+			fmt.Fprintf(stdout, "wrote %s\n", p)
+		}
+		if cfg.Save != "" {
+			fmt.Fprintf(stdout, "saved trial %d, the best, to %s\n", res.Retrained, cfg.Save)
+		}
 	}
 	best := res.Result
-	fmt.Fprintf(stdout, "best: lr %g batch %d layers %v act %s wd %g", best.LR, best.Batch, best.Layers, best.Act, res.Trials[0].WD)
+	fmt.Fprintf(stdout, "best: trial %d, lr %g batch %d layers %v act %s wd %g", res.Trials[0].Trial, best.LR, best.Batch, best.Layers, best.Act, res.Trials[0].WD)
 	if best.TestAcc != nil {
 		fmt.Fprintf(stdout, "; test accuracy %.4f\n", *best.TestAcc)
 	} else {
@@ -228,7 +290,8 @@ func predict(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var c experiment.PredictConfig
 	fs.StringVar(&c.Load, "load", "", "checkpoint written by train -save (required)")
-	fs.StringVar(&c.Data, "data", "", "CSV file with the model's feature columns, or a built-in set name")
+	fs.StringVar(&c.Data, "data", "", "CSV file with the model's feature columns, - for standard input, or a built-in set name")
+	fs.StringVar(&c.Sep, "sep", "", "CSV field separator: comma, semicolon, tab or pipe (default: detected from the header)")
 	fs.StringVar(&c.Backend, "backend", "auto", "backend: auto, cpu, cuda")
 	fs.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all)")
 	if err := fs.Parse(args); err != nil {
@@ -238,9 +301,14 @@ func predict(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if c.Load == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: train predict -load FILE -data FILE.csv")
+		fmt.Fprintln(stderr, "usage: train predict -load FILE -data FILE.csv|-")
 		return 2
 	}
+	if _, err := data.ParseSeparator(c.Sep); err != nil {
+		fmt.Fprintf(stderr, "train: -sep: %v\n", err)
+		return 2
+	}
+	c.Stdin = stdin
 	if err := experiment.Predict(c, stdout); err != nil {
 		fmt.Fprintf(stderr, "train: %v\n", err)
 		return 1
@@ -251,6 +319,11 @@ func predict(args []string, stdout, stderr io.Writer) int {
 func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, error) {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: train [flags]                                   train and test a model\n"+
+			"       train predict -load FILE -data FILE.csv|- [flags]  predict with a saved model (train predict -h)\n\nflags:\n")
+		printDefaults(fs, stderr)
+	}
 	c := experiment.Config{}
 	var layers string
 	var o options
@@ -258,6 +331,10 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	fs.StringVar(&c.DataDir, "data-dir", "", "folder to look in first for IDX files (mnist, fashion-mnist)")
 	fs.BoolVar(&c.Download, "download", true, "download mnist / fashion-mnist into the user cache when not found")
 	fs.StringVar(&c.Target, "target", "", "CSV target column, by name or 0-based index (default: the last)")
+	var drop string
+	fs.StringVar(&drop, "drop", "", "CSV: columns to leave out, by name or 0-based index, e.g. id,comment")
+	fs.StringVar(&c.Sep, "sep", "", "CSV field separator: comma, semicolon, tab or pipe (default: detected from the header)")
+	fs.StringVar(&c.Impute, "impute", "", "CSV missing cells (empty, NA, ?): mean or median of the training split, or drop-row (default: an error)")
 	fs.StringVar(&c.Task, "task", "", "CSV task: auto (integer targets with at most 20 values are classes), classification, regression")
 	fs.IntVar(&c.Samples, "samples", 0, "synthetic sets: number of points (default: the set's preset)")
 	fs.Float64Var(&c.Noise, "noise", -1, "synthetic sets: noise (-1: the set's preset)")
@@ -273,7 +350,7 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	fs.IntVar(&c.Batch, "batch", -1, "batch size: 0 full batch, 1 online (default: the set's preset)")
 	fs.IntVar(&c.Epochs, "epochs", 0, "epochs (default: the set's preset)")
 	fs.Float64Var(&c.ValFrac, "val", -1, "fraction held out for validation (default: the set's preset)")
-	fs.Float64Var(&c.TestFrac, "test", -1, "fraction held out for testing, for sets without a test split")
+	fs.Float64Var(&c.TestFrac, "test", -1, "fraction held out for testing, for sets without a test split (-1: the set's preset)")
 	fs.Uint64Var(&c.Seed, "seed", 1, "random seed: the same seed, backend level and thread count give the same run")
 	fs.StringVar(&c.Backend, "backend", "auto", "backend: auto, cpu, cuda")
 	fs.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all)")
@@ -311,7 +388,7 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 		"dropout": true, "loss": true, "opt": true, "lr": true, "momentum": true, "wd": true, "l1": true, "batch": true, "epochs": true,
 		"sched": true, "step-size": true, "gamma": true, "warmup": true, "clip": true, "patience": true, "grad-flow": true,
 		"plots": true, "seed": true, "val": true, "test": true, "search": true, "trials": true,
-		"samples": true, "noise": true, "target": true, "task": true}
+		"samples": true, "noise": true, "target": true, "task": true, "drop": true, "sep": true, "impute": true}
 	o.fixed = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) {
 		o.fixed[f.Name] = true
@@ -334,6 +411,8 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 			err = fmt.Errorf("-backend: unknown backend %q (want auto, %s)", c.Backend, strings.Join(backend.Names(), ", "))
 		case f.Name == "search" && o.search != "grid" && o.search != "random" && o.search != "bayes":
 			err = fmt.Errorf("-search: want grid, random or bayes, got %q", o.search)
+		case (f.Name == "noise" || f.Name == "samples") && c.Load == "" && !slices.Contains(syntheticSets, c.Data):
+			err = fmt.Errorf("-%s applies to the synthetic sets (%s), not -data %q", f.Name, strings.Join(syntheticSets, ", "), cmp.Or(c.Data, "digits"))
 		case f.Name == "l1" && !(c.L1 >= 0 && c.L1 <= math.MaxFloat64):
 			err = fmt.Errorf("-l1 must be a finite number >= 0, got %v", c.L1)
 		}
@@ -344,6 +423,14 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	if c.Layers, err = parseLayers(layers); err != nil {
 		return c, o, err
 	}
+	if drop != "" {
+		for _, col := range strings.Split(drop, ",") {
+			if col = strings.TrimSpace(col); col == "" {
+				return c, o, fmt.Errorf("-drop %q: an empty column name", drop)
+			}
+			c.Drop = append(c.Drop, col)
+		}
+	}
 	// Every value is checked here as the run checks it, so that a bad flag
 	// exits 2, as the README says, before anything is loaded.
 	if err := experiment.Validate(c); err != nil {
@@ -351,6 +438,30 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	}
 	return c, o, nil
 }
+
+// printDefaults is flag.PrintDefaults, without the "(default ...)" that
+// it adds to a flag whose text already says what its default is.
+func printDefaults(fs *flag.FlagSet, w io.Writer) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  -" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		line += "\n    \t" + strings.ReplaceAll(usage, "\n", "\n    \t")
+		if !strings.Contains(usage, "default") && !strings.Contains(usage, "preset") && f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
+			if name == "string" {
+				line += fmt.Sprintf(" (default %q)", f.DefValue)
+			} else {
+				line += fmt.Sprintf(" (default %v)", f.DefValue)
+			}
+		}
+		fmt.Fprintln(w, line)
+	})
+}
+
+// syntheticSets are the sets that -samples and -noise apply to.
+var syntheticSets = []string{"xor", "circles", "moons", "spiral", "blobs"}
 
 // parseLayers reads "256,128"; "" leaves the preset (nil), "none" means no
 // hidden layer.
@@ -365,7 +476,7 @@ func parseLayers(s string) ([]int, error) {
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 || n > nn.MaxWidth {
-			return nil, fmt.Errorf("-layers %q: %q is not a width in 1..%d", s, f, nn.MaxWidth)
+			return nil, fmt.Errorf("-layers %q: %q is not a width in 1..%d (for no hidden layer, -layers none or 0 alone)", s, f, nn.MaxWidth)
 		}
 		out = append(out, n)
 	}

@@ -228,6 +228,13 @@ func TestFlagErrors(t *testing.T) {
 		{"load", []string{"-load", filepath.Join(dir, "m.safetensors"), "-save", filepath.Join(dir, "n.safetensors")}},
 		{"seed", []string{"-seed", "-1"}},
 		{"nosuchflag", []string{"-nosuchflag"}},
+		{"impute", []string{"-impute", "zero", "-data", filepath.Join(dir, "x.csv")}},
+		{"noise", []string{"-data", "iris", "-noise", "0.3"}},
+		{"drop", []string{"-data", "iris", "-drop", "0"}},
+		{"impute", []string{"-impute", "mean"}},
+		{"samples", []string{"-samples", "100"}},
+		{"sep", []string{"-sep", "colon", "-data", filepath.Join(dir, "x.csv")}},
+		{"drop", []string{"-drop", "id,,x", "-data", filepath.Join(dir, "x.csv")}},
 	}
 	for _, c := range cases {
 		code, stdout, stderr := train(t, c.args...)

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/fastnn/fastnn/backend"
+	"github.com/fastnn/fastnn/data"
 	"github.com/fastnn/fastnn/nn"
 	"github.com/fastnn/fastnn/safetensors"
 )
@@ -38,12 +40,16 @@ type splitMeta struct {
 	Val     *float64 `json:"val"`
 	Test    *float64 `json:"test"`
 	Seed    *uint64  `json:"seed"`
+	// Written since -drop, -sep and -impute; absent means none.
+	Drop   []string `json:"drop,omitempty"`
+	Sep    string   `json:"sep,omitempty"`
+	Impute string   `json:"impute,omitempty"`
 }
 
 // encodeSplit records the split of a run's configuration, its presets filled in.
 func encodeSplit(c Config) string {
 	b, _ := json.Marshal(splitMeta{Data: c.Data, Target: &c.Target, Task: &c.Task, Samples: &c.Samples, Noise: &c.Noise,
-		Val: &c.ValFrac, Test: &c.TestFrac, Seed: &c.Seed})
+		Val: &c.ValFrac, Test: &c.TestFrac, Seed: &c.Seed, Drop: c.Drop, Sep: c.Sep, Impute: c.Impute})
 	return string(b)
 }
 
@@ -70,6 +76,7 @@ func applySplit(c Config, path string, meta map[string]string) (Config, string, 
 	c.Seed, c.ValFrac, c.TestFrac, c.Samples, c.Noise = *sp.Seed, *sp.Val, *sp.Test, *sp.Samples, *sp.Noise
 	if isCSVPath(c.Data) {
 		c.Target, c.Task = *sp.Target, *sp.Task
+		c.Drop, c.Sep, c.Impute = sp.Drop, sp.Sep, sp.Impute
 	}
 	return c, "", nil
 }
@@ -91,6 +98,9 @@ type Arch struct {
 	ClassNames []string `json:"class_names,omitempty"`
 	Target     string   `json:"target,omitempty"`
 	Columns    []string `json:"columns,omitempty"` // feature names, for prediction from CSV
+	// Encoding, for a table with text feature columns, is how its columns
+	// became the features; absent, Columns are the table's columns.
+	Encoding *data.Encoding `json:"encoding,omitempty"`
 }
 
 // Standardization is the feature (and regression target) scaling of the
@@ -100,6 +110,10 @@ type Standardization struct {
 	FeatureStd  []float32 `json:"feature_std,omitempty"`
 	TargetMean  []float32 `json:"target_mean,omitempty"`
 	TargetStd   []float32 `json:"target_std,omitempty"`
+	// Impute, with -impute mean or median, fills each feature's missing
+	// cells (before FeatureMean and FeatureStd apply).
+	Impute       []float32 `json:"impute,omitempty"`
+	ImputeMethod string    `json:"impute_method,omitempty"`
 }
 
 func standardization(s *Sets) Standardization {
@@ -109,6 +123,9 @@ func standardization(s *Sets) Standardization {
 	}
 	if s.Y != nil {
 		st.TargetMean, st.TargetStd = s.Y.Mean, s.Y.Std
+	}
+	if s.Impute != nil {
+		st.Impute, st.ImputeMethod = s.Impute.Values, s.ImputeMethod
 	}
 	return st
 }
@@ -217,6 +234,21 @@ func checkArch(a Arch, st Standardization) error {
 		return fmt.Errorf("%d class names for %d classes", len(a.ClassNames), a.Classes)
 	case len(a.Columns) != 0 && len(a.Columns) != a.Features:
 		return fmt.Errorf("%d column names for %d features", len(a.Columns), a.Features)
+	case st.Impute != nil && len(st.Impute) != a.Features:
+		return fmt.Errorf("%d imputation values for %d features", len(st.Impute), a.Features)
+	}
+	for i, v := range st.Impute {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("imputation value %d is %v", i, v)
+		}
+	}
+	if e := a.Encoding; e != nil {
+		if err := e.Check(); err != nil {
+			return fmt.Errorf("encoding: %w", err)
+		}
+		if !slices.Equal(e.FeatureNames(), a.Columns) {
+			return fmt.Errorf("the encoding's features %q are not the columns %q", e.FeatureNames(), a.Columns)
+		}
 	}
 	check := func(what string, mean, std []float32, n int) error {
 		if mean == nil && std == nil {
@@ -314,6 +346,41 @@ func markStoppedEarly(path string) error {
 	return nn.WriteChecked(OptimPath(path), f.Tensors, f.Metadata)
 }
 
+// archDiff names the fields in which two architectures differ, with both
+// values, or returns "" when they are the same.
+func archDiff(saved, flags Arch) string {
+	a, _ := json.Marshal(saved)
+	b, _ := json.Marshal(flags)
+	if string(a) == string(b) {
+		return ""
+	}
+	var ma, mb map[string]json.RawMessage
+	json.Unmarshal(a, &ma)
+	json.Unmarshal(b, &mb)
+	keys := map[string]bool{}
+	for k := range ma {
+		keys[k] = true
+	}
+	for k := range mb {
+		keys[k] = true
+	}
+	var diffs []string
+	for k := range keys {
+		if va, vb := string(ma[k]), string(mb[k]); va != vb {
+			diffs = append(diffs, fmt.Sprintf("%s is %s in the checkpoint, %s with these flags", k, orNone(va), orNone(vb)))
+		}
+	}
+	slices.Sort(diffs)
+	return strings.Join(diffs, "; ")
+}
+
+func orNone(v string) string {
+	if v == "" {
+		return "absent"
+	}
+	return v
+}
+
 // resume loads a run's state into a model built from arch and returns the
 // number of epochs it had done. The checkpoint must have been written for the
 // same architecture, optimizer and early-stopping setting.
@@ -323,10 +390,8 @@ func resume(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer,
 	if err != nil {
 		return 0, err
 	}
-	a, _ := json.Marshal(saved)
-	b, _ := json.Marshal(arch)
-	if string(a) != string(b) {
-		return 0, fmt.Errorf("-resume %s: the checkpoint's model differs from the one these flags build:\n  saved: %s\n  flags: %s", path, a, b)
+	if diff := archDiff(saved, arch); diff != "" {
+		return 0, fmt.Errorf("-resume %s: the checkpoint's model differs from the one these flags build: %s", path, diff)
 	}
 	ostate, ok := opt.(nn.OptimizerState)
 	if !ok {

@@ -4,6 +4,7 @@
 package experiment
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -24,13 +25,16 @@ import (
 // Config describes one run. Zero values (and -1 where noted) take the data
 // set's preset.
 type Config struct {
-	Data     string  // a built-in, synthetic or IDX set name, or a path to a .csv
-	DataDir  string  // where to look for IDX files first
-	Target   string  // CSV target column (name or index); "" = last
-	Task     string  // CSV: "auto" (or ""), "classification", "regression"
-	Samples  int     // synthetic sets: number of points (0: preset)
-	Noise    float64 // synthetic sets: noise (-1: preset)
-	Download bool    // MNIST / Fashion-MNIST: download when not found
+	Data     string   // a built-in, synthetic or IDX set name, or a path to a .csv
+	DataDir  string   // where to look for IDX files first
+	Target   string   // CSV target column (name or index); "" = last
+	Task     string   // CSV: "auto" (or ""), "classification", "regression"
+	Drop     []string // CSV: columns to leave out, by name or 0-based index
+	Sep      string   // CSV: field separator ("" or "auto": detected from the header; see data.ParseSeparator)
+	Impute   string   // CSV: missing cells: "" (an error), "mean", "median" (fitted on the training split) or "drop-row"
+	Samples  int      // synthetic sets: number of points (0: preset)
+	Noise    float64  // synthetic sets: noise (-1: preset)
+	Download bool     // MNIST / Fashion-MNIST: download when not found
 
 	Layers   []int // hidden widths; nil: preset; empty non-nil: no hidden layer
 	Act      string
@@ -116,6 +120,11 @@ type Result struct {
 	Weights      int     `json:"weights"`
 	SmallWeights float64 `json:"small_weights"`
 	L1Penalty    float64 `json:"l1_penalty,omitempty"`
+
+	// Classification: the classes' names (where the data names them) and
+	// the test split's confusion matrix, Confusion[true][predicted].
+	ClassNames []string `json:"class_names,omitempty"`
+	Confusion  [][]int  `json:"confusion,omitempty"`
 }
 
 // Run loads the data, builds the model, trains and tests it.
@@ -178,6 +187,9 @@ func Run(cfg Config) (*Result, error) {
 	arch := Arch{Data: cfg.Data, Task: taskName(train.Task), Features: train.Features, Hidden: cfg.Layers,
 		Act: cfg.Act, Slope: cfg.Slope, Residual: cfg.Residual, BatchNorm: cfg.BatchNorm, Dropout: cfg.Dropout, Classes: train.Classes,
 		ClassNames: train.ClassNames, Target: cfg.Target, Columns: train.FeatureNames}
+	if e := train.Encoding; e != nil && len(e.Categories) > 0 {
+		arch.Encoding = e // only then, so that numeric tables keep the architecture JSON they had
+	}
 	if ckpt != nil {
 		if len(ckpt.Columns) > 0 && !slices.Equal(ckpt.Columns, train.FeatureNames) {
 			return nil, fmt.Errorf("-load %s: the model was trained on the columns %v, %s has %v (train predict matches columns by name)",
@@ -233,6 +245,10 @@ func Run(cfg Config) (*Result, error) {
 	res.Weights, res.SmallWeights, res.L1Penalty = ws.Count, float64(ws.Small)/float64(max(ws.Count, 1)), cfg.L1*ws.AbsSum
 	if train.Task == data.Classification {
 		res.TestAcc = &m.Accuracy
+		res.ClassNames = arch.ClassNames
+		if res.Confusion, err = confusion(tr, test, arch.Classes); err != nil {
+			return nil, err
+		}
 	} else {
 		// The model learnt standardised targets; report in the data's units.
 		s := float64(sets.TargetStd)
@@ -244,12 +260,32 @@ func Run(cfg Config) (*Result, error) {
 		}
 	}
 	if cfg.PlotsDir != "" && ckpt == nil {
-		if res.Plots, err = writePlots(cfg.PlotsDir, cfg.PlotFormat, tr, res.History, test, arch.Outputs); err != nil {
+		if res.Plots, err = writePlots(cfg.PlotsDir, cfg.PlotFormat, tr, res.History, res.BestEpoch, test, arch.Outputs); err != nil {
 			return nil, err
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// confusion counts the test rows by true and predicted class.
+func confusion(tr *nn.Trainer, test *data.Dataset, classes int) ([][]int, error) {
+	out, err := tr.Predict(test.X, test.N)
+	if err != nil {
+		return nil, err
+	}
+	m := make([][]int, classes)
+	for i := range m {
+		m[i] = make([]int, classes)
+	}
+	k := len(out) / max(test.N, 1)
+	for i := range test.N {
+		pred, _ := classify(out[i*k : (i+1)*k])
+		if y := int(test.Y[i]); y >= 0 && y < classes && pred < classes {
+			m[y][pred]++
+		}
+	}
+	return m, nil
 }
 
 // fit trains, resuming from and saving checkpoints as cfg asks, and fills
@@ -263,7 +299,7 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 		defer early.Free()
 	}
 	if cfg.Resume != "" {
-		if err := checkResumeL1(cfg.Resume, cfg.L1); err != nil {
+		if err := checkResumeL1(cfg.Resume, cfg.L1, cfg.LR); err != nil {
 			return err
 		}
 		var err error
@@ -351,7 +387,7 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 // writePlots draws what the run has: loss (and accuracy) curves, the
 // gradient flow when it was recorded, the decision boundary of a 2-D
 // classification set, and the history as CSV and JSON.
-func writePlots(dir, format string, tr *nn.Trainer, hist nn.History, test *data.Dataset, outs int) ([]string, error) {
+func writePlots(dir, format string, tr *nn.Trainer, hist nn.History, best int, test *data.Dataset, outs int) ([]string, error) {
 	if format == "" {
 		format = "png"
 	}
@@ -372,11 +408,12 @@ func writePlots(dir, format string, tr *nn.Trainer, hist nn.History, test *data.
 		when bool
 		draw func(path string) error
 	}{
-		{"loss." + format, true, func(p string) error { return plot.LossCurves(hist, "", p) }},
+		{"loss." + format, true, func(p string) error { return plot.LossCurvesBest(hist, best, "", p) }},
 		{"accuracy." + format, test.Task == data.Classification, func(p string) error { return plot.AccuracyCurves(hist, "", p) }},
 		{"gradflow." + format, hist[0].GradFlow != nil, func(p string) error { return plot.GradFlow(hist, "", p) }},
 		{"boundary." + format, test.Task == data.Classification && test.Features == 2, func(p string) error {
-			return plot.DecisionBoundary(test, tr.Predict, outs, "", p)
+			// The points drawn are the test split's, which the title says.
+			return plot.DecisionBoundary(test, tr.Predict, outs, fmt.Sprintf("%s decision boundary, %d test points", test.Name, test.N), p)
 		}},
 		{"history.csv", true, func(p string) error { return plot.WriteHistoryCSV(hist, p) }},
 		{"history.json", true, func(p string) error { return plot.WriteHistoryJSON(hist, p) }},
@@ -432,6 +469,13 @@ func (c Config) validate() error {
 		return fmt.Errorf("-load evaluates a saved model; it does not combine with -resume or -save")
 	case c.Task != "" && c.Task != "auto" && c.Task != "classification" && c.Task != "regression":
 		return fmt.Errorf("-task: want auto, classification or regression, got %q", c.Task)
+	case c.Impute != "" && c.Impute != "mean" && c.Impute != "median" && c.Impute != "drop-row":
+		return fmt.Errorf("-impute: want mean, median or drop-row, got %q", c.Impute)
+	case (len(c.Drop) > 0 || c.Sep != "" || c.Impute != "") && !isCSVPath(c.Data):
+		return fmt.Errorf("-drop, -sep and -impute apply to CSV files, not the built-in set %s", cmp.Or(c.Data, "digits"))
+	case badSep(c.Sep):
+		_, err := data.ParseSeparator(c.Sep)
+		return fmt.Errorf("-sep: %v", err)
 	case c.Threads < 0:
 		return fmt.Errorf("-threads must be >= 0 (0: all CPUs), got %d", c.Threads)
 	case c.Sched != "" && c.Sched != "step" && c.Sched != "plateau" && c.Sched != "cosine":
@@ -582,6 +626,11 @@ func newScheduler(c Config) nn.Scheduler {
 		return &nn.CosineWarmup{BaseLR: float32(c.LR), Warmup: c.Warmup, Epochs: c.Epochs}
 	}
 	return nil
+}
+
+func badSep(s string) bool {
+	_, err := data.ParseSeparator(s)
+	return err != nil
 }
 
 // isCSVPath tells a file argument from a set name.

@@ -14,13 +14,14 @@ func validL1(l1 float64) bool { return l1 >= 0 && !math.IsInf(l1, 0) }
 // checkResumeL1 refuses to resume a run with another -l1 than it was
 // trained with: the objective would change in the middle of the run. A
 // checkpoint written before -l1 existed has none, which means 0.
-func checkResumeL1(path string, l1 float64) error {
+func checkResumeL1(path string, l1, lr float64) error {
 	f, err := nn.ReadChecked(path)
 	if err != nil {
 		return fmt.Errorf("-resume: %w", err)
 	}
 	var training struct {
-		L1 float64 `json:"l1"`
+		L1 float64  `json:"l1"`
+		LR *float64 `json:"lr"`
 	}
 	if raw, ok := f.Metadata[metaTraining]; ok {
 		if err := json.Unmarshal([]byte(raw), &training); err != nil {
@@ -32,6 +33,11 @@ func checkResumeL1(path string, l1 float64) error {
 	}
 	if training.L1 != l1 {
 		return fmt.Errorf("-resume: %s was trained with -l1 %g, not %g; give the same -l1", path, training.L1, l1)
+	}
+	// The learning rate carries on from the checkpoint (with its
+	// schedule's cuts); another -lr would be silently ignored.
+	if training.LR != nil && *training.LR != lr {
+		return fmt.Errorf("-resume: %s was trained with -lr %g, not %g; give the same -lr (the run continues at the rate it had reached)", path, *training.LR, lr)
 	}
 	return nil
 }

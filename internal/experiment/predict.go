@@ -12,15 +12,21 @@ import (
 
 // PredictConfig describes `train predict`.
 type PredictConfig struct {
-	Load    string // checkpoint written by train -save
-	Data    string // CSV with the model's feature columns, or a built-in set name
+	Load    string    // checkpoint written by train -save
+	Data    string    // CSV with the model's feature columns, "-" for Stdin, or a built-in set name
+	Sep     string    // CSV field separator ("" or "auto": detected from the header)
+	Stdin   io.Reader // read when Data is "-"
 	Backend string
 	Threads int
 }
 
 // Predict loads a checkpoint and writes one CSV line per sample of the
-// data: the predicted class and its probability for classifiers, the
-// predicted value (in the data's units) for regression.
+// data: the predicted class (by name where the model records class names)
+// and its probability for classifiers, the predicted value (in the data's
+// units) for regression. CSV rows are encoded as the training table was:
+// text columns one-hot with the training categories (an unseen one is an
+// error), missing cells filled as -impute filled them (without -impute
+// they are an error).
 func Predict(c PredictConfig, w io.Writer) error {
 	f, arch, st, err := readArch(c.Load)
 	if err != nil {
@@ -30,13 +36,33 @@ func Predict(c PredictConfig, w io.Writer) error {
 	var n int
 	switch {
 	case c.Data == "":
-		return fmt.Errorf("predict: -data: give a CSV file with the columns %v", arch.Columns)
-	case isCSVPath(c.Data):
+		return fmt.Errorf("predict: -data: give a CSV file with the columns %v, or - for standard input", arch.Columns)
+	case c.Data == "-" || isCSVPath(c.Data):
 		if len(arch.Columns) != arch.Features {
 			return fmt.Errorf("predict: %s does not record its feature names; predict on a built-in set instead", c.Load)
 		}
-		if x, n, err = data.ReadFeaturesCSV(c.Data, arch.Columns); err != nil {
+		enc := data.Encoding{Columns: arch.Columns}
+		if arch.Encoding != nil {
+			enc = *arch.Encoding
+		}
+		comma, err := data.ParseSeparator(c.Sep)
+		if err != nil {
+			return fmt.Errorf("predict: -sep: %w", err)
+		}
+		opt := data.FeatureOptions{Comma: comma, Missing: st.Impute != nil}
+		if c.Data == "-" {
+			if c.Stdin == nil {
+				return fmt.Errorf("predict: -data -: no standard input")
+			}
+			x, n, err = data.ReadFeatures(c.Stdin, "standard input", enc, opt)
+		} else {
+			x, n, err = data.ReadFeaturesFile(c.Data, enc, opt)
+		}
+		if err != nil {
 			return err
+		}
+		if st.Impute != nil {
+			(&data.Imputer{Values: st.Impute}).Apply(x, n)
 		}
 	default:
 		d, err := data.Builtin(c.Data)

@@ -3,6 +3,7 @@ package experiment
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/fastnn/fastnn/data"
@@ -112,6 +113,10 @@ type Sets struct {
 	// X and Y are the standardisations fitted on the training split (nil
 	// where none was applied), saved in checkpoints for prediction.
 	X, Y *data.Standardizer
+	// Impute fills missing feature cells (-impute mean or median), fitted
+	// on the training split; nil when none was asked for.
+	Impute       *data.Imputer
+	ImputeMethod string
 }
 
 // Load reads or generates the data set of c and splits it.
@@ -120,8 +125,8 @@ func Load(c Config, rng *rand.Rand) (*Sets, error) { return loadSets(c, rng, nil
 // loadSets is Load with, when fixed is not nil, the standardisation that a
 // checkpoint recorded instead of one fitted on the training split.
 func loadSets(c Config, rng *rand.Rand, fixed *Standardization) (*Sets, error) {
-	if (c.Target != "" || c.Task != "") && !isCSVPath(c.Data) {
-		return nil, fmt.Errorf("-target and -task apply to CSV files, not the built-in set %s", c.Data)
+	if (c.Target != "" || c.Task != "" || len(c.Drop) > 0 || c.Sep != "" || c.Impute != "") && !isCSVPath(c.Data) {
+		return nil, fmt.Errorf("-target, -task, -drop, -sep and -impute apply to CSV files, not the built-in set %s", c.Data)
 	}
 	var all *data.Dataset
 	var err error
@@ -158,7 +163,7 @@ func loadSets(c Config, rng *rand.Rand, fixed *Standardization) (*Sets, error) {
 	default:
 		if isCSVPath(c.Data) {
 			task := map[string]data.Task{"": data.TaskAuto, "auto": data.TaskAuto, "classification": data.Classification, "regression": data.Regression}[c.Task]
-			all, err = data.ReadCSVFile(c.Data, data.CSVOptions{Target: c.Target, Task: task})
+			all, err = data.ReadCSVFile(c.Data, csvOptions(c, task))
 		} else {
 			all, err = data.Builtin(c.Data)
 		}
@@ -166,7 +171,7 @@ func loadSets(c Config, rng *rand.Rand, fixed *Standardization) (*Sets, error) {
 			return nil, err
 		}
 	}
-	train, val, test, err := data.Split(all, rng, c.ValFrac, c.TestFrac)
+	train, val, test, imp, err := splitImputed(all, c, rng, fixed)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +184,10 @@ func loadSets(c Config, rng *rand.Rand, fixed *Standardization) (*Sets, error) {
 	} else {
 		std = data.FitStandardizer(train.X, train.N, train.Features)
 	}
-	s := &Sets{Train: train, Val: val, Test: test, X: std}
+	s := &Sets{Train: train, Val: val, Test: test, X: std, Impute: imp}
+	if imp != nil {
+		s.ImputeMethod = c.Impute
+	}
 	for _, d := range []*data.Dataset{train, val, test} {
 		std.Apply(d.X, d.N)
 	}
@@ -210,4 +218,49 @@ func variance(y []float32) float64 {
 		ss += (float64(v) - mean) * (float64(v) - mean)
 	}
 	return ss / float64(len(y))
+}
+
+// csvOptions are the CSV reading options of c.
+func csvOptions(c Config, task data.Task) data.CSVOptions {
+	comma, _ := data.ParseSeparator(c.Sep) // checked by validate
+	opt := data.CSVOptions{Target: c.Target, Task: task, Drop: c.Drop, Comma: comma}
+	switch c.Impute {
+	case "mean", "median":
+		opt.Missing = data.MissingKeep
+	case "drop-row":
+		opt.Missing = data.MissingDropRow
+	}
+	return opt
+}
+
+// splitImputed splits all as data.Split does and, with -impute mean or
+// median, fills the missing cells of each part with values fitted on the
+// training part (or those a checkpoint recorded, in fixed). The split
+// does not depend on which cells are missing: it is drawn on a copy of
+// the rows with the missing cells zeroed.
+func splitImputed(all *data.Dataset, c Config, rng *rand.Rand, fixed *Standardization) (train, val, test *data.Dataset, imp *data.Imputer, err error) {
+	if c.Impute != "mean" && c.Impute != "median" {
+		train, val, test, err = data.Split(all, rng, c.ValFrac, c.TestFrac)
+		return train, val, test, nil, err
+	}
+	zeroed := *all
+	zeroed.X = slices.Clone(all.X)
+	(&data.Imputer{Values: make([]float32, all.Features)}).Apply(zeroed.X, all.N)
+	tr, va, te, err := data.SplitRows(&zeroed, rng, c.ValFrac, c.TestFrac)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	train, val, test = all.Subset(tr), all.Subset(va), all.Subset(te)
+	if fixed != nil && fixed.Impute != nil {
+		imp = &data.Imputer{Values: fixed.Impute}
+	} else {
+		imp = data.FitImputer(train.X, train.N, train.Features, c.Impute == "median")
+	}
+	if len(imp.Values) != all.Features {
+		return nil, nil, nil, nil, fmt.Errorf("-impute: %d values recorded for %d features", len(imp.Values), all.Features)
+	}
+	for _, d := range []*data.Dataset{train, val, test} {
+		imp.Apply(d.X, d.N)
+	}
+	return train, val, test, imp, nil
 }

@@ -18,6 +18,7 @@ var (
 // Trial is one configuration tried by Search and its validation score.
 type Trial struct {
 	Rank    int      `json:"rank"`
+	Trial   int      `json:"trial"` // the order it was tried in, from 1
 	LR      float64  `json:"lr"`
 	Batch   int      `json:"batch"`
 	Layers  []int    `json:"layers"`
@@ -35,6 +36,9 @@ type SearchResult struct {
 	*Result
 	Mode   string  `json:"search"`
 	Trials []Trial `json:"trials"`
+	// Retrained, with c.Save or c.PlotsDir, is the trial number of the
+	// best trial, trained again with them; Result is then that run's.
+	Retrained int `json:"retrained,omitempty"`
 }
 
 // Search tries trials configurations of learning rate, batch, hidden
@@ -48,6 +52,9 @@ type SearchResult struct {
 // expected improvement under a Gaussian process fitted to the scores so far
 // (see bayes.go), as reproducible.
 // Every trial trains with the same seed, hence the same split and shuffles.
+// With c.Save or c.PlotsDir, the best trial is then trained again with
+// them (the same seed makes it the same run) and saved and plotted; the
+// trials themselves write nothing.
 func Search(c Config, mode string, trials int, fixed map[string]bool) (*SearchResult, error) {
 	if trials < 1 {
 		return nil, fmt.Errorf("-trials must be >= 1, got %d", trials)
@@ -58,6 +65,13 @@ func Search(c Config, mode string, trials int, fixed map[string]bool) (*SearchRe
 	}
 	if c.ValFrac == 0 || (c.ValFrac == -1 && p.val == 0) {
 		return nil, fmt.Errorf("-search scores trials on a validation split: give -val > 0")
+	}
+	if c.Load != "" || c.Resume != "" {
+		return nil, fmt.Errorf("-search trains many models: it does not combine with -load or -resume")
+	}
+	// Unwritable outputs are found before the search, not after it.
+	if err := checkOutputs(c, 0); err != nil {
+		return nil, err
 	}
 	// hold sets the hyperparameters the user fixed.
 	hold := func(t Trial) Trial {
@@ -96,9 +110,10 @@ func Search(c Config, mode string, trials int, fixed map[string]bool) (*SearchRe
 	points := make([]Trial, 0, n)
 	for i := range n {
 		t := next(points)
+		t.Trial = i + 1
 		tc := c
 		tc.LR, tc.Batch, tc.Layers, tc.Act, tc.WD = t.LR, t.Batch, t.Layers, t.Act, t.WD
-		tc.Progress, tc.OnEpoch, tc.PlotsDir, tc.Log = nil, nil, "", nil
+		tc.Progress, tc.OnEpoch, tc.PlotsDir, tc.Save, tc.Log = nil, nil, "", "", nil
 		res, err := Run(tc)
 		t.ValLoss = math.Inf(1)
 		if err != nil {
@@ -132,7 +147,22 @@ func Search(c Config, mode string, trials int, fixed map[string]bool) (*SearchRe
 	if points[0].result == nil {
 		return nil, fmt.Errorf("-search: every trial failed; the first: %s", points[0].Error)
 	}
-	return &SearchResult{Result: points[0].result, Mode: mode, Trials: points}, nil
+	sr := &SearchResult{Result: points[0].result, Mode: mode, Trials: points}
+	if c.Save != "" || c.PlotsDir != "" {
+		best := points[0]
+		tc := c
+		tc.LR, tc.Batch, tc.Layers, tc.Act, tc.WD = best.LR, best.Batch, best.Layers, best.Act, best.WD
+		tc.Log = nil
+		if c.Log != nil {
+			c.Log("training trial %d again to save and plot it", best.Trial)
+		}
+		res, err := Run(tc)
+		if err != nil {
+			return nil, fmt.Errorf("-search: training the best trial (%d) again: %w", best.Trial, err)
+		}
+		sr.Result, sr.Retrained = res, best.Trial
+	}
+	return sr, nil
 }
 
 func (t Trial) String() string {

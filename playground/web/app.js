@@ -102,7 +102,7 @@
     canvas.height = Math.round(h * dpr);
     const ctx = canvas.getContext("2d");
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    return { ctx, w, h };
+    return { ctx, w, h, canvas };
   }
 
   let statusTimer = 0;
@@ -423,9 +423,38 @@
     top = top > 0 ? top * 1.05 : 1;
     const e0 = hist[0][0];
     const e1 = Math.max(hist[hist.length - 1][0], e0 + 1);
-    const pad = 4;
-    const px = (e) => pad + ((e - e0) / (e1 - e0)) * (w - 2 * pad);
-    const py = (v) => h - pad - (Math.min(v, top) / top) * (h - 2 * pad);
+    // Axes: loss from 0 to top on the left, epochs along the bottom.
+    const left = 34, right = 6, above = 6, below = 16;
+    const px = (e) => left + ((e - e0) / (e1 - e0)) * (w - left - right);
+    const py = (v) => h - below - (Math.min(v, top) / top) * (h - above - below);
+    ctx.strokeStyle = "#888";
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    ctx.moveTo(left, above);
+    ctx.lineTo(left, h - below);
+    ctx.lineTo(w - right, h - below);
+    ctx.stroke();
+    ctx.fillStyle = "#666";
+    ctx.font = "10px system-ui, sans-serif";
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    ctx.fillText(top.toFixed(2), left - 3, py(top));
+    ctx.fillText("0", left - 3, py(0));
+    ctx.save();
+    ctx.translate(9, (above + h - below) / 2);
+    ctx.rotate(-Math.PI / 2);
+    ctx.textAlign = "center";
+    ctx.fillText("loss", 0, 0);
+    ctx.restore();
+    ctx.textBaseline = "top";
+    ctx.textAlign = "left";
+    ctx.fillText(String(e0), left, h - below + 3);
+    ctx.textAlign = "right";
+    ctx.fillText(String(e1), w - right, h - below + 3);
+    ctx.textAlign = "center";
+    ctx.fillText("epoch", (left + w - right) / 2, h - below + 3);
+    ctx.textBaseline = "alphabetic";
+    lossCv.canvas.dataset.axes = `epoch ${e0}..${e1}, loss 0..${top.toFixed(2)}`;
     const line = (k, color, dash) => {
       ctx.strokeStyle = color;
       ctx.lineWidth = 1.5;
@@ -443,10 +472,6 @@
     };
     line(2, COLOR.test, [4, 3]);
     line(1, COLOR.train, []);
-    ctx.fillStyle = "#888";
-    ctx.font = "10px system-ui, sans-serif";
-    ctx.textAlign = "right";
-    ctx.fillText(top.toFixed(2), w - 3, 11);
   }
 
   // ---- network diagram
