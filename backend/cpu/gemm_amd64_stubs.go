@@ -102,3 +102,25 @@ func geluAVX2(n int, x *float32, y *float32)
 //
 //go:noescape
 func geluBackwardAVX2(n int, x *float32, dy *float32, dx *float32)
+
+// gemmMicroAVX512 computes the 12x32 tile C = alpha*A*B + beta*C from a packed
+// 12 x k sliver of A (column p at a[12p:]) and a packed k x 32 sliver of B (row p
+// at b[32p:]); C has row stride ldc elements. C is not read when beta == 0.
+//
+//go:noescape
+func gemmMicroAVX512(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// packANAVX512 transposes 12 rows of kc (a multiple of 8) floats, src[r*ld+p] to dst[12p+r].
+//
+//go:noescape
+func packANAVX512(kc int, src *float32, ld int, dst *float32)
+
+// packBNAVX512 copies kc rows of 32 floats, src[p*ld:] to dst[32p:].
+//
+//go:noescape
+func packBNAVX512(kc int, src *float32, ld int, dst *float32)
+
+// packBTAVX512 transposes 32 columns of kc (a multiple of 8) floats, src[c*ld+p] to dst[32p+c].
+//
+//go:noescape
+func packBTAVX512(kc int, src *float32, ld int, dst *float32)

@@ -64,6 +64,18 @@ func Supported() []Level {
 	return out
 }
 
+// Built lists the levels this build has kernels for, lowest first, whether
+// or not this CPU can run them: the choices a -level flag can offer.
+func Built() []Level {
+	var out []Level
+	for l, k := range kernelTable {
+		if k != nil {
+			out = append(out, Level(l))
+		}
+	}
+	return out
+}
+
 // Best is the highest supported level.
 func Best() Level {
 	s := Supported()

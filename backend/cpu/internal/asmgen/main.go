@@ -24,6 +24,9 @@ func main() {
 	eltwiseAVX2()
 	expAVX2()
 	actAVX2()
+	gemmMicroAVX512()
+	packAAVX512()
+	packBAVX512()
 	Generate()
 }
 
@@ -85,23 +88,7 @@ func gemmMicroAVX2(strided bool) {
 		nextA = func(int) { ADDQ(cs, pa) }
 	}
 
-	// Ask for the tile of C now, so that it has arrived from wherever it
-	// is (C is often far larger than the caches) by the time the loop ends:
-	// both cache lines a 64-byte row of the tile can touch.
-	pc := Load(Param("c"), GP64())
-	ldc := Load(Param("ldc"), GP64())
-	SHLQ(U8(2), ldc) // elements to bytes
-	{
-		row := GP64()
-		MOVQ(pc, row)
-		for r := 0; r < mr; r++ {
-			PREFETCHT0(Mem{Base: row})
-			PREFETCHT0(Mem{Base: row, Disp: 4*nr - 4})
-			if r < mr-1 {
-				ADDQ(ldc, row)
-			}
-		}
-	}
+	pc, ldc := prefetchTile(mr, nr)
 
 	var acc [mr][2]reg.VecVirtual
 	for r := range acc {
@@ -159,10 +146,44 @@ func gemmMicroAVX2(strided bool) {
 	JNZ(LabelRef("tailloop"))
 
 	Label("done")
+	rows := make([][]reg.VecVirtual, mr)
+	for r := range acc {
+		rows[r] = acc[r][:]
+	}
+	tileEpilogue(rows, YMM, 32, pc, ldc)
+}
+
+// prefetchTile loads the arguments c and ldc (in bytes) of a micro-kernel
+// with an mr x nr tile, and asks for the tile of C, so that it has arrived
+// from wherever it is (C is often far larger than the caches) by the time
+// the loop ends: every cache line a row of the tile can touch.
+func prefetchTile(mr, nr int) (pc, ldc reg.Register) {
+	pc = Load(Param("c"), GP64())
+	ldc = Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc) // elements to bytes
+	row := GP64()
+	MOVQ(pc, row)
+	for r := 0; r < mr; r++ {
+		for d := 0; d < 4*nr-4; d += 64 {
+			PREFETCHT0(Mem{Base: row, Disp: d})
+		}
+		PREFETCHT0(Mem{Base: row, Disp: 4*nr - 4})
+		if r < mr-1 {
+			ADDQ(ldc, row)
+		}
+	}
+	return pc, ldc
+}
+
+// tileEpilogue ends a micro-kernel: C = alpha*acc + beta*C for the tile
+// held in acc (acc[r][h] is vector h of row r, vbytes wide; vec allocates
+// a register of that width), C at pc with row stride ldc bytes. C is not
+// read when beta == 0.
+func tileEpilogue(acc [][]reg.VecVirtual, vec func() reg.VecVirtual, vbytes int, pc, ldc reg.Register) {
 	// Only VEX-encoded instructions from here on: a legacy SSE instruction
 	// (MOVSS, XORPS, UCOMISS) while the upper halves of the ymm registers
 	// are dirty costs hundreds of cycles per call on the CPUs measured.
-	alpha := YMM()
+	alpha := vec()
 	VBROADCASTSS(paramAddr("alpha"), alpha)
 	for r := range acc {
 		for h := range acc[r] {
@@ -180,9 +201,10 @@ func gemmMicroAVX2(strided bool) {
 	row := GP64()
 	MOVQ(pc, row)
 	for r := range acc {
-		VMOVUPS(acc[r][0], Mem{Base: row})
-		VMOVUPS(acc[r][1], Mem{Base: row, Disp: 32})
-		if r < mr-1 {
+		for h := range acc[r] {
+			VMOVUPS(acc[r][h], Mem{Base: row, Disp: vbytes * h})
+		}
+		if r < len(acc)-1 {
 			ADDQ(ldc, row)
 		}
 	}
@@ -191,14 +213,14 @@ func gemmMicroAVX2(strided bool) {
 
 	Label("accumulate")
 	Comment("C = alpha*acc + beta*C")
-	beta := YMM()
+	beta := vec()
 	VBROADCASTSS(betaX, beta)
 	for r := range acc {
-		VFMADD231PS(Mem{Base: pc}, beta, acc[r][0])
-		VFMADD231PS(Mem{Base: pc, Disp: 32}, beta, acc[r][1])
-		VMOVUPS(acc[r][0], Mem{Base: pc})
-		VMOVUPS(acc[r][1], Mem{Base: pc, Disp: 32})
-		if r < mr-1 {
+		for h := range acc[r] {
+			VFMADD231PS(Mem{Base: pc, Disp: vbytes * h}, beta, acc[r][h])
+			VMOVUPS(acc[r][h], Mem{Base: pc, Disp: vbytes * h})
+		}
+		if r < len(acc)-1 {
 			ADDQ(ldc, pc)
 		}
 	}
@@ -233,23 +255,16 @@ func packAAVX2() {
 	Label("packanloop")
 	rowMem := []Mem{{Base: src}, {Base: src, Index: ld, Scale: 1}, {Base: src, Index: ld, Scale: 2},
 		{Base: src, Index: ld3, Scale: 1}, {Base: src4}, {Base: src4, Index: ld, Scale: 1}}
-	var r [6]reg.VecVirtual
+	u := transpose4x8(func(i int) Mem { return rowMem[i] }) // rows 0..3
+	var r [2]reg.VecVirtual
 	for i := range r {
 		r[i] = YMM()
-		VMOVUPS(rowMem[i], r[i])
+		VMOVUPS(rowMem[4+i], r[i])
 	}
 	var t [6]reg.VecVirtual
-	for i := 0; i < 6; i += 2 {
-		t[i], t[i+1] = YMM(), YMM()
-		VUNPCKLPS(r[i+1], r[i], t[i])   // elements 0, 1 of rows i, i+1 interleaved | 4, 5
-		VUNPCKHPS(r[i+1], r[i], t[i+1]) // 2, 3 | 6, 7
-	}
-	var u [4]reg.VecVirtual // u[j]: element j of rows 0..3 | element j+4
-	for h := 0; h < 2; h++ {
-		u[2*h], u[2*h+1] = YMM(), YMM()
-		VSHUFPS(U8(0x44), t[2+h], t[h], u[2*h])
-		VSHUFPS(U8(0xee), t[2+h], t[h], u[2*h+1])
-	}
+	t[4], t[5] = YMM(), YMM()
+	VUNPCKLPS(r[1], r[0], t[4]) // elements 0, 1 of rows 4, 5 interleaved | 4, 5
+	VUNPCKHPS(r[1], r[0], t[5]) // 2, 3 | 6, 7
 	// Rows 4 and 5 of element j are the 64-bit pair j of t[4] (j = 0, 1, 4,
 	// 5 as pairs 0..3) or of t[5] (j = 2, 3, 6, 7).
 	hi4, hi5 := XMM(), XMM()
@@ -293,32 +308,48 @@ func packAAVX2() {
 //	packBTAVX2: B is n x k (op(B) = B^T), column c of the sliver at src[c*ld:],
 //	            contiguous along k; kc must be a multiple of 8 (the Go side packs the rest).
 func packBAVX2() {
-	kc, src, ld, dst := packTEXT("packBNAVX2", "packBNAVX2 copies kc rows of 16 floats, src[p*ld:] to dst[16p:].")
+	packBN("packBNAVX2", nr, YMM, 32)
+	packBT("packBTAVX2", nr)
+}
+
+// packBN writes the packing of a full sliver of w columns of row-major B,
+// in vectors of vbytes (vec allocates one): rows of w floats copied.
+func packBN(name string, w int, vec func() reg.VecVirtual, vbytes int) {
+	kc, src, ld, dst := packTEXT(name, fmt.Sprintf("%s copies kc rows of %d floats, src[p*ld:] to dst[%dp:].", name, w, w))
 	TESTQ(kc, kc)
-	JZ(LabelRef("packbndone"))
-	Label("packbnloop")
-	v0, v1 := YMM(), YMM()
-	VMOVUPS(Mem{Base: src}, v0)
-	VMOVUPS(Mem{Base: src, Disp: 32}, v1)
-	VMOVUPS(v0, Mem{Base: dst})
-	VMOVUPS(v1, Mem{Base: dst, Disp: 32})
+	JZ(LabelRef(name + "done"))
+	Label(name + "loop")
+	v := make([]reg.VecVirtual, 4*w/vbytes)
+	for h := range v {
+		v[h] = vec()
+		VMOVUPS(Mem{Base: src, Disp: vbytes * h}, v[h])
+	}
+	for h := range v {
+		VMOVUPS(v[h], Mem{Base: dst, Disp: vbytes * h})
+	}
 	ADDQ(ld, src)
-	ADDQ(U8(64), dst)
+	ADDQ(U32(4*w), dst)
 	DECQ(kc)
-	JNZ(LabelRef("packbnloop"))
-	Label("packbndone")
+	JNZ(LabelRef(name + "loop"))
+	Label(name + "done")
 	VZEROUPPER()
 	RET()
+}
 
-	kc, src, ld, dst = packTEXT("packBTAVX2", "packBTAVX2 transposes 16 columns of kc (a multiple of 8) floats, src[c*ld+p] to dst[16p+c].")
+// packBT writes the transposing packing of a full sliver of w columns (a
+// multiple of 8) of B: B is n x k, column c of the sliver at src[c*ld:],
+// contiguous along k; kc must be a multiple of 8. Eight columns at a
+// time, as 8x8 blocks.
+func packBT(name string, w int) {
+	kc, src, ld, dst := packTEXT(name, fmt.Sprintf("%s transposes %d columns of kc (a multiple of 8) floats, src[c*ld+p] to dst[%dp+c].", name, w, w))
 	SHRQ(U8(3), kc)
-	JZ(LabelRef("packbtdone"))
+	JZ(LabelRef(name + "done"))
 	// Rows c0..c0+7 of B^T start at src + {0..7}*ld: two bases, the
 	// second at 4*ld, and the scales 1, 2 reach 0, 1, 2 and 3*ld from each.
 	ld3, src4 := GP64(), GP64()
 	LEAQ(Mem{Base: ld, Index: ld, Scale: 2}, ld3)
-	Label("packbtloop")
-	for half := 0; half < 2; half++ {
+	Label(name + "loop")
+	for part := 0; part < w/8; part++ {
 		MOVQ(src, src4)
 		LEAQ(Mem{Base: src4, Index: ld, Scale: 4}, src4)
 		rowAt := func(i int) Mem {
@@ -337,22 +368,26 @@ func packBAVX2() {
 		}
 		cols := transpose8x8(rowAt)
 		for j, v := range cols {
-			VMOVUPS(v, Mem{Base: dst, Disp: 64*j + 32*half})
+			VMOVUPS(v, Mem{Base: dst, Disp: 4*w*j + 32*part})
 		}
-		if half == 0 {
-			// The second half's rows c0+8..c0+15 start 8*ld further on.
+		if part < w/8-1 {
+			// The next part's rows start 8*ld further on.
 			LEAQ(Mem{Base: src, Index: ld, Scale: 8}, src)
 		}
 	}
 	// Back to row c0 and on to the next 8 values of k.
-	MOVQ(ld, src4)
-	SHLQ(U8(3), src4)
+	if w == 16 {
+		MOVQ(ld, src4)
+		SHLQ(U8(3), src4)
+	} else {
+		IMUL3Q(U32(w-8), ld, src4)
+	}
 	SUBQ(src4, src)
 	ADDQ(U8(32), src)
-	ADDQ(U32(64*8), dst)
+	ADDQ(U32(4*w*8), dst)
 	DECQ(kc)
-	JNZ(LabelRef("packbtloop"))
-	Label("packbtdone")
+	JNZ(LabelRef(name + "loop"))
+	Label(name + "done")
 	VZEROUPPER()
 	RET()
 }
@@ -360,29 +395,13 @@ func packBAVX2() {
 // transpose8x8 loads 8 rows of 8 floats and returns the 8 columns, column j
 // holding element j of every row.
 func transpose8x8(row func(i int) Mem) [8]reg.VecVirtual {
-	var r, t, u [8]reg.VecVirtual
-	for i := range r {
-		r[i] = YMM()
-		VMOVUPS(row(i), r[i])
-	}
-	for i := 0; i < 8; i += 2 {
-		t[i], t[i+1] = YMM(), YMM()
-		VUNPCKLPS(r[i+1], r[i], t[i])   // r_i[0] r_i+1[0] r_i[1] r_i+1[1] | elements 4, 5
-		VUNPCKHPS(r[i+1], r[i], t[i+1]) // elements 2, 3 | 6, 7
-	}
-	for g := 0; g < 8; g += 4 {
-		for h := 0; h < 2; h++ {
-			lo, hi := YMM(), YMM()
-			VSHUFPS(U8(0x44), t[g+2+h], t[g+h], lo) // elements 2h of rows g..g+3 | 2h+4
-			VSHUFPS(U8(0xee), t[g+2+h], t[g+h], hi) // elements 2h+1 | 2h+5
-			u[g+2*h], u[g+2*h+1] = lo, hi
-		}
-	}
+	lo := transpose4x8(row)
+	hi := transpose4x8(func(i int) Mem { return row(4 + i) })
 	var out [8]reg.VecVirtual
 	for j := 0; j < 4; j++ {
 		out[j], out[j+4] = YMM(), YMM()
-		VPERM2F128(U8(0x20), u[4+j], u[j], out[j])   // element j of rows 0..7
-		VPERM2F128(U8(0x31), u[4+j], u[j], out[j+4]) // element j+4
+		VPERM2F128(U8(0x20), hi[j], lo[j], out[j])   // element j of rows 0..7
+		VPERM2F128(U8(0x31), hi[j], lo[j], out[j+4]) // element j+4
 	}
 	return out
 }
