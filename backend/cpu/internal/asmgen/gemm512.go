@@ -156,27 +156,6 @@ func packAAVX512() {
 	RET()
 }
 
-// transpose4x8 loads 4 rows of 8 floats; u[j] of the result holds element
-// j of the 4 rows in its low half and element j+4 in its high half.
-func transpose4x8(row func(i int) Mem) [4]reg.VecVirtual {
-	var r, t, u [4]reg.VecVirtual
-	for i := range r {
-		r[i] = YMM()
-		VMOVUPS(row(i), r[i])
-	}
-	for i := 0; i < 4; i += 2 {
-		t[i], t[i+1] = YMM(), YMM()
-		VUNPCKLPS(r[i+1], r[i], t[i])   // elements 0, 1 of rows i, i+1 interleaved | 4, 5
-		VUNPCKHPS(r[i+1], r[i], t[i+1]) // 2, 3 | 6, 7
-	}
-	for h := 0; h < 2; h++ {
-		u[2*h], u[2*h+1] = YMM(), YMM()
-		VSHUFPS(U8(0x44), t[2+h], t[h], u[2*h])
-		VSHUFPS(U8(0xee), t[2+h], t[h], u[2*h+1])
-	}
-	return u
-}
-
 // packBAVX512 writes the packing of full 32-column slivers of B for
 // gemmMicroAVX512, as packBAVX2 does for 16 columns.
 func packBAVX512() {
