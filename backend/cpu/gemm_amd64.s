@@ -704,28 +704,31 @@ TEXT ·adamAVX2(SB), NOSPLIT, $0-48
 	VBROADCASTSS 32(DI), Y8
 	XORQ         DI, DI
 
-adamloop:
+adamAVX2loop:
 	CMPQ         DI, AX
-	JGE          adamdone
-	VMULPS       (CX)(DI*4), Y7, Y9
+	JGE          adamAVX2done
+	VMOVUPS      (CX)(DI*4), Y9
 	VMOVUPS      (DX)(DI*4), Y10
+	VMOVUPS      (BX)(DI*4), Y11
+	VMOVUPS      (SI)(DI*4), Y12
+	VMULPS       Y9, Y7, Y9
 	VFMADD231PS  Y9, Y8, Y10
-	VMULPS       (BX)(DI*4), Y0, Y11
+	VMULPS       Y11, Y0, Y11
 	VFMADD231PS  Y10, Y1, Y11
-	VMULPS       Y10, Y10, Y12
-	VMULPS       (SI)(DI*4), Y2, Y10
-	VFMADD231PS  Y12, Y3, Y10
+	VMULPS       Y10, Y10, Y10
+	VMULPS       Y12, Y2, Y12
+	VFMADD231PS  Y10, Y3, Y12
 	VMOVUPS      Y11, (BX)(DI*4)
-	VMOVUPS      Y10, (SI)(DI*4)
-	VSQRTPS      Y10, Y12
-	VFMADD213PS  Y6, Y5, Y12
-	VDIVPS       Y12, Y11, Y12
-	VFNMADD231PS Y12, Y4, Y9
+	VMOVUPS      Y12, (SI)(DI*4)
+	VSQRTPS      Y12, Y10
+	VFMADD213PS  Y6, Y5, Y10
+	VDIVPS       Y10, Y11, Y10
+	VFNMADD231PS Y10, Y4, Y9
 	VMOVUPS      Y9, (CX)(DI*4)
 	ADDQ         $0x08, DI
-	JMP          adamloop
+	JMP          adamAVX2loop
 
-adamdone:
+adamAVX2done:
 	VZEROUPPER
 	RET
 
@@ -747,7 +750,8 @@ sgdPlainAVX2loop:
 	JGE     sgdPlainAVX2done
 	VMOVUPS (CX)(BX*4), Y2
 	VMULPS  Y2, Y1, Y3
-	VADDPS  (DX)(BX*4), Y3, Y3
+	VMOVUPS (DX)(BX*4), Y4
+	VADDPS  Y4, Y3, Y3
 	VMULPS  Y3, Y0, Y3
 	VSUBPS  Y3, Y2, Y2
 	VMOVUPS Y2, (CX)(BX*4)
@@ -776,8 +780,10 @@ sgdMomentumAVX2loop:
 	JGE     sgdMomentumAVX2done
 	VMOVUPS (CX)(SI*4), Y3
 	VMULPS  Y3, Y2, Y4
-	VADDPS  (DX)(SI*4), Y4, Y4
-	VMULPS  (BX)(SI*4), Y1, Y5
+	VMOVUPS (DX)(SI*4), Y5
+	VADDPS  Y5, Y4, Y4
+	VMOVUPS (BX)(SI*4), Y5
+	VMULPS  Y5, Y1, Y5
 	VADDPS  Y4, Y5, Y5
 	VMOVUPS Y5, (BX)(SI*4)
 	VMULPS  Y5, Y0, Y4
@@ -808,8 +814,10 @@ sgdNesterovAVX2loop:
 	JGE     sgdNesterovAVX2done
 	VMOVUPS (CX)(SI*4), Y3
 	VMULPS  Y3, Y2, Y4
-	VADDPS  (DX)(SI*4), Y4, Y4
-	VMULPS  (BX)(SI*4), Y1, Y5
+	VMOVUPS (DX)(SI*4), Y5
+	VADDPS  Y5, Y4, Y4
+	VMOVUPS (BX)(SI*4), Y5
+	VMULPS  Y5, Y1, Y5
 	VADDPS  Y4, Y5, Y5
 	VMOVUPS Y5, (BX)(SI*4)
 	VMULPS  Y5, Y1, Y5
@@ -2272,5 +2280,409 @@ packBTAVX512loop:
 	JNZ        packBTAVX512loop
 
 packBTAVX512done:
+	VZEROUPPER
+	RET
+
+// func reluAVX512(n int, x *float32, y *float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·reluAVX512(SB), NOSPLIT, $0-24
+	MOVQ   n+0(FP), AX
+	MOVQ   x+8(FP), CX
+	MOVQ   y+16(FP), DX
+	VPXORD Z0, Z0, Z0
+	MOVQ   AX, BX
+	ANDQ   $-16, BX
+	XORQ   SI, SI
+
+reluAVX512loop:
+	CMPQ    SI, BX
+	JGE     reluAVX512tail
+	VMOVUPS (CX)(SI*4), Z1
+	VMAXPS  Z1, Z0, Z1
+	VMOVUPS Z1, (DX)(SI*4)
+	ADDQ    $0x10, SI
+	JMP     reluAVX512loop
+
+reluAVX512tail:
+	CMPQ      SI, AX
+	JGE       reluAVX512done
+	SUBQ      SI, AX
+	MOVQ      $0x00000001, BX
+	SHLXQ     AX, BX, BX
+	DECQ      BX
+	KMOVW     BX, K1
+	VMOVUPS.Z (CX)(SI*4), K1, Z1
+	VMAXPS    Z1, Z0, Z1
+	VMOVUPS   Z1, K1, (DX)(SI*4)
+
+reluAVX512done:
+	VZEROUPPER
+	RET
+
+// func reluBackwardAVX512(n int, x *float32, dy *float32, dx *float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·reluBackwardAVX512(SB), NOSPLIT, $0-32
+	MOVQ   n+0(FP), AX
+	MOVQ   x+8(FP), CX
+	MOVQ   dy+16(FP), DX
+	MOVQ   dx+24(FP), BX
+	VPXORD Z0, Z0, Z0
+	MOVQ   AX, SI
+	ANDQ   $-16, SI
+	XORQ   DI, DI
+
+reluBackwardAVX512loop:
+	CMPQ      DI, SI
+	JGE       reluBackwardAVX512tail
+	VMOVUPS   (CX)(DI*4), Z1
+	VMOVUPS   (DX)(DI*4), Z2
+	VCMPPS    $0x1e, Z0, Z1, K1
+	VMOVAPS.Z Z2, K1, Z1
+	VMOVUPS   Z1, (BX)(DI*4)
+	ADDQ      $0x10, DI
+	JMP       reluBackwardAVX512loop
+
+reluBackwardAVX512tail:
+	CMPQ      DI, AX
+	JGE       reluBackwardAVX512done
+	SUBQ      DI, AX
+	MOVQ      $0x00000001, SI
+	SHLXQ     AX, SI, SI
+	DECQ      SI
+	KMOVW     SI, K1
+	VMOVUPS.Z (CX)(DI*4), K1, Z1
+	VMOVUPS.Z (DX)(DI*4), K1, Z2
+	VCMPPS    $0x1e, Z0, Z1, K2
+	VMOVAPS.Z Z2, K2, Z0
+	VMOVUPS   Z0, K1, (BX)(DI*4)
+
+reluBackwardAVX512done:
+	VZEROUPPER
+	RET
+
+// func addAVX512(n int, x *float32, y *float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·addAVX512(SB), NOSPLIT, $0-24
+	MOVQ n+0(FP), AX
+	MOVQ x+8(FP), CX
+	MOVQ y+16(FP), DX
+	MOVQ AX, BX
+	ANDQ $-16, BX
+	XORQ SI, SI
+
+addAVX512loop:
+	CMPQ    SI, BX
+	JGE     addAVX512tail
+	VMOVUPS (CX)(SI*4), Z0
+	VMOVUPS (DX)(SI*4), Z1
+	VADDPS  Z0, Z1, Z1
+	VMOVUPS Z1, (DX)(SI*4)
+	ADDQ    $0x10, SI
+	JMP     addAVX512loop
+
+addAVX512tail:
+	CMPQ      SI, AX
+	JGE       addAVX512done
+	SUBQ      SI, AX
+	MOVQ      $0x00000001, BX
+	SHLXQ     AX, BX, BX
+	DECQ      BX
+	KMOVW     BX, K1
+	VMOVUPS.Z (CX)(SI*4), K1, Z0
+	VMOVUPS.Z (DX)(SI*4), K1, Z1
+	VADDPS    Z0, Z1, Z1
+	VMOVUPS   Z1, K1, (DX)(SI*4)
+
+addAVX512done:
+	VZEROUPPER
+	RET
+
+// func addF64AVX512(n int, x *float32, acc *float64)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2
+TEXT ·addF64AVX512(SB), NOSPLIT, $0-24
+	MOVQ n+0(FP), AX
+	MOVQ x+8(FP), CX
+	MOVQ acc+16(FP), DX
+	MOVQ AX, BX
+	ANDQ $-16, BX
+	XORQ SI, SI
+
+addF64AVX512loop:
+	CMPQ          SI, BX
+	JGE           addF64AVX512tail
+	VMOVUPS       (CX)(SI*4), Z0
+	VCVTPS2PD     Y0, Z1
+	VEXTRACTF32X8 $0x01, Z0, Y0
+	VCVTPS2PD     Y0, Z0
+	VADDPD        (DX)(SI*8), Z1, Z1
+	VMOVUPD       Z1, (DX)(SI*8)
+	VADDPD        64(DX)(SI*8), Z0, Z0
+	VMOVUPD       Z0, 64(DX)(SI*8)
+	ADDQ          $0x10, SI
+	JMP           addF64AVX512loop
+
+addF64AVX512tail:
+	CMPQ          SI, AX
+	JGE           addF64AVX512done
+	SUBQ          SI, AX
+	MOVQ          $0x00000001, BX
+	SHLXQ         AX, BX, BX
+	DECQ          BX
+	KMOVW         BX, K1
+	VMOVUPS.Z     (CX)(SI*4), K1, Z0
+	VCVTPS2PD     Y0, Z1
+	VEXTRACTF32X8 $0x01, Z0, Y0
+	VCVTPS2PD     Y0, Z0
+	KMOVW         K1, K2
+	VMOVUPD.Z     (DX)(SI*8), K2, Z2
+	VADDPD        Z2, Z1, Z1
+	VMOVUPD       Z1, K2, (DX)(SI*8)
+	KSHIFTRW      $0x08, K1, K1
+	VMOVUPD.Z     64(DX)(SI*8), K1, Z1
+	VADDPD        Z1, Z0, Z0
+	VMOVUPD       Z0, K1, 64(DX)(SI*8)
+
+addF64AVX512done:
+	VZEROUPPER
+	RET
+
+// func adamAVX512(n int, param *float32, grad *float32, m *float32, v *float32, c *float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·adamAVX512(SB), NOSPLIT, $0-48
+	MOVQ         n+0(FP), AX
+	MOVQ         param+8(FP), CX
+	MOVQ         grad+16(FP), DX
+	MOVQ         m+24(FP), BX
+	MOVQ         v+32(FP), SI
+	MOVQ         c+40(FP), DI
+	VBROADCASTSS (DI), Z0
+	VBROADCASTSS 4(DI), Z1
+	VBROADCASTSS 8(DI), Z2
+	VBROADCASTSS 12(DI), Z3
+	VBROADCASTSS 16(DI), Z4
+	VBROADCASTSS 20(DI), Z5
+	VBROADCASTSS 24(DI), Z6
+	VBROADCASTSS 28(DI), Z7
+	VBROADCASTSS 32(DI), Z8
+	MOVQ         AX, DI
+	ANDQ         $-16, DI
+	XORQ         R8, R8
+
+adamAVX512loop:
+	CMPQ         R8, DI
+	JGE          adamAVX512tail
+	VMOVUPS      (CX)(R8*4), Z9
+	VMOVUPS      (DX)(R8*4), Z10
+	VMOVUPS      (BX)(R8*4), Z11
+	VMOVUPS      (SI)(R8*4), Z12
+	VMULPS       Z9, Z7, Z9
+	VFMADD231PS  Z9, Z8, Z10
+	VMULPS       Z11, Z0, Z11
+	VFMADD231PS  Z10, Z1, Z11
+	VMULPS       Z10, Z10, Z10
+	VMULPS       Z12, Z2, Z12
+	VFMADD231PS  Z10, Z3, Z12
+	VMOVUPS      Z11, (BX)(R8*4)
+	VMOVUPS      Z12, (SI)(R8*4)
+	VSQRTPS      Z12, Z10
+	VFMADD213PS  Z6, Z5, Z10
+	VDIVPS       Z10, Z11, Z10
+	VFNMADD231PS Z10, Z4, Z9
+	VMOVUPS      Z9, (CX)(R8*4)
+	ADDQ         $0x10, R8
+	JMP          adamAVX512loop
+
+adamAVX512tail:
+	CMPQ         R8, AX
+	JGE          adamAVX512done
+	SUBQ         R8, AX
+	MOVQ         $0x00000001, DI
+	SHLXQ        AX, DI, DI
+	DECQ         DI
+	KMOVW        DI, K1
+	VMOVUPS.Z    (CX)(R8*4), K1, Z9
+	VMOVUPS.Z    (DX)(R8*4), K1, Z10
+	VMOVUPS.Z    (BX)(R8*4), K1, Z11
+	VMOVUPS.Z    (SI)(R8*4), K1, Z12
+	VMULPS       Z9, Z7, Z9
+	VFMADD231PS  Z9, Z8, Z10
+	VMULPS       Z11, Z0, Z11
+	VFMADD231PS  Z10, Z1, Z11
+	VMULPS       Z10, Z10, Z0
+	VMULPS       Z12, Z2, Z12
+	VFMADD231PS  Z0, Z3, Z12
+	VMOVUPS      Z11, K1, (BX)(R8*4)
+	VMOVUPS      Z12, K1, (SI)(R8*4)
+	VSQRTPS      Z12, Z0
+	VFMADD213PS  Z6, Z5, Z0
+	VDIVPS       Z0, Z11, Z0
+	VFNMADD231PS Z0, Z4, Z9
+	VMOVUPS      Z9, K1, (CX)(R8*4)
+
+adamAVX512done:
+	VZEROUPPER
+	RET
+
+// func sgdPlainAVX512(n int, param *float32, grad *float32, v *float32, c *float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·sgdPlainAVX512(SB), NOSPLIT, $0-40
+	MOVQ         n+0(FP), AX
+	MOVQ         param+8(FP), CX
+	MOVQ         grad+16(FP), DX
+	MOVQ         v+24(FP), BX
+	MOVQ         c+32(FP), BX
+	VBROADCASTSS (BX), Z0
+	VBROADCASTSS 4(BX), Z1
+	VBROADCASTSS 8(BX), Z1
+	MOVQ         AX, BX
+	ANDQ         $-16, BX
+	XORQ         SI, SI
+
+sgdPlainAVX512loop:
+	CMPQ    SI, BX
+	JGE     sgdPlainAVX512tail
+	VMOVUPS (CX)(SI*4), Z2
+	VMULPS  Z2, Z1, Z3
+	VMOVUPS (DX)(SI*4), Z4
+	VADDPS  Z4, Z3, Z3
+	VMULPS  Z3, Z0, Z3
+	VSUBPS  Z3, Z2, Z2
+	VMOVUPS Z2, (CX)(SI*4)
+	ADDQ    $0x10, SI
+	JMP     sgdPlainAVX512loop
+
+sgdPlainAVX512tail:
+	CMPQ      SI, AX
+	JGE       sgdPlainAVX512done
+	SUBQ      SI, AX
+	MOVQ      $0x00000001, BX
+	SHLXQ     AX, BX, BX
+	DECQ      BX
+	KMOVW     BX, K1
+	VMOVUPS.Z (CX)(SI*4), K1, Z2
+	VMULPS    Z2, Z1, Z1
+	VMOVUPS.Z (DX)(SI*4), K1, Z3
+	VADDPS    Z3, Z1, Z1
+	VMULPS    Z1, Z0, Z0
+	VSUBPS    Z0, Z2, Z2
+	VMOVUPS   Z2, K1, (CX)(SI*4)
+
+sgdPlainAVX512done:
+	VZEROUPPER
+	RET
+
+// func sgdMomentumAVX512(n int, param *float32, grad *float32, v *float32, c *float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·sgdMomentumAVX512(SB), NOSPLIT, $0-40
+	MOVQ         n+0(FP), AX
+	MOVQ         param+8(FP), CX
+	MOVQ         grad+16(FP), DX
+	MOVQ         v+24(FP), BX
+	MOVQ         c+32(FP), SI
+	VBROADCASTSS (SI), Z0
+	VBROADCASTSS 4(SI), Z1
+	VBROADCASTSS 8(SI), Z2
+	MOVQ         AX, SI
+	ANDQ         $-16, SI
+	XORQ         DI, DI
+
+sgdMomentumAVX512loop:
+	CMPQ    DI, SI
+	JGE     sgdMomentumAVX512tail
+	VMOVUPS (CX)(DI*4), Z3
+	VMULPS  Z3, Z2, Z4
+	VMOVUPS (DX)(DI*4), Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS (BX)(DI*4), Z5
+	VMULPS  Z5, Z1, Z5
+	VADDPS  Z4, Z5, Z5
+	VMOVUPS Z5, (BX)(DI*4)
+	VMULPS  Z5, Z0, Z4
+	VSUBPS  Z4, Z3, Z3
+	VMOVUPS Z3, (CX)(DI*4)
+	ADDQ    $0x10, DI
+	JMP     sgdMomentumAVX512loop
+
+sgdMomentumAVX512tail:
+	CMPQ      DI, AX
+	JGE       sgdMomentumAVX512done
+	SUBQ      DI, AX
+	MOVQ      $0x00000001, SI
+	SHLXQ     AX, SI, SI
+	DECQ      SI
+	KMOVW     SI, K1
+	VMOVUPS.Z (CX)(DI*4), K1, Z3
+	VMULPS    Z3, Z2, Z2
+	VMOVUPS.Z (DX)(DI*4), K1, Z4
+	VADDPS    Z4, Z2, Z2
+	VMOVUPS.Z (BX)(DI*4), K1, Z4
+	VMULPS    Z4, Z1, Z4
+	VADDPS    Z2, Z4, Z4
+	VMOVUPS   Z4, K1, (BX)(DI*4)
+	VMULPS    Z4, Z0, Z0
+	VSUBPS    Z0, Z3, Z3
+	VMOVUPS   Z3, K1, (CX)(DI*4)
+
+sgdMomentumAVX512done:
+	VZEROUPPER
+	RET
+
+// func sgdNesterovAVX512(n int, param *float32, grad *float32, v *float32, c *float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·sgdNesterovAVX512(SB), NOSPLIT, $0-40
+	MOVQ         n+0(FP), AX
+	MOVQ         param+8(FP), CX
+	MOVQ         grad+16(FP), DX
+	MOVQ         v+24(FP), BX
+	MOVQ         c+32(FP), SI
+	VBROADCASTSS (SI), Z0
+	VBROADCASTSS 4(SI), Z1
+	VBROADCASTSS 8(SI), Z2
+	MOVQ         AX, SI
+	ANDQ         $-16, SI
+	XORQ         DI, DI
+
+sgdNesterovAVX512loop:
+	CMPQ    DI, SI
+	JGE     sgdNesterovAVX512tail
+	VMOVUPS (CX)(DI*4), Z3
+	VMULPS  Z3, Z2, Z4
+	VMOVUPS (DX)(DI*4), Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS (BX)(DI*4), Z5
+	VMULPS  Z5, Z1, Z5
+	VADDPS  Z4, Z5, Z5
+	VMOVUPS Z5, (BX)(DI*4)
+	VMULPS  Z5, Z1, Z5
+	VADDPS  Z5, Z4, Z4
+	VMULPS  Z4, Z0, Z5
+	VSUBPS  Z5, Z3, Z3
+	VMOVUPS Z3, (CX)(DI*4)
+	ADDQ    $0x10, DI
+	JMP     sgdNesterovAVX512loop
+
+sgdNesterovAVX512tail:
+	CMPQ      DI, AX
+	JGE       sgdNesterovAVX512done
+	SUBQ      DI, AX
+	MOVQ      $0x00000001, SI
+	SHLXQ     AX, SI, SI
+	DECQ      SI
+	KMOVW     SI, K1
+	VMOVUPS.Z (CX)(DI*4), K1, Z3
+	VMULPS    Z3, Z2, Z2
+	VMOVUPS.Z (DX)(DI*4), K1, Z4
+	VADDPS    Z4, Z2, Z2
+	VMOVUPS.Z (BX)(DI*4), K1, Z4
+	VMULPS    Z4, Z1, Z4
+	VADDPS    Z2, Z4, Z4
+	VMOVUPS   Z4, K1, (BX)(DI*4)
+	VMULPS    Z4, Z1, Z1
+	VADDPS    Z1, Z2, Z2
+	VMULPS    Z2, Z0, Z1
+	VSUBPS    Z1, Z3, Z3
+	VMOVUPS   Z3, K1, (CX)(DI*4)
+
+sgdNesterovAVX512done:
 	VZEROUPPER
 	RET

@@ -124,3 +124,43 @@ func packBNAVX512(kc int, src *float32, ld int, dst *float32)
 //
 //go:noescape
 func packBTAVX512(kc int, src *float32, ld int, dst *float32)
+
+// reluAVX512 sets y = max(x, 0) for n floats.
+//
+//go:noescape
+func reluAVX512(n int, x *float32, y *float32)
+
+// reluBackwardAVX512 sets dx = dy where x > 0, else 0, for n floats.
+//
+//go:noescape
+func reluBackwardAVX512(n int, x *float32, dy *float32, dx *float32)
+
+// addAVX512 sets y += x for n floats.
+//
+//go:noescape
+func addAVX512(n int, x *float32, y *float32)
+
+// addF64AVX512 sets acc += float64(x) for n floats.
+//
+//go:noescape
+func addF64AVX512(n int, x *float32, acc *float64)
+
+// adamAVX512 applies one Adam update to n parameters.
+//
+//go:noescape
+func adamAVX512(n int, param *float32, grad *float32, m *float32, v *float32, c *float32)
+
+// sgdPlainAVX512 applies one SGD update (plain) to n parameters.
+//
+//go:noescape
+func sgdPlainAVX512(n int, param *float32, grad *float32, v *float32, c *float32)
+
+// sgdMomentumAVX512 applies one SGD update (momentum) to n parameters.
+//
+//go:noescape
+func sgdMomentumAVX512(n int, param *float32, grad *float32, v *float32, c *float32)
+
+// sgdNesterovAVX512 applies one SGD update (nesterov) to n parameters.
+//
+//go:noescape
+func sgdNesterovAVX512(n int, param *float32, grad *float32, v *float32, c *float32)

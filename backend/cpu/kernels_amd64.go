@@ -255,7 +255,62 @@ func avx512Kernels() *kernels {
 	k.gemmMicro = gemmMicroAVX512Checked
 	k.gemmMicroStrided = nil // the AVX2 one has the 6x16 tile
 	k.pack = packAVX512Go
+	k.adam = adamAVX512Go
+	k.sgd = sgdAVX512Go
+	k.relu = func(x, y []float32) { unaryAVX512(reluAVX512, x, y) }
+	k.reluBackward = reluBackwardAVX512Go
+	k.add = func(x, y []float32) { unaryAVX512(addAVX512, x, y) }
+	k.addF64 = addF64AVX512Go
 	return &k
+}
+
+// The AVX-512 wrappers check the slice bounds and call the assembly on
+// all n elements: it runs the last partial group of 16 under a mask.
+
+func unaryAVX512(asm func(n int, x, y *float32), x, y []float32) {
+	if n := len(x); n > 0 {
+		_ = y[n-1]
+		asm(n, &x[0], &y[0])
+	}
+}
+
+func reluBackwardAVX512Go(x, dy, dx []float32) {
+	if n := len(x); n > 0 {
+		_, _ = dy[n-1], dx[n-1]
+		reluBackwardAVX512(n, &x[0], &dy[0], &dx[0])
+	}
+}
+
+func addF64AVX512Go(x []float32, acc []float64) {
+	if n := len(x); n > 0 {
+		_ = acc[n-1]
+		addF64AVX512(n, &x[0], &acc[0])
+	}
+}
+
+func adamAVX512Go(p, g, m, v []float32, c *adamConsts) {
+	if n := len(p); n > 0 {
+		_, _, _ = g[n-1], m[n-1], v[n-1]
+		adamAVX512(n, &p[0], &g[0], &m[0], &v[0], &c.beta1)
+	}
+}
+
+func sgdAVX512Go(ps, gs, vs []float32, c *sgdConsts) {
+	n := len(ps)
+	if n == 0 {
+		return
+	}
+	_ = gs[n-1]
+	switch {
+	case c.momentum == 0:
+		sgdPlainAVX512(n, &ps[0], &gs[0], &ps[0], &c.lr)
+	case c.nesterov:
+		_ = vs[n-1]
+		sgdNesterovAVX512(n, &ps[0], &gs[0], &vs[0], &c.lr)
+	default:
+		_ = vs[n-1]
+		sgdMomentumAVX512(n, &ps[0], &gs[0], &vs[0], &c.lr)
+	}
 }
 
 // gemmMicroAVX512Checked checks the slice bounds that the assembly relies

@@ -2,7 +2,8 @@
 // Run through go generate in backend/cpu; the output is committed and CI
 // checks that regenerating it changes nothing. One file per kernel family:
 // gemm.go and pack.go (AVX2 GEMM), gemm512.go (AVX-512 GEMM), optim.go,
-// eltwise.go, exp.go and act.go (the training kernels).
+// eltwise.go, exp.go and act.go (the training kernels), eltwise512.go
+// (their AVX-512 forms).
 package main
 
 import (
@@ -24,6 +25,9 @@ func main() {
 	gemmMicroAVX512()
 	packAAVX512()
 	packBAVX512()
+	eltwiseAVX512()
+	adamAVX512()
+	sgdAVX512()
 	Generate()
 }
 
