@@ -8,19 +8,25 @@ import (
 	"github.com/mmcloughlin/avo/reg"
 )
 
+// loopTEXT starts a function of n floats (its first argument) and loads
+// n and the pointer arguments named by params.
+func loopTEXT(name, sig, doc string, params []string) (n reg.Register, ptrs []reg.Register) {
+	TEXT(name, NOSPLIT, sig)
+	Pragma("noescape")
+	Doc(doc)
+	n = Load(Param("n"), GP64())
+	for _, p := range params {
+		ptrs = append(ptrs, Load(Param(p), GP64()))
+	}
+	return n, ptrs
+}
+
 // eltwiseLoop writes a function named name, with Go signature sig, that
 // runs body on each group of 8 floats of n (a multiple of 8): i is the
 // index of the group's first float, ptrs the pointer arguments named by
 // params, zero a register of zeros.
 func eltwiseLoop(name, sig, doc string, body func(i reg.Register, ptrs []reg.Register, zero reg.VecVirtual), params ...string) {
-	TEXT(name, NOSPLIT, sig)
-	Pragma("noescape")
-	Doc(doc)
-	n := Load(Param("n"), GP64())
-	var ptrs []reg.Register
-	for _, p := range params {
-		ptrs = append(ptrs, Load(Param(p), GP64()))
-	}
+	n, ptrs := loopTEXT(name, sig, doc, params)
 	zero := YMM()
 	VXORPS(zero, zero, zero)
 	i := GP64()

@@ -47,14 +47,7 @@ func (l lanes512) vec() reg.VecVirtual { return ZMM() }
 // mask, on the partial group if there is one. setup runs once before the
 // loop (loading constants); ptrs are the pointer arguments named by params.
 func loop512(name, sig, doc string, setup func(), body func(l group, ptrs []reg.Register), params ...string) {
-	TEXT(name, NOSPLIT, sig)
-	Pragma("noescape")
-	Doc(doc)
-	n := Load(Param("n"), GP64())
-	var ptrs []reg.Register
-	for _, p := range params {
-		ptrs = append(ptrs, Load(Param(p), GP64()))
-	}
+	n, ptrs := loopTEXT(name, sig, doc, params)
 	if setup != nil {
 		setup()
 	}

@@ -138,14 +138,7 @@ func (l lanesAVX2) load(base reg.Register) reg.VecVirtual {
 // a multiple of 8), that runs body on each group of 8 floats. setup runs
 // once before the loop; ptrs are the pointer arguments named by params.
 func loopAVX2(name, sig, doc string, setup func(), body func(l group, ptrs []reg.Register), params ...string) {
-	TEXT(name, NOSPLIT, sig)
-	Pragma("noescape")
-	Doc(doc)
-	n := Load(Param("n"), GP64())
-	var ptrs []reg.Register
-	for _, p := range params {
-		ptrs = append(ptrs, Load(Param(p), GP64()))
-	}
+	n, ptrs := loopTEXT(name, sig, doc, params)
 	setup()
 	i := GP64()
 	XORQ(i, i)
