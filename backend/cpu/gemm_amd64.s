@@ -2686,3 +2686,91 @@ sgdNesterovAVX512tail:
 sgdNesterovAVX512done:
 	VZEROUPPER
 	RET
+
+// func softmaxRowsAVX512(cols int, x *float32, y *float32, c float32, m *float32, s *float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·softmaxRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ         cols+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         y+16(FP), DX
+	MOVQ         m+32(FP), BX
+	MOVQ         s+40(FP), SI
+	MOVQ         $0x00000001, DI
+	SHLXQ        AX, DI, DI
+	DECQ         DI
+	KMOVW        DI, K1
+	SHLQ         $0x02, AX
+	VBROADCASTSS c+24(FP), Z0
+	VBROADCASTSS expconsts<>+0(SB), Z1
+	VBROADCASTSS expconsts<>+32(SB), Z2
+	VBROADCASTSS expconsts<>+64(SB), Z3
+	VBROADCASTSS expconsts<>+96(SB), Z4
+	VBROADCASTSS expconsts<>+128(SB), Z5
+	VBROADCASTSS expconsts<>+160(SB), Z6
+	VBROADCASTSS expconsts<>+192(SB), Z7
+	VBROADCASTSS expconsts<>+224(SB), Z8
+	VBROADCASTSS expconsts<>+256(SB), Z9
+	VBROADCASTSS expconsts<>+288(SB), Z10
+	VBROADCASTSS expconsts<>+320(SB), Z11
+	VBROADCASTSS expconsts<>+352(SB), Z12
+	VBROADCASTSS expconsts<>+384(SB), Z13
+	VBROADCASTSS expconsts<>+416(SB), Z14
+	XORQ         DI, DI
+
+rowsloop:
+	VBROADCASTSS expconsts<>+448(SB), Z15
+	VMOVUPS      (CX), K1, Z15
+	VMOVAPS      Z15, Z16
+	VSHUFF32X4   $0x4e, Z16, Z16, Z17
+	VMAXPS       Z17, Z16, Z16
+	VSHUFF32X4   $0xb1, Z16, Z16, Z17
+	VMAXPS       Z17, Z16, Z16
+	VPERMILPS    $0x4e, Z16, Z17
+	VMAXPS       Z17, Z16, Z16
+	VPERMILPS    $0xb1, Z16, Z17
+	VMAXPS       Z17, Z16, Z16
+	VSUBPS       Z16, Z15, Z15
+	VMINPS       Z15, Z1, Z17
+	VMAXPS       Z17, Z2, Z17
+	VMULPS       Z5, Z17, Z18
+	VRNDSCALEPS  $0x00, Z18, Z18
+	VMOVAPS      Z17, Z19
+	VFNMADD231PS Z6, Z18, Z19
+	VFNMADD231PS Z7, Z18, Z19
+	VMOVAPS      Z8, Z17
+	VFMADD213PS  Z9, Z19, Z17
+	VFMADD213PS  Z10, Z19, Z17
+	VFMADD213PS  Z11, Z19, Z17
+	VFMADD213PS  Z12, Z19, Z17
+	VFMADD213PS  Z13, Z19, Z17
+	VMULPS       Z19, Z19, Z20
+	VFMADD213PS  Z19, Z20, Z17
+	VADDPS       Z14, Z17, Z17
+	VCVTPS2DQ    Z18, Z18
+	VPSLLD       $0x17, Z18, Z18
+	VPADDD       Z18, Z17, Z17
+	VCMPPS       $0x15, Z3, Z15, K2
+	VMOVAPS.Z    Z17, K2, Z17
+	VCMPPS       $0x1e, Z1, Z15, K2
+	VMOVAPS      Z4, K2, Z17
+	VMOVAPS      Z17, Z15
+	VSHUFF32X4   $0x4e, Z15, Z15, Z18
+	VADDPS       Z18, Z15, Z15
+	VSHUFF32X4   $0xb1, Z15, Z15, Z18
+	VADDPS       Z18, Z15, Z15
+	VPERMILPS    $0x4e, Z15, Z18
+	VADDPS       Z18, Z15, Z15
+	VPERMILPS    $0xb1, Z15, Z18
+	VADDPS       Z18, Z15, Z15
+	VDIVPS       Z15, Z0, Z18
+	VMULPS       Z18, Z17, Z17
+	VMOVUPS      Z17, K1, (DX)
+	VMOVSS       X16, (BX)(DI*4)
+	VMOVSS       X15, (SI)(DI*4)
+	ADDQ         AX, CX
+	ADDQ         AX, DX
+	INCQ         DI
+	CMPQ         DI, $0x10
+	JL           rowsloop
+	VZEROUPPER
+	RET

@@ -164,3 +164,9 @@ func sgdMomentumAVX512(n int, param *float32, grad *float32, v *float32, c *floa
 //
 //go:noescape
 func sgdNesterovAVX512(n int, param *float32, grad *float32, v *float32, c *float32)
+
+// softmaxRowsAVX512 sets y = c*e^(x-m)/s row by row for 16 rows of 1 <= cols <= 16 floats
+// and stores each row's m = max(x) and s = sum(e^(x-m)) in m[0:16] and s[0:16].
+//
+//go:noescape
+func softmaxRowsAVX512(cols int, x *float32, y *float32, c float32, m *float32, s *float32)

@@ -261,7 +261,16 @@ func avx512Kernels() *kernels {
 	k.reluBackward = reluBackwardAVX512Go
 	k.add = func(x, y []float32) { unaryAVX512(addAVX512, x, y) }
 	k.addF64 = addF64AVX512Go
+	k.softmaxRows = softmaxRowsAVX512Go
 	return &k
+}
+
+func softmaxRowsAVX512Go(x, y []float32, cols int, c float32, m, s *[16]float32) {
+	if cols < 1 || cols > 16 {
+		panic("cpu: softmaxRowsAVX512Go: rows of 1 to 16 floats only")
+	}
+	_, _ = x[16*cols-1], y[16*cols-1]
+	softmaxRowsAVX512(cols, &x[0], &y[0], c, &m[0], &s[0])
 }
 
 // The AVX-512 wrappers check the slice bounds and call the assembly on

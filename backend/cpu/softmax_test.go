@@ -131,3 +131,61 @@ func BenchmarkSoftmaxCrossEntropy(b *testing.B) {
 		}
 	}
 }
+
+// TestSoftmaxRowsKernels checks the levels' 16-row softmax against the
+// generic row, on rows of 1..16 floats (all it takes), with y separate and
+// y == x, and guard values after y.
+func TestSoftmaxRowsKernels(t *testing.T) {
+	const guard = float32(-12345.5)
+	rng := rand.New(rand.NewPCG(8, 8))
+	var cols []int
+	for n := 1; n <= 16; n++ {
+		cols = append(cols, n)
+	}
+	for _, level := range Supported() {
+		kt := kernelTable[level]
+		if kt.softmaxRows == nil {
+			continue
+		}
+		for _, n := range cols {
+			for _, spread := range []float64{1, 30, 200} {
+				x := make([]float32, 16*n)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64() * spread)
+				}
+				x[5] = float32(math.Inf(-1)) // e^-Inf is 0
+				for _, inPlace := range []bool{false, true} {
+					name := fmt.Sprintf("%s cols=%d spread=%v in place %v", level, n, spread, inPlace)
+					buf := make([]float32, 16*n+17)
+					for i := range buf {
+						buf[i] = guard
+					}
+					in := x
+					if inPlace {
+						copy(buf, x)
+						in = buf[:16*n]
+					}
+					var m, s [16]float32
+					kt.softmaxRows(in, buf[:16*n], n, 0.25, &m, &s)
+					for r := range 16 {
+						want := make([]float32, n)
+						wm, ws := softmaxExpGeneric(x[r*n:(r+1)*n], want, 0.25)
+						if m[r] != wm || math.Abs(float64(s[r])-ws) > 1e-5*ws {
+							t.Fatalf("%s row %d: m, s = %v, %v, want %v, %v", name, r, m[r], s[r], wm, ws)
+						}
+						for i, v := range buf[r*n : (r+1)*n] {
+							if math.Abs(float64(v-want[i])) > 1e-5*float64(want[i])+1e-30 {
+								t.Fatalf("%s row %d: y[%d] = %v, want %v", name, r, i, v, want[i])
+							}
+						}
+					}
+					for i, v := range buf[16*n:] {
+						if v != guard {
+							t.Fatalf("%s: guard %d after y overwritten: %v", name, i, v)
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -150,17 +150,7 @@ func expAVX2() {
 	masks := GP64()
 	LEAQ(tailMask.Offset(32), masks)
 	VMOVUPS(Mem{Base: masks, Index: rest, Scale: 4}, mask)
-	// horizontal reduces v across its lanes with op, leaving the result in
-	// every lane.
-	horizontal := func(v reg.VecVirtual, op func(a, b, c Op)) {
-		t := YMM()
-		VPERM2F128(U8(0x01), v, v, t)
-		op(t, v, v)
-		VPERMILPS(U8(0x4e), v, t)
-		op(t, v, v)
-		VPERMILPS(U8(0xb1), v, t)
-		op(t, v, v)
-	}
+	horizontal := func(v reg.VecVirtual, op func(a, b, c Op)) { across(v, op, YMM) }
 
 	// pass emits one loop over the row: step on each whole group of 8 at
 	// index i, then, with tail set, on the partial group if there is one.
@@ -240,4 +230,22 @@ func expAVX2() {
 	VMOVSS(s.AsX(), returnAddr(1))
 	VZEROUPPER()
 	RET()
+}
+
+// across reduces v (a ymm or zmm register; vec allocates one as wide)
+// across its lanes with op, leaving the result in every lane.
+func across(v reg.VecVirtual, op func(a, b, c Op), vec func() reg.VecVirtual) {
+	t := vec()
+	if v.Size() == 64 {
+		VSHUFF32X4(U8(0x4e), v, v, t) // swap the 256-bit halves
+		op(t, v, v)
+		VSHUFF32X4(U8(0xb1), v, v, t) // swap the 128-bit quarters in pairs
+	} else {
+		VPERM2F128(U8(0x01), v, v, t) // swap the 128-bit halves
+	}
+	op(t, v, v)
+	VPERMILPS(U8(0x4e), v, t)
+	op(t, v, v)
+	VPERMILPS(U8(0xb1), v, t)
+	op(t, v, v)
 }

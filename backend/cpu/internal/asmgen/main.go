@@ -3,7 +3,7 @@
 // checks that regenerating it changes nothing. One file per kernel family:
 // gemm.go and pack.go (AVX2 GEMM), gemm512.go (AVX-512 GEMM), optim.go,
 // eltwise.go, exp.go and act.go (the training kernels), eltwise512.go
-// (their AVX-512 forms).
+// and softmax512.go (their AVX-512 forms).
 package main
 
 import (
@@ -28,6 +28,7 @@ func main() {
 	eltwiseAVX512()
 	adamAVX512()
 	sgdAVX512()
+	softmaxRowsAVX512()
 	Generate()
 }
 
