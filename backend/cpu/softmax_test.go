@@ -64,8 +64,9 @@ func TestSoftmaxExpKernels(t *testing.T) {
 }
 
 // TestSoftmaxCrossEntropyThreadCountInvariant checks that the loss and the
-// gradient are bit-identical for any number of threads, on enough rows for
-// several chunks.
+// gradient are bit-identical for any number of threads, at every level, on
+// enough rows for several chunks (each with rows in blocks of 16 and rows
+// left over where a level has softmaxRows).
 func TestSoftmaxCrossEntropyThreadCountInvariant(t *testing.T) {
 	const rows, cols = 5000, 10
 	rng := rand.New(rand.NewPCG(5, 5))
@@ -77,25 +78,27 @@ func TestSoftmaxCrossEntropyThreadCountInvariant(t *testing.T) {
 	for i := range labels {
 		labels[i] = float32(rng.IntN(cols))
 	}
-	var wantLoss float32
-	var wantGrad []float32
-	for _, threads := range []int{1, 2, 3} {
-		be, err := New(backend.Options{Threads: threads})
-		if err != nil {
-			t.Fatal(err)
-		}
-		xb, lb, gb, sb := be.Alloc(rows*cols), be.Alloc(rows), be.Alloc(rows*cols), be.Alloc(1)
-		be.Upload(xb, x)
-		be.Upload(lb, labels)
-		be.SoftmaxCrossEntropy(xb, lb, gb, sb, rows, cols)
-		loss, grad := make([]float32, 1), make([]float32, rows*cols)
-		be.Download(loss, sb)
-		be.Download(grad, gb)
-		be.Close()
-		if threads == 1 {
-			wantLoss, wantGrad = loss[0], grad
-		} else if loss[0] != wantLoss || !slices.Equal(grad, wantGrad) {
-			t.Fatalf("%d threads: loss %v, want %v (or the gradient differs)", threads, loss[0], wantLoss)
+	for _, level := range Supported() {
+		var wantLoss float32
+		var wantGrad []float32
+		for _, threads := range []int{1, 2, 3} {
+			be, err := New(backend.Options{Threads: threads, Level: level.String()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			xb, lb, gb, sb := be.Alloc(rows*cols), be.Alloc(rows), be.Alloc(rows*cols), be.Alloc(1)
+			be.Upload(xb, x)
+			be.Upload(lb, labels)
+			be.SoftmaxCrossEntropy(xb, lb, gb, sb, rows, cols)
+			loss, grad := make([]float32, 1), make([]float32, rows*cols)
+			be.Download(loss, sb)
+			be.Download(grad, gb)
+			be.Close()
+			if threads == 1 {
+				wantLoss, wantGrad = loss[0], grad
+			} else if loss[0] != wantLoss || !slices.Equal(grad, wantGrad) {
+				t.Fatalf("%s, %d threads: loss %v, want %v (or the gradient differs)", level, threads, loss[0], wantLoss)
+			}
 		}
 	}
 }
@@ -177,6 +180,21 @@ func TestSoftmaxRowsKernels(t *testing.T) {
 							if math.Abs(float64(v-want[i])) > 1e-5*float64(want[i])+1e-30 {
 								t.Fatalf("%s row %d: y[%d] = %v, want %v", name, r, i, v, want[i])
 							}
+						}
+						// The same row through the level's one-row kernel gives
+						// the same bits: its sum of one or two groups of 8 is
+						// the same tree of additions.
+						one := make([]float32, n)
+						om, os := kt.softmaxExp(x[r*n:(r+1)*n], one, 0.25)
+						bits := func(v []float32) []uint32 {
+							b := make([]uint32, len(v))
+							for i := range v {
+								b[i] = math.Float32bits(v[i])
+							}
+							return b
+						}
+						if !slices.Equal(bits([]float32{om, float32(os)}), bits([]float32{m[r], s[r]})) || !slices.Equal(bits(one), bits(buf[r*n:(r+1)*n])) {
+							t.Fatalf("%s row %d: differs from the one-row kernel: m, s = %v, %v, want %v, %v", name, r, m[r], s[r], om, os)
 						}
 					}
 					for i, v := range buf[16*n:] {
