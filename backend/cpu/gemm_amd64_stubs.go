@@ -170,3 +170,13 @@ func sgdNesterovAVX512(n int, param *float32, grad *float32, v *float32, c *floa
 //
 //go:noescape
 func softmaxRowsAVX512(cols int, x *float32, y *float32, c float32, m *float32, s *float32)
+
+// sigmoidAVX512 sets y = 1/(1+e^-x) for n floats.
+//
+//go:noescape
+func sigmoidAVX512(n int, x *float32, y *float32)
+
+// geluAVX512 sets y = GELU(x) (the tanh form) for n floats.
+//
+//go:noescape
+func geluAVX512(n int, x *float32, y *float32)

@@ -167,10 +167,17 @@ type xentJob struct {
 	rows, cols, chunkRows int
 	scale                 float32 // 1/rows
 	partial               []float64
+	blocks                []xentBlock // one per worker, kept between calls
 }
 
-func (j *xentJob) run(_, lo, hi int) {
+// xentBlock is a worker's z[label], m and s of 16 rows for softmaxRows:
+// kept in the job, since arrays on the stack passed to a kernel through
+// the table would escape to the heap on every call.
+type xentBlock struct{ zl, m, s [16]float32 }
+
+func (j *xentJob) run(w, lo, hi int) {
 	cols := j.cols
+	b := &j.blocks[w]
 	for p := lo; p < hi; p++ {
 		acc, prod, exp2 := 0.0, 1.0, 0
 		// add takes one row's share of the loss: m - z[label] + log(s).
@@ -187,14 +194,13 @@ func (j *xentJob) run(_, lo, hi int) {
 		for i := p * j.chunkRows; i < end; {
 			if j.k.softmaxRows != nil && end-i >= 16 && cols <= xentRowsMaxCols {
 				// 16 rows side by side. z[label] is read first: g may be z.
-				var zl, m, s [16]float32
 				for r := range 16 {
-					zl[r] = j.zs[(i+r)*cols+int(j.ls[i+r])]
+					b.zl[r] = j.zs[(i+r)*cols+int(j.ls[i+r])]
 				}
-				j.k.softmaxRows(j.zs[i*cols:(i+16)*cols], j.gs[i*cols:(i+16)*cols], cols, j.scale, &m, &s)
+				j.k.softmaxRows(j.zs[i*cols:(i+16)*cols], j.gs[i*cols:(i+16)*cols], cols, j.scale, &b.m, &b.s)
 				for r := range 16 {
 					j.gs[(i+r)*cols+int(j.ls[i+r])] -= j.scale
-					add(zl[r], m[r], float64(s[r]))
+					add(b.zl[r], b.m[r], float64(b.s[r]))
 				}
 				i += 16
 				continue

@@ -262,6 +262,8 @@ func avx512Kernels() *kernels {
 	k.add = func(x, y []float32) { unaryAVX512(addAVX512, x, y) }
 	k.addF64 = addF64AVX512Go
 	k.softmaxRows = softmaxRowsAVX512Go
+	k.sigmoid = func(x, y []float32) { unaryAVX512(sigmoidAVX512, x, y) }
+	k.gelu = func(x, y []float32) { unaryAVX512(geluAVX512, x, y) }
 	return &k
 }
 

@@ -3,7 +3,7 @@
 // checks that regenerating it changes nothing. One file per kernel family:
 // gemm.go and pack.go (AVX2 GEMM), gemm512.go (AVX-512 GEMM), optim.go,
 // eltwise.go, exp.go and act.go (the training kernels), eltwise512.go
-// and softmax512.go (their AVX-512 forms).
+// and exp512.go (their AVX-512 forms).
 package main
 
 import (
@@ -29,6 +29,7 @@ func main() {
 	adamAVX512()
 	sgdAVX512()
 	softmaxRowsAVX512()
+	actAVX512()
 	Generate()
 }
 

@@ -1,4 +1,5 @@
-// The AVX-512 softmax of 16 short rows at a time.
+// The AVX-512 exp and what is built on it: the softmax of 16 short rows at
+// a time, sigmoid and GELU.
 
 package main
 
@@ -101,4 +102,54 @@ func softmaxRowsAVX512() {
 	JL(LabelRef("rowsloop"))
 	VZEROUPPER()
 	RET()
+}
+
+// actAVX512 writes the AVX-512 forms of sigmoidAVX2 and geluAVX2: the same
+// operations on 16 lanes (the same bits), for any n, the last partial group
+// of 16 under a mask.
+func actAVX512() {
+	for _, f := range []struct {
+		name, doc string
+		emit      func(x, y reg.VecVirtual, k map[string]reg.VecVirtual)
+	}{
+		{"sigmoidAVX512", "sigmoidAVX512 sets y = 1/(1+e^-x)", emitSigmoid512},
+		{"geluAVX512", "geluAVX512 sets y = GELU(x) (the tanh form)", emitGELU512},
+	} {
+		var k map[string]reg.VecVirtual
+		loop512(f.name, "func(n int, x, y *float32)", f.doc+" for n floats.",
+			func() {
+				k = exp512Consts()
+				for _, name := range []string{"sign", "gelu1", "gelu3"} {
+					k[name] = ZMM()
+					VBROADCASTSS(actConst[name], k[name])
+				}
+			},
+			func(l group, p []reg.Register) {
+				y := ZMM()
+				f.emit(l.load(p[0]), y, k)
+				l.store(y, p[1])
+			}, "x", "y")
+	}
+}
+
+// emitSigmoid512 is emitSigmoid on 16 lanes; k holds the constants.
+func emitSigmoid512(x, y reg.VecVirtual, k map[string]reg.VecVirtual) {
+	a, e, neg := ZMM(), ZMM(), K()
+	VORPS(k["sign"], x, a) // -|x|
+	emitExp512(a, e, k)
+	VPMOVD2M(x, neg)               // the sign bits of x
+	VBLENDMPS(e, k["one"], neg, a) // the numerator: e where x < 0, else 1
+	VADDPS(k["one"], e, e)
+	VDIVPS(e, a, y)
+}
+
+// emitGELU512 is emitGELU on 16 lanes; k holds the constants.
+func emitGELU512(x, y reg.VecVirtual, k map[string]reg.VecVirtual) {
+	s, z := ZMM(), ZMM()
+	VMULPS(x, x, s)
+	VMOVAPS(k["gelu3"], z)
+	VFMADD213PS(k["gelu1"], s, z) // 2c*(1 + 0.044715x^2)
+	VMULPS(x, z, z)
+	emitSigmoid512(z, s, k)
+	VMULPS(x, s, y)
 }
