@@ -180,3 +180,8 @@ func sigmoidAVX512(n int, x *float32, y *float32)
 //
 //go:noescape
 func geluAVX512(n int, x *float32, y *float32)
+
+// tanhAVX512 sets y = tanh(x) for n floats.
+//
+//go:noescape
+func tanhAVX512(n int, x *float32, y *float32)

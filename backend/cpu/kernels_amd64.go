@@ -264,6 +264,7 @@ func avx512Kernels() *kernels {
 	k.softmaxRows = softmaxRowsAVX512Go
 	k.sigmoid = func(x, y []float32) { unaryAVX512(sigmoidAVX512, x, y) }
 	k.gelu = func(x, y []float32) { unaryAVX512(geluAVX512, x, y) }
+	k.tanh = func(x, y []float32) { unaryAVX512(tanhAVX512, x, y) }
 	return &k
 }
 

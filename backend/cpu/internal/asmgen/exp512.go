@@ -1,5 +1,5 @@
 // The AVX-512 exp and what is built on it: the softmax of 16 short rows at
-// a time, sigmoid and GELU.
+// a time, sigmoid, tanh and GELU.
 
 package main
 
@@ -104,7 +104,7 @@ func softmaxRowsAVX512() {
 	RET()
 }
 
-// actAVX512 writes the AVX-512 forms of sigmoidAVX2 and geluAVX2: the same
+// actAVX512 writes the AVX-512 forms of sigmoidAVX2, geluAVX2 and tanhAVX2: the same
 // operations on 16 lanes (the same bits), for any n, the last partial group
 // of 16 under a mask.
 func actAVX512() {
@@ -114,6 +114,7 @@ func actAVX512() {
 	}{
 		{"sigmoidAVX512", "sigmoidAVX512 sets y = 1/(1+e^-x)", emitSigmoid512},
 		{"geluAVX512", "geluAVX512 sets y = GELU(x) (the tanh form)", emitGELU512},
+		{"tanhAVX512", "tanhAVX512 sets y = tanh(x)", emitTanh512},
 	} {
 		var k map[string]reg.VecVirtual
 		loop512(f.name, "func(n int, x, y *float32)", f.doc+" for n floats.",
@@ -152,4 +153,33 @@ func emitGELU512(x, y reg.VecVirtual, k map[string]reg.VecVirtual) {
 	VMULPS(x, z, z)
 	emitSigmoid512(z, s, k)
 	VMULPS(x, s, y)
+}
+
+// emitTanh512 is emitTanh on 16 lanes; k holds the constants of the exp
+// and sign, the others are broadcast where used (32 registers do not hold
+// them all).
+func emitTanh512(x, y reg.VecVirtual, k map[string]reg.VecVirtual) {
+	c := func(name string) reg.VecVirtual {
+		v := ZMM()
+		VBROADCASTSS(actConst[name], v)
+		return v
+	}
+	a, s, p, e, t, small := ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), K()
+	VANDPS(c("abs"), x, a)
+	VMULPS(a, a, s)
+	VMOVAPS(c("t4"), p)
+	for _, name := range []string{"t3", "t2", "t1", "t0"} {
+		VFMADD213PS(c(name), s, p) // p = p*s + name
+	}
+	VMULPS(s, p, p)
+	VFMADD213PS(a, a, p) // p = p*a + a
+	VADDPS(a, a, t)
+	emitExp512(t, e, k)
+	VADDPS(k["one"], e, e)
+	VDIVPS(e, c("two"), t)                     // 2/(e^(2a)+1)
+	VSUBPS(t, k["one"], e)                     // 1 - 2/(e^(2a)+1)
+	VCMPPS(U8(0x11), c("tanhSmall"), a, small) // a < 0.625, ordered: false for NaN
+	VBLENDMPS(p, e, small, y)
+	VANDPS(k["sign"], x, t)
+	VORPS(t, y, y)
 }
