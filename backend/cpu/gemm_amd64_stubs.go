@@ -185,3 +185,8 @@ func geluAVX512(n int, x *float32, y *float32)
 //
 //go:noescape
 func tanhAVX512(n int, x *float32, y *float32)
+
+// geluBackwardAVX512 sets dx = dy*GELU'(x) (the tanh form) for n floats.
+//
+//go:noescape
+func geluBackwardAVX512(n int, x *float32, dy *float32, dx *float32)

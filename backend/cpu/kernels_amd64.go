@@ -258,13 +258,14 @@ func avx512Kernels() *kernels {
 	k.adam = adamAVX512Go
 	k.sgd = sgdAVX512Go
 	k.relu = func(x, y []float32) { unaryAVX512(reluAVX512, x, y) }
-	k.reluBackward = reluBackwardAVX512Go
 	k.add = func(x, y []float32) { unaryAVX512(addAVX512, x, y) }
 	k.addF64 = addF64AVX512Go
 	k.softmaxRows = softmaxRowsAVX512Go
 	k.sigmoid = func(x, y []float32) { unaryAVX512(sigmoidAVX512, x, y) }
 	k.gelu = func(x, y []float32) { unaryAVX512(geluAVX512, x, y) }
 	k.tanh = func(x, y []float32) { unaryAVX512(tanhAVX512, x, y) }
+	k.geluBackward = func(x, dy, dx []float32) { binaryAVX512(geluBackwardAVX512, x, dy, dx) }
+	k.reluBackward = func(x, dy, dx []float32) { binaryAVX512(reluBackwardAVX512, x, dy, dx) }
 	return &k
 }
 
@@ -286,10 +287,10 @@ func unaryAVX512(asm func(n int, x, y *float32), x, y []float32) {
 	}
 }
 
-func reluBackwardAVX512Go(x, dy, dx []float32) {
+func binaryAVX512(asm func(n int, x, dy, dx *float32), x, dy, dx []float32) {
 	if n := len(x); n > 0 {
 		_, _ = dy[n-1], dx[n-1]
-		reluBackwardAVX512(n, &x[0], &dy[0], &dx[0])
+		asm(n, &x[0], &dy[0], &dx[0])
 	}
 }
 

@@ -1,5 +1,5 @@
 // The AVX-512 exp and what is built on it: the softmax of 16 short rows at
-// a time, sigmoid, tanh and GELU.
+// a time, sigmoid, tanh and GELU both ways.
 
 package main
 
@@ -131,6 +131,55 @@ func actAVX512() {
 				l.store(y, p[1])
 			}, "x", "y")
 	}
+}
+
+// geluBackwardAVX512 writes the AVX-512 form of geluBackwardAVX2.
+func geluBackwardAVX512() {
+	var k map[string]reg.VecVirtual
+	loop512("geluBackwardAVX512", "func(n int, x, dy, dx *float32)",
+		"geluBackwardAVX512 sets dx = dy*GELU'(x) (the tanh form) for n floats.",
+		func() {
+			k = exp512Consts()
+			k["sign"] = ZMM()
+			VBROADCASTSS(actConst["sign"], k["sign"])
+		},
+		func(l group, p []reg.Register) {
+			dx := ZMM()
+			emitGELUBackward512(l.load(p[0]), l.load(p[1]), dx, k)
+			l.store(dx, p[2])
+		}, "x", "dy", "dx")
+}
+
+// emitGELUBackward512 is emitGELUBackward on 16 lanes; k holds the
+// constants of the exp and sign, the others are broadcast where used.
+func emitGELUBackward512(x, dy, dx reg.VecVirtual, k map[string]reg.VecVirtual) {
+	c := func(name string) reg.VecVirtual {
+		v := ZMM()
+		VBROADCASTSS(actConst[name], v)
+		return v
+	}
+	sq, z, zp := ZMM(), ZMM(), ZMM()
+	VMULPS(x, x, sq)
+	VMINPS(c("geluMaxSq"), sq, sq)
+	VMOVAPS(c("gelu3"), z)
+	VFMADD213PS(c("gelu1"), sq, z) // 2c*(1 + 0.044715x^2)
+	VMULPS(x, z, z)
+	VMOVAPS(c("gelu3x3"), zp)
+	VFMADD213PS(c("gelu1"), sq, zp) // z' = 2c*(1 + 3*0.044715x^2)
+	VMULPS(x, zp, zp)
+	a, e := ZMM(), ZMM()
+	VORPS(k["sign"], z, a) // -|z|
+	emitExp512(a, e, k)
+	r, sg, neg := ZMM(), ZMM(), K()
+	VADDPS(k["one"], e, r)
+	VDIVPS(r, k["one"], r) // 1/(1+e)
+	VMULPS(r, e, sg)
+	VPMOVD2M(z, neg)
+	VBLENDMPS(sg, r, neg, sg) // s: e/(1+e) where z < 0, else 1/(1+e)
+	VMULPS(r, e, e)
+	VMULPS(r, e, e)        // s*(1-s)
+	VFMADD213PS(sg, zp, e) // s + x*z'*s*(1-s)
+	VMULPS(dy, e, dx)
 }
 
 // emitSigmoid512 is emitSigmoid on 16 lanes; k holds the constants.

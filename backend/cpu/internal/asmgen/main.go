@@ -30,6 +30,7 @@ func main() {
 	sgdAVX512()
 	softmaxRowsAVX512()
 	actAVX512()
+	geluBackwardAVX512()
 	Generate()
 }
 
