@@ -23,12 +23,25 @@ const (
 
 func newBackend(t testing.TB) backend.Backend {
 	t.Helper()
-	be, err := cpu.New(backend.Options{Threads: 2})
+	return newLevelBackend(t, cpu.Best())
+}
+
+func newLevelBackend(t testing.TB, level cpu.Level) backend.Backend {
+	t.Helper()
+	be, err := cpu.New(backend.Options{Threads: 2, Level: level.String()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { be.Close() })
 	return be
+}
+
+// forLevels runs check once per CPU kernel level this machine supports,
+// each on its own backend: the gradient checks cover every level's kernels.
+func forLevels(t *testing.T, check func(t *testing.T, be backend.Backend)) {
+	for _, level := range cpu.Supported() {
+		t.Run(level.String(), func(t *testing.T) { check(t, newLevelBackend(t, level)) })
+	}
 }
 
 func download(be backend.Backend, b backend.Buffer, n int) []float32 {
@@ -119,79 +132,83 @@ func checkLayer(be backend.Backend, layer nn.Layer, rows, in int, rng *rand.Rand
 }
 
 func TestGradLinear(t *testing.T) {
-	be := newBackend(t)
-	rng := nn.NewRNG(1)
-	for _, s := range [][3]int{{1, 1, 1}, {3, 5, 4}, {7, 13, 9}} {
-		l := nn.NewLinear(be, s[1], s[2], nn.Init{Scheme: nn.XavierNormal, Gain: 1, RNG: rng})
-		if err := checkLayer(be, l, s[0], s[1], rng); err != nil {
-			t.Errorf("%v rows %d: %v", l, s[0], err)
+	forLevels(t, func(t *testing.T, be backend.Backend) {
+		rng := nn.NewRNG(1)
+		for _, s := range [][3]int{{1, 1, 1}, {3, 5, 4}, {7, 13, 9}} {
+			l := nn.NewLinear(be, s[1], s[2], nn.Init{Scheme: nn.XavierNormal, Gain: 1, RNG: rng})
+			if err := checkLayer(be, l, s[0], s[1], rng); err != nil {
+				t.Errorf("%v rows %d: %v", l, s[0], err)
+			}
 		}
-	}
+	})
 }
 
 func TestGradActivations(t *testing.T) {
-	be := newBackend(t)
-	rng := nn.NewRNG(2)
-	for _, act := range backend.Activations() {
-		for _, slope := range []float32{0.01, 0.2} {
-			a := nn.NewActivation(be, act, slope)
-			if err := checkLayer(be, a, 4, 6, rng); err != nil {
-				t.Errorf("%v: %v", a, err)
+	forLevels(t, func(t *testing.T, be backend.Backend) {
+		rng := nn.NewRNG(2)
+		for _, act := range backend.Activations() {
+			for _, slope := range []float32{0.01, 0.2} {
+				a := nn.NewActivation(be, act, slope)
+				if err := checkLayer(be, a, 4, 6, rng); err != nil {
+					t.Errorf("%v: %v", a, err)
+				}
 			}
 		}
-	}
+	})
 }
 
 func TestGradMLP(t *testing.T) {
-	be := newBackend(t)
-	rng := nn.NewRNG(3)
-	for _, act := range []backend.Activation{backend.Tanh, backend.Sigmoid, backend.GELU} {
-		m, err := nn.NewMLP(be, nn.MLPConfig{In: 5, Hidden: []int{7, 6}, Out: 3, Act: act}, rng)
-		if err != nil {
-			t.Fatal(err)
+	forLevels(t, func(t *testing.T, be backend.Backend) {
+		rng := nn.NewRNG(3)
+		for _, act := range []backend.Activation{backend.Tanh, backend.Sigmoid, backend.GELU} {
+			m, err := nn.NewMLP(be, nn.MLPConfig{In: 5, Hidden: []int{7, 6}, Out: 3, Act: act}, rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.SetInputGrad(true)
+			if err := checkLayer(be, m, 4, 5, rng); err != nil {
+				t.Errorf("MLP %v: %v", act, err)
+			}
 		}
-		m.SetInputGrad(true)
-		if err := checkLayer(be, m, 4, 5, rng); err != nil {
-			t.Errorf("MLP %v: %v", act, err)
-		}
-	}
+	})
 }
 
 func TestGradLosses(t *testing.T) {
-	be := newBackend(t)
-	rng := nn.NewRNG(4)
-	const rows, cols = 5, 3
-	targets := map[string][]float32{}
-	labels := make([]float32, rows)
-	binary := make([]float32, rows*cols)
-	values := randomAwayFromZero(rng, rows*cols)
-	for i := range labels {
-		labels[i] = float32(rng.IntN(cols))
-	}
-	for i := range binary {
-		binary[i] = float32(rng.IntN(2))
-	}
-	targets["cross-entropy"], targets["bce"], targets["mse"], targets["mae"] = labels, binary, values, values
-	for _, name := range []string{"cross-entropy", "bce", "mse", "mae"} {
-		loss, _ := nn.ParseLoss(name)
-		pred := make([]float32, rows*cols)
-		for i := range pred {
-			// MAE is not differentiable where pred == target: stay 0.1 away.
-			pred[i] = values[i] + randomAwayFromZero(rng, 1)[0]
+	forLevels(t, func(t *testing.T, be backend.Backend) {
+		rng := nn.NewRNG(4)
+		const rows, cols = 5, 3
+		targets := map[string][]float32{}
+		labels := make([]float32, rows)
+		binary := make([]float32, rows*cols)
+		values := randomAwayFromZero(rng, rows*cols)
+		for i := range labels {
+			labels[i] = float32(rng.IntN(cols))
 		}
-		p := nn.Tensor{Buf: upload(be, pred), Rows: rows, Cols: cols}
-		target, grad, sum := upload(be, targets[name]), be.Alloc(rows*cols), be.Alloc(1)
-		meanLoss := func() float64 {
-			be.Fill(sum, 0, 1)
-			loss.Compute(be, p, target, grad, sum)
-			return float64(download(be, sum, 1)[0]) / rows
+		for i := range binary {
+			binary[i] = float32(rng.IntN(2))
 		}
-		meanLoss()
-		analytic := download(be, grad, rows*cols)
-		if err := compareGrad(name, analytic, numericGrad(be, p.Buf, rows*cols, meanLoss)); err != nil {
-			t.Error(err)
+		targets["cross-entropy"], targets["bce"], targets["mse"], targets["mae"] = labels, binary, values, values
+		for _, name := range []string{"cross-entropy", "bce", "mse", "mae"} {
+			loss, _ := nn.ParseLoss(name)
+			pred := make([]float32, rows*cols)
+			for i := range pred {
+				// MAE is not differentiable where pred == target: stay 0.1 away.
+				pred[i] = values[i] + randomAwayFromZero(rng, 1)[0]
+			}
+			p := nn.Tensor{Buf: upload(be, pred), Rows: rows, Cols: cols}
+			target, grad, sum := upload(be, targets[name]), be.Alloc(rows*cols), be.Alloc(1)
+			meanLoss := func() float64 {
+				be.Fill(sum, 0, 1)
+				loss.Compute(be, p, target, grad, sum)
+				return float64(download(be, sum, 1)[0]) / rows
+			}
+			meanLoss()
+			analytic := download(be, grad, rows*cols)
+			if err := compareGrad(name, analytic, numericGrad(be, p.Buf, rows*cols, meanLoss)); err != nil {
+				t.Error(err)
+			}
 		}
-	}
+	})
 }
 
 // brokenLinear scales its input gradient by 1.05: the checker must notice.

@@ -13,6 +13,8 @@ func TestBlockSizes(t *testing.T) {
 		{"48K L1, 2M L2", 6, 16, 48 << 10, 2 << 20, 32 << 20, 384, 384, 2720},
 		{"tiny caches clamp", 6, 16, 4 << 10, 16 << 10, 64 << 10, 24, 64, 256},
 		{"huge caches clamp", 6, 16, 1 << 20, 64 << 20, 1 << 30, 1020, 512, 8192},
+		{"avx512 tile, unknown caches", 12, 32, 0, 0, 0, 288, 128, 8192},
+		{"avx512 tile, Zen 5 (48K L1, 1M L2)", 12, 32, 48 << 10, 1 << 20, 32 << 20, 384, 192, 5440},
 	}
 	for _, c := range cases {
 		mc, kc, nc := blockSizes(c.mr, c.nr, c.l1, c.l2, c.l3)

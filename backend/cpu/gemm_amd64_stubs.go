@@ -102,3 +102,91 @@ func geluAVX2(n int, x *float32, y *float32)
 //
 //go:noescape
 func geluBackwardAVX2(n int, x *float32, dy *float32, dx *float32)
+
+// gemmMicroAVX512 computes the 12x32 tile C = alpha*A*B + beta*C from a packed
+// 12 x k sliver of A (column p at a[12p:]) and a packed k x 32 sliver of B (row p
+// at b[32p:]); C has row stride ldc elements. C is not read when beta == 0.
+//
+//go:noescape
+func gemmMicroAVX512(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// packANAVX512 transposes 12 rows of kc (a multiple of 8) floats, src[r*ld+p] to dst[12p+r].
+//
+//go:noescape
+func packANAVX512(kc int, src *float32, ld int, dst *float32)
+
+// packBNAVX512 copies kc rows of 32 floats, src[p*ld:] to dst[32p:].
+//
+//go:noescape
+func packBNAVX512(kc int, src *float32, ld int, dst *float32)
+
+// packBTAVX512 transposes 32 columns of kc (a multiple of 8) floats, src[c*ld+p] to dst[32p+c].
+//
+//go:noescape
+func packBTAVX512(kc int, src *float32, ld int, dst *float32)
+
+// reluAVX512 sets y = max(x, 0) for n floats.
+//
+//go:noescape
+func reluAVX512(n int, x *float32, y *float32)
+
+// reluBackwardAVX512 sets dx = dy where x > 0, else 0, for n floats.
+//
+//go:noescape
+func reluBackwardAVX512(n int, x *float32, dy *float32, dx *float32)
+
+// addAVX512 sets y += x for n floats.
+//
+//go:noescape
+func addAVX512(n int, x *float32, y *float32)
+
+// addF64AVX512 sets acc += float64(x) for n floats.
+//
+//go:noescape
+func addF64AVX512(n int, x *float32, acc *float64)
+
+// adamAVX512 applies one Adam update to n parameters.
+//
+//go:noescape
+func adamAVX512(n int, param *float32, grad *float32, m *float32, v *float32, c *float32)
+
+// sgdPlainAVX512 applies one SGD update (plain) to n parameters.
+//
+//go:noescape
+func sgdPlainAVX512(n int, param *float32, grad *float32, v *float32, c *float32)
+
+// sgdMomentumAVX512 applies one SGD update (momentum) to n parameters.
+//
+//go:noescape
+func sgdMomentumAVX512(n int, param *float32, grad *float32, v *float32, c *float32)
+
+// sgdNesterovAVX512 applies one SGD update (nesterov) to n parameters.
+//
+//go:noescape
+func sgdNesterovAVX512(n int, param *float32, grad *float32, v *float32, c *float32)
+
+// softmaxRowsAVX512 sets y = c*e^(x-m)/s row by row for 16 rows of 1 <= cols <= 16 floats
+// and stores each row's m = max(x) and s = sum(e^(x-m)) in m[0:16] and s[0:16].
+//
+//go:noescape
+func softmaxRowsAVX512(cols int, x *float32, y *float32, c float32, m *float32, s *float32)
+
+// sigmoidAVX512 sets y = 1/(1+e^-x) for n floats.
+//
+//go:noescape
+func sigmoidAVX512(n int, x *float32, y *float32)
+
+// geluAVX512 sets y = GELU(x) (the tanh form) for n floats.
+//
+//go:noescape
+func geluAVX512(n int, x *float32, y *float32)
+
+// tanhAVX512 sets y = tanh(x) for n floats.
+//
+//go:noescape
+func tanhAVX512(n int, x *float32, y *float32)
+
+// geluBackwardAVX512 sets dx = dy*GELU'(x) (the tanh form) for n floats.
+//
+//go:noescape
+func geluBackwardAVX512(n int, x *float32, dy *float32, dx *float32)

@@ -167,18 +167,22 @@ type xentJob struct {
 	rows, cols, chunkRows int
 	scale                 float32 // 1/rows
 	partial               []float64
+	blocks                []xentBlock // one per worker, kept between calls
 }
 
-func (j *xentJob) run(_, lo, hi int) {
+// xentBlock is a worker's z[label], m and s of 16 rows for softmaxRows:
+// kept in the job, since arrays on the stack passed to a kernel through
+// the table would escape to the heap on every call.
+type xentBlock struct{ zl, m, s [16]float32 }
+
+func (j *xentJob) run(w, lo, hi int) {
 	cols := j.cols
+	b := &j.blocks[w]
 	for p := lo; p < hi; p++ {
 		acc, prod, exp2 := 0.0, 1.0, 0
-		for i := p * j.chunkRows; i < min((p+1)*j.chunkRows, j.rows); i++ {
-			z, g := j.zs[i*cols:(i+1)*cols], j.gs[i*cols:(i+1)*cols]
-			label := int(j.ls[i])
-			acc -= float64(z[label])
-			m, s := j.k.softmaxExp(z, g, j.scale) // g = softmax(z)/rows
-			g[label] -= j.scale
+		// add takes one row's share of the loss: m - z[label] + log(s).
+		add := func(zl, m float32, s float64) {
+			acc -= float64(zl)
 			acc += float64(m)
 			// s >= 1 (the maximum's e^0): the product only grows.
 			if prod *= s; prod > 0x1p500 {
@@ -186,6 +190,33 @@ func (j *xentJob) run(_, lo, hi int) {
 				prod, exp2 = frac, exp2+e
 			}
 		}
+		end := min((p+1)*j.chunkRows, j.rows)
+		for i := p * j.chunkRows; i < end; {
+			if j.k.softmaxRows != nil && end-i >= 16 && cols <= xentRowsMaxCols {
+				// 16 rows side by side. z[label] is read first: g may be z.
+				for r := range 16 {
+					b.zl[r] = j.zs[(i+r)*cols+int(j.ls[i+r])]
+				}
+				j.k.softmaxRows(j.zs[i*cols:(i+16)*cols], j.gs[i*cols:(i+16)*cols], cols, j.scale, &b.m, &b.s)
+				for r := range 16 {
+					j.gs[(i+r)*cols+int(j.ls[i+r])] -= j.scale
+					add(b.zl[r], b.m[r], float64(b.s[r]))
+				}
+				i += 16
+				continue
+			}
+			z, g := j.zs[i*cols:(i+1)*cols], j.gs[i*cols:(i+1)*cols]
+			label := int(j.ls[i])
+			zl := z[label]
+			m, s := j.k.softmaxExp(z, g, j.scale) // g = softmax(z)/rows
+			g[label] -= j.scale
+			add(zl, m, s)
+			i++
+		}
 		j.partial[p] = acc + math.Log(prod) + float64(exp2)*math.Ln2
 	}
 }
+
+// xentRowsMaxCols is the widest row softmaxRows takes: one row per
+// register.
+const xentRowsMaxCols = 16

@@ -41,6 +41,10 @@ type kernels struct {
 	// the sum of the e^(x-m), it sets y = c*e^(x-m)/s on len(x) >= 1
 	// elements (y may be x) and returns m and s.
 	softmaxExp func(x, y []float32, c float32) (m float32, s float64)
+	// softmaxRows, where a level has it (nil elsewhere), is softmaxExp on
+	// 16 rows of 1 <= cols <= 16 floats at once (x and y hold 16*cols),
+	// the rows' m and s into m and s: the rows run side by side.
+	softmaxRows func(x, y []float32, cols int, c float32, m, s *[16]float32)
 	// sigmoid, tanh and gelu set y = f(x) on len(x) elements (y may be
 	// x); gelu is GELU's tanh form.
 	sigmoid, tanh, gelu func(x, y []float32)

@@ -15,6 +15,9 @@ func init() {
 	k := &avx2Kernels
 	k.mc, k.kc, k.nc = blockSizes(k.mr, k.nr, c.L1D, c.L2, c.L3)
 	kernelTable[AVX2] = k
+	k = avx512Kernels()
+	k.mc, k.kc, k.nc = blockSizes(k.mr, k.nr, c.L1D, c.L2, c.L3)
+	kernelTable[AVX512] = k
 }
 
 // avx2Kernels: the 6x16 micro-kernel keeps a B sliver (kc x 16) in L1 and a
@@ -150,31 +153,64 @@ func adamAVX2Go(p, g, m, v []float32, c *adamConsts) {
 	adamGeneric(p[body:], g[body:n], m[body:n], v[body:n], c)
 }
 
-// packAVX2Go packs a full sliver of A (6 wide) or B (16 wide). Row-major B
-// is copied 16 floats at a time by the assembly, transposed A 6 floats at a
-// time in Go; a source that runs along k is transposed by the assembly over
-// the multiple of 8 steps of k and by the generic loop over the rest.
+// packAVX2Go and packAVX512Go pack a full sliver of A (mr wide) or B (nr
+// wide) for their level's micro-kernel.
 func packAVX2Go(dst, src []float32, ld, kc, w int, alongK bool) {
+	packAsm(&avx2Packers, dst, src, ld, kc, w, alongK)
+}
+
+func packAVX512Go(dst, src []float32, ld, kc, w int, alongK bool) {
+	packAsm(&avx512Packers, dst, src, ld, kc, w, alongK)
+}
+
+// packers are a level's packing kernels: bn copies rows of nr floats, bt
+// and an transpose nr and mr rows over a multiple of 8 steps of k.
+type packers struct {
+	mr, nr     int
+	bn, bt, an func(kc int, src *float32, ld int, dst *float32)
+}
+
+var (
+	avx2Packers   = packers{mr: 6, nr: 16, bn: packBNAVX2, bt: packBTAVX2, an: packANAVX2}
+	avx512Packers = packers{mr: 12, nr: 32, bn: packBNAVX512, bt: packBTAVX512, an: packANAVX512}
+)
+
+// packAsm packs a full sliver with the kernels of pk. Row-major B is
+// copied nr floats at a time by the assembly, transposed A mr floats at a
+// time in Go; a source that runs along k is transposed by the assembly
+// over the multiple of 8 steps of k and by the generic loop over the rest.
+func packAsm(pk *packers, dst, src []float32, ld, kc, w int, alongK bool) {
 	if kc == 0 {
 		return
 	}
 	dst = dst[:w*kc]
 	var asm func(kc int, src *float32, ld int, dst *float32)
 	switch {
-	case w == 16 && !alongK:
-		_ = src[(kc-1)*ld+15]
-		packBNAVX2(kc, &src[0], ld, &dst[0])
+	case w == pk.nr && !alongK:
+		_ = src[(kc-1)*ld+w-1]
+		pk.bn(kc, &src[0], ld, &dst[0])
 		return
-	case w == 6 && !alongK:
-		_ = src[(kc-1)*ld+5]
-		for p := 0; p < kc; p++ {
-			*(*[6]float32)(dst[6*p:]) = *(*[6]float32)(src[p*ld:])
+	case w == pk.mr && !alongK:
+		_ = src[(kc-1)*ld+w-1]
+		switch w { // fixed-size copies, without a call to memmove
+		case 6:
+			for p := 0; p < kc; p++ {
+				*(*[6]float32)(dst[6*p:]) = *(*[6]float32)(src[p*ld:])
+			}
+		case 12:
+			for p := 0; p < kc; p++ {
+				*(*[12]float32)(dst[12*p:]) = *(*[12]float32)(src[p*ld:])
+			}
+		default:
+			for p := 0; p < kc; p++ {
+				copy(dst[w*p:w*p+w], src[p*ld:p*ld+w])
+			}
 		}
 		return
-	case w == 16:
-		asm = packBTAVX2
-	case w == 6:
-		asm = packANAVX2
+	case w == pk.nr:
+		asm = pk.bt
+	case w == pk.mr:
+		asm = pk.an
 	default:
 		packGeneric(dst, src, ld, kc, w, alongK)
 		return
@@ -207,4 +243,94 @@ func gemmMicroAVX2StridedChecked(k int, a []float32, rsA, csA int, b, c []float3
 	_ = b[:16*k]
 	_ = c[5*ldc+15]
 	gemmMicroAVX2Strided(k, unsafe.SliceData(a), rsA, csA, unsafe.SliceData(b), &c[0], ldc, alpha, beta)
+}
+
+// avx512Kernels is the AVX2 table with the 12x32 micro-kernel, its
+// packing, and the AVX-512 forms of the other kernels; the entries not
+// replaced here (those without an AVX-512 form) stay AVX2's. init sizes
+// the blocking from the caches (blockSizes), as for AVX2.
+func avx512Kernels() *kernels {
+	k := avx2Kernels
+	k.mr, k.nr = 12, 32
+	k.gemmMicro = gemmMicroAVX512Checked
+	k.gemmMicroStrided = nil // the AVX2 one has the 6x16 tile
+	k.pack = packAVX512Go
+	k.adam = adamAVX512Go
+	k.sgd = sgdAVX512Go
+	k.relu = func(x, y []float32) { unaryAVX512(reluAVX512, x, y) }
+	k.add = func(x, y []float32) { unaryAVX512(addAVX512, x, y) }
+	k.addF64 = addF64AVX512Go
+	k.softmaxRows = softmaxRowsAVX512Go
+	k.sigmoid = func(x, y []float32) { unaryAVX512(sigmoidAVX512, x, y) }
+	k.gelu = func(x, y []float32) { unaryAVX512(geluAVX512, x, y) }
+	k.tanh = func(x, y []float32) { unaryAVX512(tanhAVX512, x, y) }
+	k.geluBackward = func(x, dy, dx []float32) { binaryAVX512(geluBackwardAVX512, x, dy, dx) }
+	k.reluBackward = func(x, dy, dx []float32) { binaryAVX512(reluBackwardAVX512, x, dy, dx) }
+	return &k
+}
+
+func softmaxRowsAVX512Go(x, y []float32, cols int, c float32, m, s *[16]float32) {
+	if cols < 1 || cols > 16 {
+		panic("cpu: softmaxRowsAVX512Go: rows of 1 to 16 floats only")
+	}
+	_, _ = x[16*cols-1], y[16*cols-1]
+	softmaxRowsAVX512(cols, &x[0], &y[0], c, &m[0], &s[0])
+}
+
+// The AVX-512 wrappers check the slice bounds and call the assembly on
+// all n elements: it runs the last partial group of 16 under a mask.
+
+func unaryAVX512(asm func(n int, x, y *float32), x, y []float32) {
+	if n := len(x); n > 0 {
+		_ = y[n-1]
+		asm(n, &x[0], &y[0])
+	}
+}
+
+func binaryAVX512(asm func(n int, x, dy, dx *float32), x, dy, dx []float32) {
+	if n := len(x); n > 0 {
+		_, _ = dy[n-1], dx[n-1]
+		asm(n, &x[0], &dy[0], &dx[0])
+	}
+}
+
+func addF64AVX512Go(x []float32, acc []float64) {
+	if n := len(x); n > 0 {
+		_ = acc[n-1]
+		addF64AVX512(n, &x[0], &acc[0])
+	}
+}
+
+func adamAVX512Go(p, g, m, v []float32, c *adamConsts) {
+	if n := len(p); n > 0 {
+		_, _, _ = g[n-1], m[n-1], v[n-1]
+		adamAVX512(n, &p[0], &g[0], &m[0], &v[0], &c.beta1)
+	}
+}
+
+func sgdAVX512Go(ps, gs, vs []float32, c *sgdConsts) {
+	n := len(ps)
+	if n == 0 {
+		return
+	}
+	_ = gs[n-1]
+	switch {
+	case c.momentum == 0:
+		sgdPlainAVX512(n, &ps[0], &gs[0], &ps[0], &c.lr)
+	case c.nesterov:
+		_ = vs[n-1]
+		sgdNesterovAVX512(n, &ps[0], &gs[0], &vs[0], &c.lr)
+	default:
+		_ = vs[n-1]
+		sgdMomentumAVX512(n, &ps[0], &gs[0], &vs[0], &c.lr)
+	}
+}
+
+// gemmMicroAVX512Checked checks the slice bounds that the assembly relies
+// on, then calls it.
+func gemmMicroAVX512Checked(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[:12*k]
+	_ = b[:32*k]
+	_ = c[11*ldc+31]
+	gemmMicroAVX512(k, unsafe.SliceData(a), unsafe.SliceData(b), &c[0], ldc, alpha, beta)
 }

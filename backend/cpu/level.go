@@ -45,6 +45,14 @@ const LevelEnv = "FASTNN_CPU_LEVEL"
 // Detected is the best level this CPU supports, as reported by cpuid,
 // whether or not kernels for it are compiled in. On arm64 it is NEON:
 // Advanced SIMD is part of every core that Go runs on there.
+//
+// AMD family 25 (Zen 4) CPUs that have AVX-512 run 512-bit operations as
+// two 256-bit halves: the same floating-point work per cycle as AVX2, with
+// half the instructions and twice the registers (a bigger GEMM tile), and
+// without a lower clock. They get the avx512 level too. That choice is
+// measured only on Zen 5 (family 26, full-width AVX-512; docs/BENCHMARKS.md),
+// untested on Zen 4: where it loses there, FASTNN_CPU_LEVEL=avx2 forces
+// the AVX2 kernels.
 func Detected() Level {
 	switch {
 	case runtime.GOARCH == "arm64":
@@ -64,6 +72,18 @@ func Supported() []Level {
 	for l := Generic; l <= Detected(); l++ {
 		if kernelTable[l] != nil {
 			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Built lists the levels this build has kernels for, lowest first, whether
+// or not this CPU can run them: the choices a -level flag can offer.
+func Built() []Level {
+	var out []Level
+	for l, k := range kernelTable {
+		if k != nil {
+			out = append(out, Level(l))
 		}
 	}
 	return out

@@ -28,10 +28,13 @@ func (be *Backend) SoftmaxCrossEntropy(logits, labels, grad, lossSum backend.Buf
 	defer be.opMu.Unlock()
 	j := &be.jobs.xent
 	*j = xentJob{k: be.kern, zs: zs, ls: ls, gs: gs, rows: rows, cols: cols, chunkRows: chunkRows,
-		scale: float32(1 / float64(rows)), partial: partials(j.partial, pieces)}
+		scale: float32(1 / float64(rows)), partial: partials(j.partial, pieces), blocks: j.blocks}
+	if len(j.blocks) < be.threads {
+		j.blocks = make([]xentBlock, be.threads)
+	}
 	be.pool.parallelFor(pieces, 1, 1, j)
 	total := sumInOrder(j.partial)
-	*j = xentJob{partial: j.partial}
+	*j = xentJob{partial: j.partial, blocks: j.blocks}
 	out[0] = float32(float64(out[0]) + total)
 }
 

@@ -64,8 +64,9 @@ func TestSoftmaxExpKernels(t *testing.T) {
 }
 
 // TestSoftmaxCrossEntropyThreadCountInvariant checks that the loss and the
-// gradient are bit-identical for any number of threads, on enough rows for
-// several chunks.
+// gradient are bit-identical for any number of threads, at every level, on
+// enough rows for several chunks (each with rows in blocks of 16 and rows
+// left over where a level has softmaxRows).
 func TestSoftmaxCrossEntropyThreadCountInvariant(t *testing.T) {
 	const rows, cols = 5000, 10
 	rng := rand.New(rand.NewPCG(5, 5))
@@ -77,25 +78,27 @@ func TestSoftmaxCrossEntropyThreadCountInvariant(t *testing.T) {
 	for i := range labels {
 		labels[i] = float32(rng.IntN(cols))
 	}
-	var wantLoss float32
-	var wantGrad []float32
-	for _, threads := range []int{1, 2, 3} {
-		be, err := New(backend.Options{Threads: threads})
-		if err != nil {
-			t.Fatal(err)
-		}
-		xb, lb, gb, sb := be.Alloc(rows*cols), be.Alloc(rows), be.Alloc(rows*cols), be.Alloc(1)
-		be.Upload(xb, x)
-		be.Upload(lb, labels)
-		be.SoftmaxCrossEntropy(xb, lb, gb, sb, rows, cols)
-		loss, grad := make([]float32, 1), make([]float32, rows*cols)
-		be.Download(loss, sb)
-		be.Download(grad, gb)
-		be.Close()
-		if threads == 1 {
-			wantLoss, wantGrad = loss[0], grad
-		} else if loss[0] != wantLoss || !slices.Equal(grad, wantGrad) {
-			t.Fatalf("%d threads: loss %v, want %v (or the gradient differs)", threads, loss[0], wantLoss)
+	for _, level := range Supported() {
+		var wantLoss float32
+		var wantGrad []float32
+		for _, threads := range []int{1, 2, 3} {
+			be, err := New(backend.Options{Threads: threads, Level: level.String()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			xb, lb, gb, sb := be.Alloc(rows*cols), be.Alloc(rows), be.Alloc(rows*cols), be.Alloc(1)
+			be.Upload(xb, x)
+			be.Upload(lb, labels)
+			be.SoftmaxCrossEntropy(xb, lb, gb, sb, rows, cols)
+			loss, grad := make([]float32, 1), make([]float32, rows*cols)
+			be.Download(loss, sb)
+			be.Download(grad, gb)
+			be.Close()
+			if threads == 1 {
+				wantLoss, wantGrad = loss[0], grad
+			} else if loss[0] != wantLoss || !slices.Equal(grad, wantGrad) {
+				t.Fatalf("%s, %d threads: loss %v, want %v (or the gradient differs)", level, threads, loss[0], wantLoss)
+			}
 		}
 	}
 }
@@ -128,6 +131,79 @@ func BenchmarkSoftmaxCrossEntropy(b *testing.B) {
 					be.SoftmaxCrossEntropy(xb, lb, gb, sb, rows, cols)
 				}
 			})
+		}
+	}
+}
+
+// TestSoftmaxRowsKernels checks the levels' 16-row softmax against the
+// generic row, on rows of 1..16 floats (all it takes), with y separate and
+// y == x, and guard values after y.
+func TestSoftmaxRowsKernels(t *testing.T) {
+	const guard = float32(-12345.5)
+	rng := rand.New(rand.NewPCG(8, 8))
+	var cols []int
+	for n := 1; n <= 16; n++ {
+		cols = append(cols, n)
+	}
+	for _, level := range Supported() {
+		kt := kernelTable[level]
+		if kt.softmaxRows == nil {
+			continue
+		}
+		for _, n := range cols {
+			for _, spread := range []float64{1, 30, 200} {
+				x := make([]float32, 16*n)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64() * spread)
+				}
+				x[5] = float32(math.Inf(-1)) // e^-Inf is 0
+				for _, inPlace := range []bool{false, true} {
+					name := fmt.Sprintf("%s cols=%d spread=%v in place %v", level, n, spread, inPlace)
+					buf := make([]float32, 16*n+17)
+					for i := range buf {
+						buf[i] = guard
+					}
+					in := x
+					if inPlace {
+						copy(buf, x)
+						in = buf[:16*n]
+					}
+					var m, s [16]float32
+					kt.softmaxRows(in, buf[:16*n], n, 0.25, &m, &s)
+					for r := range 16 {
+						want := make([]float32, n)
+						wm, ws := softmaxExpGeneric(x[r*n:(r+1)*n], want, 0.25)
+						if m[r] != wm || math.Abs(float64(s[r])-ws) > 1e-5*ws {
+							t.Fatalf("%s row %d: m, s = %v, %v, want %v, %v", name, r, m[r], s[r], wm, ws)
+						}
+						for i, v := range buf[r*n : (r+1)*n] {
+							if math.Abs(float64(v-want[i])) > 1e-5*float64(want[i])+1e-30 {
+								t.Fatalf("%s row %d: y[%d] = %v, want %v", name, r, i, v, want[i])
+							}
+						}
+						// The same row through the level's one-row kernel gives
+						// the same bits: its sum of one or two groups of 8 is
+						// the same tree of additions.
+						one := make([]float32, n)
+						om, os := kt.softmaxExp(x[r*n:(r+1)*n], one, 0.25)
+						bits := func(v []float32) []uint32 {
+							b := make([]uint32, len(v))
+							for i := range v {
+								b[i] = math.Float32bits(v[i])
+							}
+							return b
+						}
+						if !slices.Equal(bits([]float32{om, float32(os)}), bits([]float32{m[r], s[r]})) || !slices.Equal(bits(one), bits(buf[r*n:(r+1)*n])) {
+							t.Fatalf("%s row %d: differs from the one-row kernel: m, s = %v, %v, want %v, %v", name, r, m[r], s[r], om, os)
+						}
+					}
+					for i, v := range buf[16*n:] {
+						if v != guard {
+							t.Fatalf("%s: guard %d after y overwritten: %v", name, i, v)
+						}
+					}
+				}
+			}
 		}
 	}
 }

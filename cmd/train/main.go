@@ -27,7 +27,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/fastnn/fastnn/backend"
-	_ "github.com/fastnn/fastnn/backend/cpu"
+	"github.com/fastnn/fastnn/backend/cpu"
 	_ "github.com/fastnn/fastnn/backend/cuda"
 	"github.com/fastnn/fastnn/data"
 	"github.com/fastnn/fastnn/internal/experiment"
@@ -354,7 +354,7 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	fs.Uint64Var(&c.Seed, "seed", 1, "random seed: the same seed, backend level and thread count give the same run")
 	fs.StringVar(&c.Backend, "backend", "auto", "backend: auto, cpu, cuda")
 	fs.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all)")
-	fs.StringVar(&c.Level, "level", "", "CPU kernel level: generic, avx2, avx512, neon (default: best supported)")
+	fs.StringVar(&c.Level, "level", "", "CPU kernel level: "+levelChoices()+" (default: best supported)")
 	fs.BoolVar(&c.TF32, "tf32", false, "GPU: run matrix products on TF32 tensor cores (faster, about 3 decimal digits per product)")
 	fs.BoolVar(&c.Residual, "residual", false, "skip connections around hidden layers of equal width")
 	fs.BoolVar(&c.BatchNorm, "batchnorm", false, "BatchNorm1d between each hidden Linear and its activation")
@@ -484,4 +484,13 @@ func parseLayers(s string) ([]int, error) {
 		return nil, fmt.Errorf("-layers: %w", err)
 	}
 	return out, nil
+}
+
+// levelChoices lists the CPU kernel levels this build has, for -h.
+func levelChoices() string {
+	var names []string
+	for _, l := range cpu.Built() {
+		names = append(names, l.String())
+	}
+	return strings.Join(names, ", ")
 }

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+// The AVX-512 micro-kernel's tile: 12 rows x 32 columns, twenty-four
+// 16-float zmm accumulators, two zmm registers for a row of B; A is
+// broadcast straight from memory by the FMAs ({1to16}), so no register
+// holds it. Of the shapes that fit 32 zmm registers (12x32, 8x48, 14x32,
+// 6x64) this one was the fastest measured on the reference machine (see
+// docs/BENCHMARKS.md) and is also BLIS's skx shape, transposed.
+const (
+	mr512 = 12
+	nr512 = 32
+)
+
+// gemmMicroAVX512 is the AVX-512 micro-kernel; its Go equivalent is that
+// of gemmMicroAVX2 with a 12x32 tile:
+//
+//	for p := 0; p < k; p++ {
+//		for r := 0; r < 12; r++ {
+//			for j := 0; j < 32; j++ {
+//				acc[r][j] += a[p*12+r] * b[p*32+j]
+//			}
+//		}
+//	}
+//	for r, j: c[r*ldc+j] = alpha*acc[r][j] + beta*c[r*ldc+j]  (c not read when beta == 0)
+//
+// Each element of C is summed in the order of p, one FMA per step, as in
+// the AVX2 kernel; only kc (see blockSizes) makes the levels round apart.
+func gemmMicroAVX512() {
+	const nv = nr512 / 16 // zmm vectors per row of the tile
+	TEXT("gemmMicroAVX512", NOSPLIT, "func(k int, a, b, c *float32, ldc int, alpha, beta float32)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("gemmMicroAVX512 computes the %dx%d tile C = alpha*A*B + beta*C from a packed", mr512, nr512),
+		fmt.Sprintf("%d x k sliver of A (column p at a[%dp:]) and a packed k x %d sliver of B (row p", mr512, mr512, nr512),
+		fmt.Sprintf("at b[%dp:]); C has row stride ldc elements. C is not read when beta == 0.", nr512))
+	k := Load(Param("k"), GP64())
+	pa := Load(Param("a"), GP64())
+	pb := Load(Param("b"), GP64())
+	pc, ldc := prefetchTile(mr512, nr512)
+
+	var acc [mr512][nv]reg.VecVirtual
+	for r := range acc {
+		for h := range acc[r] {
+			acc[r][h] = ZMM()
+			VPXORD(acc[r][h], acc[r][h], acc[r][h])
+		}
+	}
+
+	const unroll = 4
+	var b [nv]reg.VecVirtual
+	for h := range b {
+		b[h] = ZMM()
+	}
+	step := func(p int) {
+		for h := range b {
+			VMOVUPS(Mem{Base: pb, Disp: 4 * (nr512*p + 16*h)}, b[h])
+		}
+		for r := 0; r < mr512; r++ {
+			for h := range b {
+				VFMADD231PS_BCST(Mem{Base: pa, Disp: 4 * (mr512*p + r)}, b[h], acc[r][h])
+			}
+		}
+	}
+	blocks := GP64()
+	MOVQ(k, blocks)
+	SHRQ(U8(2), blocks)
+	ANDQ(U8(unroll-1), k)
+	TESTQ(blocks, blocks)
+	JZ(LabelRef("tail"))
+	Label("loop")
+	Comment(fmt.Sprintf("%d rank-1 updates of the tile.", unroll))
+	// The packed A sliver streams from L2: ask for it a few iterations
+	// ahead (each iteration reads 3 cache lines of it).
+	for d := 0; d < 4*mr512*unroll; d += 64 {
+		PREFETCHT0(Mem{Base: pa, Disp: 4*mr512*unroll*4 + d})
+	}
+	for p := 0; p < unroll; p++ {
+		step(p)
+	}
+	ADDQ(U32(4*mr512*unroll), pa)
+	ADDQ(U32(4*nr512*unroll), pb)
+	DECQ(blocks)
+	JNZ(LabelRef("loop"))
+
+	Label("tail")
+	TESTQ(k, k)
+	JZ(LabelRef("done"))
+	Label("tailloop")
+	step(0)
+	ADDQ(U32(4*mr512), pa)
+	ADDQ(U32(4*nr512), pb)
+	DECQ(k)
+	JNZ(LabelRef("tailloop"))
+
+	Label("done")
+	rows := make([][]reg.VecVirtual, mr512)
+	for r := range acc {
+		rows[r] = acc[r][:]
+	}
+	tileEpilogue(rows, ZMM, 64, pc, ldc)
+}
+
+// packAAVX512 writes the packing of a full 12-row sliver of row-major A
+// for gemmMicroAVX512: dst[p*12+r] = src[r*ld+p] for r < 12 and p < kc, kc
+// a multiple of 8 (the Go side packs the rest); its Go equivalent is
+// packSliverGeneric with alongK. Eight steps of k at a time: rows 0..7 are
+// transposed as an 8x8 block, rows 8..11 as a 4x8 one.
+func packAAVX512() {
+	kc, src, ld, dst := packTEXT("packANAVX512", "packANAVX512 transposes 12 rows of kc (a multiple of 8) floats, src[r*ld+p] to dst[12p+r].")
+	SHRQ(U8(3), kc)
+	JZ(LabelRef("packan512done"))
+	ld3, src4, src8 := GP64(), GP64(), GP64()
+	LEAQ(Mem{Base: ld, Index: ld, Scale: 2}, ld3)
+	LEAQ(Mem{Base: src, Index: ld, Scale: 4}, src4)
+	LEAQ(Mem{Base: src, Index: ld, Scale: 8}, src8)
+	Label("packan512loop")
+	rowAt := func(i int) Mem {
+		base := []reg.Register{src, src4, src8}[i/4]
+		switch i % 4 {
+		case 0:
+			return Mem{Base: base}
+		case 3:
+			return Mem{Base: base, Index: ld3, Scale: 1}
+		default:
+			return Mem{Base: base, Index: ld, Scale: uint8(i % 4)}
+		}
+	}
+	cols := transpose8x8(rowAt)
+	for j, v := range cols {
+		VMOVUPS(v, Mem{Base: dst, Disp: 4 * mr512 * j})
+	}
+	u := transpose4x8(func(i int) Mem { return rowAt(8 + i) })
+	for j := 0; j < 8; j++ {
+		at := Mem{Base: dst, Disp: 4*mr512*j + 32}
+		if j < 4 {
+			VMOVUPS(u[j].AsX(), at)
+		} else {
+			VEXTRACTF128(U8(1), u[j-4], at)
+		}
+	}
+	ADDQ(U8(32), src)
+	ADDQ(U8(32), src4)
+	ADDQ(U8(32), src8)
+	ADDQ(U32(4*mr512*8), dst)
+	DECQ(kc)
+	JNZ(LabelRef("packan512loop"))
+	Label("packan512done")
+	VZEROUPPER()
+	RET()
+}
+
+// packBAVX512 writes the packing of full 32-column slivers of B for
+// gemmMicroAVX512, as packBAVX2 does for 16 columns.
+func packBAVX512() {
+	packBN("packBNAVX512", nr512, ZMM, 64)
+	packBT("packBTAVX512", nr512)
+}
