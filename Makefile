@@ -1,7 +1,7 @@
 # Build, test and measure. `make help` lists the targets.
 GO ?= go
 
-.PHONY: help build train test test-arm64 vet generate check-generated kernels gpu fuzz-smoke fuzz bench bench-go compare readme-figures clean
+.PHONY: help build train test test-arm64 test-arm64-run vet generate check-generated kernels gpu fuzz-smoke fuzz bench bench-go compare readme-figures clean
 
 help:
 	@echo "make build     build cmd/train and cmd/bench into bin/"
@@ -72,6 +72,10 @@ test: vet check-generated
 # of CPU time (the test binaries' builds aside).
 QEMU_ARM64 ?= qemu-aarch64-static
 test-arm64:
+	@if ! command -v $(QEMU_ARM64) >/dev/null; then echo "skipping the arm64 tests: no $(QEMU_ARM64) (apt-get install qemu-user-static)"; exit 0; fi; \
+	$(MAKE) test-arm64-run
+
+test-arm64-run:
 	mkdir -p bin/arm64
 	GOOS=linux GOARCH=arm64 $(GO) test -c -o bin/arm64/cpu.test ./backend/cpu
 	GOOS=linux GOARCH=arm64 $(GO) test -c -o bin/arm64/nn.test ./nn
