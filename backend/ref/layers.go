@@ -1,8 +1,9 @@
 package ref
 
 import (
-	"fmt"
 	"math"
+
+	"github.com/fastnn/fastnn/backend"
 )
 
 // SoftmaxBackward returns dx[i,j] = y[i,j] * (dy[i,j] - sum_k dy[i,k]*y[i,k])
@@ -34,9 +35,7 @@ func SoftmaxBackward(y, dy []float32, rows, cols int) []float64 {
 // computes the same draw from (seed, i) alone. p must be in [0, 1).
 func DropoutMask(n int, p float64, seed uint64) []float64 {
 	dims("DropoutMask", n)
-	if !(p >= 0 && p < 1) {
-		panic(fmt.Sprintf("ref.DropoutMask: p = %v, want 0 <= p < 1", p))
-	}
+	backend.CheckDropoutP("ref", p)
 	keep := 1 / (1 - p)
 	out := make([]float64, n)
 	state := seed
@@ -78,9 +77,7 @@ func BatchNormForward(x, gamma, beta, runMean, runVar []float32, rows, cols int,
 	need("BatchNormForward", "beta", beta, cols)
 	need("BatchNormForward", "runMean", runMean, cols)
 	need("BatchNormForward", "runVar", runVar, cols)
-	if training && rows == 1 {
-		panic("ref.BatchNormForward: training needs more than one row (one value per column has no variance)")
-	}
+	backend.CheckBatchNormRows("ref", rows, training)
 	out := BatchNormOut{
 		Y:       make([]float64, rows*cols),
 		RunMean: widen(runMean[:cols]),

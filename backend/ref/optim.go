@@ -1,7 +1,6 @@
 package ref
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/fastnn/fastnn/backend"
@@ -56,9 +55,7 @@ func AdamStep(param, grad, m, v []float32, cfg backend.AdamConfig) (newParam, ne
 	need("AdamStep", "grad", grad, n)
 	need("AdamStep", "m", m, n)
 	need("AdamStep", "v", v, n)
-	if cfg.Step < 1 {
-		panic(fmt.Sprintf("ref.AdamStep: step %d, want >= 1", cfg.Step))
-	}
+	backend.CheckAdamStep("ref", cfg.Step)
 	lr, b1, b2 := float64(cfg.LR), float64(cfg.Beta1), float64(cfg.Beta2)
 	eps, wd := float64(cfg.Eps), float64(cfg.WeightDecay)
 	bc1 := 1 - math.Pow(b1, float64(cfg.Step))

@@ -16,6 +16,8 @@ package ref
 import (
 	"fmt"
 	"math"
+
+	"github.com/fastnn/fastnn/backend"
 )
 
 // Unit is the unit roundoff of float32, 2^-24: the largest relative error
@@ -63,13 +65,7 @@ func need(op, name string, x []float32, n int) {
 	}
 }
 
-func dims(op string, sizes ...int) {
-	for _, s := range sizes {
-		if s < 0 {
-			panic(fmt.Sprintf("ref.%s: negative size %d", op, s))
-		}
-	}
-}
+func dims(op string, sizes ...int) { backend.CheckSizes("ref", op, sizes...) }
 
 func widen(x []float32) []float64 {
 	out := make([]float64, len(x))
