@@ -9,9 +9,11 @@
 //
 // Panics and errors: programmer errors (a shape mismatch, a buffer too
 // short, a buffer of another backend, a negative size) panic with a message
-// naming the operation. Conditions outside the program's control (no GPU, a
-// missing driver, an unsupported CPU level) are errors returned by the
-// backend's Factory when it is opened.
+// naming the operation; the checks the backends share are in checks.go, and
+// the conformance suite's Panics check holds every backend to this.
+// Conditions outside the program's control (no GPU, a missing driver, an
+// unsupported CPU level) are errors returned by the backend's Factory when
+// it is opened.
 //
 // Backends register in their package's init; importing a backend package
 // for its side effect (import _ ".../backend/cpu") makes it available to

@@ -87,6 +87,7 @@ func Checks() []Check {
 		{"MAE", checkMAE},
 		{"SGDStep", checkSGDStep},
 		{"AdamStep", checkAdamStep},
+		{"Panics", checkPanics},
 	}
 	checks := make([]Check, len(defs))
 	for i, d := range defs {

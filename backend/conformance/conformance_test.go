@@ -74,9 +74,7 @@ func (fake) Download(dst []float32, src backend.Buffer) { copy(dst, get(src, len
 func (fake) Copy(dst, src backend.Buffer, n int)        { copy(get(dst, n)[:n], get(src, n)) }
 
 func (fake) Gemm(transA, transB bool, m, n, k int, alpha float32, a, b backend.Buffer, beta float32, c backend.Buffer) {
-	if m < 0 || n < 0 || k < 0 {
-		panic("fake: negative size")
-	}
+	backend.CheckSizes("fake", "Gemm", m, n, k)
 	cc := get(c, m*n)
 	store(cc, ref.Gemm(transA, transB, m, n, k, float64(alpha), get(a, m*k), get(b, k*n), float64(beta), cc))
 }
@@ -115,9 +113,7 @@ func (fake) DropoutMask(mask backend.Buffer, n int, p float32, seed uint64) {
 }
 
 func (fake) BatchNormForward(x, y, gamma, beta, mean, invStd, runMean, runVar backend.Buffer, rows, cols int, momentum, eps float32, training bool) {
-	if rows < 0 || cols < 0 {
-		panic("fake: negative size")
-	}
+	backend.CheckSizes("fake", "BatchNormForward", rows, cols)
 	rm, rv := get(runMean, cols), get(runVar, cols)
 	out := ref.BatchNormForward(get(x, rows*cols), get(gamma, cols), get(beta, cols), rm, rv, rows, cols, float64(momentum), float64(eps), training)
 	yy, mm, ss := get(y, rows*cols), get(mean, cols), get(invStd, cols)
@@ -133,9 +129,7 @@ func (fake) BatchNormForward(x, y, gamma, beta, mean, invStd, runMean, runVar ba
 }
 
 func (fake) BatchNormBackward(x, dy, dx, gamma, mean, invStd, dGamma, dBeta backend.Buffer, rows, cols int) {
-	if rows < 0 || cols < 0 {
-		panic("fake: negative size")
-	}
+	backend.CheckSizes("fake", "BatchNormBackward", rows, cols)
 	dg, db := get(dGamma, cols), get(dBeta, cols)
 	dxx, dgg, dbb := ref.BatchNormBackward(get(x, rows*cols), get(dy, rows*cols), get(gamma, cols), get(mean, cols), get(invStd, cols), dg, db, rows, cols)
 	store(get(dx, rows*cols), dxx)

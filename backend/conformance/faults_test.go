@@ -556,6 +556,28 @@ func (f bnBackwardOverwritesGrads) BatchNormBackward(x, dy, dx, gamma, mean, inv
 	f.fake.BatchNormBackward(x, dy, dx, gamma, mean, invStd, dGamma, dBeta, rows, cols)
 }
 
+// softmaxAcceptsShortY returns quietly when y is too short for the
+// sizes given, instead of panicking.
+type softmaxAcceptsShortY struct{ fake }
+
+func (f softmaxAcceptsShortY) Softmax(x, y backend.Buffer, rows, cols int) {
+	if y.Len() < rows*cols {
+		return
+	}
+	f.fake.Softmax(x, y, rows, cols)
+}
+
+// adamStep0Unnamed panics on step 0 with a message that does not say
+// which operation was called.
+type adamStep0Unnamed struct{ fake }
+
+func (f adamStep0Unnamed) AdamStep(param, grad, m, v backend.Buffer, n int, cfg backend.AdamConfig) {
+	if cfg.Step < 1 {
+		panic("step must be >= 1")
+	}
+	f.fake.AdamStep(param, grad, m, v, n, cfg)
+}
+
 func TestFaultsDetected(t *testing.T) {
 	faults := []struct {
 		name     string
@@ -610,6 +632,8 @@ func TestFaultsDetected(t *testing.T) {
 		{"BatchNorm training on one row accepted", bnOneRowAccepted{}, []string{"BatchNormForward"}, nil},
 		{"BatchNorm backward without the xhat term", bnBackwardNoXhat{}, []string{"BatchNormBackward"}, []string{"BatchNormForward"}},
 		{"BatchNorm backward overwrites dGamma and dBeta", bnBackwardOverwritesGrads{}, []string{"BatchNormBackward"}, nil},
+		{"Softmax accepts a short y", softmaxAcceptsShortY{}, []string{"Panics"}, []string{"Softmax"}},
+		{"AdamStep step 0 panics without naming the operation", adamStep0Unnamed{}, []string{"Panics"}, []string{"AdamStep"}},
 	}
 	checks := map[string]Check{}
 	for _, c := range Checks() {

@@ -65,6 +65,7 @@ func act32(act backend.Activation, slope, x float32) float32 {
 }
 
 func (f32) Gemm(transA, transB bool, m, n, k int, alpha float32, a, b backend.Buffer, beta float32, c backend.Buffer) {
+	backend.CheckSizes("f32", "Gemm", m, n, k)
 	aa, bb, cc := get(a, m*k), get(b, k*n), get(c, m*n)
 	for i := 0; i < m; i++ {
 		for j := 0; j < n; j++ {
@@ -161,6 +162,7 @@ func (f32) Softmax(x, y backend.Buffer, rows, cols int) {
 
 // SoftmaxBackward sums each row's dy*y sequentially in float32.
 func (f32) SoftmaxBackward(y, dy, dx backend.Buffer, rows, cols int) {
+	backend.CheckSizes("f32", "SoftmaxBackward", rows, cols)
 	yy, dyy, dxx := get(y, rows*cols), get(dy, rows*cols), get(dx, rows*cols)
 	for i := 0; i < rows; i++ {
 		var dot float32
@@ -176,6 +178,7 @@ func (f32) SoftmaxBackward(y, dy, dx backend.Buffer, rows, cols int) {
 // DropoutMask is exact by definition: the same in every backend.
 func (f32) DropoutMask(mask backend.Buffer, n int, p float32, seed uint64) {
 	mm := get(mask, n)
+	backend.CheckDropoutP("f32", p)
 	keep := float32(1 / (1 - float64(p)))
 	for i := 0; i < n; i++ {
 		mm[i] = keep
@@ -190,12 +193,11 @@ func (f32) DropoutMask(mask backend.Buffer, n int, p float32, seed uint64) {
 // square root, and computes y in the fused form x*a + b with
 // a = gamma*invStd and b = beta - mean*a.
 func (f32) BatchNormForward(x, y, gamma, beta, mean, invStd, runMean, runVar backend.Buffer, rows, cols int, momentum, eps float32, training bool) {
+	backend.CheckSizes("f32", "BatchNormForward", rows, cols)
 	xx, yy := get(x, rows*cols), get(y, rows*cols)
 	gg, bb, mm, ss := get(gamma, cols), get(beta, cols), get(mean, cols), get(invStd, cols)
 	rm, rv := get(runMean, cols), get(runVar, cols)
-	if training && rows == 1 {
-		panic("f32: BatchNormForward: training on one row")
-	}
+	backend.CheckBatchNormRows("f32", rows, training)
 	if rows == 0 {
 		return
 	}
@@ -373,6 +375,7 @@ func (f32) SGDStep(param, grad, velocity backend.Buffer, n int, cfg backend.SGDC
 
 func (f32) AdamStep(param, grad, m, v backend.Buffer, n int, cfg backend.AdamConfig) {
 	pp, gg, mm, vv := get(param, n), get(grad, n), get(m, n), get(v, n)
+	backend.CheckAdamStep("f32", cfg.Step)
 	p1, p2 := float32(1), float32(1)
 	for s := 0; s < cfg.Step; s++ {
 		p1 *= cfg.Beta1

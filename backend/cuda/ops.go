@@ -208,9 +208,7 @@ func (be *Backend) SoftmaxBackward(y, dy, dx backend.Buffer, rows, cols int) {
 func (be *Backend) DropoutMask(mask backend.Buffer, n int, p float32, seed uint64) {
 	checkSize("DropoutMask", n)
 	mb := be.buf(mask, n, "DropoutMask mask")
-	if !(p >= 0 && p < 1) {
-		panic(fmt.Sprintf("cuda: DropoutMask: p = %v, want 0 <= p < 1", p))
-	}
+	backend.CheckDropoutP("cuda", p)
 	if n == 0 {
 		return
 	}
@@ -268,9 +266,7 @@ func (be *Backend) BatchNormForward(x, y, gamma, beta, mean, invStd, runMean, ru
 	gb, bb := be.buf(gamma, cols, op+" gamma"), be.buf(beta, cols, op+" beta")
 	mb, sb := be.buf(mean, cols, op+" mean"), be.buf(invStd, cols, op+" invStd")
 	rmb, rvb := be.buf(runMean, cols, op+" runMean"), be.buf(runVar, cols, op+" runVar")
-	if training && rows == 1 {
-		panic(fmt.Sprintf("cuda: %s: training needs more than one row (one value per column has no variance)", op))
-	}
+	backend.CheckBatchNormRows("cuda", rows, training)
 	if rows == 0 || cols == 0 {
 		return
 	}
@@ -478,9 +474,7 @@ func (be *Backend) SGDStep(param, grad, velocity backend.Buffer, n int, cfg back
 
 func (be *Backend) AdamStep(param, grad, m, v backend.Buffer, n int, cfg backend.AdamConfig) {
 	checkSize("AdamStep", n)
-	if cfg.Step < 1 {
-		panic(fmt.Sprintf("cuda: AdamStep: step %d, want >= 1", cfg.Step))
-	}
+	backend.CheckAdamStep("cuda", cfg.Step)
 	pb, gb := be.buf(param, n, "AdamStep param"), be.buf(grad, n, "AdamStep grad")
 	mb, vb := be.buf(m, n, "AdamStep m"), be.buf(v, n, "AdamStep v")
 	if n == 0 {
