@@ -66,7 +66,7 @@ func TestSoftmaxExpKernels(t *testing.T) {
 // TestSoftmaxCrossEntropyThreadCountInvariant checks that the loss and the
 // gradient are bit-identical for any number of threads, at every level, on
 // enough rows for several chunks (each with rows in blocks of 16 and rows
-// left over where a level has softmaxRows).
+// left over where a level has xentRows).
 func TestSoftmaxCrossEntropyThreadCountInvariant(t *testing.T) {
 	const rows, cols = 5000, 10
 	rng := rand.New(rand.NewPCG(5, 5))

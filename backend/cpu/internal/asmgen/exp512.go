@@ -57,9 +57,9 @@ func emitExp512(x, y reg.VecVirtual, k map[string]reg.VecVirtual) {
 // floats (x and y hold 16*cols floats, row r at [r*cols:]), y may be x. The
 // rows' maxima and sums are taken for all 16 rows at once (reduce16), so
 // no row waits on a tree of shuffles of its own; the exps run row by row
-// (each row in one zmm register, the lanes past cols masked off), through
-// y, which they leave in L1. z[label] is gathered before anything is
-// written. Per row, y = e^(x-m) * (c/s) and y[label] -= c, the same
+// (each row in one zmm register, the lanes past cols masked off) into
+// scratch on the stack, and y is written once at the end. z[label] is
+// gathered before anything is written. Per row, y = e^(x-m) * (c/s) and y[label] -= c, the same
 // operations in the same order as softmaxExpAVX2 and the Go loop after it,
 // so the gradient has the same bits; out[0] is the float64 sum of
 // m - z[label] and out[1] the float64 product of s (each s is in [1, 16]:
