@@ -271,6 +271,16 @@ type Asynchronous interface {
 	Asynchronous() bool
 }
 
+// RowUploader is implemented by backends that upload chosen rows of a host
+// matrix straight into a buffer (the CPU backend): the training loop's
+// shuffled batch then takes one copy instead of a gather into staging
+// memory and an Upload of that. UploadRows copies row idx[i] of src (rows
+// of width floats) into row i of dst; it panics where an index is outside
+// src, as Upload does on a wrong size.
+type RowUploader interface {
+	UploadRows(dst Buffer, src []float32, width int, idx []int)
+}
+
 // DeviceTimer is implemented by device backends that time their own work
 // with device events: DeviceTime runs fn, which queues operations on the
 // backend, and returns the device time between its first and last.

@@ -523,6 +523,13 @@ func (t *Trainer) check(d *data.Dataset) error {
 func (t *Trainer) upload(d *data.Dataset, idx []int) (Tensor, backend.Buffer) {
 	be, io := t.Backend, &t.io
 	nx, ny := len(idx)*d.Features, len(idx)*d.Targets
+	if ru, ok := be.(backend.RowUploader); ok {
+		// The rows go straight into the batch's buffers.
+		x, y := io.x.get(be, nx), io.y.get(be, ny)
+		ru.UploadRows(x, d.X[:d.N*d.Features], d.Features, idx)
+		ru.UploadRows(y, d.Y[:d.N*d.Targets], d.Targets, idx)
+		return Tensor{x, len(idx), d.Features}, y
+	}
 	if len(io.hostX) < nx {
 		io.hostX = make([]float32, nx)
 	}

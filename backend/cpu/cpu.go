@@ -117,6 +117,18 @@ func (be *Backend) Upload(dst backend.Buffer, src []float32) {
 	copy(be.f(dst, len(src), "Upload"), src)
 }
 
+// UploadRows implements backend.RowUploader.
+func (be *Backend) UploadRows(dst backend.Buffer, src []float32, width int, idx []int) {
+	d := be.f(dst, len(idx)*width, "UploadRows")
+	rows := len(src) / max(width, 1)
+	for i, r := range idx {
+		if r < 0 || r >= rows {
+			panic(fmt.Sprintf("cpu: UploadRows: row index %d out of range [0, %d)", r, rows))
+		}
+		copy(d[i*width:(i+1)*width], src[r*width:(r+1)*width])
+	}
+}
+
 func (be *Backend) Download(dst []float32, src backend.Buffer) {
 	copy(dst, be.f(src, len(dst), "Download"))
 }

@@ -420,3 +420,35 @@ func TestConformance(t *testing.T) {
 		}
 	}
 }
+
+// TestUploadRows checks that UploadRows writes row idx[i] of the source
+// into row i, leaves the buffer past the rows alone, and refuses an index
+// outside the source.
+func TestUploadRows(t *testing.T) {
+	const width, guard = 3, float32(-7.5)
+	be, err := New(backend.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	src := []float32{0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 31, 32}
+	buf := be.Alloc(4 * width)
+	be.Fill(buf, guard, 4*width)
+	be.UploadRows(buf, src, width, []int{3, 0, 3})
+	got := make([]float32, 4*width)
+	be.Download(got, buf)
+	want := []float32{30, 31, 32, 0, 1, 2, 30, 31, 32, guard, guard, guard}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("UploadRows: %v, want %v", got, want)
+	}
+	for _, r := range []int{-1, 4} {
+		func() {
+			defer func() {
+				if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), "UploadRows: row index") {
+					t.Errorf("row %d: panic %v, want UploadRows naming the index", r, p)
+				}
+			}()
+			be.UploadRows(buf, src, width, []int{0, r})
+		}()
+	}
+}

@@ -170,20 +170,18 @@ type xentJob struct {
 	blocks                []xentBlock // one per worker, kept between calls
 }
 
-// xentBlock is a worker's z[label], m and s of 16 rows for softmaxRows:
-// kept in the job, since arrays on the stack passed to a kernel through
-// the table would escape to the heap on every call.
-type xentBlock struct{ zl, m, s [16]float32 }
+// xentBlock is a worker's output of xentRows: kept in the job, since an
+// array on the stack passed to a kernel through the table would escape to
+// the heap on every call.
+type xentBlock struct{ out [2]float64 }
 
 func (j *xentJob) run(w, lo, hi int) {
 	cols := j.cols
 	b := &j.blocks[w]
 	for p := lo; p < hi; p++ {
 		acc, prod, exp2 := 0.0, 1.0, 0
-		// add takes one row's share of the loss: m - z[label] + log(s).
-		add := func(zl, m float32, s float64) {
-			acc -= float64(zl)
-			acc += float64(m)
+		// mul takes a product of rows' sums of exponentials into prod.
+		mul := func(s float64) {
 			// s >= 1 (the maximum's e^0): the product only grows.
 			if prod *= s; prod > 0x1p500 {
 				frac, e := math.Frexp(prod)
@@ -192,31 +190,29 @@ func (j *xentJob) run(w, lo, hi int) {
 		}
 		end := min((p+1)*j.chunkRows, j.rows)
 		for i := p * j.chunkRows; i < end; {
-			if j.k.softmaxRows != nil && end-i >= 16 && cols <= xentRowsMaxCols {
-				// 16 rows side by side. z[label] is read first: g may be z.
-				for r := range 16 {
-					b.zl[r] = j.zs[(i+r)*cols+int(j.ls[i+r])]
-				}
-				j.k.softmaxRows(j.zs[i*cols:(i+16)*cols], j.gs[i*cols:(i+16)*cols], cols, j.scale, &b.m, &b.s)
-				for r := range 16 {
-					j.gs[(i+r)*cols+int(j.ls[i+r])] -= j.scale
-					add(b.zl[r], b.m[r], float64(b.s[r]))
-				}
+			if j.k.xentRows != nil && end-i >= 16 && cols <= xentRowsMaxCols {
+				j.k.xentRows(j.zs[i*cols:(i+16)*cols], j.ls[i:i+16], j.gs[i*cols:(i+16)*cols], cols, j.scale, &b.out)
+				acc += b.out[0]
+				mul(b.out[1])
 				i += 16
 				continue
 			}
+			// One row: its loss is m - z[label] + log(s). z[label] is
+			// read first: g may be z.
 			z, g := j.zs[i*cols:(i+1)*cols], j.gs[i*cols:(i+1)*cols]
 			label := int(j.ls[i])
 			zl := z[label]
 			m, s := j.k.softmaxExp(z, g, j.scale) // g = softmax(z)/rows
 			g[label] -= j.scale
-			add(zl, m, s)
+			acc -= float64(zl)
+			acc += float64(m)
+			mul(s)
 			i++
 		}
 		j.partial[p] = acc + math.Log(prod) + float64(exp2)*math.Ln2
 	}
 }
 
-// xentRowsMaxCols is the widest row softmaxRows takes: one row per
+// xentRowsMaxCols is the widest row xentRows takes: one row per
 // register.
 const xentRowsMaxCols = 16

@@ -260,7 +260,7 @@ func avx512Kernels() *kernels {
 	k.relu = func(x, y []float32) { unaryAVX512(reluAVX512, x, y) }
 	k.add = func(x, y []float32) { unaryAVX512(addAVX512, x, y) }
 	k.addF64 = addF64AVX512Go
-	k.softmaxRows = softmaxRowsAVX512Go
+	k.xentRows = xentRowsAVX512Go
 	k.sigmoid = func(x, y []float32) { unaryAVX512(sigmoidAVX512, x, y) }
 	k.gelu = func(x, y []float32) { unaryAVX512(geluAVX512, x, y) }
 	k.tanh = func(x, y []float32) { unaryAVX512(tanhAVX512, x, y) }
@@ -269,12 +269,19 @@ func avx512Kernels() *kernels {
 	return &k
 }
 
-func softmaxRowsAVX512Go(x, y []float32, cols int, c float32, m, s *[16]float32) {
+func xentRowsAVX512Go(x, labels, y []float32, cols int, c float32, out *[2]float64) {
 	if cols < 1 || cols > 16 {
-		panic("cpu: softmaxRowsAVX512Go: rows of 1 to 16 floats only")
+		panic("cpu: xentRowsAVX512Go: rows of 1 to 16 floats only")
 	}
 	_, _ = x[16*cols-1], y[16*cols-1]
-	softmaxRowsAVX512(cols, &x[0], &y[0], c, &m[0], &s[0])
+	// The kernel gathers x[r*cols+label]: a label outside the row would
+	// read outside x.
+	for _, l := range labels[:16] {
+		if !(l >= 0 && l < float32(cols)) {
+			panic("cpu: xentRowsAVX512Go: a label is not below cols")
+		}
+	}
+	xentRowsAVX512(cols, &x[0], &labels[0], &y[0], c, &out[0])
 }
 
 // The AVX-512 wrappers check the slice bounds and call the assembly on

@@ -66,7 +66,7 @@ func TestSoftmaxExpKernels(t *testing.T) {
 // TestSoftmaxCrossEntropyThreadCountInvariant checks that the loss and the
 // gradient are bit-identical for any number of threads, at every level, on
 // enough rows for several chunks (each with rows in blocks of 16 and rows
-// left over where a level has softmaxRows).
+// left over where a level has xentRows).
 func TestSoftmaxCrossEntropyThreadCountInvariant(t *testing.T) {
 	const rows, cols = 5000, 10
 	rng := rand.New(rand.NewPCG(5, 5))
@@ -135,28 +135,38 @@ func BenchmarkSoftmaxCrossEntropy(b *testing.B) {
 	}
 }
 
-// TestSoftmaxRowsKernels checks the levels' 16-row softmax against the
-// generic row, on rows of 1..16 floats (all it takes), with y separate and
-// y == x, and guard values after y.
-func TestSoftmaxRowsKernels(t *testing.T) {
+// TestXentRowsKernels checks the levels' 16-row softmax cross-entropy
+// against the generic row, on rows of 1..16 floats (all it takes), with y
+// separate and y == x, and guard values after y: the gradient has the bits
+// of the level's one-row kernel minus c at the label, out[0] is the sum of
+// m - x[label] and out[1] the product of s, within float64 rounding.
+func TestXentRowsKernels(t *testing.T) {
 	const guard = float32(-12345.5)
 	rng := rand.New(rand.NewPCG(8, 8))
-	var cols []int
-	for n := 1; n <= 16; n++ {
-		cols = append(cols, n)
+	bits := func(v []float32) []uint32 {
+		b := make([]uint32, len(v))
+		for i := range v {
+			b[i] = math.Float32bits(v[i])
+		}
+		return b
 	}
 	for _, level := range Supported() {
 		kt := kernelTable[level]
-		if kt.softmaxRows == nil {
+		if kt.xentRows == nil {
 			continue
 		}
-		for _, n := range cols {
+		for n := 1; n <= 16; n++ {
 			for _, spread := range []float64{1, 30, 200} {
 				x := make([]float32, 16*n)
 				for i := range x {
 					x[i] = float32(rng.NormFloat64() * spread)
 				}
 				x[5] = float32(math.Inf(-1)) // e^-Inf is 0
+				labels := make([]float32, 16)
+				for r := range labels {
+					labels[r] = float32(rng.IntN(n))
+				}
+				labels[3] = float32(n - 1)
 				for _, inPlace := range []bool{false, true} {
 					name := fmt.Sprintf("%s cols=%d spread=%v in place %v", level, n, spread, inPlace)
 					buf := make([]float32, 16*n+17)
@@ -168,16 +178,19 @@ func TestSoftmaxRowsKernels(t *testing.T) {
 						copy(buf, x)
 						in = buf[:16*n]
 					}
-					var m, s [16]float32
-					kt.softmaxRows(in, buf[:16*n], n, 0.25, &m, &s)
+					var out [2]float64
+					kt.xentRows(in, labels, buf[:16*n], n, 0.25, &out)
+					sum, prod := 0.0, 1.0
 					for r := range 16 {
+						label := int(labels[r])
+						xr := x[r*n : (r+1)*n]
 						want := make([]float32, n)
-						wm, ws := softmaxExpGeneric(x[r*n:(r+1)*n], want, 0.25)
-						if m[r] != wm || math.Abs(float64(s[r])-ws) > 1e-5*ws {
-							t.Fatalf("%s row %d: m, s = %v, %v, want %v, %v", name, r, m[r], s[r], wm, ws)
-						}
-						for i, v := range buf[r*n : (r+1)*n] {
-							if math.Abs(float64(v-want[i])) > 1e-5*float64(want[i])+1e-30 {
+						wm, ws := softmaxExpGeneric(xr, want, 0.25)
+						want[label] -= 0.25
+						got := buf[r*n : (r+1)*n]
+						for i, v := range got {
+							// At the label, c*p - c cancels: a few ulp of c.
+							if math.Abs(float64(v-want[i])) > 1e-5*math.Abs(float64(want[i]))+1e-7 {
 								t.Fatalf("%s row %d: y[%d] = %v, want %v", name, r, i, v, want[i])
 							}
 						}
@@ -185,17 +198,19 @@ func TestSoftmaxRowsKernels(t *testing.T) {
 						// the same bits: its sum of one or two groups of 8 is
 						// the same tree of additions.
 						one := make([]float32, n)
-						om, os := kt.softmaxExp(x[r*n:(r+1)*n], one, 0.25)
-						bits := func(v []float32) []uint32 {
-							b := make([]uint32, len(v))
-							for i := range v {
-								b[i] = math.Float32bits(v[i])
-							}
-							return b
+						om, os := kt.softmaxExp(xr, one, 0.25)
+						one[label] -= 0.25
+						if om != wm || math.Abs(os-ws) > 1e-5*ws {
+							t.Fatalf("%s row %d: one-row m, s = %v, %v, want %v, %v", name, r, om, os, wm, ws)
 						}
-						if !slices.Equal(bits([]float32{om, float32(os)}), bits([]float32{m[r], s[r]})) || !slices.Equal(bits(one), bits(buf[r*n:(r+1)*n])) {
-							t.Fatalf("%s row %d: differs from the one-row kernel: m, s = %v, %v, want %v, %v", name, r, m[r], s[r], om, os)
+						if !slices.Equal(bits(one), bits(got)) {
+							t.Fatalf("%s row %d: y = %v, the one-row kernel's %v", name, r, got, one)
 						}
+						sum += float64(om) - float64(xr[label])
+						prod *= os
+					}
+					if math.Abs(out[0]-sum) > 1e-12*math.Abs(sum) || math.Abs(out[1]-prod) > 1e-12*prod {
+						t.Fatalf("%s: out = %v, want [%v %v]", name, out, sum, prod)
 					}
 					for i, v := range buf[16*n:] {
 						if v != guard {

@@ -1,5 +1,5 @@
-// The AVX-512 exp and what is built on it: the softmax of 16 short rows at
-// a time, sigmoid, tanh and GELU both ways.
+// The AVX-512 exp and what is built on it: the softmax cross-entropy of 16
+// short rows at a time, sigmoid, tanh and GELU both ways.
 
 package main
 
@@ -53,55 +53,172 @@ func emitExp512(x, y reg.VecVirtual, k map[string]reg.VecVirtual) {
 	VMOVAPS(c("inf"), big, y)
 }
 
-// softmaxRowsAVX512 is the softmax of 16 rows of cols <= 16 floats (x
-// and y hold 16*cols floats, row r at [r*cols:]): per row, the row in one
-// zmm register (the lanes past cols -Inf, so they add e^-Inf = 0), m and s
-// by a tree of 4 shuffles across the lanes, y = e^(x-m) * c/s. No row
-// depends on another, so the out-of-order core runs several rows' chains
-// of max, exp, sum and divide side by side, where the per-row kernel runs
-// one row at a time.
-func softmaxRowsAVX512() {
-	TEXT("softmaxRowsAVX512", NOSPLIT, "func(cols int, x, y *float32, c float32, m, s *float32)")
+// xentRowsAVX512 is the softmax cross-entropy of 16 rows of cols <= 16
+// floats (x and y hold 16*cols floats, row r at [r*cols:]), y may be x. The
+// rows' maxima and sums are taken for all 16 rows at once (reduce16), so
+// no row waits on a tree of shuffles of its own; the exps run row by row
+// (each row in one zmm register, the lanes past cols masked off) into
+// scratch on the stack, and y is written once at the end. z[label] is
+// gathered before anything is written. Per row, y = e^(x-m) * (c/s) and y[label] -= c, the same
+// operations in the same order as softmaxExpAVX2 and the Go loop after it,
+// so the gradient has the same bits; out[0] is the float64 sum of
+// m - z[label] and out[1] the float64 product of s (each s is in [1, 16]:
+// the product of 16 stays below 2^64).
+func xentRowsAVX512() {
+	iota := GLOBL("iota16", RODATA|NOPTR)
+	for l := 0; l < 16; l++ {
+		DATA(4*l, U32(l))
+	}
+	TEXT("xentRowsAVX512", 0, "func(cols int, x, labels, y *float32, c float32, out *float64)")
 	Pragma("noescape")
-	Doc("softmaxRowsAVX512 sets y = c*e^(x-m)/s row by row for 16 rows of 1 <= cols <= 16 floats",
-		"and stores each row's m = max(x) and s = sum(e^(x-m)) in m[0:16] and s[0:16].")
+	Doc("xentRowsAVX512 is the softmax cross-entropy of 16 rows of 1 <= cols <= 16 floats: it sets",
+		"y = c*e^(x-m)/s row by row, minus c at the row's label (labels: 16 class indices below",
+		"cols, as floats), and stores the sum of m - x[label] in out[0] and the product of s in",
+		"out[1], both in float64.")
 	cols := Load(Param("cols"), GP64())
-	px, py := Load(Param("x"), GP64()), Load(Param("y"), GP64())
-	pm, ps := Load(Param("m"), GP64()), Load(Param("s"), GP64())
+	px, pl, py := Load(Param("x"), GP64()), Load(Param("labels"), GP64()), Load(Param("y"), GP64())
+	pout := Load(Param("out"), GP64())
+	// Scratch: the rows' m, c/s, labels as integers, z[label] and s, and
+	// the 16 rows of e^(x-m). e goes through the stack, not y: a load of
+	// what a masked store wrote to y shortly before, in a cache line the
+	// store left partly unwritten, is not forwarded and waits (rows of 10
+	// ran 1.5x slower).
+	local := AllocLocal(5*64 + 16*64)
+	lm, lf, llab, lzl, ls := local, local.Offset(64), local.Offset(128), local.Offset(192), local.Offset(256)
+	le := local.Offset(320)
 	// mask: the cols lanes of a row.
 	bits, mask := GP64(), K()
 	MOVQ(U32(1), bits)
 	SHLXQ(cols, bits, bits)
 	DECQ(bits)
 	KMOVW(bits.(reg.GPVirtual).As32(), mask)
+	// The labels, and z[label] at x + 4*(r*cols + label).
+	ids, lab := ZMM(), ZMM()
+	VMOVDQU32(iota, ids)
+	VCVTTPS2DQ(Mem{Base: pl}, lab)
+	VMOVDQU32(lab, llab)
+	idx, zl, all := ZMM(), ZMM(), K()
+	VPBROADCASTD(cols.(reg.GPVirtual).As32(), idx)
+	VPMULLD(ids, idx, idx)
+	VPADDD(lab, idx, idx)
+	KXNORW(all, all, all)
+	VGATHERDPS(Mem{Base: px, Index: idx, Scale: 4}, all, zl)
+	VMOVUPS(zl, lzl)
 	SHLQ(U8(2), cols) // bytes per row
-	c := ZMM()
-	VBROADCASTSS(paramAddr("c"), c)
+	// The rows of x are loaded at p, in the order reduce16 asks for them;
+	// y is written at q.
+	p, q := GP64(), GP64()
+	at := func(base reg.Register, r int) Mem {
+		IMUL3Q(U32(r), cols, p)
+		return Mem{Base: base, Index: p, Scale: 1}
+	}
+	VMOVUPS(reduce16(func(r int) reg.VecVirtual {
+		x := ZMM()
+		VBROADCASTSS(expConst["negInf"], x)
+		VMOVUPS(at(px, r), mask, x) // -Inf in the lanes past cols
+		return x
+	}, func(a, b, c Op) { VMAXPS(a, b, c) }), lm)
+	// e^(x-m), summed as it is made.
 	k := exp512Consts()
-	r := GP64()
-	XORQ(r, r)
-	Label("rowsloop")
-	x, m, e, s, f := ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
-	VBROADCASTSS(expConst["negInf"], x)
-	VMOVUPS(Mem{Base: px}, mask, x) // -Inf in the lanes past cols
-	VMOVAPS(x, m)
-	across(m, func(a, b, c Op) { VMAXPS(a, b, c) }, ZMM)
-	VSUBPS(m, x, x)
-	emitExp512(x, e, k)
-	VMOVAPS(e, s)
-	across(s, func(a, b, c Op) { VADDPS(a, b, c) }, ZMM)
-	VDIVPS(s, c, f)
-	VMULPS(f, e, e)
-	VMOVUPS(e, mask, Mem{Base: py})
-	VMOVSS(m.AsX(), Mem{Base: pm, Index: r, Scale: 4})
-	VMOVSS(s.AsX(), Mem{Base: ps, Index: r, Scale: 4})
-	ADDQ(cols, px)
-	ADDQ(cols, py)
-	INCQ(r)
-	CMPQ(r, U8(16))
-	JL(LabelRef("rowsloop"))
+	s := reduce16(func(r int) reg.VecVirtual {
+		x, e := ZMM(), ZMM()
+		VMOVUPS_Z(at(px, r), mask, x)
+		VSUBPS_BCST(lm.Offset(4*r), x, x)
+		emitExp512(x, e, k)
+		VMOVUPS_Z(e, mask, e) // 0 past cols, for the sum
+		VMOVUPS(e, le.Offset(64*r))
+		return e
+	}, func(a, b, c Op) { VADDPS(a, b, c) })
+	VMOVUPS(s, ls)
+	cv, f := ZMM(), ZMM()
+	VBROADCASTSS(paramAddr("c"), cv)
+	VDIVPS(s, cv, f)
+	VMOVUPS(f, lf)
+	// y = y*(c/s), minus c at the label.
+	MOVQ(py, q)
+	for r := range 16 {
+		y, hit := ZMM(), K()
+		VMOVUPS(le.Offset(64*r), y)
+		VMULPS_BCST(lf.Offset(4*r), y, y)
+		VPCMPEQD_BCST(llab.Offset(4*r), ids, hit)
+		VSUBPS(cv, y, hit, y)
+		VMOVUPS(y, mask, Mem{Base: q})
+		ADDQ(cols, q)
+	}
+	// The loss terms in float64.
+	halves := func(v Mem) (reg.VecVirtual, reg.VecVirtual) {
+		lo, hi := ZMM(), ZMM()
+		VCVTPS2PD(v, lo)
+		VCVTPS2PD(v.Offset(32), hi)
+		return lo, hi
+	}
+	m0, m1 := halves(lm)
+	z0, z1 := halves(lzl)
+	VSUBPD(z0, m0, m0)
+	VSUBPD(z1, m1, m1)
+	VADDPD(m1, m0, m0)
+	reduce8PD(m0, func(a, b, c Op) { VADDPD(a, b, c) })
+	VMOVSD(m0.AsX(), Mem{Base: pout})
+	s0, s1 := halves(ls)
+	VMULPD(s1, s0, s0)
+	reduce8PD(s0, func(a, b, c Op) { VMULPD(a, b, c) })
+	VMOVSD(s0.AsX(), Mem{Base: pout, Disp: 8})
 	VZEROUPPER()
 	RET()
+}
+
+// reduce16 reduces each of 16 registers v[r] across its lanes with op
+// and returns one register whose lane r holds v[r]'s result; row(r) emits
+// the code that makes v[r]. The tree is
+// across's (lanes j and j+8, then j+4, j+2 and j+1), so a sum has the same
+// bits as across's on each row; it takes 45 instructions for the 16 rows
+// where across takes 8 for one. Levels: 256-bit halves of rows i and i+4
+// (and i+8, i+12) side by side; then 128-bit quarters, which leaves
+// register i holding rows i, 4+i, 8+i and 12+i in its quarters; then pairs
+// of floats and single floats, which bring rows 4k..4k+3 into quarter k.
+func reduce16(row func(r int) reg.VecVirtual, op func(a, b, c Op)) reg.VecVirtual {
+	pair := func(a, b reg.VecVirtual, shuf func(x, y, lo, hi reg.VecVirtual)) reg.VecVirtual {
+		lo, hi := ZMM(), ZMM()
+		shuf(a, b, lo, hi)
+		op(hi, lo, lo)
+		return lo
+	}
+	quarters := func(immLo, immHi uint8) func(a, b, lo, hi reg.VecVirtual) {
+		return func(a, b, lo, hi reg.VecVirtual) {
+			VSHUFF32X4(U8(immLo), b, a, lo)
+			VSHUFF32X4(U8(immHi), b, a, hi)
+		}
+	}
+	// Rows are asked for in the order they are combined, so that few are
+	// live at once.
+	p := make([]reg.VecVirtual, 4)
+	for i := range 4 {
+		// [a's lanes 0-7, b's lanes 0-7] and [a's 8-15, b's 8-15].
+		w := pair(row(i), row(4+i), quarters(0x44, 0xee))
+		w4 := pair(row(8+i), row(12+i), quarters(0x44, 0xee))
+		// Quarters 0 and 2 of a, then of b; and quarters 1 and 3.
+		p[i] = pair(w, w4, quarters(0x88, 0xdd))
+	}
+	halves := func(a, b, lo, hi reg.VecVirtual) {
+		VUNPCKLPD(b, a, lo)
+		VUNPCKHPD(b, a, hi)
+	}
+	ca, cb := pair(p[0], p[1], halves), pair(p[2], p[3], halves)
+	return pair(ca, cb, func(a, b, lo, hi reg.VecVirtual) {
+		VSHUFPS(U8(0x88), b, a, lo) // floats 0 and 2 of a, then of b
+		VSHUFPS(U8(0xdd), b, a, hi) // floats 1 and 3
+	})
+}
+
+// reduce8PD reduces the 8 float64 lanes of v with op into lane 0.
+func reduce8PD(v reg.VecVirtual, op func(a, b, c Op)) {
+	t := ZMM()
+	VEXTRACTF64X4(U8(1), v, t.AsY())
+	op(t.AsY(), v.AsY(), v.AsY())
+	VEXTRACTF128(U8(1), v.AsY(), t.AsX())
+	op(t.AsX(), v.AsX(), v.AsX())
+	VPERMILPD(U8(1), v.AsX(), t.AsX())
+	op(t.AsX(), v.AsX(), v.AsX())
 }
 
 // actAVX512 writes the AVX-512 forms of sigmoidAVX2, geluAVX2 and tanhAVX2: the same

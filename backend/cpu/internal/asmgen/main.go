@@ -28,7 +28,7 @@ func main() {
 	eltwiseAVX512()
 	adamAVX512()
 	sgdAVX512()
-	softmaxRowsAVX512()
+	xentRowsAVX512()
 	actAVX512()
 	geluBackwardAVX512()
 	Generate()
