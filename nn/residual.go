@@ -20,9 +20,6 @@ type Residual struct {
 
 // NewResidual wraps block, which must map n features to n.
 func NewResidual(be backend.Backend, block Layer) *Residual {
-	if s, ok := block.(*Sequential); ok {
-		s.SetInputGrad(true) // the skip connection needs the block's dL/dx
-	}
 	return &Residual{Block: block, be: be}
 }
 

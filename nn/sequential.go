@@ -16,21 +16,22 @@ type Sequential struct {
 	params []*Param // Params, gathered on first use
 }
 
-// NewSequential chains layers. Backward does not compute the gradient with
-// respect to the network's input, which training never uses, unless
-// SetInputGrad(true) asks for it.
+// NewSequential chains layers. Its Backward returns dL/d(input), so that a
+// Sequential can sit anywhere in another model; the Trainer switches that
+// product off in the model's first layer, where nobody uses it.
 func NewSequential(be backend.Backend, layers ...Layer) *Sequential {
-	s := &Sequential{Layers: layers, be: be}
-	s.SetInputGrad(false)
-	return s
+	return &Sequential{Layers: layers, be: be}
 }
 
-// SetInputGrad chooses whether Backward returns dL/d(input) (true) or skips
-// that product in the first layer and returns an empty Tensor (false).
-func (s *Sequential) SetInputGrad(need bool) {
+// SetInputGrad chooses whether Backward returns dL/d(input) (true, the
+// default) or skips that product in the first layer, looking inside nested
+// Sequentials, and returns an empty Tensor (false).
+func (s *Sequential) SetInputGrad(need bool) { s.skipInputGrad(!need) }
+
+func (s *Sequential) skipInputGrad(skip bool) {
 	if len(s.Layers) > 0 {
 		if l, ok := s.Layers[0].(inputGradSkipper); ok {
-			l.skipInputGrad(!need)
+			l.skipInputGrad(skip)
 		}
 	}
 }

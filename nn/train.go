@@ -198,6 +198,8 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 			defer early.Free()
 		}
 	}
+	// Training never uses dL/d(input): the first layer skips that product.
+	t.Model.SetInputGrad(false)
 	order := make([]int, train.N)
 	var hist History
 	for epoch := cfg.StartEpoch + 1; epoch <= cfg.Epochs; epoch++ {

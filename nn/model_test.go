@@ -1,0 +1,59 @@
+package nn_test
+
+import (
+	"math"
+	"testing"
+
+	"github.com/fastnn/fastnn/backend"
+	"github.com/fastnn/fastnn/data"
+	"github.com/fastnn/fastnn/nn"
+)
+
+// xorLayers builds Linear(2, 8), Tanh, Linear(8, 1) with weights drawn from
+// seed, so that every arrangement of them starts from the same weights.
+func xorLayers(be backend.Backend, seed uint64) []nn.Layer {
+	rng := nn.NewRNG(seed)
+	return []nn.Layer{
+		nn.NewLinear(be, 2, 8, nn.DefaultInit(backend.Tanh, 0, rng)),
+		nn.NewActivation(be, backend.Tanh, 0),
+		nn.NewLinear(be, 8, 1, nn.DefaultInit(backend.Identity, 0, rng)),
+	}
+}
+
+// fitLosses trains model on XOR and returns the per-epoch training losses.
+func fitLosses(t *testing.T, be backend.Backend, model *nn.Sequential) []float64 {
+	t.Helper()
+	rng := nn.NewRNG(5)
+	d := data.XOR(4, 0, rng)
+	tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.BCEWithLogits{},
+		Opt: nn.NewAdam(be, model.Params(), backend.AdamConfig{LR: 0.05})}
+	defer tr.Free()
+	hist, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 50, BatchSize: 2, RNG: rng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var losses []float64
+	for _, st := range hist {
+		losses = append(losses, st.TrainLoss)
+	}
+	return losses
+}
+
+// TestNestedSequential: a Sequential inside a Sequential trains, first or
+// not, and gives the flat model's losses bit for bit.
+func TestNestedSequential(t *testing.T) {
+	be := newBackend(t)
+	flat := fitLosses(t, be, nn.NewSequential(be, xorLayers(be, 3)...))
+	l := xorLayers(be, 3)
+	inner := fitLosses(t, be, nn.NewSequential(be, l[0], nn.NewSequential(be, l[1], l[2])))
+	l = xorLayers(be, 3)
+	first := fitLosses(t, be, nn.NewSequential(be, nn.NewSequential(be, l[0], l[1]), l[2]))
+	if !(flat[len(flat)-1] < flat[0]*0.75) {
+		t.Errorf("the flat model did not learn: loss %v -> %v", flat[0], flat[len(flat)-1])
+	}
+	for i := range flat {
+		if math.Float64bits(inner[i]) != math.Float64bits(flat[i]) || math.Float64bits(first[i]) != math.Float64bits(flat[i]) {
+			t.Fatalf("epoch %d: nested losses %v (inner) and %v (first) differ from the flat model's %v", i+1, inner[i], first[i], flat[i])
+		}
+	}
+}
