@@ -57,3 +57,23 @@ func TestNestedSequential(t *testing.T) {
 		}
 	}
 }
+
+// TestZeroInit: Init{} is a usable initialisation, and two layers made
+// with it get different weights.
+func TestZeroInit(t *testing.T) {
+	be := newBackend(t)
+	a, b := nn.NewLinear(be, 3, 2, nn.Init{}), nn.NewLinear(be, 3, 2, nn.Init{})
+	defer a.Free()
+	defer b.Free()
+	wa, wb := make([]float32, 6), make([]float32, 6)
+	be.Download(wa, a.Weight.Value)
+	be.Download(wb, b.Weight.Value)
+	same, zero := true, true
+	for i := range wa {
+		same = same && wa[i] == wb[i]
+		zero = zero && wa[i] == 0
+	}
+	if same || zero {
+		t.Errorf("Init{} weights %v and %v: want two different, non-zero draws", wa, wb)
+	}
+}

@@ -147,6 +147,8 @@ func TestInitStatistics(t *testing.T) {
 		{nn.Init{Scheme: nn.XavierNormal, Gain: 1, RNG: rng}, math.Sqrt(2.0 / (in + out))},
 		{nn.Init{Scheme: nn.KaimingUniform, Gain: math.Sqrt2, RNG: rng}, math.Sqrt(2.0 / in)},
 		{nn.Init{Scheme: nn.KaimingNormal, Gain: math.Sqrt2, RNG: rng}, math.Sqrt(2.0 / in)},
+		{nn.Init{}, math.Sqrt(2.0 / (in + out))}, // the zero value: Glorot uniform, gain 1
+		{nn.Init{Scheme: nn.KaimingNormal}, math.Sqrt(1.0 / in)},
 	} {
 		w := c.init.Weights(in, out)
 		var s, ss float64
