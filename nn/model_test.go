@@ -1,6 +1,8 @@
 package nn_test
 
 import (
+	"context"
+	"errors"
 	"math"
 	"testing"
 
@@ -28,7 +30,7 @@ func fitLosses(t *testing.T, be backend.Backend, model *nn.Sequential) []float64
 	tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.BCEWithLogits{},
 		Opt: nn.NewAdam(be, model.Params(), backend.AdamConfig{LR: 0.05})}
 	defer tr.Free()
-	hist, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 50, BatchSize: 2, RNG: rng})
+	hist, err := tr.Fit(context.Background(), d, nil, nn.TrainConfig{Epochs: 50, BatchSize: 2, RNG: rng})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,5 +77,42 @@ func TestZeroInit(t *testing.T) {
 	}
 	if same || zero {
 		t.Errorf("Init{} weights %v and %v: want two different, non-zero draws", wa, wb)
+	}
+}
+
+// TestFitCancel: Fit stops after the step during which its context is
+// cancelled, with the finished epochs and an error that is both
+// ErrInterrupted and the context's; a context cancelled before Fit trains
+// nothing.
+func TestFitCancel(t *testing.T) {
+	be := newBackend(t)
+	const stopAfter = 11 // steps: one epoch of 8 and 3 more
+	model := nn.NewSequential(be, xorLayers(be, 3)...)
+	defer model.Free()
+	tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.BCEWithLogits{},
+		Opt: nn.NewAdam(be, model.Params(), backend.AdamConfig{LR: 0.05})}
+	defer tr.Free()
+	rng := nn.NewRNG(5)
+	d := data.XOR(64, 0, rng) // 8 steps of 8 samples per epoch
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	steps := 0
+	hist, err := tr.Fit(ctx, d, nil, nn.TrainConfig{Epochs: 5, BatchSize: 8, RNG: rng,
+		Progress: func(epoch, done, total int) {
+			if steps++; steps == stopAfter {
+				cancel()
+			}
+		}})
+	if !errors.Is(err, nn.ErrInterrupted) || !errors.Is(err, context.Canceled) {
+		t.Errorf("Fit cancelled: error %v, want nn.ErrInterrupted and context.Canceled", err)
+	}
+	if len(hist) != 1 || steps != stopAfter {
+		t.Errorf("Fit cancelled after step %d: %d epochs finished, %d steps run; want 1 and %d", stopAfter, len(hist), steps, stopAfter)
+	}
+	steps = 0
+	hist, err = tr.Fit(ctx, d, nil, nn.TrainConfig{Epochs: 5, BatchSize: 8, RNG: rng,
+		Progress: func(int, int, int) { steps++ }})
+	if !errors.Is(err, context.Canceled) || len(hist) != 0 || steps != 0 {
+		t.Errorf("Fit with a cancelled context: %d epochs, %d steps, error %v; want none and context.Canceled", len(hist), steps, err)
 	}
 }

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,17 +55,39 @@ type TrainConfig struct {
 	// caller can save and restore it (resuming); nil: Fit makes its own.
 	Early *EarlyStopping
 	// Stop, when set, is polled after every step and before every epoch
-	// but the first; when it returns true Fit returns ErrInterrupted with
-	// the epochs finished so far (SIGINT).
+	// but the first, as Fit's context is; when it returns true Fit returns
+	// ErrInterrupted with the epochs finished so far.
 	Stop func() bool
+}
+
+// stopped reports whether ctx is done or Stop asks to stop, as the error
+// Fit returns then.
+func (cfg *TrainConfig) stopped(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return interrupted{context.Cause(ctx)}
+	}
+	if cfg.Stop != nil && cfg.Stop() {
+		return ErrInterrupted
+	}
+	return nil
 }
 
 // DeviceCheckEvery is how many steps apart an asynchronous backend's loss
 // is read for the non-finite guard.
 const DeviceCheckEvery = 32
 
-// ErrInterrupted is returned by Fit when TrainConfig.Stop asked it to stop.
+// ErrInterrupted is returned by Fit when its context was cancelled or
+// TrainConfig.Stop asked it to stop.
 var ErrInterrupted = errors.New("nn: training interrupted")
+
+// interrupted is the error of a Fit stopped by its context: it reads as
+// ErrInterrupted, is ErrInterrupted for errors.Is, and wraps the context's
+// cause (context.Canceled, context.DeadlineExceeded, ...).
+type interrupted struct{ cause error }
+
+func (e interrupted) Error() string        { return ErrInterrupted.Error() }
+func (e interrupted) Is(target error) bool { return target == ErrInterrupted }
+func (e interrupted) Unwrap() error        { return e.cause }
 
 // NonFiniteError reports the step at which the loss or a gradient stopped
 // being a finite number: training stops there, before the update, so the
@@ -154,8 +177,10 @@ type batchIO struct {
 }
 
 // Fit trains for cfg.Epochs epochs over train, evaluating on val (when it
-// has samples) after each, and returns the history.
-func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error) {
+// has samples) after each, and returns the history. It stops after the
+// current step when ctx is cancelled, returning the finished epochs and an
+// error that is ErrInterrupted and wraps the context's cause.
+func (t *Trainer) Fit(ctx context.Context, train, val *data.Dataset, cfg TrainConfig) (History, error) {
 	if err := t.check(train); err != nil {
 		return nil, err
 	}
@@ -198,15 +223,20 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 			defer early.Free()
 		}
 	}
+	if ctx.Err() != nil {
+		return nil, interrupted{context.Cause(ctx)}
+	}
 	// Training never uses dL/d(input): the first layer skips that product.
 	t.Model.SetInputGrad(false)
 	order := make([]int, train.N)
 	var hist History
 	for epoch := cfg.StartEpoch + 1; epoch <= cfg.Epochs; epoch++ {
-		if epoch > cfg.StartEpoch+1 && cfg.Stop != nil && cfg.Stop() {
-			return hist, ErrInterrupted // asked between epochs: start no other
+		if epoch > cfg.StartEpoch+1 {
+			if err := cfg.stopped(ctx); err != nil {
+				return hist, err // asked between epochs: start no other
+			}
 		}
-		st, err := t.trainEpoch(train, order, batch, epoch, cfg, flow)
+		st, err := t.trainEpoch(ctx, train, order, batch, epoch, cfg, flow)
 		if err == nil && (math.IsNaN(st.TrainLoss) || math.IsInf(st.TrainLoss, 0)) {
 			err = fmt.Errorf("nn: training diverged: loss is %v in epoch %d (lower the learning rate?)", st.TrainLoss, epoch)
 		}
@@ -246,7 +276,7 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 }
 
 // trainEpoch runs one pass over the shuffled training set.
-func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int, cfg TrainConfig, flow *gradFlow) (EpochStats, error) {
+func (t *Trainer) trainEpoch(ctx context.Context, train *data.Dataset, order []int, batch, epoch int, cfg TrainConfig, flow *gradFlow) (EpochStats, error) {
 	be, io := t.Backend, &t.io
 	start := time.Now()
 	st := EpochStats{Epoch: epoch, LR: t.Opt.LR()}
@@ -311,8 +341,8 @@ func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int,
 		if cfg.Progress != nil {
 			cfg.Progress(epoch, lo+len(idx), end)
 		}
-		if cfg.Stop != nil && cfg.Stop() {
-			return st, ErrInterrupted
+		if err := cfg.stopped(ctx); err != nil {
+			return st, err
 		}
 	}
 	st.TrainLoss = t.read(io.lossSum) / float64(end)

@@ -1,6 +1,7 @@
 package playground
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -209,7 +210,7 @@ func (s *session) loop() {
 
 // epochLocked trains one epoch; s.mu is held.
 func (s *session) epochLocked() error {
-	_, err := s.tr.Fit(s.train, nil, nn.TrainConfig{Epochs: 1, BatchSize: s.cfg.Batch, RNG: nn.NewRNG(s.cfg.Seed + uint64(s.epoch))})
+	_, err := s.tr.Fit(context.Background(), s.train, nil, nn.TrainConfig{Epochs: 1, BatchSize: s.cfg.Batch, RNG: nn.NewRNG(s.cfg.Seed + uint64(s.epoch))})
 	if err != nil {
 		return err
 	}

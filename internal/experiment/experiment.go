@@ -5,6 +5,7 @@ package experiment
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -79,8 +80,6 @@ type Config struct {
 	// Notice, when set, receives warnings a user should see even with
 	// -json (a backend that could not be used).
 	Notice func(msg string)
-	// Stop, when set, is polled after every training step (SIGINT).
-	Stop func() bool
 }
 
 // Result is what a run reports; cmd/train prints it as its JSON line.
@@ -127,8 +126,10 @@ type Result struct {
 	Confusion  [][]int  `json:"confusion,omitempty"`
 }
 
-// Run loads the data, builds the model, trains and tests it.
-func Run(cfg Config) (*Result, error) {
+// Run loads the data, builds the model, trains and tests it. Cancelling ctx
+// stops training after the current step (SIGINT): Run then returns an error
+// that is nn.ErrInterrupted, after saving the last finished epoch with Save.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
 	start := time.Now()
 	logf := cfg.Log
 	if logf == nil {
@@ -232,7 +233,7 @@ func Run(cfg Config) (*Result, error) {
 		if err := checkOutputs(cfg, 4*int64(model.ParamCount())); err != nil {
 			return nil, err
 		}
-		if err := fit(cfg, be, tr, sets, src, rng, arch, res); err != nil {
+		if err := fit(ctx, cfg, be, tr, sets, src, rng, arch, res); err != nil {
 			return nil, err
 		}
 	}
@@ -290,7 +291,7 @@ func confusion(tr *nn.Trainer, test *data.Dataset, classes int) ([][]int, error)
 
 // fit trains, resuming from and saving checkpoints as cfg asks, and fills
 // the training part of res.
-func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.PCG, rng *rand.Rand, arch Arch, res *Result) error {
+func fit(ctx context.Context, cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.PCG, rng *rand.Rand, arch Arch, res *Result) error {
 	startEpoch := 0
 	sched := newScheduler(cfg)
 	var early *nn.EarlyStopping
@@ -316,7 +317,7 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 		Scheduler: sched, ClipNorm: float32(cfg.Clip), Patience: cfg.Patience, GradFlow: cfg.GradFlow, Early: early,
 		// A failed checkpoint write stops the run: training on would
 		// only make work that cannot be kept.
-		Stop: func() bool { return saveErr != nil || cfg.Stop != nil && cfg.Stop() },
+		Stop: func() bool { return saveErr != nil },
 		OnEpoch: func(st nn.EpochStats) {
 			lastEpoch = st.Epoch
 			// Every finished epoch is saved, so that a run that later
@@ -333,7 +334,7 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 		},
 	}
 	tcfg.L1 = float32(cfg.L1)
-	hist, err := tr.Fit(sets.Train, sets.Val, tcfg)
+	hist, err := tr.Fit(ctx, sets.Train, sets.Val, tcfg)
 	if saveErr != nil {
 		kept := "nothing was saved"
 		if savedEpoch > 0 {
