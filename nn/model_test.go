@@ -116,3 +116,43 @@ func TestFitCancel(t *testing.T) {
 		t.Errorf("Fit with a cancelled context: %d epochs, %d steps, error %v; want none and context.Canceled", len(hist), steps, err)
 	}
 }
+
+// countingBackend counts the buffers allocated and not yet freed.
+type countingBackend struct {
+	backend.Backend
+	live int
+}
+
+func (c *countingBackend) Alloc(n int) backend.Buffer { c.live++; return c.Backend.Alloc(n) }
+func (c *countingBackend) Free(b backend.Buffer)      { c.live--; c.Backend.Free(b) }
+
+// TestFreeAll: a trained model, its trainer and its optimizer give back
+// every buffer they allocated.
+func TestFreeAll(t *testing.T) {
+	opts := map[string]func(be backend.Backend, ps []*nn.Param) nn.Optimizer{
+		"Adam": func(be backend.Backend, ps []*nn.Param) nn.Optimizer {
+			return nn.NewAdam(be, ps, backend.AdamConfig{LR: 0.01})
+		},
+		"SGD momentum": func(be backend.Backend, ps []*nn.Param) nn.Optimizer {
+			return nn.NewSGD(be, ps, backend.SGDConfig{LR: 0.01, Momentum: 0.9})
+		},
+	}
+	for name, newOpt := range opts {
+		be := &countingBackend{Backend: newBackend(t)}
+		rng := nn.NewRNG(1)
+		model, err := nn.NewMLP(be, nn.MLPConfig{In: 2, Hidden: []int{8}, Out: 1, Act: backend.Tanh, BatchNorm: true}, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.BCEWithLogits{}, Opt: newOpt(be, model.Params())}
+		d := data.XOR(16, 0, rng)
+		if _, err := tr.Fit(context.Background(), d, d, nn.TrainConfig{Epochs: 2, BatchSize: 4, RNG: rng, Patience: 1, ClipNorm: 1}); err != nil {
+			t.Fatal(err)
+		}
+		tr.Free()
+		model.Free()
+		if be.live != 0 {
+			t.Errorf("%s: %d buffers still allocated after Free", name, be.live)
+		}
+	}
+}

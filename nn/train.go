@@ -573,8 +573,12 @@ func (t *Trainer) read(b backend.Buffer) float64 {
 	return float64(t.io.scalar[0])
 }
 
-// Free releases the trainer's staging buffers (not the model's).
+// Free releases the trainer's staging buffers and the optimizer's memory
+// (when it has a Free method), not the model's.
 func (t *Trainer) Free() {
+	if o, ok := t.Opt.(interface{ Free() }); ok {
+		o.Free()
+	}
 	io := &t.io
 	for _, w := range []*workspace{&io.x, &io.y, &io.grad} {
 		w.free(t.Backend)

@@ -218,6 +218,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	tr := &nn.Trainer{Backend: be, Model: model, Loss: loss, Opt: opt}
+	defer tr.Free()
 	res := &Result{
 		Backend: be.Details(), Data: cfg.Data, Task: arch.Task, TrainSamples: train.N, TestSamples: test.N,
 		Layers: arch.Hidden, Act: arch.Act, Loss: loss.String(), Opt: cfg.Opt, LR: cfg.LR,
