@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/fastnn/fastnn/backend"
@@ -154,5 +155,99 @@ func TestFreeAll(t *testing.T) {
 		if be.live != 0 {
 			t.Errorf("%s: %d buffers still allocated after Free", name, be.live)
 		}
+	}
+}
+
+// double is a user's own layer, y = 2x, written against the nn.Layer
+// interface only. With batchStats it also claims to compute batch
+// statistics, and records the smallest training batch it saw.
+type double struct {
+	be         backend.Backend
+	y, dx      backend.Buffer
+	n          int // length of y and dx
+	batchStats bool
+	minRows    int
+}
+
+func (d *double) Forward(x nn.Tensor, training bool) nn.Tensor {
+	if training && (d.minRows == 0 || x.Rows < d.minRows) {
+		d.minRows = x.Rows
+	}
+	d.y = d.grow(d.y, x.Len())
+	d.be.Copy(d.y, x.Buf, x.Len())
+	d.be.Scale(d.y, 2, x.Len())
+	return nn.Tensor{Buf: d.y, Rows: x.Rows, Cols: x.Cols}
+}
+
+func (d *double) Backward(dy nn.Tensor) nn.Tensor {
+	d.dx = d.grow(d.dx, dy.Len())
+	d.be.Copy(d.dx, dy.Buf, dy.Len())
+	d.be.Scale(d.dx, 2, dy.Len())
+	return nn.Tensor{Buf: d.dx, Rows: dy.Rows, Cols: dy.Cols}
+}
+
+// grow returns b if it holds n values, else a new buffer of n.
+func (d *double) grow(b backend.Buffer, n int) backend.Buffer {
+	if b != nil && n <= d.n {
+		return b
+	}
+	if b != nil {
+		d.be.Free(b)
+	}
+	d.n = max(d.n, n)
+	return d.be.Alloc(d.n)
+}
+
+func (d *double) Params() []*nn.Param       { return nil }
+func (d *double) OutFeatures(in int) int    { return in }
+func (d *double) String() string            { return "Double()" }
+func (d *double) UsesBatchStatistics() bool { return d.batchStats }
+
+func (d *double) Free() {
+	for _, b := range []backend.Buffer{d.y, d.dx} {
+		if b != nil {
+			d.be.Free(b)
+		}
+	}
+}
+
+// TestUserLayerFirst: a model that starts with a user's own layer trains,
+// takes its input width from the data, names a misfit layer in a clear
+// error, and gets the one-sample batch dropped when the layer says it
+// computes batch statistics.
+func TestUserLayerFirst(t *testing.T) {
+	be := newBackend(t)
+	rng := nn.NewRNG(5)
+	d := data.XOR(9, 0, rng) // batches of 4, 4 and 1
+	for _, batchStats := range []bool{false, true} {
+		first := &double{be: be, batchStats: batchStats}
+		model := nn.NewSequential(be, append([]nn.Layer{first}, xorLayers(be, 3)...)...)
+		tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.BCEWithLogits{},
+			Opt: nn.NewAdam(be, model.Params(), backend.AdamConfig{LR: 0.05})}
+		hist, err := tr.Fit(context.Background(), d, nil, nn.TrainConfig{Epochs: 100, BatchSize: 4, RNG: rng})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if loss0, loss := hist[0].TrainLoss, hist[len(hist)-1].TrainLoss; !(loss < loss0/2) {
+			t.Errorf("a model starting with a user layer did not learn: loss %v -> %v", loss0, loss)
+		}
+		if want := map[bool]int{false: 1, true: 4}[batchStats]; first.minRows != want {
+			t.Errorf("UsesBatchStatistics %v: smallest training batch %d, want %d", batchStats, first.minRows, want)
+		}
+		if _, err := tr.Predict([]float32{0, 1, 1, 0}, 2); err != nil {
+			t.Errorf("Predict: %v", err)
+		}
+		tr.Free()
+		model.Free()
+	}
+	l := xorLayers(be, 3)
+	l[0] = nn.NewLinear(be, 3, 8, nn.Init{})
+	model := nn.NewSequential(be, append([]nn.Layer{&double{be: be}}, l...)...)
+	defer model.Free()
+	tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.BCEWithLogits{}, Opt: nn.NewSGD(be, model.Params(), backend.SGDConfig{LR: 0.1})}
+	defer tr.Free()
+	_, err := tr.Fit(context.Background(), d, nil, nn.TrainConfig{Epochs: 1})
+	if want := "layer 1, Linear(in=3, out=8), takes 3 and gets 2"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("a Linear(3, 8) after a user layer on 2 features: error %v, want one saying %q", err, want)
 	}
 }

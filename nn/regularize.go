@@ -132,8 +132,9 @@ func (b *BatchNorm) Backward(dy Tensor) Tensor {
 	return dx
 }
 
-func (b *BatchNorm) Params() []*Param       { return b.params }
-func (b *BatchNorm) OutFeatures(in int) int { return in }
+func (b *BatchNorm) UsesBatchStatistics() bool { return true }
+func (b *BatchNorm) Params() []*Param          { return b.params }
+func (b *BatchNorm) OutFeatures(in int) int    { return in }
 func (b *BatchNorm) String() string {
 	return fmt.Sprintf("BatchNorm1d(%d, eps=%g, momentum=%g)", b.Features, b.Eps, b.Momentum)
 }

@@ -50,6 +50,11 @@ func (r *Residual) Backward(dy Tensor) Tensor {
 	return dx
 }
 
+func (r *Residual) Children() []Layer { return []Layer{r.Block} }
+
+// InFeatures is the block's.
+func (r *Residual) InFeatures() (int, bool) { return inFeatures(r.Block) }
+
 func (r *Residual) Params() []*Param       { return r.Block.Params() }
 func (r *Residual) OutFeatures(in int) int { return in }
 func (r *Residual) String() string         { return fmt.Sprintf("Residual(%s)", r.Block) }

@@ -216,27 +216,26 @@ func (s *Sequential) ZeroGrad() {
 	}
 }
 
-// InFeatures is the number of input features: the In of the first
-// Linear layer, looking inside Residual and Sequential wrappers.
+// InFeatures is the number of input features of the first layer, when it
+// has a fixed one (see InputSizer); false for a model whose input width
+// comes from the data.
 func (s *Sequential) InFeatures() (int, bool) {
 	if len(s.Layers) == 0 {
 		return 0, false
 	}
-	switch l := s.Layers[0].(type) {
-	case *Linear:
-		return l.In, true
-	case *Sequential:
-		return l.InFeatures()
-	case *Residual:
-		if b, ok := l.Block.(*Sequential); ok {
-			return b.InFeatures()
-		}
-		if lin, ok := l.Block.(*Linear); ok {
-			return lin.In, true
-		}
+	return inFeatures(s.Layers[0])
+}
+
+// inFeatures is l's fixed input width, if it has one.
+func inFeatures(l Layer) (int, bool) {
+	if f, ok := l.(InputSizer); ok {
+		return f.InFeatures()
 	}
 	return 0, false
 }
+
+// Children are the layers.
+func (s *Sequential) Children() []Layer { return s.Layers }
 
 func (s *Sequential) OutFeatures(in int) int {
 	for _, l := range s.Layers {
@@ -261,43 +260,26 @@ func (s *Sequential) Free() {
 	}
 }
 
-// hasBatchNorm reports whether any layer, nested ones included, is a
-// BatchNorm (which cannot train on a batch of one sample).
-func hasBatchNorm(layers []Layer) bool {
-	for _, l := range layers {
-		switch l := l.(type) {
-		case *BatchNorm:
-			return true
-		case *Sequential:
-			if hasBatchNorm(l.Layers) {
-				return true
-			}
-		case *Residual:
-			if hasBatchNorm([]Layer{l.Block}) {
-				return true
-			}
+// usesBatchStatistics reports whether any layer of l, nested ones
+// included, computes statistics over the batch (see BatchStatistics).
+func usesBatchStatistics(l Layer) bool {
+	found := false
+	Walk(l, func(l Layer) {
+		if b, ok := l.(BatchStatistics); ok && b.UsesBatchStatistics() {
+			found = true
 		}
-	}
-	return false
+	})
+	return found
 }
 
 // Dropouts lists the Dropout layers in forward order, nested ones included,
 // so that a checkpoint can save and restore their mask counters.
 func (s *Sequential) Dropouts() []*Dropout {
 	var out []*Dropout
-	var walk func(layers []Layer)
-	walk = func(layers []Layer) {
-		for _, l := range layers {
-			switch l := l.(type) {
-			case *Dropout:
-				out = append(out, l)
-			case *Sequential:
-				walk(l.Layers)
-			case *Residual:
-				walk([]Layer{l.Block})
-			}
+	Walk(s, func(l Layer) {
+		if d, ok := l.(*Dropout); ok {
+			out = append(out, d)
 		}
-	}
-	walk(s.Layers)
+	})
 	return out
 }

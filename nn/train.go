@@ -295,7 +295,7 @@ func (t *Trainer) trainEpoch(ctx context.Context, train *data.Dataset, order []i
 	// BatchNorm has no batch statistics for one sample: like a DataLoader
 	// with drop_last, such a model skips a last batch of one.
 	end := train.N
-	if train.N%batch == 1 && train.N > 1 && hasBatchNorm(t.Model.Layers) {
+	if train.N%batch == 1 && train.N > 1 && usesBatchStatistics(t.Model) {
 		end--
 	}
 	checkEvery := 1
@@ -529,14 +529,10 @@ func (t *Trainer) check(d *data.Dataset) error {
 	if d == nil {
 		return fmt.Errorf("nn: no data set")
 	}
-	in, ok := t.Model.InFeatures()
-	if !ok {
-		return fmt.Errorf("nn: the model must start with a Linear layer (possibly inside a Residual)")
+	if err := checkWidth(t.Model, d.Features); err != nil {
+		return fmt.Errorf("nn: data set %q %w", d.Name, err)
 	}
-	outs := t.Model.OutFeatures(in)
-	if d.Features != in {
-		return fmt.Errorf("nn: data set %q has %d features, the model takes %d", d.Name, d.Features, in)
-	}
+	outs := t.Model.OutFeatures(d.Features)
 	if want := t.Loss.TargetCols(outs); d.Targets != want {
 		return fmt.Errorf("nn: data set %q has %d target columns, loss %s on %d outputs needs %d", d.Name, d.Targets, t.Loss, outs, want)
 	}
@@ -547,6 +543,22 @@ func (t *Trainer) check(d *data.Dataset) error {
 		be := t.Backend
 		t.io = batchIO{scalar: make([]float32, 1),
 			lossSum: be.Alloc(1), correct: be.Alloc(1), mseSum: be.Alloc(1), maeSum: be.Alloc(1), normSq: be.Alloc(1)}
+	}
+	return nil
+}
+
+// checkWidth checks that every layer of m with a fixed input width (see
+// InputSizer) gets that many features from an input of n features.
+func checkWidth(m *Sequential, n int) error {
+	in := n
+	for i, l := range m.Layers {
+		if want, ok := inFeatures(l); ok && want != in {
+			if i == 0 {
+				return fmt.Errorf("has %d features, the model takes %d", n, want)
+			}
+			return fmt.Errorf("has %d features: layer %d, %s, takes %d and gets %d", n, i, l, want, in)
+		}
+		in = l.OutFeatures(in)
 	}
 	return nil
 }
@@ -596,11 +608,14 @@ func (t *Trainer) Free() {
 // for classifiers) on the host.
 func (t *Trainer) Predict(x []float32, n int) ([]float32, error) {
 	in, ok := t.Model.InFeatures()
-	if !ok {
-		return nil, fmt.Errorf("nn: the model must start with a Linear layer (possibly inside a Residual)")
+	if !ok && n > 0 { // the model takes any width: the data's
+		in = len(x) / n
 	}
 	if n < 0 || len(x) != n*in {
 		return nil, fmt.Errorf("nn: predict: %d values for %d samples of %d features", len(x), n, in)
+	}
+	if err := checkWidth(t.Model, in); err != nil {
+		return nil, fmt.Errorf("nn: predict: the input %w", err)
 	}
 	be, outs := t.Backend, t.Model.OutFeatures(in)
 	out := make([]float32, n*outs)

@@ -275,16 +275,11 @@ func (s *session) snap() error {
 // blocks.
 func linears(m *nn.Sequential) []*nn.Linear {
 	var out []*nn.Linear
-	for _, l := range m.Layers {
-		switch l := l.(type) {
-		case *nn.Linear:
-			out = append(out, l)
-		case *nn.Residual:
-			if seq, ok := l.Block.(*nn.Sequential); ok {
-				out = append(out, linears(seq)...)
-			}
+	nn.Walk(m, func(l nn.Layer) {
+		if lin, ok := l.(*nn.Linear); ok {
+			out = append(out, lin)
 		}
-	}
+	})
 	return out
 }
 
