@@ -158,13 +158,11 @@ func TestFreeAll(t *testing.T) {
 	}
 }
 
-// double is a user's own layer, y = 2x, written against the nn.Layer
-// interface only. With batchStats it also claims to compute batch
-// statistics, and records the smallest training batch it saw.
+// double is a user's own layer, y = 2x (the example's scale). With
+// batchStats it also claims to compute batch statistics, and it records the
+// smallest training batch it saw.
 type double struct {
-	be         backend.Backend
-	y, dx      backend.Buffer
-	n          int // length of y and dx
+	*scale
 	batchStats bool
 	minRows    int
 }
@@ -173,43 +171,10 @@ func (d *double) Forward(x nn.Tensor, training bool) nn.Tensor {
 	if training && (d.minRows == 0 || x.Rows < d.minRows) {
 		d.minRows = x.Rows
 	}
-	d.y = d.grow(d.y, x.Len())
-	d.be.Copy(d.y, x.Buf, x.Len())
-	d.be.Scale(d.y, 2, x.Len())
-	return nn.Tensor{Buf: d.y, Rows: x.Rows, Cols: x.Cols}
+	return d.scale.Forward(x, training)
 }
 
-func (d *double) Backward(dy nn.Tensor) nn.Tensor {
-	d.dx = d.grow(d.dx, dy.Len())
-	d.be.Copy(d.dx, dy.Buf, dy.Len())
-	d.be.Scale(d.dx, 2, dy.Len())
-	return nn.Tensor{Buf: d.dx, Rows: dy.Rows, Cols: dy.Cols}
-}
-
-// grow returns b if it holds n values, else a new buffer of n.
-func (d *double) grow(b backend.Buffer, n int) backend.Buffer {
-	if b != nil && n <= d.n {
-		return b
-	}
-	if b != nil {
-		d.be.Free(b)
-	}
-	d.n = max(d.n, n)
-	return d.be.Alloc(d.n)
-}
-
-func (d *double) Params() []*nn.Param       { return nil }
-func (d *double) OutFeatures(in int) int    { return in }
-func (d *double) String() string            { return "Double()" }
 func (d *double) UsesBatchStatistics() bool { return d.batchStats }
-
-func (d *double) Free() {
-	for _, b := range []backend.Buffer{d.y, d.dx} {
-		if b != nil {
-			d.be.Free(b)
-		}
-	}
-}
 
 // TestUserLayerFirst: a model that starts with a user's own layer trains,
 // takes its input width from the data, names a misfit layer in a clear
@@ -220,7 +185,7 @@ func TestUserLayerFirst(t *testing.T) {
 	rng := nn.NewRNG(5)
 	d := data.XOR(9, 0, rng) // batches of 4, 4 and 1
 	for _, batchStats := range []bool{false, true} {
-		first := &double{be: be, batchStats: batchStats}
+		first := &double{scale: &scale{s: 2, be: be}, batchStats: batchStats}
 		model := nn.NewSequential(be, append([]nn.Layer{first}, xorLayers(be, 3)...)...)
 		tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.BCEWithLogits{},
 			Opt: nn.NewAdam(be, model.Params(), backend.AdamConfig{LR: 0.05})}
@@ -242,7 +207,7 @@ func TestUserLayerFirst(t *testing.T) {
 	}
 	l := xorLayers(be, 3)
 	l[0] = nn.NewLinear(be, 3, 8, nn.Init{})
-	model := nn.NewSequential(be, append([]nn.Layer{&double{be: be}}, l...)...)
+	model := nn.NewSequential(be, append([]nn.Layer{&scale{s: 2, be: be}}, l...)...)
 	defer model.Free()
 	tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.BCEWithLogits{}, Opt: nn.NewSGD(be, model.Params(), backend.SGDConfig{LR: 0.1})}
 	defer tr.Free()
