@@ -2,7 +2,6 @@ package nn
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -106,33 +105,6 @@ func (e *NonFiniteError) Error() string {
 	return fmt.Sprintf("nn: non-finite loss or gradient in epoch %d, step %d, first in %s (lower the learning rate, or clip gradients?)", e.Epoch, e.Step, e.Layer)
 }
 
-// Metrics are a model's figures on one data set.
-type Metrics struct {
-	Loss     float64 `json:"loss"`
-	Accuracy float64 `json:"acc"` // classification
-	MSE      float64 `json:"mse"` // regression, in the model's target units
-	MAE      float64 `json:"mae"`
-	// Classification tells which of the figures above apply; JSON carries
-	// only those.
-	Classification bool `json:"-"`
-}
-
-// MarshalJSON writes loss and acc for classification, loss, mse and mae
-// for regression.
-func (m Metrics) MarshalJSON() ([]byte, error) {
-	if m.Classification {
-		return json.Marshal(struct {
-			Loss float64 `json:"loss"`
-			Acc  float64 `json:"acc"`
-		}{m.Loss, m.Accuracy})
-	}
-	return json.Marshal(struct {
-		Loss float64 `json:"loss"`
-		MSE  float64 `json:"mse"`
-		MAE  float64 `json:"mae"`
-	}{m.Loss, m.MSE, m.MAE})
-}
-
 // EpochStats is one line of the training history.
 type EpochStats struct {
 	Epoch         int      `json:"epoch"`
@@ -181,27 +153,9 @@ type batchIO struct {
 // current step when ctx is cancelled, returning the finished epochs and an
 // error that is ErrInterrupted and wraps the context's cause.
 func (t *Trainer) Fit(ctx context.Context, train, val *data.Dataset, cfg TrainConfig) (History, error) {
-	if err := t.check(train); err != nil {
+	batch, err := t.checkFit(train, &cfg)
+	if err != nil {
 		return nil, err
-	}
-	if cfg.Epochs < 1 {
-		return nil, fmt.Errorf("nn: epochs must be >= 1, got %d", cfg.Epochs)
-	}
-	if train.N == 0 {
-		return nil, fmt.Errorf("nn: training set %q is empty", train.Name)
-	}
-	if !(cfg.L1 >= 0) || math.IsInf(float64(cfg.L1), 0) {
-		return nil, fmt.Errorf("nn: L1 must be a finite number >= 0, got %v", cfg.L1)
-	}
-	batch := cfg.BatchSize
-	if batch <= 0 || batch > train.N {
-		batch = train.N
-	}
-	if cfg.RNG == nil {
-		cfg.RNG = NewRNG(0)
-	}
-	if cfg.StartEpoch < 0 || cfg.StartEpoch >= cfg.Epochs {
-		return nil, fmt.Errorf("nn: resuming after epoch %d of %d: nothing left to train", cfg.StartEpoch, cfg.Epochs)
 	}
 	if s, ok := cfg.Scheduler.(interface{ At(epoch int) float32 }); ok {
 		t.Opt.SetLR(s.At(cfg.StartEpoch + 1)) // warm-up starts below the base rate
@@ -390,137 +344,32 @@ func (t *Trainer) firstNonFinite() string {
 	return "the loss"
 }
 
-// EarlyStopping keeps a copy of the model's state (parameters and layer
-// state such as BatchNorm's running statistics) at the best epoch so far.
-type EarlyStopping struct {
-	be        backend.Backend
-	state     []NamedTensor
-	saved     []backend.Buffer // float tensors
-	savedInt  []int64          // int64 scalars
-	best      float64
-	bestEpoch int
-}
-
-// NewEarlyStopping makes the memory for early stopping on model m.
-func NewEarlyStopping(be backend.Backend, m *Sequential) *EarlyStopping {
-	e := &EarlyStopping{be: be, state: m.StateDict(), best: math.Inf(1)}
-	for _, t := range e.state {
-		var b backend.Buffer
-		if t.Int == nil {
-			b = be.Alloc(t.len())
-		}
-		e.saved = append(e.saved, b)
+// checkFit checks Fit's arguments, fills in cfg's defaults and returns the
+// batch size.
+func (t *Trainer) checkFit(train *data.Dataset, cfg *TrainConfig) (batch int, err error) {
+	if err := t.check(train); err != nil {
+		return 0, err
 	}
-	e.savedInt = make([]int64, len(e.state))
-	return e
-}
-
-// stop records the epoch's loss and reports whether patience has run out.
-// The first epoch is always kept, so that a run whose loss is never finite
-// still restores real weights; a NaN loss never counts as an improvement.
-func (e *EarlyStopping) stop(epoch int, loss float64, patience int) bool {
-	better := loss < e.best || (math.IsNaN(e.best) && !math.IsNaN(loss))
-	if better || e.bestEpoch == 0 {
-		e.best, e.bestEpoch = loss, epoch
-		for i, t := range e.state {
-			if t.Int != nil {
-				e.savedInt[i] = *t.Int
-			} else {
-				e.be.Copy(e.saved[i], t.Buf, t.len())
-			}
-		}
-		return false
+	if cfg.Epochs < 1 {
+		return 0, fmt.Errorf("nn: epochs must be >= 1, got %d", cfg.Epochs)
 	}
-	return epoch-e.bestEpoch >= patience
-}
-
-// restore puts back the best epoch's state and returns that epoch (0, and
-// nothing restored, before the first epoch ended).
-func (e *EarlyStopping) restore() int {
-	if e.bestEpoch == 0 {
-		return 0
+	if train.N == 0 {
+		return 0, fmt.Errorf("nn: training set %q is empty", train.Name)
 	}
-	for i, t := range e.state {
-		if t.Int != nil {
-			*t.Int = e.savedInt[i]
-		} else {
-			e.be.Copy(t.Buf, e.saved[i], t.len())
-		}
+	if !(cfg.L1 >= 0) || math.IsInf(float64(cfg.L1), 0) {
+		return 0, fmt.Errorf("nn: L1 must be a finite number >= 0, got %v", cfg.L1)
 	}
-	return e.bestEpoch
-}
-
-// Best is the best monitored loss so far and its epoch (0 before any).
-func (e *EarlyStopping) Best() (loss float64, epoch int) { return e.best, e.bestEpoch }
-
-// SetBest restores Best when resuming; the best state's tensors are restored
-// through Tensors.
-func (e *EarlyStopping) SetBest(loss float64, epoch int) { e.best, e.bestEpoch = loss, epoch }
-
-// Tensors lists the best epoch's copy of the model state under
-// "early.<state dict name>", for checkpoints.
-func (e *EarlyStopping) Tensors() []NamedTensor {
-	out := make([]NamedTensor, len(e.state))
-	for i, t := range e.state {
-		out[i] = NamedTensor{Name: "early." + t.Name, Shape: t.Shape, Buf: e.saved[i]}
-		if t.Int != nil {
-			out[i].Buf, out[i].Int = nil, &e.savedInt[i]
-		}
+	if cfg.StartEpoch < 0 || cfg.StartEpoch >= cfg.Epochs {
+		return 0, fmt.Errorf("nn: resuming after epoch %d of %d: nothing left to train", cfg.StartEpoch, cfg.Epochs)
 	}
-	return out
-}
-
-// Free releases the saved copy.
-func (e *EarlyStopping) Free() {
-	for _, b := range e.saved {
-		if b != nil {
-			e.be.Free(b)
-		}
+	if cfg.RNG == nil {
+		cfg.RNG = NewRNG(0)
 	}
-}
-
-// Evaluate runs the model in inference mode over d, batch samples at a time
-// (0: 1024), and returns its loss and accuracy (classification) or MSE and
-// MAE (regression).
-func (t *Trainer) Evaluate(d *data.Dataset, batch int) (Metrics, error) {
-	if err := t.check(d); err != nil {
-		return Metrics{}, err
+	batch = cfg.BatchSize
+	if batch <= 0 || batch > train.N {
+		batch = train.N
 	}
-	if d.N == 0 {
-		return Metrics{}, fmt.Errorf("nn: evaluate: data set %q is empty", d.Name)
-	}
-	if batch <= 0 {
-		batch = 1024
-	}
-	be, io := t.Backend, &t.io
-	for _, s := range []backend.Buffer{io.lossSum, io.correct, io.mseSum, io.maeSum} {
-		be.Fill(s, 0, 1)
-	}
-	idx := make([]int, 0, batch)
-	for lo := 0; lo < d.N; lo += batch {
-		idx = idx[:0]
-		for i := lo; i < min(lo+batch, d.N); i++ {
-			idx = append(idx, i)
-		}
-		x, y := t.upload(d, idx)
-		out := t.Model.Forward(x, false)
-		grad := io.grad.get(be, out.Len()) // the losses' gradients are not used here
-		t.Loss.Compute(be, out, y, grad, io.lossSum)
-		if d.Task == data.Classification {
-			be.CountCorrect(out.Buf, y, io.correct, out.Rows, out.Cols)
-		} else {
-			be.MSE(out.Buf, y, grad, io.mseSum, out.Rows, out.Cols)
-			be.MAE(out.Buf, y, grad, io.maeSum, out.Rows, out.Cols)
-		}
-	}
-	n := float64(d.N)
-	m := Metrics{Loss: t.read(io.lossSum) / n, Classification: d.Task == data.Classification}
-	if d.Task == data.Classification {
-		m.Accuracy = t.read(io.correct) / n
-	} else {
-		m.MSE, m.MAE = t.read(io.mseSum)/n, t.read(io.maeSum)/n
-	}
-	return m, nil
+	return batch, nil
 }
 
 // check validates that d fits the model and loss, and sets up the staging
@@ -601,33 +450,4 @@ func (t *Trainer) Free() {
 		}
 	}
 	t.io = batchIO{}
-}
-
-// Predict runs the model in inference mode on n samples (x is n x features,
-// row-major, on the host) and returns the n x outputs raw outputs (logits
-// for classifiers) on the host.
-func (t *Trainer) Predict(x []float32, n int) ([]float32, error) {
-	in, ok := t.Model.InFeatures()
-	if !ok && n > 0 { // the model takes any width: the data's
-		in = len(x) / n
-	}
-	if n < 0 || len(x) != n*in {
-		return nil, fmt.Errorf("nn: predict: %d values for %d samples of %d features", len(x), n, in)
-	}
-	if err := checkWidth(t.Model, in); err != nil {
-		return nil, fmt.Errorf("nn: predict: the input %w", err)
-	}
-	be, outs := t.Backend, t.Model.OutFeatures(in)
-	out := make([]float32, n*outs)
-	const batch = 1024
-	var staging workspace
-	defer staging.free(be)
-	for lo := 0; lo < n; lo += batch {
-		rows := min(batch, n-lo)
-		xb := staging.get(be, rows*in)
-		be.Upload(xb, x[lo*in:(lo+rows)*in])
-		y := t.Model.Forward(Tensor{xb, rows, in}, false)
-		be.Download(out[lo*outs:(lo+rows)*outs], y.Buf)
-	}
-	return out, nil
 }
