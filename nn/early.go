@@ -18,8 +18,8 @@ type EarlyStopping struct {
 }
 
 // NewEarlyStopping makes the memory for early stopping on model m.
-func NewEarlyStopping(be backend.Backend, m *Sequential) *EarlyStopping {
-	e := &EarlyStopping{be: be, state: m.StateDict(), best: math.Inf(1)}
+func NewEarlyStopping(be backend.Backend, m Layer) *EarlyStopping {
+	e := &EarlyStopping{be: be, state: layerState(m), best: math.Inf(1)}
 	for _, t := range e.state {
 		var b backend.Buffer
 		if t.Int == nil {

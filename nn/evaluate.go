@@ -83,7 +83,7 @@ func (t *Trainer) Evaluate(d *data.Dataset, batch int) (Metrics, error) {
 // row-major, on the host) and returns the n x outputs raw outputs (logits
 // for classifiers) on the host.
 func (t *Trainer) Predict(x []float32, n int) ([]float32, error) {
-	in, ok := t.Model.InFeatures()
+	in, ok := inFeatures(t.Model)
 	if !ok && n > 0 { // the model takes any width: the data's
 		in = len(x) / n
 	}

@@ -216,3 +216,74 @@ func TestUserLayerFirst(t *testing.T) {
 		t.Errorf("a Linear(3, 8) after a user layer on 2 features: error %v, want one saying %q", err, want)
 	}
 }
+
+// chain is a model of one's own that is not a Sequential: it runs its
+// layers in order, written against nn.Layer only.
+type chain []nn.Layer
+
+func (c chain) Forward(x nn.Tensor, training bool) nn.Tensor {
+	for _, l := range c {
+		x = l.Forward(x, training)
+	}
+	return x
+}
+
+func (c chain) Backward(dy nn.Tensor) nn.Tensor {
+	for i := len(c) - 1; i >= 0; i-- {
+		dy = c[i].Backward(dy)
+	}
+	return dy
+}
+
+func (c chain) Params() []*nn.Param {
+	var ps []*nn.Param
+	for _, l := range c {
+		ps = append(ps, l.Params()...)
+	}
+	return ps
+}
+
+func (c chain) OutFeatures(in int) int {
+	for _, l := range c {
+		in = l.OutFeatures(in)
+	}
+	return in
+}
+
+func (c chain) String() string { return "Chain" }
+
+func (c chain) Free() {
+	for _, l := range c {
+		l.Free()
+	}
+}
+
+// TestUserModel: the Trainer trains a model that is any nn.Layer, with
+// early stopping, L1 and gradient flow, and gets the Sequential's losses.
+func TestUserModel(t *testing.T) {
+	be := newBackend(t)
+	run := func(model nn.Layer) nn.History {
+		defer model.Free()
+		rng := nn.NewRNG(5)
+		d := data.XOR(16, 0.1, rng)
+		tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.BCEWithLogits{},
+			Opt: nn.NewAdam(be, model.Params(), backend.AdamConfig{LR: 0.05})}
+		defer tr.Free()
+		hist, err := tr.Fit(context.Background(), d, d, nn.TrainConfig{Epochs: 40, BatchSize: 4, RNG: rng,
+			Patience: 5, L1: 1e-3, GradFlow: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hist
+	}
+	seq := run(nn.NewSequential(be, xorLayers(be, 3)...))
+	own := run(chain(xorLayers(be, 3)))
+	if len(own) != len(seq) || len(own[0].GradFlow) != 2 {
+		t.Fatalf("%d epochs with %d gradient-flow rows; the Sequential ran %d", len(own), len(own[0].GradFlow), len(seq))
+	}
+	for i := range seq {
+		if math.Float64bits(own[i].TrainLoss) != math.Float64bits(seq[i].TrainLoss) || own[i].Val.Loss != seq[i].Val.Loss {
+			t.Fatalf("epoch %d: losses %v, %v; the Sequential's %v, %v", i+1, own[i].TrainLoss, own[i].Val.Loss, seq[i].TrainLoss, seq[i].Val.Loss)
+		}
+	}
+}

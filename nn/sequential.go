@@ -178,7 +178,12 @@ func (s *Sequential) NamedParams() (names []string, params []*Param) {
 // biases nor BatchNorm's scale and shift) with their state_dict names, in
 // layer order: the tensors that gradient flow and L1 regularisation look at.
 func (s *Sequential) NamedWeights() (names []string, weights []*Param) {
-	allNames, params := s.NamedParams()
+	return namedWeights(s)
+}
+
+// namedWeights is NamedWeights for any layer.
+func namedWeights(l Layer) (names []string, weights []*Param) {
+	allNames, params := namedParams(l)
 	for i, p := range params {
 		if p.Name == "weight" && len(p.Shape) == 2 {
 			names, weights = append(names, allNames[i]), append(weights, p)

@@ -124,7 +124,7 @@ type History []EpochStats
 // Trainer ties a model, its loss and its optimizer to a backend.
 type Trainer struct {
 	Backend backend.Backend
-	Model   *Sequential
+	Model   Layer // a Sequential, or any model of one's own
 	Loss    Loss
 	Opt     Optimizer
 
@@ -181,7 +181,9 @@ func (t *Trainer) Fit(ctx context.Context, train, val *data.Dataset, cfg TrainCo
 		return nil, interrupted{context.Cause(ctx)}
 	}
 	// Training never uses dL/d(input): the first layer skips that product.
-	t.Model.SetInputGrad(false)
+	if m, ok := t.Model.(inputGradSkipper); ok {
+		m.skipInputGrad(true)
+	}
 	order := make([]int, train.N)
 	var hist History
 	for epoch := cfg.StartEpoch + 1; epoch <= cfg.Epochs; epoch++ {
@@ -266,7 +268,9 @@ func (t *Trainer) trainEpoch(ctx context.Context, train *data.Dataset, order []i
 		if train.Task == data.Classification {
 			be.CountCorrect(out.Buf, y, io.correct, out.Rows, out.Cols)
 		}
-		t.Model.ZeroGrad()
+		for _, p := range t.Model.Params() {
+			be.Fill(p.Grad, 0, p.Len())
+		}
 		t.Model.Backward(grad)
 		if t.l1 != nil {
 			t.l1.AddGrad()
@@ -333,7 +337,7 @@ func (t *Trainer) scaleGradients(s float32) {
 // firstNonFinite names the first parameter, in forward order, whose
 // gradient holds a NaN or an infinity.
 func (t *Trainer) firstNonFinite() string {
-	names, params := t.Model.NamedParams()
+	names, params := namedParams(t.Model)
 	for i, p := range params {
 		t.Backend.Fill(t.io.normSq, 0, 1)
 		t.Backend.SumSquares(p.Grad, p.Len(), t.io.normSq)
@@ -398,9 +402,13 @@ func (t *Trainer) check(d *data.Dataset) error {
 
 // checkWidth checks that every layer of m with a fixed input width (see
 // InputSizer) gets that many features from an input of n features.
-func checkWidth(m *Sequential, n int) error {
+func checkWidth(m Layer, n int) error {
+	layers := []Layer{m}
+	if s, ok := m.(*Sequential); ok {
+		layers = s.Layers
+	}
 	in := n
-	for i, l := range m.Layers {
+	for i, l := range layers {
 		if want, ok := inFeatures(l); ok && want != in {
 			if i == 0 {
 				return fmt.Errorf("has %d features, the model takes %d", n, want)

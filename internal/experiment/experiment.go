@@ -234,7 +234,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err := checkOutputs(cfg, 4*int64(model.ParamCount())); err != nil {
 			return nil, err
 		}
-		if err := fit(ctx, cfg, be, tr, sets, src, rng, arch, res); err != nil {
+		if err := fit(ctx, cfg, be, tr, model, sets, src, rng, arch, res); err != nil {
 			return nil, err
 		}
 	}
@@ -292,12 +292,12 @@ func confusion(tr *nn.Trainer, test *data.Dataset, classes int) ([][]int, error)
 
 // fit trains, resuming from and saving checkpoints as cfg asks, and fills
 // the training part of res.
-func fit(ctx context.Context, cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.PCG, rng *rand.Rand, arch Arch, res *Result) error {
+func fit(ctx context.Context, cfg Config, be backend.Backend, tr *nn.Trainer, model *nn.Sequential, sets *Sets, src *rand.PCG, rng *rand.Rand, arch Arch, res *Result) error {
 	startEpoch := 0
 	sched := newScheduler(cfg)
 	var early *nn.EarlyStopping
 	if cfg.Patience > 0 {
-		early = nn.NewEarlyStopping(be, tr.Model)
+		early = nn.NewEarlyStopping(be, model)
 		defer early.Free()
 	}
 	if cfg.Resume != "" {
@@ -305,7 +305,7 @@ func fit(ctx context.Context, cfg Config, be backend.Backend, tr *nn.Trainer, se
 			return err
 		}
 		var err error
-		if startEpoch, err = resume(be, cfg.Resume, tr.Model, tr.Opt, cfg.Opt, sched, early, arch, src); err != nil {
+		if startEpoch, err = resume(be, cfg.Resume, model, tr.Opt, cfg.Opt, sched, early, arch, src); err != nil {
 			return err
 		}
 	}
@@ -324,7 +324,7 @@ func fit(ctx context.Context, cfg Config, be backend.Backend, tr *nn.Trainer, se
 			// Every finished epoch is saved, so that a run that later
 			// diverges or is stopped keeps its last good state.
 			if cfg.Save != "" && saveErr == nil {
-				saveErr = saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, cfg.Opt, sched, early, src, st.Epoch, stateEpoch, meta)
+				saveErr = saveCheckpoint(be, cfg.Save, model, tr.Opt, cfg.Opt, sched, early, src, st.Epoch, stateEpoch, meta)
 				if saveErr == nil {
 					savedEpoch = st.Epoch
 				}
@@ -354,7 +354,7 @@ func fit(ctx context.Context, cfg Config, be backend.Backend, tr *nn.Trainer, se
 		}
 		// Interrupted before any epoch of this run finished: save the
 		// weights as they are; -resume restarts this epoch from them.
-		if err := saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, cfg.Opt, sched, early, src, lastEpoch, stateInterrupted, meta); err != nil {
+		if err := saveCheckpoint(be, cfg.Save, model, tr.Opt, cfg.Opt, sched, early, src, lastEpoch, stateInterrupted, meta); err != nil {
 			return fmt.Errorf("interrupted, and saving failed: %w", err)
 		}
 		return fmt.Errorf("%w in epoch %d; state saved to %s (-resume restarts that epoch)", err, lastEpoch+1, cfg.Save)
@@ -368,7 +368,7 @@ func fit(ctx context.Context, cfg Config, be backend.Backend, tr *nn.Trainer, se
 	if cfg.Save != "" && tr.BestEpoch > 0 {
 		// Early stopping restored the best weights: the model file gets
 		// those, for use; the resume file beside it keeps the last epoch's.
-		if err := nn.SaveModel(be, tr.Model, cfg.Save, meta); err != nil {
+		if err := nn.SaveModel(be, model, cfg.Save, meta); err != nil {
 			return fmt.Errorf("-save: %w", err)
 		}
 		if startEpoch+len(hist) < cfg.Epochs { // stopped by patience: nothing left to resume
