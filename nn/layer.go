@@ -49,6 +49,14 @@ type BatchStatistics interface {
 	UsesBatchStatistics() bool
 }
 
+// MaskCounter is implemented by layers that draw random masks from a
+// counter (Dropout): a checkpoint saves the counter, and a resumed run sets
+// it back so that it draws the masks the uninterrupted run would.
+type MaskCounter interface {
+	Steps() uint64
+	SetSteps(n uint64)
+}
+
 // Walk calls f for l and, depth first in forward order, for every layer
 // inside it.
 func Walk(l Layer, f func(Layer)) {

@@ -287,3 +287,31 @@ func TestUserModel(t *testing.T) {
 		}
 	}
 }
+
+// counted is a user's layer with a mask counter.
+type counted struct {
+	*scale
+	steps uint64
+}
+
+func (c *counted) Steps() uint64     { return c.steps }
+func (c *counted) SetSteps(n uint64) { c.steps = n }
+
+// TestMaskCounters: a checkpoint finds the mask counters of Dropout and of
+// a user's layer, nested ones included, in forward order.
+func TestMaskCounters(t *testing.T) {
+	be := newBackend(t)
+	drop := nn.NewDropout(be, 0.5, nn.NewRNG(1))
+	user := &counted{scale: &scale{s: 2, be: be}}
+	m := nn.NewSequential(be, user, nn.NewResidual(be, nn.NewSequential(be, drop)))
+	defer m.Free()
+	cs := m.MaskCounters()
+	if len(cs) != 2 || cs[0] != nn.MaskCounter(user) || cs[1] != nn.MaskCounter(drop) {
+		t.Fatalf("MaskCounters = %v, want the user's layer and the Dropout", cs)
+	}
+	cs[0].SetSteps(7)
+	cs[1].SetSteps(9)
+	if user.Steps() != 7 || drop.Steps() != 9 {
+		t.Errorf("counters %d and %d after SetSteps(7), SetSteps(9)", user.Steps(), drop.Steps())
+	}
+}

@@ -277,13 +277,14 @@ func usesBatchStatistics(l Layer) bool {
 	return found
 }
 
-// Dropouts lists the Dropout layers in forward order, nested ones included,
-// so that a checkpoint can save and restore their mask counters.
-func (s *Sequential) Dropouts() []*Dropout {
-	var out []*Dropout
+// MaskCounters lists the layers with a mask counter (Dropout, or a user's
+// layer that implements MaskCounter) in forward order, nested ones
+// included, so that a checkpoint can save and restore the counters.
+func (s *Sequential) MaskCounters() []MaskCounter {
+	var out []MaskCounter
 	Walk(s, func(l Layer) {
-		if d, ok := l.(*Dropout); ok {
-			out = append(out, d)
+		if c, ok := l.(MaskCounter); ok {
+			out = append(out, c)
 		}
 	})
 	return out
