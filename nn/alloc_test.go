@@ -11,6 +11,7 @@ import (
 func stepFunc(t testing.TB, be backend.Backend) func() {
 	rng := nn.NewRNG(61)
 	m, _ := nn.NewMLP(be, nn.MLPConfig{In: 784, Hidden: []int{256}, Out: 10, Act: backend.ReLU}, rng)
+	m.SetInputGrad(false) // as Fit does
 	opt := nn.NewAdam(be, m.Params(), backend.AdamConfig{LR: 1e-3})
 	const rows = 128
 	x := nn.Tensor{Buf: upload(be, randomAwayFromZero(rng, rows*784)), Rows: rows, Cols: 784}

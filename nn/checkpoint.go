@@ -68,12 +68,7 @@ func layerState(l Layer) []NamedTensor {
 
 // StateDict of a Residual prefixes its block's entries with "block.".
 func (r *Residual) StateDict() []NamedTensor {
-	var ts []NamedTensor
-	if s, ok := r.Block.(*Sequential); ok {
-		ts = s.StateDict()
-	} else {
-		ts = layerState(r.Block)
-	}
+	ts := layerState(r.Block)
 	for i := range ts {
 		ts[i].Name = "block." + ts[i].Name
 	}

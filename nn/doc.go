@@ -12,6 +12,12 @@
 // a Tensor returned by Forward stays valid until the next Forward of that
 // layer, and a layer keeps a reference to its input until Backward.
 //
+// A model is any Layer: a Sequential of layers (Sequentials nest), or a type
+// of one's own; the Trainer takes the input width from the data. Optional
+// interfaces (Container, InputSizer, BatchStatistics, MaskCounter) tell the
+// Trainer and the checkpoint code about per-layer behaviour, so that a
+// user's layer can have it too. See the examples.
+//
 // Parameter names and shapes follow PyTorch: Linear's weight is [out, in]
 // and its bias [out], so y = x W^T + b.
 package nn

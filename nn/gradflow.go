@@ -49,9 +49,9 @@ type gradFlow struct {
 	steps   int
 }
 
-func newGradFlow(be backend.Backend, m *Sequential) *gradFlow {
+func newGradFlow(be backend.Backend, m Layer) *gradFlow {
 	f := &gradFlow{be: be, scalar: be.Alloc(1)}
-	f.names, f.weights = m.NamedWeights()
+	f.names, f.weights = namedWeights(m)
 	for i, p := range f.weights {
 		f.kinds = append(f.kinds, weightKind(m, f.names[i], p))
 		f.gradSq = append(f.gradSq, be.Alloc(1))
@@ -63,11 +63,15 @@ func newGradFlow(be backend.Backend, m *Sequential) *gradFlow {
 // weightKind names the layer a weight matrix belongs to: always a Linear
 // (NamedWeights lists only those), with its widths, and the Residual
 // block around it if there is one.
-func weightKind(m *Sequential, name string, p *Param) string {
+func weightKind(m Layer, name string, p *Param) string {
 	kind := fmt.Sprintf("Linear %d→%d", p.Shape[1], p.Shape[0])
+	s, ok := m.(*Sequential)
+	if !ok {
+		return kind
+	}
 	var i int
-	if _, err := fmt.Sscanf(name, "%d.", &i); err == nil && i >= 0 && i < len(m.Layers) {
-		if _, ok := m.Layers[i].(*Residual); ok {
+	if _, err := fmt.Sscanf(name, "%d.", &i); err == nil && i >= 0 && i < len(s.Layers) {
+		if _, ok := s.Layers[i].(*Residual); ok {
 			kind += " in Residual"
 		}
 	}

@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"sync"
 
 	"github.com/fastnn/fastnn/backend"
 )
@@ -21,12 +22,23 @@ var initNames = [...]string{"xavier-uniform", "xavier-normal", "kaiming-uniform"
 
 func (s InitScheme) String() string { return initNames[s] }
 
-// Init draws the weights of one layer.
+// Init draws the weights of one layer. Its zero value, Init{}, is
+// DefaultInit for a layer without activation (Glorot uniform, gain 1): a
+// Gain of 0 means 1, and a nil RNG means the package's own generator, seeded
+// with 0 when the program starts and shared by every such Init, so that two
+// layers made with Init{} get different weights and a program gets the same
+// ones on every run.
 type Init struct {
 	Scheme InitScheme
 	Gain   float64
 	RNG    *rand.Rand
 }
+
+// initRNG is the generator of the Inits without one.
+var initRNG = struct {
+	sync.Mutex
+	*rand.Rand
+}{Rand: NewRNG(0)}
 
 // DefaultInit picks the initialisation that suits the activation following
 // the layer, as the tutorials teach: He (Kaiming) for the ReLU family, whose
@@ -45,6 +57,14 @@ func DefaultInit(next backend.Activation, slope float32, rng *rand.Rand) Init {
 
 // Weights returns out*in weights, row-major [out, in].
 func (it Init) Weights(in, out int) []float32 {
+	if it.RNG == nil {
+		initRNG.Lock()
+		defer initRNG.Unlock()
+		it.RNG = initRNG.Rand
+	}
+	if it.Gain == 0 {
+		it.Gain = 1
+	}
 	var std float64
 	switch it.Scheme {
 	case XavierUniform, XavierNormal:

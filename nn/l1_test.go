@@ -1,6 +1,7 @@
 package nn_test
 
 import (
+	"context"
 	"math"
 	"testing"
 
@@ -101,7 +102,7 @@ func TestL1Sparsifies(t *testing.T) {
 		defer m.Free()
 		tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.CrossEntropy{}, Opt: nn.NewSGD(be, m.Params(), backend.SGDConfig{LR: 0.05})}
 		defer tr.Free()
-		if _, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 30, BatchSize: 32, RNG: rng, L1: lambda}); err != nil {
+		if _, err := tr.Fit(context.Background(), d, nil, nn.TrainConfig{Epochs: 30, BatchSize: 32, RNG: rng, L1: lambda}); err != nil {
 			t.Fatal(err)
 		}
 		return nn.ReadWeightStats(be, m)
@@ -115,7 +116,7 @@ func TestL1Sparsifies(t *testing.T) {
 	for _, bad := range []float32{-1, float32(math.NaN()), float32(math.Inf(1))} {
 		m, _ := nn.NewMLP(be, nn.MLPConfig{In: 2, Out: 2}, nn.NewRNG(1))
 		tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.CrossEntropy{}, Opt: nn.NewSGD(be, m.Params(), backend.SGDConfig{LR: 0.05})}
-		if _, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 1, L1: bad}); err == nil {
+		if _, err := tr.Fit(context.Background(), d, nil, nn.TrainConfig{Epochs: 1, L1: bad}); err == nil {
 			t.Errorf("L1 %v accepted", bad)
 		}
 		tr.Free()

@@ -25,6 +25,49 @@ type Layer interface {
 	Free()
 }
 
+// Optional behaviours. A layer, the package's or a user's own, implements
+// those of the interfaces below that apply to it; the Trainer, Sequential
+// and the checkpoint code look for them instead of for concrete types.
+
+// Container is implemented by layers made of other layers (Sequential,
+// Residual): Walk looks inside them.
+type Container interface {
+	Children() []Layer // in forward order
+}
+
+// InputSizer is implemented by layers that take a fixed number of input
+// features (Linear): the Trainer checks a data set's width against it.
+type InputSizer interface {
+	InFeatures() (n int, known bool)
+}
+
+// BatchStatistics is implemented by layers that, in training, compute
+// statistics over the batch (BatchNorm) and so cannot train on one sample:
+// Fit skips an epoch's last batch when it holds a single sample, as a
+// PyTorch DataLoader with drop_last.
+type BatchStatistics interface {
+	UsesBatchStatistics() bool
+}
+
+// MaskCounter is implemented by layers that draw random masks from a
+// counter (Dropout): a checkpoint saves the counter, and a resumed run sets
+// it back so that it draws the masks the uninterrupted run would.
+type MaskCounter interface {
+	Steps() uint64
+	SetSteps(n uint64)
+}
+
+// Walk calls f for l and, depth first in forward order, for every layer
+// inside it.
+func Walk(l Layer, f func(Layer)) {
+	f(l)
+	if c, ok := l.(Container); ok {
+		for _, child := range c.Children() {
+			Walk(child, f)
+		}
+	}
+}
+
 // inputGradSkipper is implemented by layers that can skip computing
 // dL/d(input) when nobody needs it (the first layer of a network).
 type inputGradSkipper interface {
@@ -82,6 +125,7 @@ func (l *Linear) Backward(dy Tensor) Tensor {
 }
 
 func (l *Linear) skipInputGrad(skip bool) { l.skipInput = skip }
+func (l *Linear) InFeatures() (int, bool) { return l.In, true }
 func (l *Linear) Params() []*Param        { return l.params }
 func (l *Linear) OutFeatures(int) int     { return l.Out }
 func (l *Linear) String() string          { return fmt.Sprintf("Linear(in=%d, out=%d)", l.In, l.Out) }

@@ -6,12 +6,22 @@ import (
 	"github.com/fastnn/fastnn/backend"
 )
 
-// Optimizer updates parameters from their accumulated gradients.
+// Optimizer updates parameters from their accumulated gradients. An
+// optimizer that holds backend memory (momentum, moments) also has a
+// Free() method, which Trainer.Free calls.
 type Optimizer interface {
 	Step()
 	LR() float32
 	SetLR(lr float32)
 	String() string
+}
+
+// freeAll releases bufs and empties the slice.
+func freeAll(be backend.Backend, bufs *[]backend.Buffer) {
+	for _, b := range *bufs {
+		be.Free(b)
+	}
+	*bufs = nil
 }
 
 // SGD is stochastic gradient descent with optional momentum (heavy-ball or
@@ -45,6 +55,9 @@ func (o *SGD) Step() {
 		o.be.SGDStep(p.Value, p.Grad, v, p.Len(), o.cfg)
 	}
 }
+
+// Free releases the momentum buffers; the optimizer is not used after.
+func (o *SGD) Free() { freeAll(o.be, &o.velocity) }
 
 func (o *SGD) LR() float32      { return o.cfg.LR }
 func (o *SGD) SetLR(lr float32) { o.cfg.LR = lr }
@@ -87,6 +100,12 @@ func (o *Adam) Step() {
 	for i, p := range o.params {
 		o.be.AdamStep(p.Value, p.Grad, o.m[i], o.v[i], p.Len(), o.cfg)
 	}
+}
+
+// Free releases the moment buffers; the optimizer is not used after.
+func (o *Adam) Free() {
+	freeAll(o.be, &o.m)
+	freeAll(o.be, &o.v)
 }
 
 func (o *Adam) LR() float32      { return o.cfg.LR }

@@ -132,8 +132,9 @@ func (b *BatchNorm) Backward(dy Tensor) Tensor {
 	return dx
 }
 
-func (b *BatchNorm) Params() []*Param       { return b.params }
-func (b *BatchNorm) OutFeatures(in int) int { return in }
+func (b *BatchNorm) UsesBatchStatistics() bool { return true }
+func (b *BatchNorm) Params() []*Param          { return b.params }
+func (b *BatchNorm) OutFeatures(in int) int    { return in }
 func (b *BatchNorm) String() string {
 	return fmt.Sprintf("BatchNorm1d(%d, eps=%g, momentum=%g)", b.Features, b.Eps, b.Momentum)
 }
@@ -207,9 +208,9 @@ type L1 struct {
 }
 
 // NewL1 makes the L1 term for the weights of m.
-func NewL1(be backend.Backend, m *Sequential, lambda float32) *L1 {
+func NewL1(be backend.Backend, m Layer, lambda float32) *L1 {
 	r := &L1{Lambda: lambda, be: be}
-	_, r.weights = m.NamedWeights()
+	_, r.weights = namedWeights(m)
 	n := 0
 	for _, w := range r.weights {
 		n = max(n, w.Len())

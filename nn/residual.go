@@ -20,9 +20,6 @@ type Residual struct {
 
 // NewResidual wraps block, which must map n features to n.
 func NewResidual(be backend.Backend, block Layer) *Residual {
-	if s, ok := block.(*Sequential); ok {
-		s.SetInputGrad(true) // the skip connection needs the block's dL/dx
-	}
 	return &Residual{Block: block, be: be}
 }
 
@@ -52,6 +49,11 @@ func (r *Residual) Backward(dy Tensor) Tensor {
 	r.be.Add(dy.Buf, df.Buf, dx.Buf, dy.Len())
 	return dx
 }
+
+func (r *Residual) Children() []Layer { return []Layer{r.Block} }
+
+// InFeatures is the block's.
+func (r *Residual) InFeatures() (int, bool) { return inFeatures(r.Block) }
 
 func (r *Residual) Params() []*Param       { return r.Block.Params() }
 func (r *Residual) OutFeatures(in int) int { return in }

@@ -16,21 +16,22 @@ type Sequential struct {
 	params []*Param // Params, gathered on first use
 }
 
-// NewSequential chains layers. Backward does not compute the gradient with
-// respect to the network's input, which training never uses, unless
-// SetInputGrad(true) asks for it.
+// NewSequential chains layers. Its Backward returns dL/d(input), so that a
+// Sequential can sit anywhere in another model; the Trainer switches that
+// product off in the model's first layer, where nobody uses it.
 func NewSequential(be backend.Backend, layers ...Layer) *Sequential {
-	s := &Sequential{Layers: layers, be: be}
-	s.SetInputGrad(false)
-	return s
+	return &Sequential{Layers: layers, be: be}
 }
 
-// SetInputGrad chooses whether Backward returns dL/d(input) (true) or skips
-// that product in the first layer and returns an empty Tensor (false).
-func (s *Sequential) SetInputGrad(need bool) {
+// SetInputGrad chooses whether Backward returns dL/d(input) (true, the
+// default) or skips that product in the first layer, looking inside nested
+// Sequentials, and returns an empty Tensor (false).
+func (s *Sequential) SetInputGrad(need bool) { s.skipInputGrad(!need) }
+
+func (s *Sequential) skipInputGrad(skip bool) {
 	if len(s.Layers) > 0 {
 		if l, ok := s.Layers[0].(inputGradSkipper); ok {
-			l.skipInputGrad(!need)
+			l.skipInputGrad(skip)
 		}
 	}
 }
@@ -177,7 +178,12 @@ func (s *Sequential) NamedParams() (names []string, params []*Param) {
 // biases nor BatchNorm's scale and shift) with their state_dict names, in
 // layer order: the tensors that gradient flow and L1 regularisation look at.
 func (s *Sequential) NamedWeights() (names []string, weights []*Param) {
-	allNames, params := s.NamedParams()
+	return namedWeights(s)
+}
+
+// namedWeights is NamedWeights for any layer.
+func namedWeights(l Layer) (names []string, weights []*Param) {
+	allNames, params := namedParams(l)
 	for i, p := range params {
 		if p.Name == "weight" && len(p.Shape) == 2 {
 			names, weights = append(names, allNames[i]), append(weights, p)
@@ -215,27 +221,26 @@ func (s *Sequential) ZeroGrad() {
 	}
 }
 
-// InFeatures is the number of input features: the In of the first
-// Linear layer, looking inside Residual and Sequential wrappers.
+// InFeatures is the number of input features of the first layer, when it
+// has a fixed one (see InputSizer); false for a model whose input width
+// comes from the data.
 func (s *Sequential) InFeatures() (int, bool) {
 	if len(s.Layers) == 0 {
 		return 0, false
 	}
-	switch l := s.Layers[0].(type) {
-	case *Linear:
-		return l.In, true
-	case *Sequential:
-		return l.InFeatures()
-	case *Residual:
-		if b, ok := l.Block.(*Sequential); ok {
-			return b.InFeatures()
-		}
-		if lin, ok := l.Block.(*Linear); ok {
-			return lin.In, true
-		}
+	return inFeatures(s.Layers[0])
+}
+
+// inFeatures is l's fixed input width, if it has one.
+func inFeatures(l Layer) (int, bool) {
+	if f, ok := l.(InputSizer); ok {
+		return f.InFeatures()
 	}
 	return 0, false
 }
+
+// Children are the layers.
+func (s *Sequential) Children() []Layer { return s.Layers }
 
 func (s *Sequential) OutFeatures(in int) int {
 	for _, l := range s.Layers {
@@ -260,43 +265,27 @@ func (s *Sequential) Free() {
 	}
 }
 
-// hasBatchNorm reports whether any layer, nested ones included, is a
-// BatchNorm (which cannot train on a batch of one sample).
-func hasBatchNorm(layers []Layer) bool {
-	for _, l := range layers {
-		switch l := l.(type) {
-		case *BatchNorm:
-			return true
-		case *Sequential:
-			if hasBatchNorm(l.Layers) {
-				return true
-			}
-		case *Residual:
-			if hasBatchNorm([]Layer{l.Block}) {
-				return true
-			}
+// usesBatchStatistics reports whether any layer of l, nested ones
+// included, computes statistics over the batch (see BatchStatistics).
+func usesBatchStatistics(l Layer) bool {
+	found := false
+	Walk(l, func(l Layer) {
+		if b, ok := l.(BatchStatistics); ok && b.UsesBatchStatistics() {
+			found = true
 		}
-	}
-	return false
+	})
+	return found
 }
 
-// Dropouts lists the Dropout layers in forward order, nested ones included,
-// so that a checkpoint can save and restore their mask counters.
-func (s *Sequential) Dropouts() []*Dropout {
-	var out []*Dropout
-	var walk func(layers []Layer)
-	walk = func(layers []Layer) {
-		for _, l := range layers {
-			switch l := l.(type) {
-			case *Dropout:
-				out = append(out, l)
-			case *Sequential:
-				walk(l.Layers)
-			case *Residual:
-				walk([]Layer{l.Block})
-			}
+// MaskCounters lists the layers with a mask counter (Dropout, or a user's
+// layer that implements MaskCounter) in forward order, nested ones
+// included, so that a checkpoint can save and restore the counters.
+func (s *Sequential) MaskCounters() []MaskCounter {
+	var out []MaskCounter
+	Walk(s, func(l Layer) {
+		if c, ok := l.(MaskCounter); ok {
+			out = append(out, c)
 		}
-	}
-	walk(s.Layers)
+	})
 	return out
 }

@@ -1,6 +1,7 @@
 package nn_test
 
 import (
+	"context"
 	"errors"
 	"math"
 	"os"
@@ -57,7 +58,7 @@ func deepFlow(t *testing.T, act backend.Activation, residual bool) []nn.LayerFlo
 	}
 	tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.BCEWithLogits{},
 		Opt: nn.NewSGD(be, m.Params(), backend.SGDConfig{LR: 0.01})}
-	hist, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 3, BatchSize: 32, RNG: rng, GradFlow: true})
+	hist, err := tr.Fit(context.Background(), d, nil, nn.TrainConfig{Epochs: 3, BatchSize: 32, RNG: rng, GradFlow: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,7 @@ func TestEarlyStoppingRestoresBest(t *testing.T) {
 	m, _ := nn.NewMLP(be, nn.MLPConfig{In: 2, Hidden: []int{64, 64}, Out: 1, Act: backend.ReLU}, rng)
 	tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.BCEWithLogits{},
 		Opt: nn.NewAdam(be, m.Params(), backend.AdamConfig{LR: 0.02})}
-	hist, err := tr.Fit(train, val, nn.TrainConfig{Epochs: 300, BatchSize: 8, RNG: rng, Patience: 10})
+	hist, err := tr.Fit(context.Background(), train, val, nn.TrainConfig{Epochs: 300, BatchSize: 8, RNG: rng, Patience: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +199,7 @@ func TestClipping(t *testing.T) {
 		m, _ := nn.NewMLP(be, nn.MLPConfig{In: 2, Out: 3}, rng)
 		w0 := download(be, m.Params()[0].Value, 6)
 		tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.CrossEntropy{}, Opt: nn.NewSGD(be, m.Params(), backend.SGDConfig{LR: 1})}
-		if _, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 1, BatchSize: 64, RNG: rng, ClipNorm: clip}); err != nil {
+		if _, err := tr.Fit(context.Background(), d, nil, nn.TrainConfig{Epochs: 1, BatchSize: 64, RNG: rng, ClipNorm: clip}); err != nil {
 			t.Fatal(err)
 		}
 		w1 := download(be, m.Params()[0].Value, 6)
@@ -220,7 +221,7 @@ func TestPredictMatchesEvaluate(t *testing.T) {
 	d := data.Blobs(300, 3, 1, rng)
 	m, _ := nn.NewMLP(be, nn.MLPConfig{In: 2, Hidden: []int{8}, Out: 3, Act: backend.ReLU}, rng)
 	tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.CrossEntropy{}, Opt: nn.NewAdam(be, m.Params(), backend.AdamConfig{LR: 0.01})}
-	if _, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 5, BatchSize: 16, RNG: rng}); err != nil {
+	if _, err := tr.Fit(context.Background(), d, nil, nn.TrainConfig{Epochs: 5, BatchSize: 16, RNG: rng}); err != nil {
 		t.Fatal(err)
 	}
 	logits, err := tr.Predict(d.X, d.N)
@@ -351,7 +352,7 @@ func TestBatchNormDropoutTrain(t *testing.T) {
 	names, _ := m.NamedParams()
 	t.Log(m, names)
 	tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.CrossEntropy{}, Opt: nn.NewAdam(be, m.Params(), backend.AdamConfig{LR: 0.01})}
-	hist, err := tr.Fit(d, d, nn.TrainConfig{Epochs: 20, BatchSize: 16, RNG: rng})
+	hist, err := tr.Fit(context.Background(), d, d, nn.TrainConfig{Epochs: 20, BatchSize: 16, RNG: rng})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +401,7 @@ func TestNaNStopsAndKeepsCheckpoint(t *testing.T) {
 	tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.CrossEntropy{}, Opt: nn.NewAdam(be, m.Params(), backend.AdamConfig{LR: 0.01})}
 	path := t.TempDir() + "/last.safetensors"
 	saved := 0
-	_, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 5, BatchSize: 10, RNG: rng, OnEpoch: func(st nn.EpochStats) {
+	_, err := tr.Fit(context.Background(), d, nil, nn.TrainConfig{Epochs: 5, BatchSize: 10, RNG: rng, OnEpoch: func(st nn.EpochStats) {
 		if err := nn.SaveModel(be, m, path, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -463,7 +464,7 @@ func TestEarlyStoppingRestoresBatchNormStats(t *testing.T) {
 	train, val, _, _ := data.Split(all, rng, 0.5, 0)
 	m, _ := nn.NewMLP(be, nn.MLPConfig{In: 2, Hidden: []int{64, 64}, Out: 1, Act: backend.ReLU, BatchNorm: true}, rng)
 	tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.BCEWithLogits{}, Opt: nn.NewAdam(be, m.Params(), backend.AdamConfig{LR: 0.02})}
-	hist, err := tr.Fit(train, val, nn.TrainConfig{Epochs: 300, BatchSize: 8, RNG: rng, Patience: 10})
+	hist, err := tr.Fit(context.Background(), train, val, nn.TrainConfig{Epochs: 300, BatchSize: 8, RNG: rng, Patience: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -500,7 +501,7 @@ func TestAsyncBackendReadsRarely(t *testing.T) {
 	m := build(nn.NewActivation(be, backend.ReLU, 0))
 	tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.CrossEntropy{}, Opt: nn.NewAdam(be, m.Params(), backend.AdamConfig{LR: 0.01})}
 	be.downloads = 0
-	if _, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 1, BatchSize: 10, RNG: rng}); err != nil {
+	if _, err := tr.Fit(context.Background(), d, nil, nn.TrainConfig{Epochs: 1, BatchSize: 10, RNG: rng}); err != nil {
 		t.Fatal(err)
 	}
 	// 100/32 checks, the last step's, and the epoch's loss and accuracy.
@@ -509,7 +510,7 @@ func TestAsyncBackendReadsRarely(t *testing.T) {
 	}
 	m2 := build(&nanAt{nn.NewActivation(be, backend.ReLU, 0), be, 40, 0})
 	tr2 := &nn.Trainer{Backend: be, Model: m2, Loss: nn.CrossEntropy{}, Opt: nn.NewAdam(be, m2.Params(), backend.AdamConfig{LR: 0.01})}
-	_, err := tr2.Fit(d, nil, nn.TrainConfig{Epochs: 1, BatchSize: 10, RNG: rng})
+	_, err := tr2.Fit(context.Background(), d, nil, nn.TrainConfig{Epochs: 1, BatchSize: 10, RNG: rng})
 	var nf *nn.NonFiniteError
 	if !errors.As(err, &nf) || nf.Step != 2*nn.DeviceCheckEvery {
 		t.Fatalf("got %v, want a non-finite error at the check of step %d", err, 2*nn.DeviceCheckEvery)

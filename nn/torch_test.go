@@ -2,6 +2,7 @@ package nn_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -102,7 +103,7 @@ func TestPyTorchLoadsCheckpoints(t *testing.T) {
 			Opt: nn.NewAdam(be, model.Params(), backend.AdamConfig{LR: 0.01})}
 		// A few epochs, so that the weights and BatchNorm's running
 		// statistics are far from their initial values.
-		if _, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 3, BatchSize: 16, RNG: rng}); err != nil {
+		if _, err := tr.Fit(context.Background(), d, nil, nn.TrainConfig{Epochs: 3, BatchSize: 16, RNG: rng}); err != nil {
 			t.Fatal(err)
 		}
 		const n = 40

@@ -1,7 +1,7 @@
 package nn
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -54,17 +54,39 @@ type TrainConfig struct {
 	// caller can save and restore it (resuming); nil: Fit makes its own.
 	Early *EarlyStopping
 	// Stop, when set, is polled after every step and before every epoch
-	// but the first; when it returns true Fit returns ErrInterrupted with
-	// the epochs finished so far (SIGINT).
+	// but the first, as Fit's context is; when it returns true Fit returns
+	// ErrInterrupted with the epochs finished so far.
 	Stop func() bool
+}
+
+// stopped reports whether ctx is done or Stop asks to stop, as the error
+// Fit returns then.
+func (cfg *TrainConfig) stopped(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return interrupted{context.Cause(ctx)}
+	}
+	if cfg.Stop != nil && cfg.Stop() {
+		return ErrInterrupted
+	}
+	return nil
 }
 
 // DeviceCheckEvery is how many steps apart an asynchronous backend's loss
 // is read for the non-finite guard.
 const DeviceCheckEvery = 32
 
-// ErrInterrupted is returned by Fit when TrainConfig.Stop asked it to stop.
+// ErrInterrupted is returned by Fit when its context was cancelled or
+// TrainConfig.Stop asked it to stop.
 var ErrInterrupted = errors.New("nn: training interrupted")
+
+// interrupted is the error of a Fit stopped by its context: it reads as
+// ErrInterrupted, is ErrInterrupted for errors.Is, and wraps the context's
+// cause (context.Canceled, context.DeadlineExceeded, ...).
+type interrupted struct{ cause error }
+
+func (e interrupted) Error() string        { return ErrInterrupted.Error() }
+func (e interrupted) Is(target error) bool { return target == ErrInterrupted }
+func (e interrupted) Unwrap() error        { return e.cause }
 
 // NonFiniteError reports the step at which the loss or a gradient stopped
 // being a finite number: training stops there, before the update, so the
@@ -81,33 +103,6 @@ type NonFiniteError struct {
 
 func (e *NonFiniteError) Error() string {
 	return fmt.Sprintf("nn: non-finite loss or gradient in epoch %d, step %d, first in %s (lower the learning rate, or clip gradients?)", e.Epoch, e.Step, e.Layer)
-}
-
-// Metrics are a model's figures on one data set.
-type Metrics struct {
-	Loss     float64 `json:"loss"`
-	Accuracy float64 `json:"acc"` // classification
-	MSE      float64 `json:"mse"` // regression, in the model's target units
-	MAE      float64 `json:"mae"`
-	// Classification tells which of the figures above apply; JSON carries
-	// only those.
-	Classification bool `json:"-"`
-}
-
-// MarshalJSON writes loss and acc for classification, loss, mse and mae
-// for regression.
-func (m Metrics) MarshalJSON() ([]byte, error) {
-	if m.Classification {
-		return json.Marshal(struct {
-			Loss float64 `json:"loss"`
-			Acc  float64 `json:"acc"`
-		}{m.Loss, m.Accuracy})
-	}
-	return json.Marshal(struct {
-		Loss float64 `json:"loss"`
-		MSE  float64 `json:"mse"`
-		MAE  float64 `json:"mae"`
-	}{m.Loss, m.MSE, m.MAE})
 }
 
 // EpochStats is one line of the training history.
@@ -129,7 +124,7 @@ type History []EpochStats
 // Trainer ties a model, its loss and its optimizer to a backend.
 type Trainer struct {
 	Backend backend.Backend
-	Model   *Sequential
+	Model   Layer // a Sequential, or any model of one's own
 	Loss    Loss
 	Opt     Optimizer
 
@@ -154,29 +149,13 @@ type batchIO struct {
 }
 
 // Fit trains for cfg.Epochs epochs over train, evaluating on val (when it
-// has samples) after each, and returns the history.
-func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error) {
-	if err := t.check(train); err != nil {
+// has samples) after each, and returns the history. It stops after the
+// current step when ctx is cancelled, returning the finished epochs and an
+// error that is ErrInterrupted and wraps the context's cause.
+func (t *Trainer) Fit(ctx context.Context, train, val *data.Dataset, cfg TrainConfig) (History, error) {
+	batch, err := t.checkFit(train, &cfg)
+	if err != nil {
 		return nil, err
-	}
-	if cfg.Epochs < 1 {
-		return nil, fmt.Errorf("nn: epochs must be >= 1, got %d", cfg.Epochs)
-	}
-	if train.N == 0 {
-		return nil, fmt.Errorf("nn: training set %q is empty", train.Name)
-	}
-	if !(cfg.L1 >= 0) || math.IsInf(float64(cfg.L1), 0) {
-		return nil, fmt.Errorf("nn: L1 must be a finite number >= 0, got %v", cfg.L1)
-	}
-	batch := cfg.BatchSize
-	if batch <= 0 || batch > train.N {
-		batch = train.N
-	}
-	if cfg.RNG == nil {
-		cfg.RNG = NewRNG(0)
-	}
-	if cfg.StartEpoch < 0 || cfg.StartEpoch >= cfg.Epochs {
-		return nil, fmt.Errorf("nn: resuming after epoch %d of %d: nothing left to train", cfg.StartEpoch, cfg.Epochs)
 	}
 	if s, ok := cfg.Scheduler.(interface{ At(epoch int) float32 }); ok {
 		t.Opt.SetLR(s.At(cfg.StartEpoch + 1)) // warm-up starts below the base rate
@@ -198,13 +177,22 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 			defer early.Free()
 		}
 	}
+	if ctx.Err() != nil {
+		return nil, interrupted{context.Cause(ctx)}
+	}
+	// Training never uses dL/d(input): the first layer skips that product.
+	if m, ok := t.Model.(inputGradSkipper); ok {
+		m.skipInputGrad(true)
+	}
 	order := make([]int, train.N)
 	var hist History
 	for epoch := cfg.StartEpoch + 1; epoch <= cfg.Epochs; epoch++ {
-		if epoch > cfg.StartEpoch+1 && cfg.Stop != nil && cfg.Stop() {
-			return hist, ErrInterrupted // asked between epochs: start no other
+		if epoch > cfg.StartEpoch+1 {
+			if err := cfg.stopped(ctx); err != nil {
+				return hist, err // asked between epochs: start no other
+			}
 		}
-		st, err := t.trainEpoch(train, order, batch, epoch, cfg, flow)
+		st, err := t.trainEpoch(ctx, train, order, batch, epoch, cfg, flow)
 		if err == nil && (math.IsNaN(st.TrainLoss) || math.IsInf(st.TrainLoss, 0)) {
 			err = fmt.Errorf("nn: training diverged: loss is %v in epoch %d (lower the learning rate?)", st.TrainLoss, epoch)
 		}
@@ -244,7 +232,7 @@ func (t *Trainer) Fit(train, val *data.Dataset, cfg TrainConfig) (History, error
 }
 
 // trainEpoch runs one pass over the shuffled training set.
-func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int, cfg TrainConfig, flow *gradFlow) (EpochStats, error) {
+func (t *Trainer) trainEpoch(ctx context.Context, train *data.Dataset, order []int, batch, epoch int, cfg TrainConfig, flow *gradFlow) (EpochStats, error) {
 	be, io := t.Backend, &t.io
 	start := time.Now()
 	st := EpochStats{Epoch: epoch, LR: t.Opt.LR()}
@@ -263,7 +251,7 @@ func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int,
 	// BatchNorm has no batch statistics for one sample: like a DataLoader
 	// with drop_last, such a model skips a last batch of one.
 	end := train.N
-	if train.N%batch == 1 && train.N > 1 && hasBatchNorm(t.Model.Layers) {
+	if train.N%batch == 1 && train.N > 1 && usesBatchStatistics(t.Model) {
 		end--
 	}
 	checkEvery := 1
@@ -280,7 +268,9 @@ func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int,
 		if train.Task == data.Classification {
 			be.CountCorrect(out.Buf, y, io.correct, out.Rows, out.Cols)
 		}
-		t.Model.ZeroGrad()
+		for _, p := range t.Model.Params() {
+			be.Fill(p.Grad, 0, p.Len())
+		}
 		t.Model.Backward(grad)
 		if t.l1 != nil {
 			t.l1.AddGrad()
@@ -309,8 +299,8 @@ func (t *Trainer) trainEpoch(train *data.Dataset, order []int, batch, epoch int,
 		if cfg.Progress != nil {
 			cfg.Progress(epoch, lo+len(idx), end)
 		}
-		if cfg.Stop != nil && cfg.Stop() {
-			return st, ErrInterrupted
+		if err := cfg.stopped(ctx); err != nil {
+			return st, err
 		}
 	}
 	st.TrainLoss = t.read(io.lossSum) / float64(end)
@@ -347,7 +337,7 @@ func (t *Trainer) scaleGradients(s float32) {
 // firstNonFinite names the first parameter, in forward order, whose
 // gradient holds a NaN or an infinity.
 func (t *Trainer) firstNonFinite() string {
-	names, params := t.Model.NamedParams()
+	names, params := namedParams(t.Model)
 	for i, p := range params {
 		t.Backend.Fill(t.io.normSq, 0, 1)
 		t.Backend.SumSquares(p.Grad, p.Len(), t.io.normSq)
@@ -358,137 +348,32 @@ func (t *Trainer) firstNonFinite() string {
 	return "the loss"
 }
 
-// EarlyStopping keeps a copy of the model's state (parameters and layer
-// state such as BatchNorm's running statistics) at the best epoch so far.
-type EarlyStopping struct {
-	be        backend.Backend
-	state     []NamedTensor
-	saved     []backend.Buffer // float tensors
-	savedInt  []int64          // int64 scalars
-	best      float64
-	bestEpoch int
-}
-
-// NewEarlyStopping makes the memory for early stopping on model m.
-func NewEarlyStopping(be backend.Backend, m *Sequential) *EarlyStopping {
-	e := &EarlyStopping{be: be, state: m.StateDict(), best: math.Inf(1)}
-	for _, t := range e.state {
-		var b backend.Buffer
-		if t.Int == nil {
-			b = be.Alloc(t.len())
-		}
-		e.saved = append(e.saved, b)
+// checkFit checks Fit's arguments, fills in cfg's defaults and returns the
+// batch size.
+func (t *Trainer) checkFit(train *data.Dataset, cfg *TrainConfig) (batch int, err error) {
+	if err := t.check(train); err != nil {
+		return 0, err
 	}
-	e.savedInt = make([]int64, len(e.state))
-	return e
-}
-
-// stop records the epoch's loss and reports whether patience has run out.
-// The first epoch is always kept, so that a run whose loss is never finite
-// still restores real weights; a NaN loss never counts as an improvement.
-func (e *EarlyStopping) stop(epoch int, loss float64, patience int) bool {
-	better := loss < e.best || (math.IsNaN(e.best) && !math.IsNaN(loss))
-	if better || e.bestEpoch == 0 {
-		e.best, e.bestEpoch = loss, epoch
-		for i, t := range e.state {
-			if t.Int != nil {
-				e.savedInt[i] = *t.Int
-			} else {
-				e.be.Copy(e.saved[i], t.Buf, t.len())
-			}
-		}
-		return false
+	if cfg.Epochs < 1 {
+		return 0, fmt.Errorf("nn: epochs must be >= 1, got %d", cfg.Epochs)
 	}
-	return epoch-e.bestEpoch >= patience
-}
-
-// restore puts back the best epoch's state and returns that epoch (0, and
-// nothing restored, before the first epoch ended).
-func (e *EarlyStopping) restore() int {
-	if e.bestEpoch == 0 {
-		return 0
+	if train.N == 0 {
+		return 0, fmt.Errorf("nn: training set %q is empty", train.Name)
 	}
-	for i, t := range e.state {
-		if t.Int != nil {
-			*t.Int = e.savedInt[i]
-		} else {
-			e.be.Copy(t.Buf, e.saved[i], t.len())
-		}
+	if !(cfg.L1 >= 0) || math.IsInf(float64(cfg.L1), 0) {
+		return 0, fmt.Errorf("nn: L1 must be a finite number >= 0, got %v", cfg.L1)
 	}
-	return e.bestEpoch
-}
-
-// Best is the best monitored loss so far and its epoch (0 before any).
-func (e *EarlyStopping) Best() (loss float64, epoch int) { return e.best, e.bestEpoch }
-
-// SetBest restores Best when resuming; the best state's tensors are restored
-// through Tensors.
-func (e *EarlyStopping) SetBest(loss float64, epoch int) { e.best, e.bestEpoch = loss, epoch }
-
-// Tensors lists the best epoch's copy of the model state under
-// "early.<state dict name>", for checkpoints.
-func (e *EarlyStopping) Tensors() []NamedTensor {
-	out := make([]NamedTensor, len(e.state))
-	for i, t := range e.state {
-		out[i] = NamedTensor{Name: "early." + t.Name, Shape: t.Shape, Buf: e.saved[i]}
-		if t.Int != nil {
-			out[i].Buf, out[i].Int = nil, &e.savedInt[i]
-		}
+	if cfg.StartEpoch < 0 || cfg.StartEpoch >= cfg.Epochs {
+		return 0, fmt.Errorf("nn: resuming after epoch %d of %d: nothing left to train", cfg.StartEpoch, cfg.Epochs)
 	}
-	return out
-}
-
-// Free releases the saved copy.
-func (e *EarlyStopping) Free() {
-	for _, b := range e.saved {
-		if b != nil {
-			e.be.Free(b)
-		}
+	if cfg.RNG == nil {
+		cfg.RNG = NewRNG(0)
 	}
-}
-
-// Evaluate runs the model in inference mode over d, batch samples at a time
-// (0: 1024), and returns its loss and accuracy (classification) or MSE and
-// MAE (regression).
-func (t *Trainer) Evaluate(d *data.Dataset, batch int) (Metrics, error) {
-	if err := t.check(d); err != nil {
-		return Metrics{}, err
+	batch = cfg.BatchSize
+	if batch <= 0 || batch > train.N {
+		batch = train.N
 	}
-	if d.N == 0 {
-		return Metrics{}, fmt.Errorf("nn: evaluate: data set %q is empty", d.Name)
-	}
-	if batch <= 0 {
-		batch = 1024
-	}
-	be, io := t.Backend, &t.io
-	for _, s := range []backend.Buffer{io.lossSum, io.correct, io.mseSum, io.maeSum} {
-		be.Fill(s, 0, 1)
-	}
-	idx := make([]int, 0, batch)
-	for lo := 0; lo < d.N; lo += batch {
-		idx = idx[:0]
-		for i := lo; i < min(lo+batch, d.N); i++ {
-			idx = append(idx, i)
-		}
-		x, y := t.upload(d, idx)
-		out := t.Model.Forward(x, false)
-		grad := io.grad.get(be, out.Len()) // the losses' gradients are not used here
-		t.Loss.Compute(be, out, y, grad, io.lossSum)
-		if d.Task == data.Classification {
-			be.CountCorrect(out.Buf, y, io.correct, out.Rows, out.Cols)
-		} else {
-			be.MSE(out.Buf, y, grad, io.mseSum, out.Rows, out.Cols)
-			be.MAE(out.Buf, y, grad, io.maeSum, out.Rows, out.Cols)
-		}
-	}
-	n := float64(d.N)
-	m := Metrics{Loss: t.read(io.lossSum) / n, Classification: d.Task == data.Classification}
-	if d.Task == data.Classification {
-		m.Accuracy = t.read(io.correct) / n
-	} else {
-		m.MSE, m.MAE = t.read(io.mseSum)/n, t.read(io.maeSum)/n
-	}
-	return m, nil
+	return batch, nil
 }
 
 // check validates that d fits the model and loss, and sets up the staging
@@ -497,14 +382,10 @@ func (t *Trainer) check(d *data.Dataset) error {
 	if d == nil {
 		return fmt.Errorf("nn: no data set")
 	}
-	in, ok := t.Model.InFeatures()
-	if !ok {
-		return fmt.Errorf("nn: the model must start with a Linear layer (possibly inside a Residual)")
+	if err := checkWidth(t.Model, d.Features); err != nil {
+		return fmt.Errorf("nn: data set %q %w", d.Name, err)
 	}
-	outs := t.Model.OutFeatures(in)
-	if d.Features != in {
-		return fmt.Errorf("nn: data set %q has %d features, the model takes %d", d.Name, d.Features, in)
-	}
+	outs := t.Model.OutFeatures(d.Features)
 	if want := t.Loss.TargetCols(outs); d.Targets != want {
 		return fmt.Errorf("nn: data set %q has %d target columns, loss %s on %d outputs needs %d", d.Name, d.Targets, t.Loss, outs, want)
 	}
@@ -515,6 +396,26 @@ func (t *Trainer) check(d *data.Dataset) error {
 		be := t.Backend
 		t.io = batchIO{scalar: make([]float32, 1),
 			lossSum: be.Alloc(1), correct: be.Alloc(1), mseSum: be.Alloc(1), maeSum: be.Alloc(1), normSq: be.Alloc(1)}
+	}
+	return nil
+}
+
+// checkWidth checks that every layer of m with a fixed input width (see
+// InputSizer) gets that many features from an input of n features.
+func checkWidth(m Layer, n int) error {
+	layers := []Layer{m}
+	if s, ok := m.(*Sequential); ok {
+		layers = s.Layers
+	}
+	in := n
+	for i, l := range layers {
+		if want, ok := inFeatures(l); ok && want != in {
+			if i == 0 {
+				return fmt.Errorf("has %d features, the model takes %d", n, want)
+			}
+			return fmt.Errorf("has %d features: layer %d, %s, takes %d and gets %d", n, i, l, want, in)
+		}
+		in = l.OutFeatures(in)
 	}
 	return nil
 }
@@ -548,8 +449,12 @@ func (t *Trainer) read(b backend.Buffer) float64 {
 	return float64(t.io.scalar[0])
 }
 
-// Free releases the trainer's staging buffers (not the model's).
+// Free releases the trainer's staging buffers and the optimizer's memory
+// (when it has a Free method), not the model's.
 func (t *Trainer) Free() {
+	if o, ok := t.Opt.(interface{ Free() }); ok {
+		o.Free()
+	}
 	io := &t.io
 	for _, w := range []*workspace{&io.x, &io.y, &io.grad} {
 		w.free(t.Backend)
@@ -560,30 +465,4 @@ func (t *Trainer) Free() {
 		}
 	}
 	t.io = batchIO{}
-}
-
-// Predict runs the model in inference mode on n samples (x is n x features,
-// row-major, on the host) and returns the n x outputs raw outputs (logits
-// for classifiers) on the host.
-func (t *Trainer) Predict(x []float32, n int) ([]float32, error) {
-	in, ok := t.Model.InFeatures()
-	if !ok {
-		return nil, fmt.Errorf("nn: the model must start with a Linear layer (possibly inside a Residual)")
-	}
-	if n < 0 || len(x) != n*in {
-		return nil, fmt.Errorf("nn: predict: %d values for %d samples of %d features", len(x), n, in)
-	}
-	be, outs := t.Backend, t.Model.OutFeatures(in)
-	out := make([]float32, n*outs)
-	const batch = 1024
-	var staging workspace
-	defer staging.free(be)
-	for lo := 0; lo < n; lo += batch {
-		rows := min(batch, n-lo)
-		xb := staging.get(be, rows*in)
-		be.Upload(xb, x[lo*in:(lo+rows)*in])
-		y := t.Model.Forward(Tensor{xb, rows, in}, false)
-		be.Download(out[lo*outs:(lo+rows)*outs], y.Buf)
-	}
-	return out, nil
 }

@@ -1,9 +1,11 @@
 package nn_test
 
 import (
-	"github.com/fastnn/fastnn/backend/cpu"
+	"context"
 	"math"
 	"testing"
+
+	"github.com/fastnn/fastnn/backend/cpu"
 
 	"github.com/fastnn/fastnn/backend"
 	"github.com/fastnn/fastnn/data"
@@ -21,7 +23,7 @@ func trainXOR(t *testing.T, be backend.Backend, batch int, seed uint64) (nn.Hist
 	defer model.Free()
 	tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.BCEWithLogits{},
 		Opt: nn.NewAdam(be, model.Params(), backend.AdamConfig{LR: 0.05})}
-	hist, err := tr.Fit(xor, nil, nn.TrainConfig{Epochs: 300, BatchSize: batch, RNG: rng})
+	hist, err := tr.Fit(context.Background(), xor, nil, nn.TrainConfig{Epochs: 300, BatchSize: batch, RNG: rng})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +104,7 @@ func TestOptimizersLearnRegression(t *testing.T) {
 			defer model.Free()
 			tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.MSE{}, Opt: c.opt(model.Params())}
 			defer tr.Free()
-			hist, err := tr.Fit(d, d, nn.TrainConfig{Epochs: 60, BatchSize: 16, RNG: rng})
+			hist, err := tr.Fit(context.Background(), d, d, nn.TrainConfig{Epochs: 60, BatchSize: 16, RNG: rng})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,7 +121,7 @@ func TestFitRejectsMismatchedData(t *testing.T) {
 	rng := nn.NewRNG(1)
 	model, _ := nn.NewMLP(be, nn.MLPConfig{In: 3, Hidden: []int{4}, Out: 2}, rng)
 	tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.CrossEntropy{}, Opt: nn.NewSGD(be, model.Params(), backend.SGDConfig{LR: 0.1})}
-	if _, err := tr.Fit(data.XOR(8, 0, rng), nil, nn.TrainConfig{Epochs: 1}); err == nil {
+	if _, err := tr.Fit(context.Background(), data.XOR(8, 0, rng), nil, nn.TrainConfig{Epochs: 1}); err == nil {
 		t.Error("2-feature data accepted by a 3-input model")
 	}
 }
@@ -131,7 +133,7 @@ func TestDivergenceIsAnError(t *testing.T) {
 		X: []float32{1e18, -1e18, 1e18, -1e18}, Y: []float32{1, 2, 3, 4}}
 	model, _ := nn.NewMLP(be, nn.MLPConfig{In: 1, Out: 1}, rng)
 	tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.MSE{}, Opt: nn.NewSGD(be, model.Params(), backend.SGDConfig{LR: 10})}
-	if _, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 5}); err == nil {
+	if _, err := tr.Fit(context.Background(), d, nil, nn.TrainConfig{Epochs: 5}); err == nil {
 		t.Error("a diverging run reported no error")
 	}
 }
@@ -147,6 +149,8 @@ func TestInitStatistics(t *testing.T) {
 		{nn.Init{Scheme: nn.XavierNormal, Gain: 1, RNG: rng}, math.Sqrt(2.0 / (in + out))},
 		{nn.Init{Scheme: nn.KaimingUniform, Gain: math.Sqrt2, RNG: rng}, math.Sqrt(2.0 / in)},
 		{nn.Init{Scheme: nn.KaimingNormal, Gain: math.Sqrt2, RNG: rng}, math.Sqrt(2.0 / in)},
+		{nn.Init{}, math.Sqrt(2.0 / (in + out))}, // the zero value: Glorot uniform, gain 1
+		{nn.Init{Scheme: nn.KaimingNormal}, math.Sqrt(1.0 / in)},
 	} {
 		w := c.init.Weights(in, out)
 		var s, ss float64
@@ -205,7 +209,7 @@ func TestThreadCountDeterminism(t *testing.T) {
 		d := data.Blobs(2048, 4, 1, rng)
 		m, _ := nn.NewMLP(be, nn.MLPConfig{In: 2, Hidden: []int{256, 256}, Out: 4, Act: backend.GELU, BatchNorm: true}, rng)
 		tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.CrossEntropy{}, Opt: nn.NewAdam(be, m.Params(), backend.AdamConfig{LR: 1e-3})}
-		hist, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 2, BatchSize: 512, RNG: rng})
+		hist, err := tr.Fit(context.Background(), d, nil, nn.TrainConfig{Epochs: 2, BatchSize: 512, RNG: rng})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package playground
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -51,7 +52,7 @@ func (s *Server) gradflow(w http.ResponseWriter, r *http.Request) {
 	defer m.Free()
 	tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.BCEWithLogits{}, Opt: nn.NewSGD(be, m.Params(), backend.SGDConfig{LR: 0.01})}
 	defer tr.Free()
-	hist, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 1, BatchSize: 32, RNG: rng, GradFlow: true})
+	hist, err := tr.Fit(context.Background(), d, nil, nn.TrainConfig{Epochs: 1, BatchSize: 32, RNG: rng, GradFlow: true})
 	if err != nil {
 		// A diverging network is an answer too: report what the engine saw.
 		var nf *nn.NonFiniteError

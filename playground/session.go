@@ -1,6 +1,7 @@
 package playground
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -209,7 +210,7 @@ func (s *session) loop() {
 
 // epochLocked trains one epoch; s.mu is held.
 func (s *session) epochLocked() error {
-	_, err := s.tr.Fit(s.train, nil, nn.TrainConfig{Epochs: 1, BatchSize: s.cfg.Batch, RNG: nn.NewRNG(s.cfg.Seed + uint64(s.epoch))})
+	_, err := s.tr.Fit(context.Background(), s.train, nil, nn.TrainConfig{Epochs: 1, BatchSize: s.cfg.Batch, RNG: nn.NewRNG(s.cfg.Seed + uint64(s.epoch))})
 	if err != nil {
 		return err
 	}
@@ -274,16 +275,11 @@ func (s *session) snap() error {
 // blocks.
 func linears(m *nn.Sequential) []*nn.Linear {
 	var out []*nn.Linear
-	for _, l := range m.Layers {
-		switch l := l.(type) {
-		case *nn.Linear:
-			out = append(out, l)
-		case *nn.Residual:
-			if seq, ok := l.Block.(*nn.Sequential); ok {
-				out = append(out, linears(seq)...)
-			}
+	nn.Walk(m, func(l nn.Layer) {
+		if lin, ok := l.(*nn.Linear); ok {
+			out = append(out, lin)
 		}
-	}
+	})
 	return out
 }
 

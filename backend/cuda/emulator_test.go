@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"context"
 	"errors"
 	"math"
 	"os"
@@ -156,7 +157,7 @@ func TestTrainingEmulated(t *testing.T) {
 		tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.CrossEntropy{},
 			Opt: nn.NewAdam(be, model.Params(), backend.AdamConfig{LR: 0.01})}
 		defer tr.Free()
-		hist, err := tr.Fit(d, nil, nn.TrainConfig{Epochs: 3, BatchSize: 20, RNG: rng})
+		hist, err := tr.Fit(context.Background(), d, nil, nn.TrainConfig{Epochs: 3, BatchSize: 20, RNG: rng})
 		if err != nil {
 			t.Fatal(err)
 		}

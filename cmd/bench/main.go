@@ -13,6 +13,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -484,7 +485,7 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 		}
 		c.Layers = append(c.Layers, w)
 	}
-	res, err := experiment.Run(c)
+	res, err := experiment.Run(context.Background(), c)
 	if err != nil {
 		return err
 	}

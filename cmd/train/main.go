@@ -8,6 +8,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -19,7 +20,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -106,21 +106,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	// SIGINT or SIGTERM stops training after the current step; with -save
 	// the state is written before the process exits.
-	var stop atomic.Bool
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	go func() {
 		if _, ok := <-sigs; ok {
-			stop.Store(true) // the first signal: stop after this step, saving with -save
+			cancel() // the first signal: stop after this step, saving with -save
 		}
 		if _, ok := <-sigs; ok {
 			fmt.Fprintln(stderr, "train: second interrupt: quitting without saving")
 			os.Exit(130)
 		}
 	}()
-	cfg.Stop = stop.Load
-	res, err := experiment.Run(cfg)
+	res, err := experiment.Run(ctx, cfg)
 	if bar != nil {
 		_ = bar.Finish()
 	}

@@ -311,7 +311,7 @@ func saveCheckpoint(be backend.Backend, path string, m *nn.Sequential, opt nn.Op
 	// Dropout's mask counters and the schedule's memory, so that a resumed
 	// run draws the same masks and cuts the rate at the same epochs.
 	var steps []uint64
-	for _, d := range m.Dropouts() {
+	for _, d := range m.MaskCounters() {
 		steps = append(steps, d.Steps())
 	}
 	b, _ := json.Marshal(steps)
@@ -448,10 +448,10 @@ func resume(be backend.Backend, path string, m *nn.Sequential, opt nn.Optimizer,
 	}
 	if raw, ok := f.Metadata["dropout_steps"]; ok {
 		var dropSteps []uint64
-		if err := json.Unmarshal([]byte(raw), &dropSteps); err != nil || len(dropSteps) != len(m.Dropouts()) {
+		if err := json.Unmarshal([]byte(raw), &dropSteps); err != nil || len(dropSteps) != len(m.MaskCounters()) {
 			return 0, fmt.Errorf("-resume: %s: bad dropout_steps metadata %q", op, raw)
 		}
-		for i, d := range m.Dropouts() {
+		for i, d := range m.MaskCounters() {
 			d.SetSteps(dropSteps[i])
 		}
 	}

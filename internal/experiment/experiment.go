@@ -5,6 +5,7 @@ package experiment
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -79,8 +80,6 @@ type Config struct {
 	// Notice, when set, receives warnings a user should see even with
 	// -json (a backend that could not be used).
 	Notice func(msg string)
-	// Stop, when set, is polled after every training step (SIGINT).
-	Stop func() bool
 }
 
 // Result is what a run reports; cmd/train prints it as its JSON line.
@@ -127,8 +126,10 @@ type Result struct {
 	Confusion  [][]int  `json:"confusion,omitempty"`
 }
 
-// Run loads the data, builds the model, trains and tests it.
-func Run(cfg Config) (*Result, error) {
+// Run loads the data, builds the model, trains and tests it. Cancelling ctx
+// stops training after the current step (SIGINT): Run then returns an error
+// that is nn.ErrInterrupted, after saving the last finished epoch with Save.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
 	start := time.Now()
 	logf := cfg.Log
 	if logf == nil {
@@ -217,6 +218,7 @@ func Run(cfg Config) (*Result, error) {
 		return nil, err
 	}
 	tr := &nn.Trainer{Backend: be, Model: model, Loss: loss, Opt: opt}
+	defer tr.Free()
 	res := &Result{
 		Backend: be.Details(), Data: cfg.Data, Task: arch.Task, TrainSamples: train.N, TestSamples: test.N,
 		Layers: arch.Hidden, Act: arch.Act, Loss: loss.String(), Opt: cfg.Opt, LR: cfg.LR,
@@ -232,7 +234,7 @@ func Run(cfg Config) (*Result, error) {
 		if err := checkOutputs(cfg, 4*int64(model.ParamCount())); err != nil {
 			return nil, err
 		}
-		if err := fit(cfg, be, tr, sets, src, rng, arch, res); err != nil {
+		if err := fit(ctx, cfg, be, tr, model, sets, src, rng, arch, res); err != nil {
 			return nil, err
 		}
 	}
@@ -290,12 +292,12 @@ func confusion(tr *nn.Trainer, test *data.Dataset, classes int) ([][]int, error)
 
 // fit trains, resuming from and saving checkpoints as cfg asks, and fills
 // the training part of res.
-func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.PCG, rng *rand.Rand, arch Arch, res *Result) error {
+func fit(ctx context.Context, cfg Config, be backend.Backend, tr *nn.Trainer, model *nn.Sequential, sets *Sets, src *rand.PCG, rng *rand.Rand, arch Arch, res *Result) error {
 	startEpoch := 0
 	sched := newScheduler(cfg)
 	var early *nn.EarlyStopping
 	if cfg.Patience > 0 {
-		early = nn.NewEarlyStopping(be, tr.Model)
+		early = nn.NewEarlyStopping(be, model)
 		defer early.Free()
 	}
 	if cfg.Resume != "" {
@@ -303,7 +305,7 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 			return err
 		}
 		var err error
-		if startEpoch, err = resume(be, cfg.Resume, tr.Model, tr.Opt, cfg.Opt, sched, early, arch, src); err != nil {
+		if startEpoch, err = resume(be, cfg.Resume, model, tr.Opt, cfg.Opt, sched, early, arch, src); err != nil {
 			return err
 		}
 	}
@@ -316,13 +318,13 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 		Scheduler: sched, ClipNorm: float32(cfg.Clip), Patience: cfg.Patience, GradFlow: cfg.GradFlow, Early: early,
 		// A failed checkpoint write stops the run: training on would
 		// only make work that cannot be kept.
-		Stop: func() bool { return saveErr != nil || cfg.Stop != nil && cfg.Stop() },
+		Stop: func() bool { return saveErr != nil },
 		OnEpoch: func(st nn.EpochStats) {
 			lastEpoch = st.Epoch
 			// Every finished epoch is saved, so that a run that later
 			// diverges or is stopped keeps its last good state.
 			if cfg.Save != "" && saveErr == nil {
-				saveErr = saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, cfg.Opt, sched, early, src, st.Epoch, stateEpoch, meta)
+				saveErr = saveCheckpoint(be, cfg.Save, model, tr.Opt, cfg.Opt, sched, early, src, st.Epoch, stateEpoch, meta)
 				if saveErr == nil {
 					savedEpoch = st.Epoch
 				}
@@ -333,7 +335,7 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 		},
 	}
 	tcfg.L1 = float32(cfg.L1)
-	hist, err := tr.Fit(sets.Train, sets.Val, tcfg)
+	hist, err := tr.Fit(ctx, sets.Train, sets.Val, tcfg)
 	if saveErr != nil {
 		kept := "nothing was saved"
 		if savedEpoch > 0 {
@@ -352,7 +354,7 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 		}
 		// Interrupted before any epoch of this run finished: save the
 		// weights as they are; -resume restarts this epoch from them.
-		if err := saveCheckpoint(be, cfg.Save, tr.Model, tr.Opt, cfg.Opt, sched, early, src, lastEpoch, stateInterrupted, meta); err != nil {
+		if err := saveCheckpoint(be, cfg.Save, model, tr.Opt, cfg.Opt, sched, early, src, lastEpoch, stateInterrupted, meta); err != nil {
 			return fmt.Errorf("interrupted, and saving failed: %w", err)
 		}
 		return fmt.Errorf("%w in epoch %d; state saved to %s (-resume restarts that epoch)", err, lastEpoch+1, cfg.Save)
@@ -366,7 +368,7 @@ func fit(cfg Config, be backend.Backend, tr *nn.Trainer, sets *Sets, src *rand.P
 	if cfg.Save != "" && tr.BestEpoch > 0 {
 		// Early stopping restored the best weights: the model file gets
 		// those, for use; the resume file beside it keeps the last epoch's.
-		if err := nn.SaveModel(be, tr.Model, cfg.Save, meta); err != nil {
+		if err := nn.SaveModel(be, model, cfg.Save, meta); err != nil {
 			return fmt.Errorf("-save: %w", err)
 		}
 		if startEpoch+len(hist) < cfg.Epochs { // stopped by patience: nothing left to resume

@@ -2,6 +2,7 @@ package experiment_test
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,7 +82,7 @@ func TestUnwritableOutputsFoundFirst(t *testing.T) {
 			if c.fileSize > 0 {
 				restore = limitFileSize(t, c.fileSize)
 			}
-			_, err := experiment.Run(cfg)
+			_, err := experiment.Run(context.Background(), cfg)
 			restore()
 			if err == nil || !strings.Contains(err.Error(), c.says) || epochs > 0 {
 				t.Errorf("error %v after %d epochs; want one naming %q before the first epoch", err, epochs, c.says)
@@ -112,7 +113,7 @@ func TestFailedSaveStopsRun(t *testing.T) {
 			restore = limitFileSize(t, 1024) // smaller than a checkpoint
 		}
 	}
-	_, err := experiment.Run(cfg)
+	_, err := experiment.Run(context.Background(), cfg)
 	restore()
 	if err == nil || !strings.Contains(err.Error(), "writing epoch 3 failed") || !strings.Contains(err.Error(), "holds epoch 2") {
 		t.Fatalf("error %v; want the failed write of epoch 3 and epoch 2 kept", err)
@@ -125,7 +126,7 @@ func TestFailedSaveStopsRun(t *testing.T) {
 	}
 	load := irisRun(1)
 	load.Load = cfg.Save
-	if _, err := experiment.Run(load); err != nil {
+	if _, err := experiment.Run(context.Background(), load); err != nil {
 		t.Errorf("the kept checkpoint does not load: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sort"
@@ -114,7 +115,7 @@ func Search(c Config, mode string, trials int, fixed map[string]bool) (*SearchRe
 		tc := c
 		tc.LR, tc.Batch, tc.Layers, tc.Act, tc.WD = t.LR, t.Batch, t.Layers, t.Act, t.WD
 		tc.Progress, tc.OnEpoch, tc.PlotsDir, tc.Save, tc.Log = nil, nil, "", "", nil
-		res, err := Run(tc)
+		res, err := Run(context.Background(), tc)
 		t.ValLoss = math.Inf(1)
 		if err != nil {
 			// A trial that diverges ranks last; the search goes on.
@@ -156,7 +157,7 @@ func Search(c Config, mode string, trials int, fixed map[string]bool) (*SearchRe
 		if c.Log != nil {
 			c.Log("training trial %d again to save and plot it", best.Trial)
 		}
-		res, err := Run(tc)
+		res, err := Run(context.Background(), tc)
 		if err != nil {
 			return nil, fmt.Errorf("-search: training the best trial (%d) again: %w", best.Trial, err)
 		}
