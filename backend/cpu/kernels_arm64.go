@@ -3,7 +3,6 @@
 package cpu
 
 import (
-	"cmp"
 	"math"
 	"unsafe"
 
@@ -26,8 +25,18 @@ const (
 func init() {
 	c := cpuid.CPU.Cache
 	k := &neonKernels
-	k.mc, k.kc, k.nc = blockSizes(k.mr, k.nr, cmp.Or(c.L1D, neonL1), cmp.Or(c.L2, neonL2), cmp.Or(c.L3, neonL3))
+	k.mc, k.kc, k.nc = blockSizes(k.mr, k.nr, knownOr(c.L1D, neonL1), knownOr(c.L2, neonL2), knownOr(c.L3, neonL3))
 	kernelTable[NEON] = k
+}
+
+// knownOr returns size, a cache size cpuid reported, or def where cpuid
+// knows none: it reports -1 (not 0) for an unknown size, which arm64 Linux
+// gives for every level.
+func knownOr(size, def int) int {
+	if size > 0 {
+		return size
+	}
+	return def
 }
 
 // neonKernels: NEON assembly for the GEMM micro-kernel, the bias add, ReLU

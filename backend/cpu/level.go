@@ -57,7 +57,8 @@ func Detected() Level {
 	switch {
 	case runtime.GOARCH == "arm64":
 		return NEON
-	case cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512BW, cpuid.AVX512DQ, cpuid.AVX512VL):
+	case cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512BW, cpuid.AVX512DQ, cpuid.AVX512VL, cpuid.BMI2):
+		// BMI2: the masked tails build their masks with SHLX.
 		return AVX512
 	case cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3):
 		return AVX2
