@@ -315,3 +315,23 @@ func TestMaskCounters(t *testing.T) {
 		t.Errorf("counters %d and %d after SetSteps(7), SetSteps(9)", user.Steps(), drop.Steps())
 	}
 }
+
+// TestFitGivesInputGradBack: Fit switches off the input gradient of the
+// model's first layer only while it trains, so a trained model can then be
+// nested after another layer and train there.
+func TestFitGivesInputGradBack(t *testing.T) {
+	be := newBackend(t)
+	trained := nn.NewSequential(be, xorLayers(be, 3)...)
+	fitLosses(t, be, trained)
+	front := nn.NewLinear(be, 2, 2, nn.DefaultInit(backend.Identity, 0, nn.NewRNG(9)))
+	outer := nn.NewSequential(be, front, trained)
+	defer outer.Free()
+	before := make([]float32, 4)
+	be.Download(before, front.Weight.Value)
+	fitLosses(t, be, outer)
+	after := make([]float32, 4)
+	be.Download(after, front.Weight.Value)
+	if before[0] == after[0] && before[1] == after[1] && before[2] == after[2] && before[3] == after[3] {
+		t.Errorf("the layer before the trained model did not change: %v", after)
+	}
+}

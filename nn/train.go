@@ -181,8 +181,11 @@ func (t *Trainer) Fit(ctx context.Context, train, val *data.Dataset, cfg TrainCo
 		return nil, interrupted{context.Cause(ctx)}
 	}
 	// Training never uses dL/d(input): the first layer skips that product.
+	// The model gets its default back afterwards, so that a trained model
+	// nested in another one still passes gradients to the layer before it.
 	if m, ok := t.Model.(inputGradSkipper); ok {
 		m.skipInputGrad(true)
+		defer m.skipInputGrad(false)
 	}
 	order := make([]int, train.N)
 	var hist History
