@@ -141,7 +141,11 @@ func New(o backend.Options) (_ *Backend, err error) {
 	defer runtime.UnlockOSThread()
 	defer func() {
 		if err != nil {
-			be.release()
+			// A sticky fault while opening resets the context, as it does
+			// later, so that the next New does not get it back broken.
+			if err = be.fail(err); be.lost() == nil {
+				be.release()
+			}
 		}
 	}()
 	if err = drv.call("cuInit", drv.init, 0); err != nil {
@@ -480,6 +484,12 @@ func (be *Backend) Close() error {
 		errs = append(errs, err)
 	}
 	if err := be.drv.call("cuStreamSynchronize", be.drv.streamSynchronize, be.stream); err != nil {
+		// A fault of the last queued work shows first here: reset the
+		// context as any other sticky error does, so that a backend opened
+		// later in the process starts clean.
+		if err = be.fail(err); be.lost() != nil {
+			return err
+		}
 		errs = append(errs, err)
 	}
 	errs = append(errs, be.release())

@@ -272,6 +272,27 @@ func TestFaultSyncEmulated(t *testing.T) {
 
 // TestFaultAsyncEmulated: without FASTNN_CUDA_SYNC the fault shows at the
 // next call that waits (here Download), and the reset still happens.
+// TestFaultAtCloseEmulated: a fault of the last queued kernel, first seen
+// by Close, resets the context too, so that the next backend starts clean.
+func TestFaultAtCloseEmulated(t *testing.T) {
+	t.Setenv(EnvSync, "")
+	emulatorPath(t)
+	t.Setenv(EnvLibCUDA, emulator.path)
+	t.Setenv(EnvLibCUBLAS, emulator.path)
+	be, err := New(backend.Options{})
+	if err != nil {
+		t.Fatalf("opening the backend on the emulator: %v", err)
+	}
+	x := be.Alloc(4)
+	injectFault(t, "scale", 719)
+	be.Scale(x, 2, 4) // queued: the last work before Close
+	var de *Error
+	if err := be.Close(); !errors.As(err, &de) || de.Name != "CUDA_ERROR_LAUNCH_FAILED" {
+		t.Errorf("Close after a fault: %v, want CUDA_ERROR_LAUNCH_FAILED", err)
+	}
+	checkFresh(t)
+}
+
 func TestFaultAsyncEmulated(t *testing.T) {
 	t.Setenv(EnvSync, "")
 	be := openEmulated(t, backend.Options{})
