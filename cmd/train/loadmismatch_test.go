@@ -52,6 +52,14 @@ func TestLoadMismatchedData(t *testing.T) {
 	mustTrain(t, "-data", two, "-epochs", "1", "-save", model)
 	mustFail(t, []string{"-load", model, "-data", one}, "columns", model)
 
+	// Other classes: the figures would count rows of a class the model
+	// does not know, or under the wrong name.
+	xyz := writeTable(t, dir, "xyz.csv", "x1,x2,label", 90, func(i int) string { return fmt.Sprintf("%d,%d,%c", i%7, i%5, 'x'+i%3) })
+	abcd := writeTable(t, dir, "abcd.csv", "x1,x2,label", 90, func(i int) string { return fmt.Sprintf("%d,%d,%c", i%7, i%5, 'a'+i%4) })
+	mustFail(t, []string{"-load", model, "-data", xyz}, `["a" "b" "c"]`, `["x" "y" "z"]`, model)
+	mustFail(t, []string{"-load", model, "-data", abcd}, `3 classes`, `4 classes`, model)
+	mustTrain(t, "-load", model, "-data", two)
+
 	// A classifier of three classes relabelled as a regression model of
 	// three outputs: its tensors fit the architecture, not the data.
 	crafted := filepath.Join(dir, "crafted.safetensors")

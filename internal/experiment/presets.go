@@ -230,6 +230,10 @@ func checkLoaded(c Config, a *Arch, st *Standardization, d *data.Dataset) error 
 		return fmt.Errorf("-load %s: the model takes %d features (%s), data set %s has %d (%s)",
 			c.Load, a.Features, a.Task, c.Data, d.Features, task)
 	}
+	if a.Task == "classification" && (a.Classes != d.Classes || len(a.ClassNames) > 0 && !slices.Equal(a.ClassNames, d.ClassNames)) {
+		return fmt.Errorf("-load %s: the model was trained on %d classes %q, data set %s has %d classes %q",
+			c.Load, a.Classes, a.ClassNames, c.Data, d.Classes, d.ClassNames)
+	}
 	if st == nil {
 		return nil
 	}
