@@ -280,6 +280,22 @@ func planColumns(header []string, opt CSVOptions, comma rune) (csvColumns, error
 			cols.names = append(cols.names, strings.TrimSpace(header[j]))
 		}
 	}
+	// checkHeader lets blank names repeat; a feature's may not, as a
+	// model finds its columns by name.
+	count := make(map[string]int, len(header))
+	for _, h := range header {
+		count[strings.TrimSpace(h)]++
+	}
+	for f, j := range cols.features {
+		if name := cols.names[f]; count[name] > 1 {
+			k := slices.IndexFunc(header, func(h string) bool { return strings.TrimSpace(h) == name })
+			if k == j {
+				k = j + 1 + slices.IndexFunc(header[j+1:], func(h string) bool { return strings.TrimSpace(h) == name })
+			}
+			return cols, fmt.Errorf("columns %d and %d of the header are both named %q: a feature column needs a name of its own, as a model finds its columns by name (name them, or -drop the feature by its index)",
+				min(j, k)+1, max(j, k)+1, name)
+		}
+	}
 	if len(cols.features) == 0 {
 		if len(header) == 1 {
 			return cols, fmt.Errorf("the header %q is one column when split at each %s: if the fields are separated by something else, say so (train -sep)", clip(header[0]), sepName(comma))
@@ -287,6 +303,19 @@ func planColumns(header []string, opt CSVOptions, comma rune) (csvColumns, error
 		return cols, fmt.Errorf("no feature columns left besides the target %q", header[target])
 	}
 	return cols, nil
+}
+
+// repeated finds the first name of names that an earlier one repeats:
+// names[i] == names[j] with i < j.
+func repeated(names []string) (i, j int, ok bool) {
+	first := make(map[string]int, len(names))
+	for j, n := range names {
+		if i, seen := first[n]; seen {
+			return i, j, true
+		}
+		first[n] = j
+	}
+	return 0, 0, false
 }
 
 // ReadCSVFile reads the CSV file at path (optionally gzip-compressed) as

@@ -325,15 +325,24 @@ func readFeatures(r io.Reader, size int64, name string, enc Encoding, opt Featur
 	if err := checkHeader(header); err != nil {
 		return nil, 0, fail("line 1: %v", err)
 	}
-	at := map[string]int{} // the first column of each name (blank names may repeat)
+	if i, j, ok := repeated(enc.Columns); ok {
+		return nil, 0, fail("the model's columns %d and %d are both named %q: it cannot say which column of the data is which", i+1, j+1, enc.Columns[i])
+	}
+	at := map[string]int{}     // the first column of each name (blank names may repeat)
+	twice := map[string]bool{} // the names that more than one column has
 	for i, h := range header {
-		if _, ok := at[strings.TrimSpace(h)]; !ok {
+		if _, ok := at[strings.TrimSpace(h)]; ok {
+			twice[strings.TrimSpace(h)] = true
+		} else {
 			at[strings.TrimSpace(h)] = i
 		}
 	}
 	idx := make([]int, len(enc.Columns))
 	for j, c := range enc.Columns {
 		i, ok := at[c]
+		if twice[c] {
+			return nil, 0, fail("the header names more than one column %q: the model cannot say which it was trained on", c)
+		}
 		if !ok {
 			hint := ""
 			if len(header) == 1 {
