@@ -670,16 +670,26 @@ func (t *targetColumn) add(cell string) error {
 func (t *targetColumn) toText() {
 	t.named = make(map[string]int, len(t.labels))
 	for _, v := range t.labels {
-		name := strconv.FormatFloat(v, 'f', -1, 64)
+		name := labelName(v)
 		t.named[name] = len(t.names)
 		t.names = append(t.names, name)
 	}
 	t.first, t.labels = nil, nil
 }
 
+// labelName is the class name of a numeric label: its shortest form,
+// so that 1, 1.0 and 1e0 are one class.
+func labelName(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// addText appends a label to a column of text labels. A cell that is a
+// number is named as toText names the numbers seen before the first text
+// label, wherever it comes.
 func (t *targetColumn) addText(cell string) error {
 	if err := textCell(cell); err != nil {
 		return err
+	}
+	if v, err := parseCell(cell); err == nil {
+		cell = labelName(v)
 	}
 	k, seen := t.named[cell]
 	if !seen {
