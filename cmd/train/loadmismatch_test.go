@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -72,4 +73,25 @@ func TestLoadMismatchedData(t *testing.T) {
 		editJSON(t, meta, "fastnn.standardizer", "target_std", []float64{1, 1, 1})
 	})
 	mustFail(t, []string{"-load", crafted, "-data", reg}, "3 outputs", crafted)
+}
+
+// TestPredictQuotesClassNames: predict writes a CSV that reads back, also
+// when a class name holds the separator or a quote.
+func TestPredictQuotesClassNames(t *testing.T) {
+	dir := t.TempDir()
+	names := []string{`"Paris, FR"`, `"say ""hi"""`, "Lyon"}
+	want := map[string]bool{"Paris, FR": true, `say "hi"`: true, "Lyon": true}
+	table := writeTable(t, dir, "cities.csv", "x1,x2,city", 60, func(i int) string { return fmt.Sprintf("%d,%d,%s", i%3, i%5, names[i%3]) })
+	model := filepath.Join(dir, "m.safetensors")
+	mustTrain(t, "-data", table, "-epochs", "1", "-save", model)
+	out, _ := mustTrain(t, "predict", "-load", model, "-data", table)
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(rows) != 61 {
+		t.Fatalf("predict output: %d rows, %v:\n%s", len(rows), err, out)
+	}
+	for _, r := range rows[1:] {
+		if !want[r[1]] {
+			t.Fatalf("row %q: class %q is none of the training labels", r, r[1])
+		}
+	}
 }
