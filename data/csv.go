@@ -192,6 +192,11 @@ func readCSV(r io.Reader, size int64, name string, opt CSVOptions) (*Dataset, er
 			width += len(t.values) - 1
 		}
 	}
+	if enc.Categories != nil {
+		if err := checkOneHot(width, y.rows.n, cr.InputOffset()); err != nil {
+			return nil, fail("%v", err)
+		}
+	}
 	d := &Dataset{
 		Name:         name,
 		N:            y.rows.n,
@@ -207,6 +212,20 @@ func readCSV(r io.Reader, size int64, name string, opt CSVOptions) (*Dataset, er
 	}
 	d.Task, d.Y, d.Classes, d.ClassNames = y.finish()
 	return d, nil
+}
+
+// checkOneHot bounds the one-hot encoding of a table with text columns,
+// rows x width, by MaxFeatures and OneHotFactor per byte of its text.
+func checkOneHot(width, rows int, text int64) error {
+	const hint = "leave out text columns of many short values (-drop), or encode them as numbers"
+	if width > MaxFeatures {
+		return fmt.Errorf("the text columns one-hot encode to %d features, more than %d; %s", width, MaxFeatures, hint)
+	}
+	if values := int64(rows) * int64(width); values > OneHotFactor*text {
+		return fmt.Errorf("the text columns one-hot encode %d rows to %d features, %d values for %d bytes of text, more than %d a byte; %s",
+			rows, width, values, text, OneHotFactor, hint)
+	}
+	return nil
 }
 
 // anyMissing reports whether a record has a missing cell in a column

@@ -17,6 +17,18 @@ import (
 // leaving it out (CSVOptions.Drop).
 const MaxCategories = 32
 
+// MaxFeatures is the most features ReadCSV encodes a table to (numeric
+// columns plus the categories of its text columns); it is the widest
+// input a model of package nn takes (nn.MaxFeatures).
+const MaxFeatures = 1 << 24
+
+// OneHotFactor bounds the one-hot encoded X of a table with text
+// columns: at most OneHotFactor values (4 bytes each) per byte of the
+// table's text, rows x features <= OneHotFactor x bytes. A 2-byte text
+// cell may stand for up to MaxCategories values; a table of such cells
+// whose X would pass the bound is refused before X is allocated.
+const OneHotFactor = 8
+
 // Missing says what ReadCSV does with a missing cell: an empty one, or
 // one reading NA, N/A, null or ? (in any case).
 type Missing int
