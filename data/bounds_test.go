@@ -265,23 +265,30 @@ func TestIDXGzipExpansion(t *testing.T) {
 	wantError(t, "file", err, path, "its trailer states")
 }
 
+// csvTable is a table of rows rows: cols feature columns c0, c1, ... of
+// cells cell(i, j), and a target y of the labels i % classes.
+func csvTable(rows, cols int, cell func(i, j int) string, classes int) []byte {
+	var b bytes.Buffer
+	for j := range cols {
+		fmt.Fprintf(&b, "c%d,", j)
+	}
+	b.WriteString("y\n")
+	for i := range rows {
+		for j := range cols {
+			b.WriteString(cell(i, j) + ",")
+		}
+		fmt.Fprintf(&b, "%d\n", i%classes)
+	}
+	return b.Bytes()
+}
+
 func TestCSVMemoryBound(t *testing.T) {
 	// Parsing a valid table allocates twice its parsed data (the chunks
 	// and the one copy into X, Y), plus the text of each record once, as
 	// encoding/csv makes it a string: not the 1.25x growth steps of an
 	// appended slice.
 	const rows, features = 100000, 8
-	var text bytes.Buffer
-	for j := range features {
-		fmt.Fprintf(&text, "f%d,", j)
-	}
-	text.WriteString("y\n")
-	for i := range rows {
-		for j := range features {
-			fmt.Fprintf(&text, "%d,", (i+j)%10)
-		}
-		fmt.Fprintf(&text, "%d\n", i%3)
-	}
+	text := bytes.NewBuffer(csvTable(rows, features, func(i, j int) string { return fmt.Sprint((i + j) % 10) }, 3))
 	var d *Dataset
 	var err error
 	n := allocated(func() { d, err = ReadCSV(bytes.NewReader(text.Bytes()), "wide.csv", CSVOptions{}) })
@@ -293,6 +300,41 @@ func TestCSVMemoryBound(t *testing.T) {
 		t.Errorf("parsing %d bytes of text into %d bytes allocated %d bytes, want at most %d", text.Len(), parsed, n, limit)
 	}
 	t.Logf("text %d bytes, parsed %d bytes, allocated %d bytes", text.Len(), parsed, n)
+}
+
+// TestCSVOneHotBound: a table of 1-letter text cells, each standing for
+// MaxCategories one-hot values, is refused before its X (64 times the
+// text's size) is allocated; a table of short codes beside numbers, within
+// OneHotFactor values a byte, is read.
+func TestCSVOneHotBound(t *testing.T) {
+	const letters = "abcdfghijklmnopqrstuvwxyzBCDFGHJ" // MaxCategories of them, none read as a number or missing
+	const rows, cols = 20000, 16
+	hostile := csvTable(rows, cols, func(i, j int) string { return letters[(i+j)%len(letters) : (i+j)%len(letters)+1] }, 2)
+	var err error
+	n := allocated(func() { _, err = ReadCSV(bytes.NewReader(hostile), "hostile.csv", CSVOptions{}) })
+	wantError(t, "hostile", err, "hostile.csv", "one-hot", fmt.Sprintf("%d features", cols*MaxCategories))
+	x := uint64(4 * rows * cols * MaxCategories)
+	// Parsing makes short-lived garbage per text cell (strconv's error for
+	// a cell that is not a number); X is not allocated.
+	if limit := x / 2; n > limit {
+		t.Errorf("refusing %d bytes of text (an X of %d bytes) allocated %d bytes, want at most %d", len(hostile), x, n, limit)
+	}
+	t.Logf("hostile: text %d bytes, X would be %d bytes, allocated %d bytes", len(hostile), x, n)
+
+	codes := csvTable(rows, 2, func(i, j int) string {
+		if j == 0 {
+			return fmt.Sprint(i % 7)
+		}
+		return letters[i%len(letters):i%len(letters)+1] + "X"
+	}, 2)
+	var d *Dataset
+	n = allocated(func() { d, err = ReadCSV(bytes.NewReader(codes), "codes.csv", CSVOptions{}) })
+	if err != nil || d.Features != 1+MaxCategories {
+		t.Fatalf("codes: %v", err)
+	}
+	if limit := uint64((4*OneHotFactor + 4) * len(codes)); n > limit {
+		t.Errorf("reading %d bytes of text allocated %d bytes, want at most %d", len(codes), n, limit)
+	}
 }
 
 func TestCSVTargetColumn(t *testing.T) {

@@ -192,6 +192,11 @@ func readCSV(r io.Reader, size int64, name string, opt CSVOptions) (*Dataset, er
 			width += len(t.values) - 1
 		}
 	}
+	if enc.Categories != nil {
+		if err := checkOneHot(width, y.rows.n, cr.InputOffset()); err != nil {
+			return nil, fail("%v", err)
+		}
+	}
 	d := &Dataset{
 		Name:         name,
 		N:            y.rows.n,
@@ -207,6 +212,20 @@ func readCSV(r io.Reader, size int64, name string, opt CSVOptions) (*Dataset, er
 	}
 	d.Task, d.Y, d.Classes, d.ClassNames = y.finish()
 	return d, nil
+}
+
+// checkOneHot bounds the one-hot encoding of a table with text columns,
+// rows x width, by MaxFeatures and OneHotFactor per byte of its text.
+func checkOneHot(width, rows int, text int64) error {
+	const hint = "leave out text columns of many short values (-drop), or encode them as numbers"
+	if width > MaxFeatures {
+		return fmt.Errorf("the text columns one-hot encode to %d features, more than %d; %s", width, MaxFeatures, hint)
+	}
+	if values := int64(rows) * int64(width); values > OneHotFactor*text {
+		return fmt.Errorf("the text columns one-hot encode %d rows to %d features, %d values for %d bytes of text, more than %d a byte; %s",
+			rows, width, values, text, OneHotFactor, hint)
+	}
+	return nil
 }
 
 // anyMissing reports whether a record has a missing cell in a column
@@ -280,6 +299,22 @@ func planColumns(header []string, opt CSVOptions, comma rune) (csvColumns, error
 			cols.names = append(cols.names, strings.TrimSpace(header[j]))
 		}
 	}
+	// checkHeader lets blank names repeat; a feature's may not, as a
+	// model finds its columns by name.
+	count := make(map[string]int, len(header))
+	for _, h := range header {
+		count[strings.TrimSpace(h)]++
+	}
+	for f, j := range cols.features {
+		if name := cols.names[f]; count[name] > 1 {
+			k := slices.IndexFunc(header, func(h string) bool { return strings.TrimSpace(h) == name })
+			if k == j {
+				k = j + 1 + slices.IndexFunc(header[j+1:], func(h string) bool { return strings.TrimSpace(h) == name })
+			}
+			return cols, fmt.Errorf("columns %d and %d of the header are both named %q: a feature column needs a name of its own, as a model finds its columns by name (name them, or -drop the feature by its index)",
+				min(j, k)+1, max(j, k)+1, name)
+		}
+	}
 	if len(cols.features) == 0 {
 		if len(header) == 1 {
 			return cols, fmt.Errorf("the header %q is one column when split at each %s: if the fields are separated by something else, say so (train -sep)", clip(header[0]), sepName(comma))
@@ -287,6 +322,19 @@ func planColumns(header []string, opt CSVOptions, comma rune) (csvColumns, error
 		return cols, fmt.Errorf("no feature columns left besides the target %q", header[target])
 	}
 	return cols, nil
+}
+
+// repeated finds the first name of names that an earlier one repeats:
+// names[i] == names[j] with i < j.
+func repeated(names []string) (i, j int, ok bool) {
+	first := make(map[string]int, len(names))
+	for j, n := range names {
+		if i, seen := first[n]; seen {
+			return i, j, true
+		}
+		first[n] = j
+	}
+	return 0, 0, false
 }
 
 // ReadCSVFile reads the CSV file at path (optionally gzip-compressed) as
@@ -641,16 +689,26 @@ func (t *targetColumn) add(cell string) error {
 func (t *targetColumn) toText() {
 	t.named = make(map[string]int, len(t.labels))
 	for _, v := range t.labels {
-		name := strconv.FormatFloat(v, 'f', -1, 64)
+		name := labelName(v)
 		t.named[name] = len(t.names)
 		t.names = append(t.names, name)
 	}
 	t.first, t.labels = nil, nil
 }
 
+// labelName is the class name of a numeric label: its shortest form,
+// so that 1, 1.0 and 1e0 are one class.
+func labelName(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// addText appends a label to a column of text labels. A cell that is a
+// number is named as toText names the numbers seen before the first text
+// label, wherever it comes.
 func (t *targetColumn) addText(cell string) error {
 	if err := textCell(cell); err != nil {
 		return err
+	}
+	if v, err := parseCell(cell); err == nil {
+		cell = labelName(v)
 	}
 	k, seen := t.named[cell]
 	if !seen {

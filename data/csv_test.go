@@ -118,6 +118,8 @@ func TestReadCSVRejects(t *testing.T) {
 		{"drop target", "a,b,y\n1,2,0\n", CSVOptions{Drop: []string{"y"}}, []string{"is the target"}},
 		{"drop all", "a,y\n1,0\n", CSVOptions{Drop: []string{"a"}}, []string{"no feature columns"}},
 		{"duplicate name", "a,a,y\n1,2,0\n", CSVOptions{}, []string{`"a" appears twice`}},
+		{"repeated blank names", "a,,,y\n1,2,3,0\n", CSVOptions{}, []string{"columns 2 and 3", `named ""`}},
+		{"blank feature, blank target", "a,,\n1,2,0\n", CSVOptions{}, []string{"columns 2 and 3", `named ""`}},
 		{"bad task", "a,y\n1,0\n", CSVOptions{Task: Task(9)}, []string{"unknown task"}},
 		{"binary junk", string(junk), CSVOptions{}, nil},
 		{"NUL bytes", "a\x00b,y\n1,0\n", CSVOptions{}, []string{"not text"}},
@@ -138,6 +140,30 @@ func TestReadCSVRejects(t *testing.T) {
 				t.Errorf("%s: error %q does not mention %q", c.name, msg, w)
 			}
 		}
+	}
+}
+
+// TestReadFeaturesRepeatedNames: prediction refuses a model whose columns
+// repeat a name, and a header that names a model's column twice (blank
+// names may repeat in a header), rather than read the first such column.
+func TestReadFeaturesRepeatedNames(t *testing.T) {
+	cases := []struct {
+		name, input string
+		columns     []string
+		want        string
+	}{
+		{"model repeats a name", "a,b,c\n1,2,3\n", []string{"a", "", ""}, "columns 2 and 3"},
+		{"header repeats a blank name", "a,,\n1,2,3\n", []string{"a", ""}, "more than one column"},
+	}
+	for _, c := range cases {
+		_, _, err := ReadFeatures(strings.NewReader(c.input), "in.csv", Encoding{Columns: c.columns}, FeatureOptions{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one that says %q", c.name, err, c.want)
+		}
+	}
+	// A blank name that the model does not use may repeat.
+	if _, n, err := ReadFeatures(strings.NewReader("a,,\n1,2,3\n"), "in.csv", Encoding{Columns: []string{"a"}}, FeatureOptions{}); err != nil || n != 1 {
+		t.Errorf("unused repeated blank names: %d rows, %v", n, err)
 	}
 }
 

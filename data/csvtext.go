@@ -17,6 +17,18 @@ import (
 // leaving it out (CSVOptions.Drop).
 const MaxCategories = 32
 
+// MaxFeatures is the most features ReadCSV encodes a table to (numeric
+// columns plus the categories of its text columns); it is the widest
+// input a model of package nn takes (nn.MaxFeatures).
+const MaxFeatures = 1 << 24
+
+// OneHotFactor bounds the one-hot encoded X of a table with text
+// columns: at most OneHotFactor values (4 bytes each) per byte of the
+// table's text, rows x features <= OneHotFactor x bytes. A 2-byte text
+// cell may stand for up to MaxCategories values; a table of such cells
+// whose X would pass the bound is refused before X is allocated.
+const OneHotFactor = 8
+
 // Missing says what ReadCSV does with a missing cell: an empty one, or
 // one reading NA, N/A, null or ? (in any case).
 type Missing int
@@ -325,15 +337,24 @@ func readFeatures(r io.Reader, size int64, name string, enc Encoding, opt Featur
 	if err := checkHeader(header); err != nil {
 		return nil, 0, fail("line 1: %v", err)
 	}
-	at := map[string]int{} // the first column of each name (blank names may repeat)
+	if i, j, ok := repeated(enc.Columns); ok {
+		return nil, 0, fail("the model's columns %d and %d are both named %q: it cannot say which column of the data is which", i+1, j+1, enc.Columns[i])
+	}
+	at := map[string]int{}     // the first column of each name (blank names may repeat)
+	twice := map[string]bool{} // the names that more than one column has
 	for i, h := range header {
-		if _, ok := at[strings.TrimSpace(h)]; !ok {
+		if _, ok := at[strings.TrimSpace(h)]; ok {
+			twice[strings.TrimSpace(h)] = true
+		} else {
 			at[strings.TrimSpace(h)] = i
 		}
 	}
 	idx := make([]int, len(enc.Columns))
 	for j, c := range enc.Columns {
 		i, ok := at[c]
+		if twice[c] {
+			return nil, 0, fail("the header names more than one column %q: the model cannot say which it was trained on", c)
+		}
 		if !ok {
 			hint := ""
 			if len(header) == 1 {

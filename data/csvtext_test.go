@@ -28,6 +28,15 @@ func TestReadCSVTextLabels(t *testing.T) {
 	if !slices.Equal(d.ClassNames, []string{"2", "cat"}) || !slices.Equal(d.Y, []float32{0, 1, 0}) {
 		t.Fatalf("class names %q, Y %v", d.ClassNames, d.Y)
 	}
+	// A number after the first text label is named as those before it:
+	// 1.0 and 1 are one class wherever they come.
+	d, err = ReadCSV(strings.NewReader("a,y\n1,1.0\n2,a\n3,1.0\n4,1\n5,2.50\n"), "mixed", CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(d.ClassNames, []string{"1", "2.5", "a"}) {
+		t.Fatalf("class names %q, want 1, 2.5 and a", d.ClassNames)
+	}
 }
 
 func TestReadCSVSeparators(t *testing.T) {

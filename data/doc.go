@@ -77,7 +77,13 @@
 //     so a valid table peaks at twice its parsed data, 8 bytes per cell
 //     (2 x 4 x N x (Features+1)), plus the record being parsed. A cell
 //     takes at least 2 bytes of text, so that is at most 4 times the
-//     text's size. The first 64 KiB are checked to be text before
+//     text's size. A table with text columns is one-hot encoded: its
+//     chunks hold one value per cell (at most 2 times the text's size)
+//     and its X one per category, which a 2-byte cell may multiply by
+//     MaxCategories; so X is refused before it is allocated when it
+//     would be wider than MaxFeatures or hold more than OneHotFactor
+//     values a byte of text, and such a table peaks at
+//     4 x OneHotFactor + 2 = 34 times the text's size. The first 64 KiB are checked to be text before
 //     anything is parsed (a NUL byte, or control bytes in what is not
 //     UTF-8, is refused), and a record longer than MaxCSVLine bytes is
 //     refused, so a binary file, or a large file without line breaks,

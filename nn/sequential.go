@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/fastnn/fastnn/backend"
+	"github.com/fastnn/fastnn/data"
 )
 
 // Sequential chains layers, like PyTorch's nn.Sequential.
@@ -54,9 +55,9 @@ type MLPConfig struct {
 
 // Limits of an MLP, the same for training and for loading a checkpoint.
 const (
-	MaxHidden   = 64      // hidden layers
-	MaxWidth    = 1 << 16 // units of a hidden layer
-	MaxFeatures = 1 << 24 // inputs, and outputs
+	MaxHidden   = 64               // hidden layers
+	MaxWidth    = 1 << 16          // units of a hidden layer
+	MaxFeatures = data.MaxFeatures // inputs, and outputs: the widest table data encodes
 )
 
 // CheckHidden checks hidden layer widths against MaxHidden and MaxWidth.

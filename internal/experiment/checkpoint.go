@@ -228,6 +228,8 @@ func checkArch(a Arch, st Standardization) error {
 		return fmt.Errorf("%d classes with %d outputs and loss %s", a.Classes, a.Outputs, loss)
 	case a.Task == "regression" && a.Classes != 0:
 		return fmt.Errorf("a regression model with %d classes", a.Classes)
+	case a.Task == "regression" && a.Outputs != 1:
+		return fmt.Errorf("a regression model with %d outputs (the data has one target)", a.Outputs)
 	case a.Task != "classification" && a.Task != "regression":
 		return fmt.Errorf("task %q", a.Task)
 	case len(a.ClassNames) != 0 && len(a.ClassNames) != a.Classes:

@@ -170,7 +170,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	src := nn.NewRNGSource(cfg.Seed)
 	rng := rand.New(src)
-	sets, err := loadSets(cfg, rng, ckptStd)
+	sets, err := loadSets(cfg, rng, ckpt, ckptStd)
 	if err != nil {
 		return nil, err
 	}
@@ -192,15 +192,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		arch.Encoding = e // only then, so that numeric tables keep the architecture JSON they had
 	}
 	if ckpt != nil {
-		if len(ckpt.Columns) > 0 && !slices.Equal(ckpt.Columns, train.FeatureNames) {
-			return nil, fmt.Errorf("-load %s: the model was trained on the columns %v, %s has %v (train predict matches columns by name)",
-				cfg.Load, ckpt.Columns, cfg.Data, train.FeatureNames)
-		}
-		if ckpt.Features != train.Features || ckpt.Task != arch.Task {
-			return nil, fmt.Errorf("-load %s: the model takes %d features (%s), data set %s has %d (%s)",
-				cfg.Load, ckpt.Features, ckpt.Task, cfg.Data, train.Features, arch.Task)
-		}
-		arch = *ckpt
+		arch = *ckpt // checkLoaded compared it with the data
 	} else {
 		loss, outs, err := chooseLoss(cfg.Loss, train)
 		if err != nil {

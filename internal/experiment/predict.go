@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"encoding/csv"
 	"fmt"
 	"io"
 	"math"
@@ -108,16 +109,20 @@ func Predict(c PredictConfig, w io.Writer) error {
 		}
 		return nil
 	}
-	fmt.Fprintln(w, "row,class,probability")
+	// A class name may hold the separator or quotes: the csv package
+	// quotes it.
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"row", "class", "probability"})
 	for i := 0; i < n; i++ {
 		class, p := classify(out[i*k : (i+1)*k])
 		name := fmt.Sprint(class)
 		if class < len(arch.ClassNames) {
 			name = arch.ClassNames[class]
 		}
-		fmt.Fprintf(w, "%d,%s,%.4f\n", i, name, p)
+		cw.Write([]string{fmt.Sprint(i), name, fmt.Sprintf("%.4f", p)})
 	}
-	return nil
+	cw.Flush()
+	return cw.Error()
 }
 
 // classify turns one sample's logits into a class and its probability: a

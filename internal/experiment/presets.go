@@ -120,11 +120,12 @@ type Sets struct {
 }
 
 // Load reads or generates the data set of c and splits it.
-func Load(c Config, rng *rand.Rand) (*Sets, error) { return loadSets(c, rng, nil) }
+func Load(c Config, rng *rand.Rand) (*Sets, error) { return loadSets(c, rng, nil, nil) }
 
-// loadSets is Load with, when fixed is not nil, the standardisation that a
-// checkpoint recorded instead of one fitted on the training split.
-func loadSets(c Config, rng *rand.Rand, fixed *Standardization) (*Sets, error) {
+// loadSets is Load with, when ckpt is not nil, the data checked against
+// the checkpoint's architecture and the standardisation it recorded
+// (fixed) used instead of one fitted on the training split.
+func loadSets(c Config, rng *rand.Rand, ckpt *Arch, fixed *Standardization) (*Sets, error) {
 	if (c.Target != "" || c.Task != "" || len(c.Drop) > 0 || c.Sep != "" || c.Impute != "") && !isCSVPath(c.Data) {
 		return nil, fmt.Errorf("-target, -task, -drop, -sep and -impute apply to CSV files, not the built-in set %s", c.Data)
 	}
@@ -134,6 +135,9 @@ func loadSets(c Config, rng *rand.Rand, fixed *Standardization) (*Sets, error) {
 	case "mnist", "fashion-mnist":
 		train, test, err := data.LoadMNIST(c.Data, data.MNISTOptions{DataDir: c.DataDir, Download: c.Download})
 		if err != nil {
+			return nil, err
+		}
+		if err := checkLoaded(c, ckpt, fixed, train); err != nil {
 			return nil, err
 		}
 		// Pixels come scaled to [0, 1] and are not standardised, as with
@@ -171,6 +175,9 @@ func loadSets(c Config, rng *rand.Rand, fixed *Standardization) (*Sets, error) {
 			return nil, err
 		}
 	}
+	if err := checkLoaded(c, ckpt, fixed, all); err != nil {
+		return nil, err
+	}
 	train, val, test, imp, err := splitImputed(all, c, rng, fixed)
 	if err != nil {
 		return nil, err
@@ -205,6 +212,43 @@ func loadSets(c Config, rng *rand.Rand, fixed *Standardization) (*Sets, error) {
 		}
 	}
 	return s, nil
+}
+
+// checkLoaded checks that the data set d fits the checkpoint c.Load
+// recorded (architecture a, standardisation st), before any recorded value
+// is applied to it. It does nothing when a is nil.
+func checkLoaded(c Config, a *Arch, st *Standardization, d *data.Dataset) error {
+	if a == nil {
+		return nil
+	}
+	task := taskName(d.Task)
+	if len(a.Columns) > 0 && !slices.Equal(a.Columns, d.FeatureNames) {
+		return fmt.Errorf("-load %s: the model was trained on the columns %v, %s has %v (train predict matches columns by name)",
+			c.Load, a.Columns, c.Data, d.FeatureNames)
+	}
+	if a.Features != d.Features || a.Task != task {
+		return fmt.Errorf("-load %s: the model takes %d features (%s), data set %s has %d (%s)",
+			c.Load, a.Features, a.Task, c.Data, d.Features, task)
+	}
+	if a.Task == "classification" && (a.Classes != d.Classes || len(a.ClassNames) > 0 && !slices.Equal(a.ClassNames, d.ClassNames)) {
+		return fmt.Errorf("-load %s: the model was trained on %d classes %q, data set %s has %d classes %q",
+			c.Load, a.Classes, a.ClassNames, c.Data, d.Classes, d.ClassNames)
+	}
+	if st == nil {
+		return nil
+	}
+	if n := len(st.FeatureMean); n > 0 && (n != d.Features || len(st.FeatureStd) != d.Features) {
+		return fmt.Errorf("-load %s: the recorded standardisation has %d feature means and %d deviations, data set %s has %d features",
+			c.Load, n, len(st.FeatureStd), c.Data, d.Features)
+	}
+	if n := len(st.TargetMean); n > 0 && (n != d.Targets || len(st.TargetStd) != d.Targets) {
+		return fmt.Errorf("-load %s: the recorded standardisation has %d target means and %d deviations, data set %s has %d targets",
+			c.Load, n, len(st.TargetStd), c.Data, d.Targets)
+	}
+	if n := len(st.Impute); n > 0 && n != d.Features {
+		return fmt.Errorf("-load %s: %d imputation values recorded, data set %s has %d features", c.Load, n, c.Data, d.Features)
+	}
+	return nil
 }
 
 func variance(y []float32) float64 {
