@@ -71,6 +71,65 @@ func TestMicroKernels(t *testing.T) {
 	}
 }
 
+// TestEdgeMicroKernels checks the edge micro-kernels of every level that
+// has them: for each shape a level claims (rows x cols inside its tile),
+// the top-left rows x cols of the full tile's product, with guard values
+// around C; a shape it declines must leave C untouched.
+func TestEdgeMicroKernels(t *testing.T) {
+	const guard = float32(-12345.5)
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, level := range Supported() {
+		kt := kernelTable[level]
+		if kt.gemmMicroEdge == nil {
+			continue
+		}
+		mr, nr := kt.mr, kt.nr
+		shapes := 0
+		for rows := 1; rows <= mr; rows++ {
+			for cols := 1; cols <= nr; cols++ {
+				ldc := cols + 3
+				for _, k := range []int{0, 1, 5, 8, 17} {
+					for _, beta := range []float32{0, 2.5} {
+						const alpha = -1.5
+						a, b := randomSlice(rng, mr*k), randomSlice(rng, k*nr)
+						c0 := randomSlice(rng, mr*nr)
+						buf := make([]float32, (rows+2)*ldc)
+						for i := range buf {
+							buf[i] = guard
+						}
+						for r := range rows {
+							copy(buf[(r+1)*ldc:], c0[r*nr:r*nr+cols])
+						}
+						want := ref.Gemm(true, false, mr, nr, k, alpha, a, b, float64(beta), c0)
+						ok := kt.gemmMicroEdge(rows, cols, k, a, b, buf[ldc:], ldc, alpha, beta)
+						if ok && k == 0 && beta == 0 {
+							shapes++
+						}
+						name := fmt.Sprintf("%s/%dx%d/k=%d/beta=%v", level, rows, cols, k, beta)
+						for i, v := range buf {
+							r, c := i/ldc-1, i%ldc
+							if !ok || r < 0 || r >= rows || c >= cols {
+								if (!ok && r >= 0 && r < rows && c < cols && v != c0[r*nr+c]) ||
+									((r < 0 || r >= rows || c >= cols) && v != guard) {
+									t.Fatalf("%s: wrote %v at row %d col %d (kernel ran: %v)", name, v, r, c, ok)
+								}
+								continue
+							}
+							if w := want[r*nr+c]; !ref.Close(v, w, 1e-5, 1e-5) {
+								t.Fatalf("%s: C[%d][%d] = %v, want %v", name, r, c, v, w)
+							}
+						}
+					}
+				}
+			}
+		}
+		if shapes == 0 {
+			t.Errorf("%s: gemmMicroEdge ran no shape", level)
+		}
+		t.Logf("%s: %d edge shapes", level, shapes)
+	}
+}
+
 // TestStridedMicroKernels checks the micro-kernels that read A in place,
 // for row-major and transposed A with padding between rows or columns. The
 // padding holds NaN: a read outside the tile's rows and k columns poisons C.

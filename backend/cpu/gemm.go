@@ -10,8 +10,9 @@ package cpu
 //	        for ir in mc by mr:   // micro-kernel: an mr x nr tile of C, kc deep
 //
 // Transposes are absorbed by the packing routines, so the micro-kernel sees
-// one layout only. Edge tiles (fewer than mr rows or nr columns) are computed
-// into a full-size temporary tile and the valid part is merged into C.
+// one layout only. Edge tiles (fewer than mr rows or nr columns) go to the
+// level's edge micro-kernel of their shape where it has one, else they are
+// computed into a full-size temporary tile and the valid part merged into C.
 //
 // Threads: C is cut into one strip per worker, along N when it is wide enough
 // (each strip then reuses the whole of op(A)), else along M; each worker runs
@@ -116,6 +117,9 @@ func (be *Backend) gemmStrip(worker int, g gemmArgs, m0, m1, n0, n1 int) {
 						pa := s.packA[ir*kc : (ir+mr)*kc]
 						if mrr == mr && nrr == nr {
 							kt.gemmMicro(kc, pa, pb, g.c[ci:], g.n, g.alpha, beta)
+							continue
+						}
+						if kt.gemmMicroEdge != nil && kt.gemmMicroEdge(mrr, nrr, kc, pa, pb, g.c[ci:], g.n, g.alpha, beta) {
 							continue
 						}
 						kt.gemmMicro(kc, pa, pb, s.tile, nr, g.alpha, 0)

@@ -110,6 +110,31 @@ func geluBackwardAVX2(n int, x *float32, dy *float32, dx *float32)
 //go:noescape
 func gemmMicroAVX512(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
 
+// gemmMicroAVX512x12x16 is gemmMicroAVX512 for the top-left 12x16 part of the tile only.
+//
+//go:noescape
+func gemmMicroAVX512x12x16(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// gemmMicroAVX512x8x32 is gemmMicroAVX512 for the top-left 8x32 part of the tile only.
+//
+//go:noescape
+func gemmMicroAVX512x8x32(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// gemmMicroAVX512x8x16 is gemmMicroAVX512 for the top-left 8x16 part of the tile only.
+//
+//go:noescape
+func gemmMicroAVX512x8x16(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// gemmMicroAVX512x4x32 is gemmMicroAVX512 for the top-left 4x32 part of the tile only.
+//
+//go:noescape
+func gemmMicroAVX512x4x32(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// gemmMicroAVX512x4x16 is gemmMicroAVX512 for the top-left 4x16 part of the tile only.
+//
+//go:noescape
+func gemmMicroAVX512x4x16(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
 // packANAVX512 transposes 12 rows of kc (a multiple of 8) floats, src[r*ld+p] to dst[12p+r].
 //
 //go:noescape

@@ -17,6 +17,11 @@ type kernels struct {
 	// gemmMicroStrided, when a level has it, reads A in place, element
 	// (r, p) at a[r*rsA + p*csA], so that full tiles need no packed A.
 	gemmMicroStrided func(k int, a []float32, rsA, csA int, b, c []float32, ldc int, alpha, beta float32)
+	// gemmMicroEdge, when a level has it, computes only the top-left
+	// rows x cols part of the tile of gemmMicro (same packed slivers)
+	// straight into C, and reports whether it has a kernel of that shape;
+	// edge tiles without one go through a full tile in a buffer.
+	gemmMicroEdge func(rows, cols, k int, a, b, c []float32, ldc int, alpha, beta float32) bool
 	// mc, kc, nc block the GEMM loops for the caches: a packed A block
 	// (mc x kc) stays in L2, a B sliver (kc x nr) in L1, a packed B panel
 	// (kc x nc) in L3.

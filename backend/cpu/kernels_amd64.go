@@ -254,6 +254,7 @@ func avx512Kernels() *kernels {
 	k.mr, k.nr = 12, 32
 	k.gemmMicro = gemmMicroAVX512Checked
 	k.gemmMicroStrided = nil // the AVX2 one has the 6x16 tile
+	k.gemmMicroEdge = gemmMicroAVX512EdgeChecked
 	k.pack = packAVX512Go
 	k.adam = adamAVX512Go
 	k.sgd = sgdAVX512Go
@@ -340,4 +341,29 @@ func gemmMicroAVX512Checked(k int, a, b, c []float32, ldc int, alpha, beta float
 	_ = b[:32*k]
 	_ = c[11*ldc+31]
 	gemmMicroAVX512(k, unsafe.SliceData(a), unsafe.SliceData(b), &c[0], ldc, alpha, beta)
+}
+
+// gemmMicroAVX512EdgeChecked runs the edge micro-kernel of shape rows x
+// cols, if there is one, after checking the slice bounds it relies on.
+func gemmMicroAVX512EdgeChecked(rows, cols, k int, a, b, c []float32, ldc int, alpha, beta float32) bool {
+	var f func(k int, a, b, c *float32, ldc int, alpha, beta float32)
+	switch {
+	case rows == 12 && cols == 16:
+		f = gemmMicroAVX512x12x16
+	case rows == 8 && cols == 32:
+		f = gemmMicroAVX512x8x32
+	case rows == 8 && cols == 16:
+		f = gemmMicroAVX512x8x16
+	case rows == 4 && cols == 32:
+		f = gemmMicroAVX512x4x32
+	case rows == 4 && cols == 16:
+		f = gemmMicroAVX512x4x16
+	default:
+		return false
+	}
+	_ = a[:12*k]
+	_ = b[:32*k]
+	_ = c[(rows-1)*ldc+cols-1]
+	f(k, unsafe.SliceData(a), unsafe.SliceData(b), &c[0], ldc, alpha, beta)
+	return true
 }

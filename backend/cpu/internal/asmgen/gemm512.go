@@ -34,19 +34,46 @@ const (
 // Each element of C is summed in the order of p, one FMA per step, as in
 // the AVX2 kernel; only kc (see blockSizes) makes the levels round apart.
 func gemmMicroAVX512() {
-	const nv = nr512 / 16 // zmm vectors per row of the tile
-	TEXT("gemmMicroAVX512", NOSPLIT, "func(k int, a, b, c *float32, ldc int, alpha, beta float32)")
+	gemmMicroAVX512Shape("gemmMicroAVX512", mr512, nr512)
+}
+
+// edgeShapes512 are the edge micro-kernels' shapes (rows x columns): the
+// top-left part of the 12x32 tile, read from the same packed slivers
+// (strides 12 and 32), for the edge tiles of common sizes (M a multiple of
+// 4, N of 16: 784 = 24*32 + 16, 128 = 10*12 + 8, 256 = 21*12 + 4), which
+// would otherwise run the full tile into a buffer and copy its valid part.
+var edgeShapes512 = [][2]int{{12, 16}, {8, 32}, {8, 16}, {4, 32}, {4, 16}}
+
+// gemmMicroAVX512Edge writes the edge micro-kernels, named
+// gemmMicroAVX512x<rows>x<cols>.
+func gemmMicroAVX512Edge() {
+	for _, s := range edgeShapes512 {
+		gemmMicroAVX512Shape(fmt.Sprintf("gemmMicroAVX512x%dx%d", s[0], s[1]), s[0], s[1])
+	}
+}
+
+// gemmMicroAVX512Shape writes a micro-kernel for the top-left rows x cols
+// (cols 16 or 32) part of the 12x32 tile, reading the packed slivers of
+// gemmMicroAVX512.
+func gemmMicroAVX512Shape(name string, rows, cols int) {
+	nv := cols / 16 // zmm vectors per row of the tile
+	TEXT(name, NOSPLIT, "func(k int, a, b, c *float32, ldc int, alpha, beta float32)")
 	Pragma("noescape")
-	Doc(fmt.Sprintf("gemmMicroAVX512 computes the %dx%d tile C = alpha*A*B + beta*C from a packed", mr512, nr512),
-		fmt.Sprintf("%d x k sliver of A (column p at a[%dp:]) and a packed k x %d sliver of B (row p", mr512, mr512, nr512),
-		fmt.Sprintf("at b[%dp:]); C has row stride ldc elements. C is not read when beta == 0.", nr512))
+	if rows == mr512 && cols == nr512 {
+		Doc(fmt.Sprintf("%s computes the %dx%d tile C = alpha*A*B + beta*C from a packed", name, mr512, nr512),
+			fmt.Sprintf("%d x k sliver of A (column p at a[%dp:]) and a packed k x %d sliver of B (row p", mr512, mr512, nr512),
+			fmt.Sprintf("at b[%dp:]); C has row stride ldc elements. C is not read when beta == 0.", nr512))
+	} else {
+		Doc(fmt.Sprintf("%s is gemmMicroAVX512 for the top-left %dx%d part of the tile only.", name, rows, cols))
+	}
 	k := Load(Param("k"), GP64())
 	pa := Load(Param("a"), GP64())
 	pb := Load(Param("b"), GP64())
-	pc, ldc := prefetchTile(mr512, nr512)
+	pc, ldc := prefetchTile(rows, cols)
 
-	var acc [mr512][nv]reg.VecVirtual
+	acc := make([][]reg.VecVirtual, rows)
 	for r := range acc {
+		acc[r] = make([]reg.VecVirtual, nv)
 		for h := range acc[r] {
 			acc[r][h] = ZMM()
 			VPXORD(acc[r][h], acc[r][h], acc[r][h])
@@ -54,7 +81,7 @@ func gemmMicroAVX512() {
 	}
 
 	const unroll = 4
-	var b [nv]reg.VecVirtual
+	b := make([]reg.VecVirtual, nv)
 	for h := range b {
 		b[h] = ZMM()
 	}
@@ -62,7 +89,7 @@ func gemmMicroAVX512() {
 		for h := range b {
 			VMOVUPS(Mem{Base: pb, Disp: 4 * (nr512*p + 16*h)}, b[h])
 		}
-		for r := 0; r < mr512; r++ {
+		for r := 0; r < rows; r++ {
 			for h := range b {
 				VFMADD231PS_BCST(Mem{Base: pa, Disp: 4 * (mr512*p + r)}, b[h], acc[r][h])
 			}
@@ -100,11 +127,7 @@ func gemmMicroAVX512() {
 	JNZ(LabelRef("tailloop"))
 
 	Label("done")
-	rows := make([][]reg.VecVirtual, mr512)
-	for r := range acc {
-		rows[r] = acc[r][:]
-	}
-	tileEpilogue(rows, ZMM, 64, pc, ldc)
+	tileEpilogue(acc, ZMM, 64, pc, ldc)
 }
 
 // packAAVX512 writes the packing of a full 12-row sliver of row-major A

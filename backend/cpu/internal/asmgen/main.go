@@ -23,6 +23,7 @@ func main() {
 	expAVX2()
 	actAVX2()
 	gemmMicroAVX512()
+	gemmMicroAVX512Edge()
 	packAAVX512()
 	packBAVX512()
 	eltwiseAVX512()
