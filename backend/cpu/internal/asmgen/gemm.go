@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"math/bits"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -95,37 +96,12 @@ func gemmMicroAVX2(strided bool) {
 			nextA(1)
 		}
 	}
-	blocks := GP64()
-	MOVQ(k, blocks)
-	SHRQ(U8(2), blocks)
-	ANDQ(U8(unroll-1), k)
-	TESTQ(blocks, blocks)
-	JZ(LabelRef("tail"))
-	Label("loop")
-	Comment(fmt.Sprintf("%d rank-1 updates of the tile.", unroll))
-	for p := 0; p < unroll; p++ {
-		step(p)
-	}
-	if !strided {
-		nextA(unroll)
-	}
-	ADDQ(U32(4*nr*unroll), pb)
-	DECQ(blocks)
-	JNZ(LabelRef("loop"))
-
-	Label("tail")
-	TESTQ(k, k)
-	JZ(LabelRef("done"))
-	Label("tailloop")
-	step(0)
-	if !strided {
-		nextA(1)
-	}
-	ADDQ(U32(4*nr), pb)
-	DECQ(k)
-	JNZ(LabelRef("tailloop"))
-
-	Label("done")
+	kLoop(k, unroll, func() {}, step, func(steps int) {
+		if !strided {
+			nextA(steps)
+		}
+		ADDQ(U32(4*nr*steps), pb)
+	})
 	rows := make([][]reg.VecVirtual, mr)
 	for r := range acc {
 		rows[r] = acc[r][:]
@@ -206,4 +182,38 @@ func tileEpilogue(acc [][]reg.VecVirtual, vec func() reg.VecVirtual, vbytes int,
 	}
 	VZEROUPPER()
 	RET()
+}
+
+// kLoop emits a micro-kernel's loop over k: iterations of unroll (a power
+// of two) steps, each step(p) one rank-1 update, then the k mod unroll
+// steps left one at a time; head starts each unrolled iteration
+// (prefetches) and advance(steps) moves the operands' pointers on. k is
+// consumed. It ends at the label "done".
+func kLoop(k reg.Register, unroll int, head func(), step func(p int), advance func(steps int)) {
+	blocks := GP64()
+	MOVQ(k, blocks)
+	SHRQ(U8(bits.TrailingZeros(uint(unroll))), blocks)
+	ANDQ(U8(unroll-1), k)
+	TESTQ(blocks, blocks)
+	JZ(LabelRef("tail"))
+	Label("loop")
+	Comment(fmt.Sprintf("%d rank-1 updates of the tile.", unroll))
+	head()
+	for p := 0; p < unroll; p++ {
+		step(p)
+	}
+	advance(unroll)
+	DECQ(blocks)
+	JNZ(LabelRef("loop"))
+
+	Label("tail")
+	TESTQ(k, k)
+	JZ(LabelRef("done"))
+	Label("tailloop")
+	step(0)
+	advance(1)
+	DECQ(k)
+	JNZ(LabelRef("tailloop"))
+
+	Label("done")
 }

@@ -95,38 +95,16 @@ func gemmMicroAVX512Shape(name string, rows, cols int) {
 			}
 		}
 	}
-	blocks := GP64()
-	MOVQ(k, blocks)
-	SHRQ(U8(2), blocks)
-	ANDQ(U8(unroll-1), k)
-	TESTQ(blocks, blocks)
-	JZ(LabelRef("tail"))
-	Label("loop")
-	Comment(fmt.Sprintf("%d rank-1 updates of the tile.", unroll))
-	// The packed A sliver streams from L2: ask for it a few iterations
-	// ahead (each iteration reads 3 cache lines of it).
-	for d := 0; d < 4*mr512*unroll; d += 64 {
-		PREFETCHT0(Mem{Base: pa, Disp: 4*mr512*unroll*4 + d})
-	}
-	for p := 0; p < unroll; p++ {
-		step(p)
-	}
-	ADDQ(U32(4*mr512*unroll), pa)
-	ADDQ(U32(4*nr512*unroll), pb)
-	DECQ(blocks)
-	JNZ(LabelRef("loop"))
-
-	Label("tail")
-	TESTQ(k, k)
-	JZ(LabelRef("done"))
-	Label("tailloop")
-	step(0)
-	ADDQ(U32(4*mr512), pa)
-	ADDQ(U32(4*nr512), pb)
-	DECQ(k)
-	JNZ(LabelRef("tailloop"))
-
-	Label("done")
+	kLoop(k, unroll, func() {
+		// The packed A sliver streams from L2: ask for it a few iterations
+		// ahead (each iteration reads 3 cache lines of it).
+		for d := 0; d < 4*mr512*unroll; d += 64 {
+			PREFETCHT0(Mem{Base: pa, Disp: 4*mr512*unroll*4 + d})
+		}
+	}, step, func(steps int) {
+		ADDQ(U32(4*mr512*steps), pa)
+		ADDQ(U32(4*nr512*steps), pb)
+	})
 	tileEpilogue(acc, ZMM, 64, pc, ldc)
 }
 
