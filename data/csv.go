@@ -664,17 +664,13 @@ func (t *targetColumn) add(cell string) error {
 		return fmt.Errorf("class label %s is not an integer (use Task: Regression for a real-valued target)", clip(cell))
 	}
 	if t.first != nil {
-		k, seen := t.first[v]
+		_, seen := t.first[v]
 		if t.auto && (!isIntegral(v) || !seen && len(t.labels) == AutoMaxClasses) {
 			t.storeValues()
 		} else {
-			if !seen {
-				if len(t.labels) == maxClassLabels {
-					return fmt.Errorf("more than %d distinct class labels (use Task: Regression for a real-valued target)", maxClassLabels)
-				}
-				k = len(t.labels)
-				t.first[v] = k
-				t.labels = append(t.labels, v)
+			k, ok := firstIndex(t.first, &t.labels, v, maxClassLabels)
+			if !ok {
+				return fmt.Errorf("more than %d distinct class labels (use Task: Regression for a real-valued target)", maxClassLabels)
 			}
 			t.rows.add(float32(k))
 			return nil
@@ -710,17 +706,28 @@ func (t *targetColumn) addText(cell string) error {
 	if v, err := parseCell(cell); err == nil {
 		cell = labelName(v)
 	}
-	k, seen := t.named[cell]
-	if !seen {
-		if len(t.names) == maxClassLabels {
-			return fmt.Errorf("more than %d distinct class labels", maxClassLabels)
-		}
-		k = len(t.names)
-		t.named[cell] = k
-		t.names = append(t.names, cell)
+	k, ok := firstIndex(t.named, &t.names, cell, maxClassLabels)
+	if !ok {
+		return fmt.Errorf("more than %d distinct class labels", maxClassLabels)
 	}
 	t.rows.add(float32(k))
 	return nil
+}
+
+// firstIndex returns key's index in *list, the keys in order of first
+// appearance, with index mapping each to its position; a new key is
+// appended. ok is false, and nothing changes, for a new key when *list
+// already holds limit keys.
+func firstIndex[K comparable](index map[K]int, list *[]K, key K, limit int) (k int, ok bool) {
+	if k, seen := index[key]; seen {
+		return k, true
+	}
+	if len(*list) == limit {
+		return 0, false
+	}
+	index[key] = len(*list)
+	*list = append(*list, key)
+	return len(*list) - 1, true
 }
 
 // storeValues replaces the label indexes stored so far by the labels'

@@ -184,15 +184,7 @@ type textColumn struct {
 // add returns the index of value, adding it if new; ok is false once the
 // column would exceed MaxCategories.
 func (t *textColumn) add(value string) (k int, ok bool) {
-	if k, seen := t.index[value]; seen {
-		return k, true
-	}
-	if len(t.values) == MaxCategories {
-		return 0, false
-	}
-	t.index[value] = len(t.values)
-	t.values = append(t.values, value)
-	return len(t.values) - 1, true
+	return firstIndex(t.index, &t.values, value, MaxCategories)
 }
 
 // sorted returns the categories in increasing order and, for each index
