@@ -283,6 +283,7 @@ func (f32) SumSquares(x backend.Buffer, n int, out backend.Buffer) {
 }
 
 func (f32) SoftmaxCrossEntropy(logits, labels, grad, lossSum backend.Buffer, rows, cols int) {
+	backend.CheckSizes("f32", "SoftmaxCrossEntropy", rows, cols)
 	xx, ll, gg, ls := get(logits, rows*cols), get(labels, rows), get(grad, rows*cols), get(lossSum, 1)
 	var total float32
 	for i := 0; i < rows; i++ {
@@ -308,6 +309,7 @@ func (f32) SoftmaxCrossEntropy(logits, labels, grad, lossSum backend.Buffer, row
 }
 
 func (f32) BCEWithLogits(logits, targets, grad, lossSum backend.Buffer, rows, cols int) {
+	backend.CheckSizes("f32", "BCEWithLogits", rows, cols)
 	n := rows * cols
 	zz, tt, gg, ls := get(logits, n), get(targets, n), get(grad, n), get(lossSum, 1)
 	var total float32
@@ -321,6 +323,7 @@ func (f32) BCEWithLogits(logits, targets, grad, lossSum backend.Buffer, rows, co
 }
 
 func (f32) MSE(pred, target, grad, lossSum backend.Buffer, rows, cols int) {
+	backend.CheckSizes("f32", "MSE", rows, cols)
 	n := rows * cols
 	pp, tt, gg, ls := get(pred, n), get(target, n), get(grad, n), get(lossSum, 1)
 	var total float32
@@ -334,6 +337,7 @@ func (f32) MSE(pred, target, grad, lossSum backend.Buffer, rows, cols int) {
 }
 
 func (f32) MAE(pred, target, grad, lossSum backend.Buffer, rows, cols int) {
+	backend.CheckSizes("f32", "MAE", rows, cols)
 	n := rows * cols
 	pp, tt, gg, ls := get(pred, n), get(target, n), get(grad, n), get(lossSum, 1)
 	var total float32

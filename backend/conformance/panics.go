@@ -47,6 +47,12 @@ func panicCases() []panicCase {
 		{"Softmax", "y short", false, func(b backend.Backend, mk mkf) { b.Softmax(mk(n), mk(n-1), r, k) }},
 		{"SoftmaxBackward", "dy short", false, func(b backend.Backend, mk mkf) { b.SoftmaxBackward(mk(n), mk(n-1), mk(n), r, k) }},
 		{"SoftmaxBackward", "rows and cols negative", false, func(b backend.Backend, mk mkf) { b.SoftmaxBackward(mk(n), mk(n), mk(n), -1, -1) }},
+		{"SoftmaxCrossEntropy", "rows and cols negative", false, func(b backend.Backend, mk mkf) {
+			b.SoftmaxCrossEntropy(mk(n), mk(r), mk(n), mk(1), -1, -1)
+		}},
+		{"BCEWithLogits", "rows and cols negative", false, func(b backend.Backend, mk mkf) { b.BCEWithLogits(mk(n), mk(n), mk(n), mk(1), -1, -1) }},
+		{"MSE", "rows and cols negative", false, func(b backend.Backend, mk mkf) { b.MSE(mk(n), mk(n), mk(n), mk(1), -1, -1) }},
+		{"MAE", "rows and cols negative", false, func(b backend.Backend, mk mkf) { b.MAE(mk(n), mk(n), mk(n), mk(1), -1, -1) }},
 		{"DropoutMask", "mask short", false, func(b backend.Backend, mk mkf) { b.DropoutMask(mk(n-1), n, 0.5, 1) }},
 		{"DropoutMask", "p = 1", true, func(b backend.Backend, mk mkf) { b.DropoutMask(mk(n), n, 1, 1) }},
 		{"BatchNormForward", "gamma short", false, func(b backend.Backend, mk mkf) {

@@ -138,9 +138,7 @@ func (be *Backend) Copy(dst, src backend.Buffer, n int) {
 }
 
 func (be *Backend) Gemm(transA, transB bool, m, n, k int, alpha float32, a, b backend.Buffer, beta float32, c backend.Buffer) {
-	if m < 0 || n < 0 || k < 0 {
-		panic(fmt.Sprintf("cpu: Gemm: negative size m=%d n=%d k=%d", m, n, k))
-	}
+	backend.CheckSizes("cpu", "Gemm", m, n, k)
 	be.gemm(gemmArgs{
 		transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
 		a: be.f(a, m*k, "Gemm A"), b: be.f(b, k*n, "Gemm B"), c: be.f(c, m*n, "Gemm C"),

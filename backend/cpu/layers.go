@@ -1,7 +1,6 @@
 package cpu
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/fastnn/fastnn/backend"
@@ -12,7 +11,7 @@ import (
 // order, so that results do not depend on the thread count.
 
 func (be *Backend) SoftmaxBackward(y, dy, dx backend.Buffer, rows, cols int) {
-	checkDims("SoftmaxBackward", rows, cols)
+	backend.CheckSizes("cpu", "SoftmaxBackward", rows, cols)
 	ys := be.f(y, rows*cols, "SoftmaxBackward y")
 	dys, dxs := be.f(dy, rows*cols, "SoftmaxBackward dy"), be.f(dx, rows*cols, "SoftmaxBackward dx")
 	be.rows(rows, cols, func(lo, hi int) {
@@ -32,9 +31,7 @@ func (be *Backend) SoftmaxBackward(y, dy, dx backend.Buffer, rows, cols int) {
 
 func (be *Backend) DropoutMask(mask backend.Buffer, n int, p float32, seed uint64) {
 	ms := be.f(mask, n, "DropoutMask mask")
-	if !(p >= 0 && p < 1) {
-		panic(fmt.Sprintf("cpu: DropoutMask: p = %v, want 0 <= p < 1", p))
-	}
+	backend.CheckDropoutP("cpu", p)
 	if p == 0 {
 		p = 0 // -0 becomes +0, for the bit comparison below
 	}
@@ -51,14 +48,6 @@ func (be *Backend) DropoutMask(mask backend.Buffer, n int, p float32, seed uint6
 	})
 }
 
-// checkDims panics on a negative size (rows*cols alone would let two
-// negative sizes through).
-func checkDims(op string, rows, cols int) {
-	if rows < 0 || cols < 0 {
-		panic(fmt.Sprintf("cpu: %s: negative size rows=%d cols=%d", op, rows, cols))
-	}
-}
-
 // columns runs fn over column ranges of a rows x cols matrix, split across
 // workers as SumRows splits them: each column is handled whole by one
 // worker.
@@ -69,14 +58,12 @@ func (be *Backend) columns(rows, cols int, fn func(lo, hi int)) {
 
 func (be *Backend) BatchNormForward(x, y, gamma, beta, mean, invStd, runMean, runVar backend.Buffer, rows, cols int, momentum, eps float32, training bool) {
 	const op = "BatchNormForward"
-	checkDims(op, rows, cols)
+	backend.CheckSizes("cpu", op, rows, cols)
 	xs, ys := be.f(x, rows*cols, op+" x"), be.f(y, rows*cols, op+" y")
 	gs, bs := be.f(gamma, cols, op+" gamma"), be.f(beta, cols, op+" beta")
 	ms, ss := be.f(mean, cols, op+" mean"), be.f(invStd, cols, op+" invStd")
 	rms, rvs := be.f(runMean, cols, op+" runMean"), be.f(runVar, cols, op+" runVar")
-	if training && rows == 1 {
-		panic(fmt.Sprintf("cpu: %s: training needs more than one row (one value per column has no variance)", op))
-	}
+	backend.CheckBatchNormRows("cpu", rows, training)
 	if rows == 0 || cols == 0 {
 		return
 	}
@@ -133,7 +120,7 @@ func (be *Backend) BatchNormForward(x, y, gamma, beta, mean, invStd, runMean, ru
 
 func (be *Backend) BatchNormBackward(x, dy, dx, gamma, mean, invStd, dGamma, dBeta backend.Buffer, rows, cols int) {
 	const op = "BatchNormBackward"
-	checkDims(op, rows, cols)
+	backend.CheckSizes("cpu", op, rows, cols)
 	xs, dys, dxs := be.f(x, rows*cols, op+" x"), be.f(dy, rows*cols, op+" dy"), be.f(dx, rows*cols, op+" dx")
 	gs, ms, ss := be.f(gamma, cols, op+" gamma"), be.f(mean, cols, op+" mean"), be.f(invStd, cols, op+" invStd")
 	dgs, dbs := be.f(dGamma, cols, op+" dGamma"), be.f(dBeta, cols, op+" dBeta")

@@ -12,6 +12,7 @@ import (
 // splitting pays. Sums are in float64.
 
 func (be *Backend) SoftmaxCrossEntropy(logits, labels, grad, lossSum backend.Buffer, rows, cols int) {
+	backend.CheckSizes("cpu", "SoftmaxCrossEntropy", rows, cols)
 	zs := be.f(logits, rows*cols, "SoftmaxCrossEntropy logits")
 	ls := be.f(labels, rows, "SoftmaxCrossEntropy labels")
 	gs := be.f(grad, rows*cols, "SoftmaxCrossEntropy grad")
@@ -39,6 +40,7 @@ func (be *Backend) SoftmaxCrossEntropy(logits, labels, grad, lossSum backend.Buf
 }
 
 func (be *Backend) BCEWithLogits(logits, targets, grad, lossSum backend.Buffer, rows, cols int) {
+	backend.CheckSizes("cpu", "BCEWithLogits", rows, cols)
 	n := rows * cols
 	zs, ts := be.f(logits, n, "BCEWithLogits logits"), be.f(targets, n, "BCEWithLogits targets")
 	gs, out := be.f(grad, n, "BCEWithLogits grad"), be.f(lossSum, 1, "BCEWithLogits lossSum")
@@ -54,6 +56,7 @@ func (be *Backend) BCEWithLogits(logits, targets, grad, lossSum backend.Buffer, 
 }
 
 func (be *Backend) MSE(pred, target, grad, lossSum backend.Buffer, rows, cols int) {
+	backend.CheckSizes("cpu", "MSE", rows, cols)
 	n := rows * cols
 	ps, ts := be.f(pred, n, "MSE pred"), be.f(target, n, "MSE target")
 	gs, out := be.f(grad, n, "MSE grad"), be.f(lossSum, 1, "MSE lossSum")
@@ -68,6 +71,7 @@ func (be *Backend) MSE(pred, target, grad, lossSum backend.Buffer, rows, cols in
 }
 
 func (be *Backend) MAE(pred, target, grad, lossSum backend.Buffer, rows, cols int) {
+	backend.CheckSizes("cpu", "MAE", rows, cols)
 	n := rows * cols
 	ps, ts := be.f(pred, n, "MAE pred"), be.f(target, n, "MAE target")
 	gs, out := be.f(grad, n, "MAE grad"), be.f(lossSum, 1, "MAE lossSum")
@@ -104,9 +108,7 @@ func (be *Backend) SGDStep(param, grad, velocity backend.Buffer, n int, cfg back
 }
 
 func (be *Backend) AdamStep(param, grad, m, v backend.Buffer, n int, cfg backend.AdamConfig) {
-	if cfg.Step < 1 {
-		panic(fmt.Sprintf("cpu: AdamStep: step %d, want >= 1", cfg.Step))
-	}
+	backend.CheckAdamStep("cpu", cfg.Step)
 	ps, gs := be.f(param, n, "AdamStep param"), be.f(grad, n, "AdamStep grad")
 	ms, vs := be.f(m, n, "AdamStep m"), be.f(v, n, "AdamStep v")
 	be.opMu.Lock()
