@@ -22,6 +22,7 @@ type builtinSpec struct {
 	task       Task
 	drop       []string
 	classNames []string
+	shape      Shape  // of one image, for a set of images
 	sha256     string // of the uncompressed CSV, checked by the tests
 }
 
@@ -50,6 +51,7 @@ var builtins = map[string]builtinSpec{
 		file:       "digits.csv.gz",
 		task:       Classification,
 		classNames: []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"},
+		shape:      Shape{C: 1, H: 8, W: 8},
 		sha256:     "4a95dc7a26f5f7ae99959cd46bf9d4c11fb082ffed0b9f8f68043de44069eae5",
 	},
 	"iris": {
@@ -108,6 +110,12 @@ func Builtin(name string) (*Dataset, error) {
 		return nil, fmt.Errorf("data: built-in %s: %w", key, err)
 	}
 	d.Name = key
+	if spec.shape.IsImage() {
+		if spec.shape.Len() != d.Features {
+			return nil, fmt.Errorf("data: built-in %s has %d features, want %s images", key, d.Features, spec.shape)
+		}
+		d.Shape = spec.shape
+	}
 	if spec.classNames != nil {
 		if len(spec.classNames) != d.Classes {
 			return nil, fmt.Errorf("data: built-in %s has %d classes, want %d", key, d.Classes, len(spec.classNames))

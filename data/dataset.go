@@ -35,6 +35,23 @@ func (t Task) String() string {
 	return fmt.Sprintf("Task(%d)", int(t))
 }
 
+// Shape is the shape of one image: C channels of H x W pixels. The zero
+// Shape means a flat row of features.
+type Shape struct{ C, H, W int }
+
+// IsImage reports whether s is an image shape (all three sizes positive).
+func (s Shape) IsImage() bool { return s.C > 0 && s.H > 0 && s.W > 0 }
+
+// Len is the number of values of one image, C*H*W.
+func (s Shape) Len() int { return s.C * s.H * s.W }
+
+func (s Shape) String() string {
+	if !s.IsImage() {
+		return "flat"
+	}
+	return fmt.Sprintf("%dx%dx%d", s.C, s.H, s.W)
+}
+
 // Dataset is a table of examples held in memory.
 //
 // X is N x Features and Y is N x Targets, both row-major. For
@@ -52,6 +69,10 @@ type Dataset struct {
 	// label of class index k (for instance the original value of a CSV
 	// label that was remapped to k). Only for classification.
 	ClassNames []string
+	// Shape, for a set of images, is the shape of one image (Features ==
+	// C*H*W, each row stored channel by channel, row by row, as PyTorch
+	// stores an image); the zero Shape for tabular data.
+	Shape Shape
 	// Encoding, for a table read by ReadCSV, says how its columns became
 	// the features (text columns one-hot encoded); nil otherwise.
 	Encoding *Encoding
@@ -73,6 +94,7 @@ func (d *Dataset) Subset(idx []int) *Dataset {
 		FeatureNames: d.FeatureNames,
 		ClassNames:   d.ClassNames,
 		Encoding:     d.Encoding,
+		Shape:        d.Shape,
 	}
 	d.Gather(idx, s.X, s.Y)
 	return s

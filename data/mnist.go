@@ -48,6 +48,7 @@ func LoadIDXPair(imagesPath, labelsPath string) (*Dataset, error) {
 		Y:        make([]float32, n),
 		N:        n,
 		Features: features,
+		Shape:    Shape{C: 1, H: images.Dims[1], W: images.Dims[2]},
 		Targets:  1,
 		Classes:  10,
 		Task:     Classification,

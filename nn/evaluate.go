@@ -102,7 +102,7 @@ func (t *Trainer) Predict(x []float32, n int) ([]float32, error) {
 		rows := min(batch, n-lo)
 		xb := staging.get(be, rows*in)
 		be.Upload(xb, x[lo*in:(lo+rows)*in])
-		y := t.Model.Forward(Tensor{xb, rows, in}, false)
+		y := t.Model.Forward(Tensor{Buf: xb, Rows: rows, Cols: in, Shape: t.InputShape}, false)
 		be.Download(out[lo*outs:(lo+rows)*outs], y.Buf)
 	}
 	return out, nil

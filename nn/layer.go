@@ -104,7 +104,7 @@ func NewLinear(be backend.Backend, in, out int, init Init) *Linear {
 func (l *Linear) Forward(x Tensor, training bool) Tensor {
 	checkCols("Linear", x, l.In)
 	l.x = x
-	y := Tensor{l.y.get(l.be, x.Rows*l.Out), x.Rows, l.Out}
+	y := Tensor{Buf: l.y.get(l.be, x.Rows*l.Out), Rows: x.Rows, Cols: l.Out}
 	l.be.Gemm(false, true, x.Rows, l.Out, l.In, 1, x.Buf, l.Weight.Value, 0, y.Buf)
 	l.be.AddBias(y.Buf, l.Bias.Value, x.Rows, l.Out)
 	return y
@@ -119,7 +119,7 @@ func (l *Linear) Backward(dy Tensor) Tensor {
 	if l.skipInput {
 		return Tensor{}
 	}
-	dx := Tensor{l.dx.get(be, x.Rows*l.In), x.Rows, l.In}
+	dx := Tensor{Buf: l.dx.get(be, x.Rows*l.In), Rows: x.Rows, Cols: l.In}
 	be.Gemm(false, false, x.Rows, l.In, l.Out, 1, dy.Buf, l.Weight.Value, 0, dx.Buf)
 	return dx
 }
@@ -158,7 +158,7 @@ func NewActivation(be backend.Backend, kind backend.Activation, slope float32) *
 
 func (a *Activation) Forward(x Tensor, training bool) Tensor {
 	a.x = x
-	a.y = Tensor{a.out.get(a.be, x.Len()), x.Rows, x.Cols}
+	a.y = x.With(a.out.get(a.be, x.Len()))
 	a.be.Activate(a.Kind, a.Slope, x.Buf, a.y.Buf, x.Len())
 	return a.y
 }
@@ -167,7 +167,7 @@ func (a *Activation) Backward(dy Tensor) Tensor {
 	if a.skipD {
 		return Tensor{}
 	}
-	dx := Tensor{a.dx.get(a.be, dy.Len()), dy.Rows, dy.Cols}
+	dx := dy.With(a.dx.get(a.be, dy.Len()))
 	a.be.ActivateBackward(a.Kind, a.Slope, a.x.Buf, a.y.Buf, dy.Buf, dx.Buf, dy.Len())
 	return dx
 }

@@ -55,7 +55,7 @@ func (d *Dropout) Forward(x Tensor, training bool) Tensor {
 	n := x.Len()
 	mask := d.mask.get(d.be, n)
 	d.be.DropoutMask(mask, n, d.P, d.seed+d.step*0x9e3779b97f4a7c15)
-	y := Tensor{d.out.get(d.be, n), x.Rows, x.Cols}
+	y := x.With(d.out.get(d.be, n))
 	d.be.Mul(x.Buf, mask, y.Buf, n)
 	return y
 }
@@ -64,7 +64,7 @@ func (d *Dropout) Backward(dy Tensor) Tensor {
 	if !d.active {
 		return dy
 	}
-	dx := Tensor{d.dx.get(d.be, dy.Len()), dy.Rows, dy.Cols}
+	dx := dy.With(d.dx.get(d.be, dy.Len()))
 	d.be.Mul(dy.Buf, d.mask.buf, dx.Buf, dy.Len())
 	return dx
 }
@@ -117,7 +117,7 @@ func (b *BatchNorm) Forward(x Tensor, training bool) Tensor {
 		panic("nn: BatchNorm: training needs batches of at least 2 samples")
 	}
 	b.x = x
-	y := Tensor{b.out.get(b.be, x.Len()), x.Rows, x.Cols}
+	y := x.With(b.out.get(b.be, x.Len()))
 	b.be.BatchNormForward(x.Buf, y.Buf, b.Weight.Value, b.Bias.Value, b.mean, b.inv, b.RunningMean, b.RunningVar,
 		x.Rows, x.Cols, b.Momentum, b.Eps, training)
 	if training {
@@ -127,7 +127,7 @@ func (b *BatchNorm) Forward(x Tensor, training bool) Tensor {
 }
 
 func (b *BatchNorm) Backward(dy Tensor) Tensor {
-	dx := Tensor{b.dx.get(b.be, dy.Len()), dy.Rows, dy.Cols}
+	dx := dy.With(b.dx.get(b.be, dy.Len()))
 	b.be.BatchNormBackward(b.x.Buf, dy.Buf, dx.Buf, b.Weight.Value, b.mean, b.inv, b.Weight.Grad, b.Bias.Grad, dy.Rows, dy.Cols)
 	return dx
 }
@@ -169,13 +169,13 @@ type Softmax struct {
 func NewSoftmax(be backend.Backend) *Softmax { return &Softmax{be: be} }
 
 func (s *Softmax) Forward(x Tensor, training bool) Tensor {
-	s.y = Tensor{s.out.get(s.be, x.Len()), x.Rows, x.Cols}
+	s.y = x.With(s.out.get(s.be, x.Len()))
 	s.be.Softmax(x.Buf, s.y.Buf, x.Rows, x.Cols)
 	return s.y
 }
 
 func (s *Softmax) Backward(dy Tensor) Tensor {
-	dx := Tensor{s.dx.get(s.be, dy.Len()), dy.Rows, dy.Cols}
+	dx := dy.With(s.dx.get(s.be, dy.Len()))
 	s.be.SoftmaxBackward(s.y.Buf, dy.Buf, dx.Buf, dy.Rows, dy.Cols)
 	return dx
 }

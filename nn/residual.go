@@ -38,14 +38,14 @@ func (r *Residual) Forward(x Tensor, training bool) Tensor {
 		panic(fmt.Sprintf("nn: Residual: block maps %d features to %d; they must match", x.Cols, out))
 	}
 	f := r.Block.Forward(x, training)
-	y := Tensor{r.out.get(r.be, x.Len()), x.Rows, x.Cols}
+	y := x.With(r.out.get(r.be, x.Len()))
 	r.be.Add(x.Buf, f.Buf, y.Buf, x.Len())
 	return y
 }
 
 func (r *Residual) Backward(dy Tensor) Tensor {
 	df := r.Block.Backward(dy)
-	dx := Tensor{r.dx.get(r.be, dy.Len()), dy.Rows, dy.Cols}
+	dx := dy.With(r.dx.get(r.be, dy.Len()))
 	r.be.Add(dy.Buf, df.Buf, dx.Buf, dy.Len())
 	return dx
 }

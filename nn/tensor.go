@@ -5,16 +5,32 @@ import (
 	"math/rand/v2"
 
 	"github.com/fastnn/fastnn/backend"
+	"github.com/fastnn/fastnn/data"
 )
 
-// Tensor is a rows x cols row-major matrix held in a backend buffer.
+// Tensor is a batch of Rows samples of Cols values each, held row-major in
+// a backend buffer. A batch of images also has the shape of one sample,
+// C x H x W with C*H*W == Cols, stored as PyTorch stores it (N x C x H x W,
+// see package backend); tabular data has the zero Shape.
 type Tensor struct {
 	Buf        backend.Buffer
 	Rows, Cols int
+	Shape      Shape // per sample; zero for tabular data
 }
+
+// Shape is the shape of one image, channels x height x width; the zero
+// Shape stands for a flat row of features.
+type Shape = data.Shape
 
 // Len is the number of elements, Rows*Cols.
 func (t Tensor) Len() int { return t.Rows * t.Cols }
+
+// With is t's batch and shape held in another buffer: the output of a
+// layer that keeps its input's shape (an activation, dropout).
+func (t Tensor) With(buf backend.Buffer) Tensor {
+	t.Buf = buf
+	return t
+}
 
 // Param is one trainable tensor and its gradient.
 type Param struct {

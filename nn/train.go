@@ -128,6 +128,11 @@ type Trainer struct {
 	Loss    Loss
 	Opt     Optimizer
 
+	// InputShape is the shape of one input image for Predict, whose
+	// input is a bare matrix; the zero Shape for tabular data. Fit and
+	// Evaluate take the shape from their data set.
+	InputShape Shape
+
 	// BestEpoch is, after a Fit with Patience, the epoch whose weights the
 	// model holds.
 	BestEpoch int
@@ -266,7 +271,7 @@ func (t *Trainer) trainEpoch(ctx context.Context, train *data.Dataset, order []i
 		step := lo/batch + 1
 		x, y := t.upload(train, idx)
 		out := t.Model.Forward(x, true)
-		grad := Tensor{io.grad.get(be, out.Len()), out.Rows, out.Cols}
+		grad := out.With(io.grad.get(be, out.Len()))
 		t.Loss.Compute(be, out, y, grad.Buf, io.lossSum)
 		if train.Task == data.Classification {
 			be.CountCorrect(out.Buf, y, io.correct, out.Rows, out.Cols)
@@ -432,7 +437,7 @@ func (t *Trainer) upload(d *data.Dataset, idx []int) (Tensor, backend.Buffer) {
 		x, y := io.x.get(be, nx), io.y.get(be, ny)
 		ru.UploadRows(x, d.X[:d.N*d.Features], d.Features, idx)
 		ru.UploadRows(y, d.Y[:d.N*d.Targets], d.Targets, idx)
-		return Tensor{x, len(idx), d.Features}, y
+		return Tensor{Buf: x, Rows: len(idx), Cols: d.Features, Shape: d.Shape}, y
 	}
 	if len(io.hostX) < nx {
 		io.hostX = make([]float32, nx)
@@ -444,7 +449,7 @@ func (t *Trainer) upload(d *data.Dataset, idx []int) (Tensor, backend.Buffer) {
 	x, y := io.x.get(be, nx), io.y.get(be, ny)
 	be.Upload(x, io.hostX[:nx])
 	be.Upload(y, io.hostY[:ny])
-	return Tensor{x, len(idx), d.Features}, y
+	return Tensor{Buf: x, Rows: len(idx), Cols: d.Features, Shape: d.Shape}, y
 }
 
 func (t *Trainer) read(b backend.Buffer) float64 {

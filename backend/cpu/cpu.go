@@ -34,6 +34,9 @@ type Backend struct {
 	opMu    sync.Mutex
 	jobs    jobs
 	scratch []gemmScratch // one per worker
+
+	convMu sync.Mutex // guards conv, held for a whole convolution
+	conv   convScratch
 }
 
 var _ backend.Backend = (*Backend)(nil)
