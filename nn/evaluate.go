@@ -90,10 +90,11 @@ func (t *Trainer) Predict(x []float32, n int) ([]float32, error) {
 	if n < 0 || len(x) != n*in {
 		return nil, fmt.Errorf("nn: predict: %d values for %d samples of %d features", len(x), n, in)
 	}
-	if err := checkWidth(t.Model, in); err != nil {
+	if err := checkWidth(t.Model, t.InputShape, in); err != nil {
 		return nil, fmt.Errorf("nn: predict: the input %w", err)
 	}
-	be, outs := t.Backend, t.Model.OutFeatures(in)
+	_, outs, _ := OutShape(t.Model, t.InputShape, in)
+	be := t.Backend
 	out := make([]float32, n*outs)
 	const batch = 1024
 	var staging workspace

@@ -124,6 +124,15 @@ func (l *Linear) Backward(dy Tensor) Tensor {
 	return dx
 }
 
+// OutShape takes any input as flat rows (an image is read in C, H, W
+// order, as a Flatten before it would) of In features.
+func (l *Linear) OutShape(in Shape, cols int) (Shape, int, error) {
+	if cols != l.In {
+		return Shape{}, 0, fmt.Errorf("%s takes %d features, gets %d", l, l.In, cols)
+	}
+	return Shape{}, l.Out, nil
+}
+
 func (l *Linear) skipInputGrad(skip bool) { l.skipInput = skip }
 func (l *Linear) InFeatures() (int, bool) { return l.In, true }
 func (l *Linear) Params() []*Param        { return l.params }

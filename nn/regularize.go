@@ -139,6 +139,18 @@ func (b *BatchNorm) String() string {
 	return fmt.Sprintf("BatchNorm1d(%d, eps=%g, momentum=%g)", b.Features, b.Eps, b.Momentum)
 }
 
+// OutShape refuses images, as PyTorch's BatchNorm1d does: BatchNorm2d
+// normalises their channels.
+func (b *BatchNorm) OutShape(in Shape, cols int) (Shape, int, error) {
+	if in.IsImage() {
+		return Shape{}, 0, fmt.Errorf("%s takes flat rows, got %s images (use BatchNorm2d, or a Flatten before it)", b, in)
+	}
+	if cols != b.Features {
+		return Shape{}, 0, fmt.Errorf("%s takes %d features, gets %d", b, b.Features, cols)
+	}
+	return in, cols, nil
+}
+
 // State lists the running statistics, as in PyTorch's state_dict.
 func (b *BatchNorm) State() []NamedTensor {
 	return []NamedTensor{

@@ -390,10 +390,10 @@ func (t *Trainer) check(d *data.Dataset) error {
 	if d == nil {
 		return fmt.Errorf("nn: no data set")
 	}
-	if err := checkWidth(t.Model, d.Features); err != nil {
+	if err := checkWidth(t.Model, d.Shape, d.Features); err != nil {
 		return fmt.Errorf("nn: data set %q %w", d.Name, err)
 	}
-	outs := t.Model.OutFeatures(d.Features)
+	_, outs, _ := OutShape(t.Model, d.Shape, d.Features)
 	if want := t.Loss.TargetCols(outs); d.Targets != want {
 		return fmt.Errorf("nn: data set %q has %d target columns, loss %s on %d outputs needs %d", d.Name, d.Targets, t.Loss, outs, want)
 	}
@@ -409,21 +409,29 @@ func (t *Trainer) check(d *data.Dataset) error {
 }
 
 // checkWidth checks that every layer of m with a fixed input width (see
-// InputSizer) gets that many features from an input of n features.
-func checkWidth(m Layer, n int) error {
+// InputSizer) gets that many features from an input of n features of
+// shape in (zero for flat rows), and that every layer can take what
+// reaches it (see ShapeMapper).
+func checkWidth(m Layer, in Shape, n int) error {
 	layers := []Layer{m}
 	if s, ok := m.(*Sequential); ok {
 		layers = s.Layers
 	}
-	in := n
+	cols := n
 	for i, l := range layers {
-		if want, ok := inFeatures(l); ok && want != in {
+		if want, ok := inFeatures(l); ok && want != cols {
 			if i == 0 {
 				return fmt.Errorf("has %d features, the model takes %d", n, want)
 			}
-			return fmt.Errorf("has %d features: layer %d, %s, takes %d and gets %d", n, i, l, want, in)
+			return fmt.Errorf("has %d features: layer %d, %s, takes %d and gets %d", n, i, l, want, cols)
 		}
-		in = l.OutFeatures(in)
+		var err error
+		if in, cols, err = OutShape(l, in, cols); err != nil {
+			if len(layers) > 1 {
+				return fmt.Errorf("(%s, %d features) does not fit layer %d: %w", in, n, i, err)
+			}
+			return fmt.Errorf("(%s, %d features) does not fit the model: %w", in, n, err)
+		}
 	}
 	return nil
 }
