@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"errors"
+	"math"
 	"testing"
 
 	"github.com/fastnn/fastnn/backend"
@@ -354,6 +355,7 @@ func convFaults() []fault {
 	return []fault{
 		{"Conv2d padding off by one", convPadOffByOne{}, []string{"Conv2d"}, []string{"Conv2dBackwardData", "Conv2dBackwardFilter"}},
 		{"Conv2d drops the last input channel", convDropsLastChannel{}, []string{"Conv2d"}, []string{"Conv2dBackwardData"}},
+		{"Conv2d in reduced precision", convCoarse{}, []string{"Conv2d"}, nil},
 		{"Conv2d without the bias", convNoBias{}, []string{"Conv2d"}, []string{"Conv2dBackwardFilter"}},
 		{"Conv2dBackwardData adds into dx", convBackwardDataAccumulates{}, []string{"Conv2dBackwardData"}, []string{"Conv2d"}},
 		{"Conv2dBackwardFilter overwrites instead of accumulating", convFilterOverwrites{}, []string{"Conv2dBackwardFilter"}, []string{"Conv2d"}},
@@ -366,5 +368,105 @@ func convFaults() []fault {
 		{"MaxPool2d divides by the stride before checking it", poolOutLenFirst{}, []string{"ConvPanics"}, []string{"MaxPool2d"}},
 		{"Conv2d accepts a short y", convAcceptsShortY{}, []string{"ConvPanics"}, []string{"Conv2d"}},
 		{"Conv2dBackwardFilter ignores a buffer of another backend", convForeignBufferIgnored{}, []string{"ConvPanics"}, []string{"Conv2dBackwardFilter"}},
+	}
+}
+
+// f32's convolutions and average pooling accumulate one term at a time in
+// float32, in the order of the loops of package ref: the rounding of a
+// plain kernel, whose error grows with the sum's length. The tolerances
+// must accept it (TestFloat32BackendPasses).
+
+// convTaps calls f(xIndex, wIndex, yIndex) for every product term of
+// Conv2d, in the order n, k, i, j, c, p, q.
+func convTaps(s backend.ConvShape, f func(xi, wi, yi int)) {
+	oh, ow := s.OutH(), s.OutW()
+	for n := 0; n < s.N; n++ {
+		for k := 0; k < s.K; k++ {
+			for yi := (n*s.K + k) * oh * ow; yi < (n*s.K+k+1)*oh*ow; yi++ {
+				i, j := yi%(oh*ow)/ow, yi%ow
+				for c := 0; c < s.C; c++ {
+					for p := 0; p < s.KH; p++ {
+						for q := 0; q < s.KW; q++ {
+							h, w := i*s.StrideH-s.PadH+p, j*s.StrideW-s.PadW+q
+							if h >= 0 && h < s.H && w >= 0 && w < s.W {
+								f(((n*s.C+c)*s.H+h)*s.W+w, ((k*s.C+c)*s.KH+p)*s.KW+q, yi)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func (f32) Conv2d(x, weight, bias, y backend.Buffer, s backend.ConvShape) {
+	s.Check("f32", "Conv2d")
+	xx, ww, yy := get(x, s.InLen()), get(weight, s.WeightLen()), get(y, s.OutLen())
+	clear(yy[:s.OutLen()])
+	convTaps(s, func(xi, wi, yi int) { yy[yi] += ww[wi] * xx[xi] })
+	if bias != nil {
+		bb, plane := get(bias, s.K), s.OutH()*s.OutW()
+		for yi := range yy[:s.OutLen()] {
+			yy[yi] += bb[yi/plane%s.K]
+		}
+	}
+}
+
+func (f32) Conv2dBackwardData(dy, weight, dx backend.Buffer, s backend.ConvShape) {
+	s.Check("f32", "Conv2dBackwardData")
+	dyy, ww, dxx := get(dy, s.OutLen()), get(weight, s.WeightLen()), get(dx, s.InLen())
+	clear(dxx[:s.InLen()])
+	convTaps(s, func(xi, wi, yi int) { dxx[xi] += ww[wi] * dyy[yi] })
+}
+
+func (f32) Conv2dBackwardFilter(x, dy, dWeight, dBias backend.Buffer, s backend.ConvShape) {
+	s.Check("f32", "Conv2dBackwardFilter")
+	xx, dyy, dww := get(x, s.InLen()), get(dy, s.OutLen()), get(dWeight, s.WeightLen())
+	convTaps(s, func(xi, wi, yi int) { dww[wi] += xx[xi] * dyy[yi] })
+	if dBias != nil {
+		dbb, plane := get(dBias, s.K), s.OutH()*s.OutW()
+		for yi, v := range dyy[:s.OutLen()] {
+			dbb[yi/plane%s.K] += v
+		}
+	}
+}
+
+func (f32) AvgPool2d(x, y backend.Buffer, s backend.PoolShape) {
+	s.Check("f32", "AvgPool2d")
+	xx, yy := get(x, s.InLen()), get(y, s.OutLen())
+	div := float32(s.KH * s.KW)
+	windows(s, func(yi int, xs []int) {
+		var sum float32
+		for _, i := range xs {
+			sum += xx[i]
+		}
+		yy[yi] = sum / div
+	})
+}
+
+func (f32) AvgPool2dBackward(dy, dx backend.Buffer, s backend.PoolShape) {
+	s.Check("f32", "AvgPool2dBackward")
+	dyy, dxx := get(dy, s.OutLen()), get(dx, s.InLen())
+	clear(dxx[:s.InLen()])
+	div := float32(s.KH * s.KW)
+	windows(s, func(yi int, xs []int) {
+		for _, i := range xs {
+			dxx[i] += dyy[yi] / div
+		}
+	})
+}
+
+// convCoarse rounds y to 11 significant bits, as float16 or TF32 inputs
+// would: beyond the float32 bound.
+type convCoarse struct{ fake }
+
+func (f convCoarse) Conv2d(x, weight, bias, y backend.Buffer, s backend.ConvShape) {
+	f.fake.Conv2d(x, weight, bias, y, s)
+	if s.Valid() != nil {
+		return
+	}
+	yy := get(y, s.OutLen())
+	for i := range yy[:s.OutLen()] {
+		yy[i] = math.Float32frombits(math.Float32bits(yy[i]) &^ 0x1fff)
 	}
 }
