@@ -77,15 +77,16 @@ func TestNoConvolver(t *testing.T) {
 	b := mlpOnly{fake{}}
 	convChecks := 0
 	for _, c := range Checks() {
-		err := c.Run(b)
 		if _, isConv := convCheckNames[c.Name]; !isConv {
-			if c.Name == "Copy" && err != nil {
-				t.Errorf("check %s on a backend without Convolver: %v", c.Name, err)
+			if c.Name == "Copy" { // one of the others, which still runs
+				if err := c.Run(b); err != nil {
+					t.Errorf("check %s on a backend without Convolver: %v", c.Name, err)
+				}
 			}
 			continue
 		}
 		convChecks++
-		if !errors.Is(err, ErrNoConvolver) {
+		if err := c.Run(b); !errors.Is(err, ErrNoConvolver) {
 			t.Errorf("check %s on a backend without Convolver returned %v, want ErrNoConvolver", c.Name, err)
 		}
 		t.Run(c.Name, func(t *testing.T) {
