@@ -16,6 +16,7 @@
 //			t.Skip(err)
 //		}
 //		defer b.Close()
+//		conformance.RequireConvolver(t, b) // for a backend that runs CNNs
 //		conformance.Run(t, b)
 //	}
 //
@@ -27,6 +28,7 @@
 package conformance
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -40,7 +42,9 @@ import (
 
 // Check is one named part of the suite. Run returns nil when the backend
 // passes, or an error describing the first few failing cases and, for
-// each, the first few mismatches (index, got, want, tolerance).
+// each, the first few mismatches (index, got, want, tolerance). A check of
+// a backend.Convolver operation returns an error wrapping ErrNoConvolver
+// for a backend that does not implement it.
 type Check struct {
 	Name string
 	Run  func(b backend.Backend) error
@@ -49,10 +53,11 @@ type Check struct {
 // Checks returns the whole suite, in a fixed order. Each check draws its
 // inputs from its own fixed seed, so checks may run alone or in any order.
 func Checks() []Check {
-	defs := []struct {
+	type def struct {
 		name string
 		run  func(s *suite)
-	}{
+	}
+	defs := []def{
 		{"Alloc", checkAlloc},
 		{"UploadDownload", checkUploadDownload},
 		{"Copy", checkCopy},
@@ -89,24 +94,53 @@ func Checks() []Check {
 		{"AdamStep", checkAdamStep},
 		{"Panics", checkPanics},
 	}
-	checks := make([]Check, len(defs))
-	for i, d := range defs {
-		checks[i] = Check{Name: d.name, Run: func(b backend.Backend) error {
+	// The checks of backend.Convolver (conv.go).
+	convDefs := []def{
+		{"Conv2d", checkConv2d},
+		{"Conv2dBackwardData", checkConv2dBackwardData},
+		{"Conv2dBackwardFilter", checkConv2dBackwardFilter},
+		{"MaxPool2d", checkMaxPool2d},
+		{"MaxPool2dBackward", checkMaxPool2dBackward},
+		{"AvgPool2d", checkAvgPool2d},
+		{"AvgPool2dBackward", checkAvgPool2dBackward},
+		{"TransposeBatch", checkTransposeBatch},
+		{"ConvPanics", checkConvPanics},
+	}
+	var checks []Check
+	for _, d := range defs {
+		checks = append(checks, Check{Name: d.name, Run: func(b backend.Backend) error {
 			return runSuite(b, d.name, d.run)
-		}}
+		}})
+	}
+	for _, d := range convDefs {
+		checks = append(checks, Check{Name: d.name, Run: func(b backend.Backend) error {
+			if _, ok := b.(backend.Convolver); !ok {
+				return fmt.Errorf("%s: %w", d.name, ErrNoConvolver)
+			}
+			return runSuite(b, d.name, d.run)
+		}})
 	}
 	return checks
 }
 
-// Run runs every check as a subtest of t named after the check.
+// Run runs every check as a subtest of t named after the check. The
+// checks of backend.Convolver's operations are skipped, saying so, on a
+// backend that does not implement it (see RequireConvolver).
 func Run(t *testing.T, b backend.Backend) {
 	t.Helper()
 	for _, c := range Checks() {
-		t.Run(c.Name, func(t *testing.T) {
-			if err := c.Run(b); err != nil {
-				t.Error(err)
-			}
-		})
+		t.Run(c.Name, func(t *testing.T) { runCheck(t, c, b) })
+	}
+}
+
+// runCheck runs one check as the test t.
+func runCheck(t *testing.T, c Check, b backend.Backend) {
+	err := c.Run(b)
+	switch {
+	case errors.Is(err, ErrNoConvolver):
+		t.Skip(err)
+	case err != nil:
+		t.Error(err)
 	}
 }
 

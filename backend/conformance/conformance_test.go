@@ -230,10 +230,10 @@ var _ backend.Backend = fake{}
 // suite runs, that its tolerances accept a correct backend, and that it
 // frees every buffer it allocates.
 func TestFakePasses(t *testing.T) {
-	cb := &countingBackend{Backend: fake{}}
+	b, cb := counting(fake{})
 	for _, c := range Checks() {
 		t.Run(c.Name, func(t *testing.T) {
-			if err := c.Run(cb); err != nil {
+			if err := c.Run(b); err != nil {
 				t.Error(err)
 			}
 			if cb.live != 0 {
@@ -262,3 +262,20 @@ type countingBackend struct {
 
 func (b *countingBackend) Alloc(n int) backend.Buffer { b.live++; return b.Backend.Alloc(n) }
 func (b *countingBackend) Free(x backend.Buffer)      { b.live--; b.Backend.Free(x) }
+
+// countingConvolver is a countingBackend that keeps the Convolver methods
+// of the backend it wraps.
+type countingConvolver struct {
+	*countingBackend
+	backend.Convolver
+}
+
+// counting wraps b so that the returned counter counts its live buffers;
+// the wrapper implements backend.Convolver when b does.
+func counting(b backend.Backend) (backend.Backend, *countingBackend) {
+	cb := &countingBackend{Backend: b}
+	if cv, ok := b.(backend.Convolver); ok {
+		return countingConvolver{cb, cv}, cb
+	}
+	return cb, cb
+}

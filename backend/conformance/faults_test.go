@@ -578,13 +578,17 @@ func (f adamStep0Unnamed) AdamStep(param, grad, m, v backend.Buffer, n int, cfg 
 	f.fake.AdamStep(param, grad, m, v, n, cfg)
 }
 
+// fault is a broken backend, the checks that must catch it, and checks of
+// operations it does not break, which must still pass.
+type fault struct {
+	name     string
+	b        backend.Backend
+	mustFail []string
+	mustPass []string
+}
+
 func TestFaultsDetected(t *testing.T) {
-	faults := []struct {
-		name     string
-		b        backend.Backend
-		mustFail []string
-		mustPass []string
-	}{
+	faults := []fault{
 		{"gemm ignores beta", gemmIgnoresBeta{}, []string{"GemmNN", "GemmNT", "GemmTN", "GemmTT", "GemmK0"}, []string{"GemmBetaZeroNaN"}},
 		{"gemm ignores transB", gemmIgnoresTransB{}, []string{"GemmNT", "GemmTT"}, []string{"GemmNN", "GemmTN"}},
 		{"gemm ignores transA", gemmIgnoresTransA{}, []string{"GemmTN", "GemmTT"}, []string{"GemmNN", "GemmNT"}},
@@ -635,6 +639,7 @@ func TestFaultsDetected(t *testing.T) {
 		{"Softmax accepts a short y", softmaxAcceptsShortY{}, []string{"Panics"}, []string{"Softmax"}},
 		{"AdamStep step 0 panics without naming the operation", adamStep0Unnamed{}, []string{"Panics"}, []string{"AdamStep"}},
 	}
+	faults = append(faults, convFaults()...)
 	checks := map[string]Check{}
 	for _, c := range Checks() {
 		checks[c.Name] = c
@@ -648,8 +653,8 @@ func TestFaultsDetected(t *testing.T) {
 					t.Fatalf("no check %q", name)
 				}
 				covered[name] = true
-				cb := &countingBackend{Backend: f.b}
-				err := c.Run(cb)
+				wb, cb := counting(f.b)
+				err := c.Run(wb)
 				if cb.live != 0 {
 					t.Errorf("check %s left %d buffers allocated after failing", name, cb.live)
 				}

@@ -11,9 +11,11 @@ import (
 // buffers are too short for the sizes it is given, or whose size is
 // negative, is a programmer error and must panic with a message rather than
 // read or write out of bounds, or return quietly. So must an argument
-// outside an operation's domain (a dropout probability of 1, Adam step 0),
-// and that message must name the operation. Training BatchNormForward on
-// one row is checked with BatchNormForward.
+// outside an operation's domain (a dropout probability of 1, Adam step 0,
+// a ConvShape or PoolShape that is not Valid), and that message must name
+// the operation. So must a buffer of another backend (checked for
+// backend.Convolver's operations, in ConvPanics). Training
+// BatchNormForward on one row is checked with BatchNormForward.
 
 // panicCase is one call that breaks the contract. mk allocates a buffer of
 // n elements, freed after the case.
@@ -83,8 +85,118 @@ func panicCases() []panicCase {
 	}
 }
 
-func checkPanics(s *suite) {
-	for _, pc := range panicCases() {
+func checkPanics(s *suite) { runPanicCases(s, panicCases()) }
+
+// foreignBuffer is a Buffer no backend allocated: every operation must
+// refuse it.
+type foreignBuffer struct{ n int }
+
+func (f foreignBuffer) Len() int { return f.n }
+
+// convPanicCases break the contract of backend.Convolver's operations:
+// shapes that are not Valid (the message must name the operation), short
+// buffers, and buffers of another backend. cs and ps are valid shapes;
+// each case spoils one thing. Every operation with a shape gets stride 0:
+// the output size divides by the stride, so a backend that computes it
+// before checking the shape dies of a division by zero, a message that
+// does not say what was wrong.
+func convPanicCases() []panicCase {
+	type mkf = func(n int) backend.Buffer
+	type cv = backend.Convolver
+	cs := backend.ConvShape{N: 2, C: 3, H: 5, W: 5, K: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+	x, w, y := cs.InLen(), cs.WeightLen(), cs.OutLen()
+	with := func(f func(s *backend.ConvShape)) backend.ConvShape { s := cs; f(&s); return s }
+	stride0 := with(func(s *backend.ConvShape) { s.StrideW = 0 })
+	negN := with(func(s *backend.ConvShape) { s.N = -2 })
+	kernel0 := with(func(s *backend.ConvShape) { s.KH = 0 })
+	negPad := with(func(s *backend.ConvShape) { s.PadH = -1 })
+	tooBig := with(func(s *backend.ConvShape) { s.KW = 8 }) // 5 + 2*1 < 8
+
+	ps := backend.PoolShape{N: 2, C: 3, H: 6, W: 5, KH: 2, KW: 2, StrideH: 2, StrideW: 2}
+	px, py := ps.InLen(), ps.OutLen()
+	pwith := func(f func(s *backend.PoolShape)) backend.PoolShape { s := ps; f(&s); return s }
+	padHalf := pwith(func(s *backend.PoolShape) { s.PadH = 2 }) // more than half the window
+	pstride0 := pwith(func(s *backend.PoolShape) { s.StrideH = 0 })
+	pnegC := pwith(func(s *backend.PoolShape) { s.C = -1 })
+	pbig := pwith(func(s *backend.PoolShape) { s.KW, s.StrideW = 6, 1 }) // wider than the input
+	const tb, tr, tc = 2, 3, 5
+
+	return []panicCase{
+		{"Conv2d", "stride 0", true, func(b backend.Backend, mk mkf) { b.(cv).Conv2d(mk(x), mk(w), mk(4), mk(y), stride0) }},
+		{"Conv2d", "negative batch", true, func(b backend.Backend, mk mkf) { b.(cv).Conv2d(mk(x), mk(w), nil, mk(y), negN) }},
+		{"Conv2d", "kernel larger than the padded input", true, func(b backend.Backend, mk mkf) { b.(cv).Conv2d(mk(x), mk(w*3), nil, mk(y), tooBig) }},
+		{"Conv2d", "x short", false, func(b backend.Backend, mk mkf) { b.(cv).Conv2d(mk(x-1), mk(w), mk(4), mk(y), cs) }},
+		{"Conv2d", "weight short", false, func(b backend.Backend, mk mkf) { b.(cv).Conv2d(mk(x), mk(w-1), mk(4), mk(y), cs) }},
+		{"Conv2d", "bias short", false, func(b backend.Backend, mk mkf) { b.(cv).Conv2d(mk(x), mk(w), mk(3), mk(y), cs) }},
+		{"Conv2d", "y short", false, func(b backend.Backend, mk mkf) { b.(cv).Conv2d(mk(x), mk(w), nil, mk(y-1), cs) }},
+		{"Conv2d", "x of another backend", false, func(b backend.Backend, mk mkf) {
+			b.(cv).Conv2d(foreignBuffer{x}, mk(w), mk(4), mk(y), cs)
+		}},
+		{"Conv2d", "y of another backend", false, func(b backend.Backend, mk mkf) {
+			b.(cv).Conv2d(mk(x), mk(w), mk(4), foreignBuffer{y}, cs)
+		}},
+		{"Conv2dBackwardData", "kernel 0", true, func(b backend.Backend, mk mkf) { b.(cv).Conv2dBackwardData(mk(y), mk(w), mk(x), kernel0) }},
+		{"Conv2dBackwardData", "stride 0", true, func(b backend.Backend, mk mkf) { b.(cv).Conv2dBackwardData(mk(y), mk(w), mk(x), stride0) }},
+		{"Conv2dBackwardData", "dy short", false, func(b backend.Backend, mk mkf) { b.(cv).Conv2dBackwardData(mk(y-1), mk(w), mk(x), cs) }},
+		{"Conv2dBackwardData", "weight short", false, func(b backend.Backend, mk mkf) { b.(cv).Conv2dBackwardData(mk(y), mk(w-1), mk(x), cs) }},
+		{"Conv2dBackwardData", "dx short", false, func(b backend.Backend, mk mkf) { b.(cv).Conv2dBackwardData(mk(y), mk(w), mk(x-1), cs) }},
+		{"Conv2dBackwardData", "dx of another backend", false, func(b backend.Backend, mk mkf) {
+			b.(cv).Conv2dBackwardData(mk(y), mk(w), foreignBuffer{x}, cs)
+		}},
+		{"Conv2dBackwardFilter", "negative padding", true, func(b backend.Backend, mk mkf) {
+			b.(cv).Conv2dBackwardFilter(mk(x), mk(y), mk(w), mk(4), negPad)
+		}},
+		{"Conv2dBackwardFilter", "stride 0", true, func(b backend.Backend, mk mkf) {
+			b.(cv).Conv2dBackwardFilter(mk(x), mk(y), mk(w), mk(4), stride0)
+		}},
+		{"Conv2dBackwardFilter", "x short", false, func(b backend.Backend, mk mkf) { b.(cv).Conv2dBackwardFilter(mk(x-1), mk(y), mk(w), mk(4), cs) }},
+		{"Conv2dBackwardFilter", "dy short", false, func(b backend.Backend, mk mkf) { b.(cv).Conv2dBackwardFilter(mk(x), mk(y-1), mk(w), mk(4), cs) }},
+		{"Conv2dBackwardFilter", "dWeight short", false, func(b backend.Backend, mk mkf) {
+			b.(cv).Conv2dBackwardFilter(mk(x), mk(y), mk(w-1), nil, cs)
+		}},
+		{"Conv2dBackwardFilter", "dBias short", false, func(b backend.Backend, mk mkf) { b.(cv).Conv2dBackwardFilter(mk(x), mk(y), mk(w), mk(3), cs) }},
+		{"Conv2dBackwardFilter", "dWeight of another backend", false, func(b backend.Backend, mk mkf) {
+			b.(cv).Conv2dBackwardFilter(mk(x), mk(y), foreignBuffer{w}, mk(4), cs)
+		}},
+		{"MaxPool2d", "padding more than half the window", true, func(b backend.Backend, mk mkf) { b.(cv).MaxPool2d(mk(px), mk(px), padHalf) }},
+		{"MaxPool2d", "stride 0", true, func(b backend.Backend, mk mkf) { b.(cv).MaxPool2d(mk(px), mk(px), pstride0) }},
+		{"MaxPool2d", "x short", false, func(b backend.Backend, mk mkf) { b.(cv).MaxPool2d(mk(px-1), mk(py), ps) }},
+		{"MaxPool2d", "y short", false, func(b backend.Backend, mk mkf) { b.(cv).MaxPool2d(mk(px), mk(py-1), ps) }},
+		{"MaxPool2d", "x of another backend", false, func(b backend.Backend, mk mkf) { b.(cv).MaxPool2d(foreignBuffer{px}, mk(py), ps) }},
+		{"MaxPool2dBackward", "window wider than the input", true, func(b backend.Backend, mk mkf) {
+			b.(cv).MaxPool2dBackward(mk(px), mk(px), mk(px), pbig)
+		}},
+		{"MaxPool2dBackward", "stride 0", true, func(b backend.Backend, mk mkf) {
+			b.(cv).MaxPool2dBackward(mk(px), mk(px), mk(px), pstride0)
+		}},
+		{"MaxPool2dBackward", "x short", false, func(b backend.Backend, mk mkf) { b.(cv).MaxPool2dBackward(mk(px-1), mk(py), mk(px), ps) }},
+		{"MaxPool2dBackward", "dy short", false, func(b backend.Backend, mk mkf) { b.(cv).MaxPool2dBackward(mk(px), mk(py-1), mk(px), ps) }},
+		{"MaxPool2dBackward", "dx short", false, func(b backend.Backend, mk mkf) { b.(cv).MaxPool2dBackward(mk(px), mk(py), mk(px-1), ps) }},
+		{"MaxPool2dBackward", "dx of another backend", false, func(b backend.Backend, mk mkf) {
+			b.(cv).MaxPool2dBackward(mk(px), mk(py), foreignBuffer{px}, ps)
+		}},
+		{"AvgPool2d", "stride 0", true, func(b backend.Backend, mk mkf) { b.(cv).AvgPool2d(mk(px), mk(px), pstride0) }},
+		{"AvgPool2d", "y short", false, func(b backend.Backend, mk mkf) { b.(cv).AvgPool2d(mk(px), mk(py-1), ps) }},
+		{"AvgPool2d", "y of another backend", false, func(b backend.Backend, mk mkf) { b.(cv).AvgPool2d(mk(px), foreignBuffer{py}, ps) }},
+		{"AvgPool2dBackward", "negative channels", true, func(b backend.Backend, mk mkf) { b.(cv).AvgPool2dBackward(mk(py), mk(px), pnegC) }},
+		{"AvgPool2dBackward", "stride 0", true, func(b backend.Backend, mk mkf) { b.(cv).AvgPool2dBackward(mk(px), mk(px), pstride0) }},
+		{"AvgPool2dBackward", "dy short", false, func(b backend.Backend, mk mkf) { b.(cv).AvgPool2dBackward(mk(py-1), mk(px), ps) }},
+		{"AvgPool2dBackward", "dx short", false, func(b backend.Backend, mk mkf) { b.(cv).AvgPool2dBackward(mk(py), mk(px-1), ps) }},
+		{"TransposeBatch", "rows and cols negative", true, func(b backend.Backend, mk mkf) {
+			b.(cv).TransposeBatch(mk(tb*tr*tc), mk(tb*tr*tc), tb, -tr, -tc)
+		}},
+		{"TransposeBatch", "x short", false, func(b backend.Backend, mk mkf) { b.(cv).TransposeBatch(mk(tb*tr*tc-1), mk(tb*tr*tc), tb, tr, tc) }},
+		{"TransposeBatch", "y short", false, func(b backend.Backend, mk mkf) { b.(cv).TransposeBatch(mk(tb*tr*tc), mk(tb*tr*tc-1), tb, tr, tc) }},
+		{"TransposeBatch", "y of another backend", false, func(b backend.Backend, mk mkf) {
+			b.(cv).TransposeBatch(mk(tb*tr*tc), foreignBuffer{tb * tr * tc}, tb, tr, tc)
+		}},
+	}
+}
+
+func checkConvPanics(s *suite) { runPanicCases(s, convPanicCases()) }
+
+func runPanicCases(s *suite, cases []panicCase) {
+	for _, pc := range cases {
 		s.run(fmt.Sprintf("%s: %s (must panic)", pc.op, pc.what), func(c *tcase) {
 			var bufs []backend.Buffer
 			mk := func(n int) backend.Buffer {

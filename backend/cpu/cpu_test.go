@@ -464,7 +464,8 @@ func TestNoLegacySSE(t *testing.T) {
 }
 
 // TestConformance runs the backend conformance suite once per supported
-// level, each forced, with 1 and 2 threads.
+// level, each forced, with 1 and 2 threads. The CPU backend implements
+// backend.Convolver: its convolution checks must run, not skip.
 func TestConformance(t *testing.T) {
 	for _, level := range Supported() {
 		for _, threads := range []int{1, 2} {
@@ -474,6 +475,7 @@ func TestConformance(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer be.Close()
+				conformance.RequireConvolver(t, be)
 				conformance.Run(t, be)
 			})
 		}
