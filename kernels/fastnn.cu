@@ -537,8 +537,10 @@ extern "C" __global__ void pointwise_loss(int loss, const float *x, const float 
 // and takes the geometry as GEOM_PARAMS: batch N, channels C, input H x W,
 // window KH x KW, strides SH, SW, padding PH, PW, output OH x OW. For
 // pooling C is the channel count of input and output alike. The host keeps
-// every extent, the padded input and every element count below 2^31, so
-// that int arithmetic on coordinates cannot overflow.
+// every extent, the padded input and every element count (of x, y, the
+// weight and the patch matrix) below 2^31, so each kernel takes its element
+// index into an int and computes coordinates and offsets in 32 bits:
+// 64-bit division is several times slower on the GPU.
 
 #define GEOM_PARAMS int N, int C, int H, int W, int KH, int KW, int SH, int SW, int PH, int PW, int OH, int OW
 
@@ -556,15 +558,13 @@ __device__ __forceinline__ void covering(int x, int k, int s, int pad, int out, 
 // for row r = (n*OH + i)*OW + j, or 0 in the padding. One thread per entry
 // of col, so that writes are coalesced.
 extern "C" __global__ void im2col(const float *x, float *col, GEOM_PARAMS) {
-    int taps = KH * KW;
-    long long ckk = (long long)C * taps;
+    int taps = KH * KW, ckk = C * taps;
     GRID_STRIDE(e, (long long)N * OH * OW * ckk) {
-        long long r = e / ckk;
-        int t = (int)(e - r * ckk), c = t / taps, pq = t - c * taps, p = pq / KW, q = pq - p * KW;
-        int j = (int)(r % OW), i = (int)(r / OW % OH);
-        long long n = r / OW / OH;
+        int k = (int)e, r = k / ckk, t = k - r * ckk;
+        int c = t / taps, pq = t - c * taps, p = pq / KW, q = pq - p * KW;
+        int j = r % OW, i = r / OW % OH, n = r / OW / OH;
         int h = i * SH - PH + p, w = j * SW - PW + q;
-        col[e] = h >= 0 && h < H && w >= 0 && w < W ? x[((n * C + c) * H + h) * W + w] : 0.f;
+        col[k] = h >= 0 && h < H && w >= 0 && w < W ? x[((n * C + c) * H + h) * W + w] : 0.f;
     }
 }
 
@@ -572,10 +572,9 @@ extern "C" __global__ void im2col(const float *x, float *col, GEOM_PARAMS) {
 // entries of col that im2col copied from that pixel, window by window in
 // row order.
 extern "C" __global__ void col2im(const float *col, float *dx, GEOM_PARAMS) {
-    long long ckk = (long long)C * KH * KW;
+    int ckk = C * KH * KW;
     GRID_STRIDE(e, (long long)N * C * H * W) {
-        int w = (int)(e % W), h = (int)(e / W % H), c = (int)(e / W / H % C);
-        long long n = e / W / H / C;
+        int k = (int)e, w = k % W, h = k / W % H, c = k / W / H % C, n = k / W / H / C;
         int i0, i1, j0, j1;
         covering(h, KH, SH, PH, OH, &i0, &i1);
         covering(w, KW, SW, PW, OW, &j0, &j1);
@@ -587,7 +586,7 @@ extern "C" __global__ void col2im(const float *col, float *dx, GEOM_PARAMS) {
                 s += col[((n * OH + i) * OW + j) * ckk + (c * KH + p) * KW + q];
             }
         }
-        dx[e] = s;
+        dx[k] = s;
     }
 }
 
@@ -596,15 +595,14 @@ extern "C" __global__ void col2im(const float *col, float *dx, GEOM_PARAMS) {
 // its bias). One thread per element of y: writes are coalesced, reads are
 // strided by cols.
 extern "C" __global__ void transpose_batch(const float *x, float *y, const float *bias, int batch, int rows, int cols) {
-    long long mat = (long long)rows * cols;
-    GRID_STRIDE(e, batch * mat) {
-        long long b = e / mat;
-        int t = (int)(e - b * mat), j = t / rows, i = t - j * rows;
-        float v = x[b * mat + (long long)i * cols + j];
+    int mat = rows * cols;
+    GRID_STRIDE(e, (long long)batch * mat) {
+        int k = (int)e, b = k / mat, t = k - b * mat, j = t / rows, i = t - j * rows;
+        float v = x[b * mat + i * cols + j];
         if (bias) {
             v += bias[j];
         }
-        y[e] = v;
+        y[k] = v;
     }
 }
 
@@ -635,9 +633,9 @@ __device__ __forceinline__ int pool_argmax(const float *plane, int H, int W, int
 
 extern "C" __global__ void max_pool(const float *x, float *y, GEOM_PARAMS) {
     GRID_STRIDE(e, (long long)N * C * OH * OW) {
-        int j = (int)(e % OW), i = (int)(e / OW % OH);
-        const float *plane = x + e / OW / OH * H * W;
-        y[e] = plane[pool_argmax(plane, H, W, KH, KW, SH, SW, PH, PW, i, j)];
+        int k = (int)e, j = k % OW, i = k / OW % OH;
+        const float *plane = x + k / OW / OH * H * W;
+        y[k] = plane[pool_argmax(plane, H, W, KH, KW, SH, SW, PH, PW, i, j)];
     }
 }
 
@@ -645,8 +643,7 @@ extern "C" __global__ void max_pool(const float *x, float *y, GEOM_PARAMS) {
 // argmax (pool_argmax, recomputed) is that pixel, in window order.
 extern "C" __global__ void max_pool_backward(const float *x, const float *dy, float *dx, GEOM_PARAMS) {
     GRID_STRIDE(e, (long long)N * C * H * W) {
-        int w = (int)(e % W), h = (int)(e / W % H);
-        long long plane = e / W / H;
+        int k = (int)e, w = k % W, h = k / W % H, plane = k / W / H;
         const float *xp = x + plane * H * W, *g = dy + plane * OH * OW;
         int i0, i1, j0, j1;
         covering(h, KH, SH, PH, OH, &i0, &i1);
@@ -660,7 +657,7 @@ extern "C" __global__ void max_pool_backward(const float *x, const float *dy, fl
                 }
             }
         }
-        dx[e] = s;
+        dx[k] = s;
     }
 }
 
@@ -669,8 +666,8 @@ extern "C" __global__ void max_pool_backward(const float *x, const float *dy, fl
 extern "C" __global__ void avg_pool(const float *x, float *y, GEOM_PARAMS) {
     float div = (float)(KH * KW);
     GRID_STRIDE(e, (long long)N * C * OH * OW) {
-        int j = (int)(e % OW), i = (int)(e / OW % OH);
-        const float *plane = x + e / OW / OH * H * W;
+        int k = (int)e, j = k % OW, i = k / OW % OH;
+        const float *plane = x + k / OW / OH * H * W;
         int h0 = i * SH - PH, w0 = j * SW - PW;
         int h1 = h0 + KH < H ? h0 + KH : H, w1 = w0 + KW < W ? w0 + KW : W;
         h0 = h0 > 0 ? h0 : 0;
@@ -681,7 +678,7 @@ extern "C" __global__ void avg_pool(const float *x, float *y, GEOM_PARAMS) {
                 s += plane[h * W + w];
             }
         }
-        y[e] = s / div;
+        y[k] = s / div;
     }
 }
 
@@ -690,8 +687,8 @@ extern "C" __global__ void avg_pool(const float *x, float *y, GEOM_PARAMS) {
 extern "C" __global__ void avg_pool_backward(const float *dy, float *dx, GEOM_PARAMS) {
     float div = (float)(KH * KW);
     GRID_STRIDE(e, (long long)N * C * H * W) {
-        int w = (int)(e % W), h = (int)(e / W % H);
-        const float *g = dy + e / W / H * OH * OW;
+        int k = (int)e, w = k % W, h = k / W % H;
+        const float *g = dy + k / W / H * OH * OW;
         int i0, i1, j0, j1;
         covering(h, KH, SH, PH, OH, &i0, &i1);
         covering(w, KW, SW, PW, OW, &j0, &j1);
@@ -701,6 +698,6 @@ extern "C" __global__ void avg_pool_backward(const float *dy, float *dx, GEOM_PA
                 s += g[i * OW + j] / div;
             }
         }
-        dx[e] = s;
+        dx[k] = s;
     }
 }
