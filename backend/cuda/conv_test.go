@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/fastnn/fastnn/backend"
@@ -313,5 +314,44 @@ func TestConvNoAllocationEmulated(t *testing.T) {
 			t.Fatalf("after a warm step of %+v the allocator holds %d bytes in %d blocks, was %d in %d",
 				s, be.pool.bytes, len(be.pool.all), bytes, blocks)
 		}
+	}
+}
+
+// TestConvPanicsEmulated: bad shapes, short buffers and sizes whose
+// products would overflow panic with the operation's name, before any
+// launch.
+func TestConvPanicsEmulated(t *testing.T) {
+	be := openEmulated(t, backend.Options{})
+	x, y := be.Alloc(64), be.Alloc(64)
+	ok := backend.ConvShape{N: 1, C: 1, H: 4, W: 4, K: 1, KH: 3, KW: 3, StrideH: 1, StrideW: 1}
+	tooBig := ok
+	tooBig.KH = 5
+	huge := ok
+	huge.N, huge.C = 1<<30, 1<<30 // each in range, but N*C*H*W wraps to 0 in int64
+	for name, f := range map[string]func(){
+		"Conv2d: kernel larger than the input": func() { be.Conv2d(x, y, nil, y, tooBig) },
+		"Conv2d: short weight":                 func() { be.Conv2d(x, be.Alloc(8), nil, y, ok) },
+		"Conv2dBackwardData: overflowing size": func() { be.Conv2dBackwardData(x, y, y, huge) },
+		"Conv2dBackwardFilter: short dBias":    func() { be.Conv2dBackwardFilter(x, y, y, be.Alloc(0), ok) },
+		"MaxPool2d: padding over half the window": func() {
+			be.MaxPool2d(x, y, backend.PoolShape{N: 1, C: 1, H: 4, W: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 2})
+		},
+		"AvgPool2dBackward: overflowing size": func() {
+			be.AvgPool2dBackward(x, y, backend.PoolShape{N: 1 << 30, C: 1 << 30, H: 4, W: 4, KH: 1, KW: 1, StrideH: 1, StrideW: 1})
+		},
+		"TransposeBatch: overflowing size": func() { be.TransposeBatch(x, y, 1<<30, 1<<30, 16) },
+		"TransposeBatch: negative size":    func() { be.TransposeBatch(x, y, 2, -3, -4) },
+	} {
+		func() {
+			defer func() {
+				r := recover()
+				msg, _ := r.(string)
+				op, _, _ := strings.Cut(name, ":")
+				if !strings.HasPrefix(msg, "cuda: ") || !strings.Contains(msg, op) {
+					t.Errorf("%s: panicked with %v, want a message naming cuda and %s", name, r, op)
+				}
+			}()
+			f()
+		}()
 	}
 }
