@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/fastnn/fastnn/backend"
+	"github.com/fastnn/fastnn/backend/cpu"
 	"github.com/fastnn/fastnn/backend/ref"
 )
 
@@ -353,5 +354,60 @@ func TestConvPanicsEmulated(t *testing.T) {
 			}()
 			f()
 		}()
+	}
+}
+
+// TestPoolingMatchesCPUEmulated: the pooling kernels add in the CPU
+// backend's order (window by window, row by row), so their results are
+// the CPU's bit for bit, NaNs and ties included.
+func TestPoolingMatchesCPUEmulated(t *testing.T) {
+	gpu := openEmulated(t, backend.Options{})
+	host, err := cpu.New(backend.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	rng := rand.New(rand.NewPCG(5, 9))
+	for _, s := range poolShapes {
+		x, dy := normal(rng, s.InLen()), normal(rng, s.OutLen())
+		for i := range x {
+			if rng.IntN(3) == 0 {
+				x[i] = float32(rng.IntN(2)) // ties
+			}
+		}
+		if len(x) > 0 {
+			x[len(x)/2] = float32(math.NaN())
+		}
+		run := func(be backend.Backend) [][]float32 {
+			c := be.(backend.Convolver)
+			xb, dyb, y, dx := be.Alloc(len(x)), be.Alloc(len(dy)), be.Alloc(len(dy)), be.Alloc(len(x))
+			defer func() { be.Free(xb); be.Free(dyb); be.Free(y); be.Free(dx) }()
+			be.Upload(xb, x)
+			be.Upload(dyb, dy)
+			var out [][]float32
+			keep := func(b backend.Buffer, n int) {
+				v := make([]float32, n)
+				be.Download(v, b)
+				out = append(out, v)
+			}
+			c.MaxPool2d(xb, y, s)
+			keep(y, len(dy))
+			c.MaxPool2dBackward(xb, dyb, dx, s)
+			keep(dx, len(x))
+			c.AvgPool2d(xb, y, s)
+			keep(y, len(dy))
+			c.AvgPool2dBackward(dyb, dx, s)
+			keep(dx, len(x))
+			return out
+		}
+		want, got := run(host), run(gpu)
+		for k, op := range []string{"MaxPool2d", "MaxPool2dBackward", "AvgPool2d", "AvgPool2dBackward"} {
+			for i := range want[k] {
+				if math.Float32bits(got[k][i]) != math.Float32bits(want[k][i]) {
+					t.Errorf("%+v: %s [%d] = %v on the emulated GPU, %v on the CPU", s, op, i, got[k][i], want[k][i])
+					break
+				}
+			}
+		}
 	}
 }
