@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/fastnn/fastnn/backend"
-	"github.com/fastnn/fastnn/backend/cpu"
 	"github.com/fastnn/fastnn/backend/ref"
 )
 
@@ -362,11 +361,7 @@ func TestConvPanicsEmulated(t *testing.T) {
 // the CPU's bit for bit, NaNs and ties included.
 func TestPoolingMatchesCPUEmulated(t *testing.T) {
 	gpu := openEmulated(t, backend.Options{})
-	host, err := cpu.New(backend.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer host.Close()
+	host := openCPU(t)
 	rng := rand.New(rand.NewPCG(5, 9))
 	for _, s := range poolShapes {
 		x, dy := normal(rng, s.InLen()), normal(rng, s.OutLen())
