@@ -61,7 +61,7 @@ run 60 python3 -c 'import torch; assert torch.cuda.is_available(), "torch sees n
 
 # The tests that need a GPU, and the ones that need neither a GPU nor the
 # emulator (which needs g++, and is run by CI); each must pass, not skip.
-tests=(TestConformance TestTF32Gemm TestAllocatorReusesBlocks TestReopen TestDriverSymbols
+tests=(TestConformance TestConvolver TestTF32Gemm TestAllocatorReusesBlocks TestReopen TestDriverSymbols
 	TestKernelTableMatchesPTX TestColumnSplit TestSearchOrder TestSearchError TestResolveVersions)
 begin "CUDA tests (FASTNN_REQUIRE_GPU=1)"
 pattern="^($(IFS='|'; echo "${tests[*]}"))\$"

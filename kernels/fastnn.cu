@@ -518,3 +518,186 @@ extern "C" __global__ void pointwise_loss(int loss, const float *x, const float 
     }
     add_block_sum(s, 1.f / (float)cols, lossSum, scratch);
 }
+
+// ---- images: convolution and pooling (backend.Convolver) ----
+//
+// Tensors are NCHW: pixel (n, c, h, w) of an N x C x H x W batch is at
+// ((n*C + c)*H + h)*W + w. A convolution is im2col + GEMM: im2col unrolls
+// the patches into an (N*OH*OW) x (C*KH*KW) matrix (row (n*OH + i)*OW + j
+// holds, in (c, p, q) order, what output pixel (i, j) of image n sees,
+// with 0 for padding), cuBLAS multiplies it by the weight, and
+// transpose_batch turns the product's pixel rows (NHWC) into NCHW, adding
+// the bias on the way. The backward passes that scatter (col2im, the
+// pooling gradients) are written as gathers instead: one thread per input
+// pixel adds up, in window order, what each window that covers it
+// contributes. No atomics, so a run repeats bit for bit, and the sums are
+// added in the CPU backend's order.
+//
+// Every kernel here is elementwise (a grid-stride loop over its outputs)
+// and takes the geometry as GEOM_PARAMS: batch N, channels C, input H x W,
+// window KH x KW, strides SH, SW, padding PH, PW, output OH x OW. For
+// pooling C is the channel count of input and output alike. The host keeps
+// every extent, the padded input and every element count (of x, y, the
+// weight and the patch matrix) below 2^31, so each kernel takes its element
+// index into an int and computes coordinates and offsets in 32 bits:
+// 64-bit division is several times slower on the GPU.
+
+#define GEOM_PARAMS int N, int C, int H, int W, int KH, int KW, int SH, int SW, int PH, int PW, int OH, int OW
+
+// covering sets [*lo, *hi) to the outputs along one axis whose window (k
+// taps, stride s, padding pad; out outputs) covers input position x: those
+// o with o*s <= x + pad < o*s + k.
+__device__ __forceinline__ void covering(int x, int k, int s, int pad, int out, int *lo, int *hi) {
+    int xp = x + pad; // the position in the padded input
+    *lo = xp < k ? 0 : (xp - k) / s + 1;
+    int h = xp / s + 1;
+    *hi = h < out ? h : out;
+}
+
+// im2col: col[r, (c*KH + p)*KW + q] = x[n, c, i*SH - PH + p, j*SW - PW + q]
+// for row r = (n*OH + i)*OW + j, or 0 in the padding. One thread per entry
+// of col, so that writes are coalesced.
+extern "C" __global__ void im2col(const float *x, float *col, GEOM_PARAMS) {
+    int taps = KH * KW, ckk = C * taps;
+    GRID_STRIDE(e, (long long)N * OH * OW * ckk) {
+        int k = (int)e, r = k / ckk, t = k - r * ckk;
+        int c = t / taps, pq = t - c * taps, p = pq / KW, q = pq - p * KW;
+        int j = r % OW, i = r / OW % OH, n = r / OW / OH;
+        int h = i * SH - PH + p, w = j * SW - PW + q;
+        col[k] = h >= 0 && h < H && w >= 0 && w < W ? x[((n * C + c) * H + h) * W + w] : 0.f;
+    }
+}
+
+// col2im is im2col's adjoint as a gather: dx[n, c, h, w] = the sum of the
+// entries of col that im2col copied from that pixel, window by window in
+// row order.
+extern "C" __global__ void col2im(const float *col, float *dx, GEOM_PARAMS) {
+    int ckk = C * KH * KW;
+    GRID_STRIDE(e, (long long)N * C * H * W) {
+        int k = (int)e, w = k % W, h = k / W % H, c = k / W / H % C, n = k / W / H / C;
+        int i0, i1, j0, j1;
+        covering(h, KH, SH, PH, OH, &i0, &i1);
+        covering(w, KW, SW, PW, OW, &j0, &j1);
+        float s = 0.f;
+        for (int i = i0; i < i1; i++) {
+            int p = h + PH - i * SH;
+            for (int j = j0; j < j1; j++) {
+                int q = w + PW - j * SW;
+                s += col[((n * OH + i) * OW + j) * ckk + (c * KH + p) * KW + q];
+            }
+        }
+        dx[k] = s;
+    }
+}
+
+// transpose_batch: y[b, j, i] = x[b, i, j] for batch rows x cols matrices,
+// plus bias[j] when bias is not null (the convolution's NHWC -> NCHW with
+// its bias). One thread per element of y: writes are coalesced, reads are
+// strided by cols.
+extern "C" __global__ void transpose_batch(const float *x, float *y, const float *bias, int batch, int rows, int cols) {
+    int mat = rows * cols;
+    GRID_STRIDE(e, (long long)batch * mat) {
+        int k = (int)e, b = k / mat, t = k - b * mat, j = t / rows, i = t - j * rows;
+        float v = x[b * mat + i * cols + j];
+        if (bias) {
+            v += bias[j];
+        }
+        y[k] = v;
+    }
+}
+
+// pool_argmax is the index, within its H x W plane, of the maximum of
+// output (i, j)'s window, found as PyTorch finds it (see
+// backend.Convolver.MaxPool2dBackward): the window's pixels inside the input
+// are scanned row by row from -inf, moving on to a larger value or a NaN;
+// a window of -infs gives its first pixel.
+__device__ __forceinline__ int pool_argmax(const float *plane, int H, int W, int KH, int KW, int SH, int SW, int PH,
+                                           int PW, int i, int j) {
+    int h0 = i * SH - PH, w0 = j * SW - PW;
+    int h1 = h0 + KH < H ? h0 + KH : H, w1 = w0 + KW < W ? w0 + KW : W;
+    h0 = h0 > 0 ? h0 : 0;
+    w0 = w0 > 0 ? w0 : 0;
+    float best = -INFINITY;
+    int at = h0 * W + w0;
+    for (int h = h0; h < h1; h++) {
+        for (int w = w0; w < w1; w++) {
+            float v = plane[h * W + w];
+            if (v > best || v != v) {
+                best = v;
+                at = h * W + w;
+            }
+        }
+    }
+    return at;
+}
+
+extern "C" __global__ void max_pool(const float *x, float *y, GEOM_PARAMS) {
+    GRID_STRIDE(e, (long long)N * C * OH * OW) {
+        int k = (int)e, j = k % OW, i = k / OW % OH;
+        const float *plane = x + k / OW / OH * H * W;
+        y[k] = plane[pool_argmax(plane, H, W, KH, KW, SH, SW, PH, PW, i, j)];
+    }
+}
+
+// max_pool_backward: dx[pixel] = the sum of dy over the windows whose
+// argmax (pool_argmax, recomputed) is that pixel, in window order.
+extern "C" __global__ void max_pool_backward(const float *x, const float *dy, float *dx, GEOM_PARAMS) {
+    GRID_STRIDE(e, (long long)N * C * H * W) {
+        int k = (int)e, w = k % W, h = k / W % H, plane = k / W / H;
+        const float *xp = x + plane * H * W, *g = dy + plane * OH * OW;
+        int i0, i1, j0, j1;
+        covering(h, KH, SH, PH, OH, &i0, &i1);
+        covering(w, KW, SW, PW, OW, &j0, &j1);
+        int self = h * W + w;
+        float s = 0.f;
+        for (int i = i0; i < i1; i++) {
+            for (int j = j0; j < j1; j++) {
+                if (pool_argmax(xp, H, W, KH, KW, SH, SW, PH, PW, i, j) == self) {
+                    s += g[i * OW + j];
+                }
+            }
+        }
+        dx[k] = s;
+    }
+}
+
+// avg_pool: the sum of the window's pixels inside the input, row by row,
+// over KH*KW (the padding counts as zeros).
+extern "C" __global__ void avg_pool(const float *x, float *y, GEOM_PARAMS) {
+    float div = (float)(KH * KW);
+    GRID_STRIDE(e, (long long)N * C * OH * OW) {
+        int k = (int)e, j = k % OW, i = k / OW % OH;
+        const float *plane = x + k / OW / OH * H * W;
+        int h0 = i * SH - PH, w0 = j * SW - PW;
+        int h1 = h0 + KH < H ? h0 + KH : H, w1 = w0 + KW < W ? w0 + KW : W;
+        h0 = h0 > 0 ? h0 : 0;
+        w0 = w0 > 0 ? w0 : 0;
+        float s = 0.f;
+        for (int h = h0; h < h1; h++) {
+            for (int w = w0; w < w1; w++) {
+                s += plane[h * W + w];
+            }
+        }
+        y[k] = s / div;
+    }
+}
+
+// avg_pool_backward: dx[pixel] = the sum of dy/(KH*KW) over the windows
+// that cover the pixel, in window order.
+extern "C" __global__ void avg_pool_backward(const float *dy, float *dx, GEOM_PARAMS) {
+    float div = (float)(KH * KW);
+    GRID_STRIDE(e, (long long)N * C * H * W) {
+        int k = (int)e, w = k % W, h = k / W % H;
+        const float *g = dy + k / W / H * OH * OW;
+        int i0, i1, j0, j1;
+        covering(h, KH, SH, PH, OH, &i0, &i1);
+        covering(w, KW, SW, PW, OW, &j0, &j1);
+        float s = 0.f;
+        for (int i = i0; i < i1; i++) {
+            for (int j = j0; j < j1; j++) {
+                s += g[i * OW + j] / div;
+            }
+        }
+        dx[k] = s;
+    }
+}

@@ -80,6 +80,7 @@ type Backend struct {
 	upAt        int
 	down        pinned  // pinned download buffer
 	start, stop uintptr // events for DeviceTime
+	conv        convScratch
 
 	closed bool
 }
@@ -109,6 +110,8 @@ type kernelFuncs struct {
 	sgdStep, adamStep, softmax, softmaxBackward, softmaxXent, sumRows            uintptr
 	batchnormForward, batchnormBackward, sumSquares, argmaxRows, countCorrect    uintptr
 	pointwiseLoss, colSums, colSqDevs, batchnormBackwardSums                     uintptr
+	im2col, col2im, transposeBatch, maxPool, maxPoolBackward, avgPool            uintptr
+	avgPoolBackward                                                              uintptr
 }
 
 func (f *kernelFuncs) table() map[string]*uintptr {
@@ -123,6 +126,9 @@ func (f *kernelFuncs) table() map[string]*uintptr {
 		"argmax_rows": &f.argmaxRows, "count_correct": &f.countCorrect,
 		"pointwise_loss": &f.pointwiseLoss,
 		"col_sums":       &f.colSums, "col_sq_devs": &f.colSqDevs, "batchnorm_backward_sums": &f.batchnormBackwardSums,
+		"im2col": &f.im2col, "col2im": &f.col2im, "transpose_batch": &f.transposeBatch,
+		"max_pool": &f.maxPool, "max_pool_backward": &f.maxPoolBackward,
+		"avg_pool": &f.avgPool, "avg_pool_backward": &f.avgPoolBackward,
 	}
 }
 

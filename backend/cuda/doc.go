@@ -37,7 +37,10 @@
 // Download waits. GEMM runs through cublasSgemm (row-major through the
 // transpose identity; TF32 tensor cores when Options.TF32 is set), every
 // other operation is a kernel of package kernels, JIT-compiled from the
-// embedded PTX when the backend opens. See the README's CUDA section.
+// embedded PTX when the backend opens. Convolutions (backend.Convolver,
+// conv.go) are im2col + cublasSgemm, with col2im and the pooling gradients
+// written as gathers, so that no kernel needs atomics. See the README's
+// CUDA section.
 //
 // Without the tag the package registers a stub whose Open returns
 // ErrNotCompiled, so that "-backend cuda" says how to get it.

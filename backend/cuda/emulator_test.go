@@ -100,6 +100,18 @@ func openEmulated(t *testing.T, o backend.Options) *Backend {
 	return be
 }
 
+// openCPU opens a one-thread CPU backend, closed at the end of the test,
+// for comparing the emulated GPU's results with.
+func openCPU(t *testing.T) *cpu.Backend {
+	t.Helper()
+	be, err := cpu.New(backend.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { be.Close() })
+	return be
+}
+
 type buildError struct {
 	out string
 	err error
@@ -141,11 +153,7 @@ func TestConformanceEmulated(t *testing.T) {
 // does.
 func TestTrainingEmulated(t *testing.T) {
 	gpu := openEmulated(t, backend.Options{})
-	host, err := cpu.New(backend.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer host.Close()
+	host := openCPU(t)
 	run := func(be backend.Backend) nn.History {
 		rng := nn.NewRNG(3)
 		d := data.Blobs(300, 3, 1.5, rng)

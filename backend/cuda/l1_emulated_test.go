@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/fastnn/fastnn/backend"
-	"github.com/fastnn/fastnn/backend/cpu"
 	"github.com/fastnn/fastnn/nn"
 )
 
@@ -16,11 +15,7 @@ import (
 // CPU's, exactly (grad plus or minus lambda, or grad where w is 0).
 func TestL1Emulated(t *testing.T) {
 	gpu := openEmulated(t, backend.Options{})
-	host, err := cpu.New(backend.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer host.Close()
+	host := openCPU(t)
 	run := func(be backend.Backend) []float32 {
 		m, err := nn.NewMLP(be, nn.MLPConfig{In: 5, Hidden: []int{7}, Out: 3, Act: backend.ReLU, BatchNorm: true}, nn.NewRNG(1))
 		if err != nil {

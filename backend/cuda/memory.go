@@ -255,5 +255,10 @@ func (be *Backend) Fill(x backend.Buffer, v float32, n int) {
 	}
 	be.begin()
 	defer be.end()
-	be.must(be.drv.call("cuMemsetD32Async", be.drv.memsetD32Async, uintptr(b.ptr), uintptr(math.Float32bits(v)), uintptr(n), be.stream))
+	be.fill(b.ptr, v, n)
+}
+
+// fill queues Fill on a device pointer, inside begin/end.
+func (be *Backend) fill(p uint64, v float32, n int) {
+	be.must(be.drv.call("cuMemsetD32Async", be.drv.memsetD32Async, uintptr(p), uintptr(math.Float32bits(v)), uintptr(n), be.stream))
 }

@@ -104,6 +104,14 @@ func (be *Backend) Gemm(transA, transB bool, m, n, k int, alpha float32, a, b ba
 		}
 		return
 	}
+	be.begin()
+	defer be.end()
+	be.gemm(transA, transB, m, n, k, alpha, ab.ptr, bb.ptr, beta, cb.ptr)
+}
+
+// gemm queues cublasSgemm on row-major device matrices, as Gemm describes
+// it, inside begin/end; m, n and k are at least 1.
+func (be *Backend) gemm(transA, transB bool, m, n, k int, alpha float32, a, b uint64, beta float32, c uint64) {
 	opA, lda := uintptr(cublasOpN), k
 	if transA {
 		opA, lda = cublasOpT, m
@@ -112,14 +120,12 @@ func (be *Backend) Gemm(transA, transB bool, m, n, k int, alpha float32, a, b ba
 	if transB {
 		opB, ldb = cublasOpT, k
 	}
-	be.begin()
-	defer be.end()
 	be.h.alpha, be.h.beta = alpha, beta
 	be.must(be.blas.call("cublasSgemm_v2", be.blas.sgemm, be.handle, opB, opA,
 		uintptr(n), uintptr(m), uintptr(k),
-		uintptr(unsafe.Pointer(&be.h.alpha)), uintptr(bb.ptr), uintptr(ldb),
-		uintptr(ab.ptr), uintptr(lda),
-		uintptr(unsafe.Pointer(&be.h.beta)), uintptr(cb.ptr), uintptr(n)))
+		uintptr(unsafe.Pointer(&be.h.alpha)), uintptr(b), uintptr(ldb),
+		uintptr(a), uintptr(lda),
+		uintptr(unsafe.Pointer(&be.h.beta)), uintptr(c), uintptr(n)))
 	be.checkLaunch("cublasSgemm_v2")
 }
 
@@ -360,12 +366,17 @@ func (be *Backend) SumRows(x, out backend.Buffer, rows, cols int, beta float32) 
 	}
 	be.begin()
 	defer be.end()
+	be.sumRows(xb.ptr, ob.ptr, rows, cols, beta)
+}
+
+// sumRows queues SumRows on device pointers, inside begin/end.
+func (be *Backend) sumRows(x, out uint64, rows, cols int, beta float32) {
 	sp := be.columnSplit(rows, cols)
 	part, done := be.workspace(sp.chunks * cols)
 	defer done()
-	be.args().buf(xb).u64(part).i32(rows).i32(cols)
+	be.args().u64(x).u64(part).i32(rows).i32(cols)
 	be.launchColumns("col_sums", be.fn.colSums, sp)
-	be.args().u64(part).buf(ob).i32(sp.chunks).i32(cols).f32(beta)
+	be.args().u64(part).u64(out).i32(sp.chunks).i32(cols).f32(beta)
 	be.launch("sum_rows", be.fn.sumRows, columnGrid(cols), block)
 }
 

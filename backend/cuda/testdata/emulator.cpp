@@ -125,6 +125,13 @@ static const std::vector<std::pair<std::string, Kernel>> kernelTable = {
     {"col_sums", wrap(col_sums)},
     {"col_sq_devs", wrap(col_sq_devs)},
     {"batchnorm_backward_sums", wrap(batchnorm_backward_sums)},
+    {"im2col", wrap(im2col)},
+    {"col2im", wrap(col2im)},
+    {"transpose_batch", wrap(transpose_batch)},
+    {"max_pool", wrap(max_pool)},
+    {"max_pool_backward", wrap(max_pool_backward)},
+    {"avg_pool", wrap(avg_pool)},
+    {"avg_pool_backward", wrap(avg_pool_backward)},
 };
 
 // ---- the driver API ----
