@@ -57,6 +57,7 @@ func noGPU(err error) bool {
 func TestConformance(t *testing.T) {
 	be := openOrSkip(t, backend.Options{})
 	t.Log(be.Details())
+	conformance.RequireConvolver(t, be)
 	conformance.Run(t, be)
 }
 

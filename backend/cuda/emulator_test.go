@@ -143,6 +143,7 @@ func TestTF32GemmEmulated(t *testing.T) {
 func TestConformanceEmulated(t *testing.T) {
 	be := openEmulated(t, backend.Options{})
 	t.Log(be.Details())
+	conformance.RequireConvolver(t, be)
 	conformance.Run(t, be)
 }
 
