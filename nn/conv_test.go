@@ -1,0 +1,152 @@
+package nn_test
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/fastnn/fastnn/backend"
+	"github.com/fastnn/fastnn/nn"
+)
+
+// Gradient checks of the image layers (see checkShaped), on every CPU
+// level.
+
+// distinct is n values 0.05 apart in random order, centred on 0: max
+// pooling has no ties, and a step of gcEps moves no window's maximum.
+func distinct(rng *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i, p := range rng.Perm(n) {
+		v[i] = float32(p-n/2) * 0.05
+	}
+	return v
+}
+
+func TestGradConv2d(t *testing.T) {
+	cases := []struct {
+		cfg     nn.Conv2dConfig
+		in      nn.Shape
+		rows    int
+		comment string
+	}{
+		{nn.Conv2dConfig{In: 1, Out: 2, Kernel: 3}, nn.Shape{C: 1, H: 5, W: 5}, 2, "stride 1"},
+		{nn.Conv2dConfig{In: 2, Out: 3, Kernel: 3, Stride: 2, Padding: 1}, nn.Shape{C: 2, H: 6, W: 5}, 2, "stride 2, padding 1"},
+		{nn.Conv2dConfig{In: 3, Out: 4, Kernel: 1}, nn.Shape{C: 3, H: 3, W: 4}, 2, "1x1"},
+		{nn.Conv2dConfig{In: 3, Out: 2, Kernel: 3, Padding: 1}, nn.Shape{C: 3, H: 4, W: 7}, 1, "C = 3, non-square, batch 1"},
+		{nn.Conv2dConfig{In: 2, Out: 2, Kernel: 2, Stride: 2}, nn.Shape{C: 2, H: 5, W: 3}, 3, "stride 2 leaving a row and a column out"},
+	}
+	forLevels(t, func(t *testing.T, be backend.Backend) {
+		rng := nn.NewRNG(31)
+		for _, c := range cases {
+			conv := nn.NewConv2d(be, c.cfg, nn.Init{Scheme: nn.XavierNormal, Gain: 1, RNG: rng})
+			// Non-zero biases, so that their gradients are exercised too.
+			be.Upload(conv.Bias.Value, randomAwayFromZero(rng, c.cfg.Out))
+			if err := checkShaped(be, conv, c.rows, c.in, randomAwayFromZero(rng, c.rows*c.in.Len()), gcEps, rng); err != nil {
+				t.Errorf("%v on %v (%s): %v", conv, c.in, c.comment, err)
+			}
+			conv.Free()
+		}
+	})
+}
+
+func TestGradPool2d(t *testing.T) {
+	cases := []struct {
+		max                     bool
+		kernel, stride, padding int
+		in                      nn.Shape
+	}{
+		{true, 2, 0, 0, nn.Shape{C: 2, H: 4, W: 6}},
+		{true, 2, 0, 0, nn.Shape{C: 1, H: 5, W: 5}}, // the last row and column are in no window
+		{true, 3, 2, 1, nn.Shape{C: 2, H: 5, W: 6}}, // overlapping, padded
+		{true, 2, 1, 0, nn.Shape{C: 3, H: 4, W: 3}}, // stride < kernel
+		{false, 2, 0, 0, nn.Shape{C: 2, H: 4, W: 6}},
+		{false, 3, 2, 1, nn.Shape{C: 2, H: 5, W: 6}}, // padding counted as zeros
+		{false, 3, 1, 1, nn.Shape{C: 1, H: 4, W: 3}},
+		{false, 0, 0, 0, nn.Shape{C: 3, H: 4, W: 5}}, // global
+	}
+	forLevels(t, func(t *testing.T, be backend.Backend) {
+		rng := nn.NewRNG(32)
+		for _, c := range cases {
+			var p *nn.Pool2d
+			switch {
+			case c.kernel == 0:
+				p = nn.NewGlobalAvgPool2d(be)
+			case c.max:
+				p = nn.NewMaxPool2d(be, c.kernel, c.stride, c.padding)
+			default:
+				p = nn.NewAvgPool2d(be, c.kernel, c.stride, c.padding)
+			}
+			const rows = 2
+			if err := checkShaped(be, p, rows, c.in, distinct(rng, rows*c.in.Len()), gcEps, rng); err != nil {
+				t.Errorf("%v on %v: %v", p, c.in, err)
+			}
+			p.Free()
+		}
+	})
+}
+
+func TestGradFlatten(t *testing.T) {
+	be := newBackend(t)
+	rng := nn.NewRNG(33)
+	in := nn.Shape{C: 2, H: 3, W: 2}
+	if err := checkShaped(be, nn.NewFlatten(), 3, in, randomAwayFromZero(rng, 3*in.Len()), gcEps, rng); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestGradBatchNorm2d(t *testing.T) {
+	forLevels(t, func(t *testing.T, be backend.Backend) {
+		rng := nn.NewRNG(34)
+		for _, c := range []struct {
+			rows int
+			in   nn.Shape
+		}{{2, nn.Shape{C: 3, H: 2, W: 3}}, {1, nn.Shape{C: 2, H: 3, W: 3}}, {3, nn.Shape{C: 5, H: 1, W: 2}}} {
+			bn := nn.NewBatchNorm2d(be, c.in.C)
+			be.Upload(bn.Weight.Value, randomAwayFromZero(rng, c.in.C))
+			be.Upload(bn.Bias.Value, randomAwayFromZero(rng, c.in.C))
+			if err := checkShaped(be, bn, c.rows, c.in, randomAwayFromZero(rng, c.rows*c.in.Len()), gcEps, rng); err != nil {
+				t.Errorf("%v, %d images of %v: %v", bn, c.rows, c.in, err)
+			}
+			bn.Free()
+		}
+	})
+}
+
+func TestGradDropoutImages(t *testing.T) {
+	be := newBackend(t)
+	rng := nn.NewRNG(35)
+	d := nn.NewDropout(be, 0.3, rng)
+	d.FixMask()
+	in := nn.Shape{C: 2, H: 3, W: 4}
+	if err := checkShaped(be, d, 2, in, randomAwayFromZero(rng, 2*in.Len()), gcEps, rng); err != nil {
+		t.Error(err)
+	}
+	d.Free()
+}
+
+// TestGradCNN checks a whole small network, conv-bn-relu-pool-flatten-
+// linear, on 3-channel non-square images. A step of gcEps in a conv weight
+// moves every pixel of its channel, and with them, often, some ReLU input
+// across 0 or some window's maximum to another pixel: the steps here are
+// cnnEps, which steps over no kink with these inputs (the seed is fixed;
+// about one seed in six puts a kink within cnnEps) while float32 rounding
+// of the loss stays far below the tolerance.
+func TestGradCNN(t *testing.T) {
+	const cnnEps = 2e-3
+	forLevels(t, func(t *testing.T, be backend.Backend) {
+		rng := nn.NewRNG(36)
+		in := nn.Shape{C: 3, H: 5, W: 6}
+		init := nn.Init{Scheme: nn.XavierNormal, Gain: 1, RNG: rng}
+		m := nn.NewSequential(be,
+			nn.NewConv2d(be, nn.Conv2dConfig{In: 3, Out: 4, Kernel: 3, Padding: 1}, init),
+			nn.NewBatchNorm2d(be, 4),
+			nn.NewActivation(be, backend.ReLU, 0),
+			nn.NewMaxPool2d(be, 2, 0, 0),
+			nn.NewFlatten(),
+			nn.NewLinear(be, 4*2*3, 3, init))
+		defer m.Free()
+		const rows = 2
+		if err := checkShaped(be, m, rows, in, distinct(rng, rows*in.Len()), cnnEps, rng); err != nil {
+			t.Error(err)
+		}
+	})
+}
