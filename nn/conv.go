@@ -375,7 +375,8 @@ type BatchNorm2d struct {
 
 // NewBatchNorm2d makes a BatchNorm2d with PyTorch's defaults.
 func NewBatchNorm2d(be backend.Backend, channels int) *BatchNorm2d {
-	return &BatchNorm2d{BatchNorm: NewBatchNorm(be, channels), conv: convolver(be, fmt.Sprintf("BatchNorm2d(%d)", channels))}
+	conv := convolver(be, fmt.Sprintf("BatchNorm2d(%d)", channels)) // before allocating
+	return &BatchNorm2d{BatchNorm: NewBatchNorm(be, channels), conv: conv}
 }
 
 func (b *BatchNorm2d) OutShape(in Shape, cols int) (Shape, int, error) {

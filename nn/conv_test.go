@@ -1,10 +1,14 @@
 package nn_test
 
 import (
+	"context"
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/fastnn/fastnn/backend"
+	"github.com/fastnn/fastnn/data"
 	"github.com/fastnn/fastnn/nn"
 )
 
@@ -149,4 +153,80 @@ func TestGradCNN(t *testing.T) {
 			t.Error(err)
 		}
 	})
+}
+
+// TestConvOnTabularData: a model with image layers, given flat rows, is a
+// clear error from Fit and Predict that names the layer, not a panic.
+func TestConvOnTabularData(t *testing.T) {
+	be := newBackend(t)
+	rng := nn.NewRNG(37)
+	d := data.Blobs(40, 3, 1, rng) // 2 features, no image shape
+	for _, first := range []nn.Layer{
+		nn.NewConv2d(be, nn.Conv2dConfig{In: 1, Out: 2, Kernel: 1}, nn.Init{}),
+		nn.NewMaxPool2d(be, 1, 0, 0),
+		nn.NewBatchNorm2d(be, 1),
+	} {
+		model := nn.NewSequential(be, first, nn.NewFlatten(), nn.NewLinear(be, 2, 3, nn.Init{}))
+		tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.CrossEntropy{}, Opt: nn.NewSGD(be, model.Params(), backend.SGDConfig{LR: 0.1})}
+		_, err := tr.Fit(context.Background(), d, nil, nn.TrainConfig{Epochs: 1})
+		want := "layer 0: " + first.String() + " takes images (N x C x H x W), got flat rows of 2 features"
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Fit of %v on flat rows: error %v, want one containing %q", first, err, want)
+		}
+		if _, err := tr.Predict(d.X[:4], 2); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Predict of %v on flat rows: error %v, want one containing %q", first, err, want)
+		}
+		tr.Free()
+		model.Free()
+	}
+}
+
+// mlpOnly is a backend without backend.Convolver, as a third party's
+// Backend written for MLPs is.
+type mlpOnly struct{ backend.Backend }
+
+// TestNoConvolver: an image layer on a backend without convolutions is a
+// panic that names the layer and the backend when made directly, and an
+// error from Arch.Build.
+func TestNoConvolver(t *testing.T) {
+	be := mlpOnly{newBackend(t)}
+	for want, make := range map[string]func(){
+		"Conv2d(1, 2, kernel_size=(3, 3))":              func() { nn.NewConv2d(be, nn.Conv2dConfig{In: 1, Out: 2, Kernel: 3}, nn.Init{}) },
+		"MaxPool2d(kernel_size=2, stride=2, padding=0)": func() { nn.NewMaxPool2d(be, 2, 0, 0) },
+		"AvgPool2d(kernel_size=3, stride=1, padding=1)": func() { nn.NewAvgPool2d(be, 3, 1, 1) },
+		"AdaptiveAvgPool2d":                             func() { nn.NewGlobalAvgPool2d(be) },
+		"BatchNorm2d(4)":                                func() { nn.NewBatchNorm2d(be, 4) },
+	} {
+		msg := func() (msg string) {
+			defer func() { msg = fmt.Sprint(recover()) }()
+			make()
+			return ""
+		}()
+		if !strings.Contains(msg, want) || !strings.Contains(msg, "needs a backend with convolutions") || !strings.Contains(msg, be.Name()) {
+			t.Errorf("%s on a backend without convolutions: panic %q, want one naming the layer and the backend", want, msg)
+		}
+	}
+	for spec, want := range map[string]string{
+		"Conv2d(1,4,3) Flatten Linear(10)":            "layer 0, Conv2d: backend",
+		"Flatten Linear(64,64) ReLU Linear(10)":       "",
+		"MaxPool2d(2) Flatten Linear(16,10)":          "layer 0, MaxPool2d: backend",
+		"Dropout(0.1) BatchNorm2d Flatten Linear(10)": "layer 1, BatchNorm2d: backend",
+	} {
+		a, err := nn.ParseArch(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := a.Build(be, nn.Shape{C: 1, H: 8, W: 8}, 64, 10, nn.NewRNG(1))
+		if want == "" {
+			if err != nil {
+				t.Errorf("Build(%q) without convolutions: %v", spec, err)
+			} else {
+				m.Free()
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "has no convolutions") {
+			t.Errorf("Build(%q) without convolutions: error %v, want one containing %q", spec, err, want)
+		}
+	}
 }
