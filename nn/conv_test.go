@@ -3,7 +3,9 @@ package nn_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -229,4 +231,174 @@ func TestNoConvolver(t *testing.T) {
 			t.Errorf("Build(%q) without convolutions: error %v, want one containing %q", spec, err, want)
 		}
 	}
+}
+
+// cnnSpec has a layer of every image kind, with running statistics and a
+// dropout mask, for the checkpoint, memory and allocation tests.
+const cnnSpec = "Conv2d(1,4,3,padding=1) BatchNorm2d ReLU MaxPool2d(2) Dropout(0.2) Conv2d(4,6,3,stride=2,padding=1) " +
+	"ReLU AvgPool2d(3,1,1) AdaptiveAvgPool2d(1) Flatten Linear(6,10)"
+
+func buildCNN(t testing.TB, be backend.Backend, seed uint64) *nn.Sequential {
+	t.Helper()
+	a, err := nn.ParseArch(cnnSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := a.Build(be, nn.Shape{C: 1, H: 8, W: 8}, 64, 10, nn.NewRNG(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestCNNCheckpointRoundTrip: a trained CNN saved with SaveModel and loaded
+// with LoadModel into a model built with other weights gives the same
+// outputs bit for bit, and its BatchNorm2d's running statistics and batch
+// count come back too.
+func TestCNNCheckpointRoundTrip(t *testing.T) {
+	be := newBackend(t)
+	d := randomImages(50, nn.Shape{C: 1, H: 8, W: 8}, 10, nn.NewRNG(38))
+	predict := func(m *nn.Sequential) []float32 {
+		tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.CrossEntropy{}, InputShape: d.Shape}
+		y, err := tr.Predict(d.X, d.N)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return y
+	}
+	trained := buildCNN(t, be, 1)
+	defer trained.Free()
+	tr := &nn.Trainer{Backend: be, Model: trained, Loss: nn.CrossEntropy{},
+		Opt: nn.NewAdam(be, trained.Params(), backend.AdamConfig{LR: 0.01})}
+	defer tr.Free()
+	if _, err := tr.Fit(context.Background(), d, nil, nn.TrainConfig{Epochs: 2, BatchSize: 16, RNG: nn.NewRNG(2)}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "cnn.safetensors")
+	if err := nn.SaveModel(be, trained, path, nil); err != nil {
+		t.Fatal(err)
+	}
+	loaded := buildCNN(t, be, 2)
+	defer loaded.Free()
+	before := predict(loaded)
+	if _, err := nn.LoadModel(be, loaded, path); err != nil {
+		t.Fatal(err)
+	}
+	want, got := predict(trained), predict(loaded)
+	same := true
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("output %d after loading: %v, the saved model's %v", i, got[i], want[i])
+		}
+		same = same && before[i] == want[i]
+	}
+	if same {
+		t.Fatal("the model built with other weights gave the saved model's outputs before loading")
+	}
+	bn := trained.Layers[1].(*nn.BatchNorm2d)
+	if got := loaded.Layers[1].(*nn.BatchNorm2d).NumBatchesTracked; got != bn.NumBatchesTracked || got != 8 {
+		t.Errorf("num_batches_tracked %d after loading, saved %d, want 8 (2 epochs of 4 steps)", got, bn.NumBatchesTracked)
+	}
+	var names []string
+	for _, ts := range trained.StateDict() {
+		names = append(names, ts.Name)
+	}
+	if want := "0.weight 0.bias 1.weight 1.bias 1.running_mean 1.running_var 1.num_batches_tracked 5.weight 5.bias 10.weight 10.bias"; strings.Join(names, " ") != want {
+		t.Errorf("state dict names %q, want %q", strings.Join(names, " "), want)
+	}
+}
+
+// countingConv is countingBackend with the backend's convolutions.
+type countingConv struct {
+	*countingBackend
+	backend.Convolver
+}
+
+// TestFreeAllCNN: a trained CNN, its trainer and its optimizer give back
+// every buffer they allocated.
+func TestFreeAllCNN(t *testing.T) {
+	inner := newBackend(t)
+	counting := &countingBackend{Backend: inner}
+	be := countingConv{counting, inner.(backend.Convolver)}
+	model := buildCNN(t, be, 1)
+	tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.CrossEntropy{}, InputShape: nn.Shape{C: 1, H: 8, W: 8},
+		Opt: nn.NewAdam(be, model.Params(), backend.AdamConfig{LR: 0.01})}
+	d := randomImages(20, nn.Shape{C: 1, H: 8, W: 8}, 10, nn.NewRNG(39))
+	if _, err := tr.Fit(context.Background(), d, d, nn.TrainConfig{Epochs: 2, BatchSize: 8, Patience: 1, ClipNorm: 1, L1: 1e-4, GradFlow: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Predict(d.X, d.N); err != nil {
+		t.Fatal(err)
+	}
+	tr.Free()
+	model.Free()
+	if counting.live != 0 {
+		t.Errorf("%d buffers still allocated after Free", counting.live)
+	}
+}
+
+// noConv is a backend whose convolutions, batch norm and dropout do
+// nothing: the allocations of a step on it are those of the nn layers (the
+// CPU backend's other operations allocate nothing, see TestStepAllocations).
+type noConv struct{ backend.Backend }
+
+func (noConv) BatchNormForward(x, y, gamma, beta, mean, invStd, runMean, runVar backend.Buffer, rows, cols int, momentum, eps float32, training bool) {
+}
+func (noConv) BatchNormBackward(x, dy, dx, gamma, mean, invStd, dGamma, dBeta backend.Buffer, rows, cols int) {
+}
+func (noConv) DropoutMask(mask backend.Buffer, n int, p float32, seed uint64) {}
+func (noConv) Mul(a, b, c backend.Buffer, n int)                              {}
+
+func (noConv) Conv2d(x, weight, bias, y backend.Buffer, s backend.ConvShape)                  {}
+func (noConv) Conv2dBackwardData(dy, weight, dx backend.Buffer, s backend.ConvShape)          {}
+func (noConv) Conv2dBackwardFilter(x, dy, dWeight, dBias backend.Buffer, s backend.ConvShape) {}
+func (noConv) MaxPool2d(x, y backend.Buffer, s backend.PoolShape)                             {}
+func (noConv) MaxPool2dBackward(x, dy, dx backend.Buffer, s backend.PoolShape)                {}
+func (noConv) AvgPool2d(x, y backend.Buffer, s backend.PoolShape)                             {}
+func (noConv) AvgPool2dBackward(dy, dx backend.Buffer, s backend.PoolShape)                   {}
+func (noConv) TransposeBatch(x, y backend.Buffer, batch, rows, cols int)                      {}
+
+// TestCNNStepAllocations: a training step of a CNN (forward, loss,
+// backward, Adam) allocates nothing in the nn layers, as the MLP's step
+// allocates nothing at all (see TestStepAllocations). The figure of the
+// whole step on the CPU backend, whose convolutions, batch norm and
+// dropout allocate today, is logged.
+func TestCNNStepAllocations(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		be   backend.Backend
+	}{{"nn layers", noConv{newBackend(t)}}, {"CPU backend", newBackend(t)}} {
+		allocs := testing.AllocsPerRun(20, cnnStep(t, c.be))
+		t.Logf("%s: %.0f allocations per CNN training step", c.name, allocs)
+		if allocs > 0 && c.name == "nn layers" {
+			t.Errorf("%s: %.0f allocations per step", c.name, allocs)
+		}
+	}
+}
+
+// cnnStep returns one training step of the test CNN on a fixed batch, as
+// Fit runs it, after running it once.
+func cnnStep(t *testing.T, be backend.Backend) func() {
+	m := buildCNN(t, be, 1)
+	t.Cleanup(m.Free)
+	m.SetInputGrad(false) // as Fit does
+	opt := nn.NewAdam(be, m.Params(), backend.AdamConfig{LR: 1e-3})
+	t.Cleanup(opt.Free)
+	const rows = 16
+	rng := nn.NewRNG(40)
+	x := nn.Tensor{Buf: upload(be, randomAwayFromZero(rng, rows*64)), Rows: rows, Cols: 64, Shape: nn.Shape{C: 1, H: 8, W: 8}}
+	labels := make([]float32, rows)
+	for i := range labels {
+		labels[i] = float32(i % 10)
+	}
+	y, grad, sum := upload(be, labels), be.Alloc(rows*10), be.Alloc(1)
+	step := func() {
+		out := m.Forward(x, true)
+		nn.CrossEntropy{}.Compute(be, out, y, grad, sum)
+		m.ZeroGrad()
+		m.Backward(nn.Tensor{Buf: grad, Rows: rows, Cols: 10})
+		opt.Step()
+	}
+	step()
+	return step
 }
