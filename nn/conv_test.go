@@ -402,3 +402,56 @@ func cnnStep(t *testing.T, be backend.Backend) func() {
 	step()
 	return step
 }
+
+// TestCNNWeights: the weight tensors that L1 and the gradient-flow view
+// take are those PyTorch users select (weights with two or more
+// dimensions): the convolutions' and the Linear's, not biases nor
+// BatchNorm2d's scale. L1 adds Lambda * sign(w) to exactly those.
+func TestCNNWeights(t *testing.T) {
+	be := newBackend(t)
+	m := buildCNN(t, be, 1)
+	defer m.Free()
+	names, weights := m.NamedWeights()
+	if got := strings.Join(names, " "); got != "0.weight 5.weight 10.weight" {
+		t.Fatalf("NamedWeights %q, want the two Conv2d weights and the Linear's", got)
+	}
+	const lambda = 0.25
+	l1 := nn.NewL1(be, m, lambda)
+	defer l1.Free()
+	m.ZeroGrad()
+	l1.AddGrad()
+	isWeight := map[*nn.Param]bool{}
+	for _, w := range weights {
+		isWeight[w] = true
+	}
+	pnames, params := m.NamedParams()
+	for i, p := range params {
+		v, g := download(be, p.Value, p.Len()), download(be, p.Grad, p.Len())
+		for j := range g {
+			want := float32(0)
+			if isWeight[p] && v[j] != 0 {
+				want = float32(math.Copysign(lambda, float64(v[j])))
+			}
+			if g[j] != want {
+				t.Fatalf("%s[%d] = %v after L1.AddGrad: gradient %v, want %v", pnames[i], j, v[j], g[j], want)
+			}
+		}
+	}
+	tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.CrossEntropy{}, Opt: nn.NewSGD(be, m.Params(), backend.SGDConfig{LR: 0.01})}
+	defer tr.Free()
+	hist, err := tr.Fit(context.Background(), randomImages(16, nn.Shape{C: 1, H: 8, W: 8}, 10, nn.NewRNG(41)), nil,
+		nn.TrainConfig{Epochs: 1, BatchSize: 8, GradFlow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, f := range hist[0].GradFlow {
+		kinds = append(kinds, f.Layer+" "+f.Kind)
+		if !(f.GradNorm > 0 && f.WeightNorm > 0 && f.UpdateRate > 0) {
+			t.Errorf("gradient flow of %s: %+v, want non-zero figures", f.Layer, f)
+		}
+	}
+	if got, want := strings.Join(kinds, ", "), "0.weight Conv2d 1→4 3x3, 5.weight Conv2d 4→6 3x3, 10.weight Linear 6→10"; got != want {
+		t.Errorf("gradient flow rows %q, want %q", got, want)
+	}
+}
