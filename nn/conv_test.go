@@ -455,3 +455,42 @@ func TestCNNWeights(t *testing.T) {
 		t.Errorf("gradient flow rows %q, want %q", got, want)
 	}
 }
+
+// TestResidualImages: a Residual around convolutions that keep the image's
+// shape trains and passes the gradient check; one whose block changes the
+// shape is an error from Fit naming it (not a panic in Forward).
+func TestResidualImages(t *testing.T) {
+	forLevels(t, func(t *testing.T, be backend.Backend) {
+		rng := nn.NewRNG(42)
+		init := nn.Init{Scheme: nn.XavierNormal, Gain: 1, RNG: rng}
+		in := nn.Shape{C: 3, H: 4, W: 5}
+		block := nn.NewSequential(be,
+			nn.NewConv2d(be, nn.Conv2dConfig{In: 3, Out: 3, Kernel: 3, Padding: 1}, init),
+			nn.NewActivation(be, backend.Tanh, 0),
+			nn.NewConv2d(be, nn.Conv2dConfig{In: 3, Out: 3, Kernel: 1}, init))
+		r := nn.NewResidual(be, block)
+		defer r.Free()
+		if err := checkShaped(be, r, 2, in, randomAwayFromZero(rng, 2*in.Len()), gcEps, rng); err != nil {
+			t.Error(err)
+		}
+	})
+	be := newBackend(t)
+	d := randomImages(8, nn.Shape{C: 2, H: 6, W: 6}, 3, nn.NewRNG(43))
+	for _, c := range []struct {
+		block nn.Layer
+		want  string
+	}{
+		{nn.NewConv2d(be, nn.Conv2dConfig{In: 2, Out: 2, Kernel: 3}, nn.Init{}), "layer 0: Residual: the block maps 2x6x6 (72 values) to 2x4x4 (32 values)"},
+		{nn.NewConv2d(be, nn.Conv2dConfig{In: 2, Out: 4, Kernel: 3, Padding: 1}, nn.Init{}), "layer 0: Residual: the block maps 2x6x6 (72 values) to 4x6x6 (144 values)"},
+		{nn.NewFlatten(), "layer 0: Residual: the block maps 2x6x6 (72 values) to flat (72 values)"},
+		{nn.NewConv2d(be, nn.Conv2dConfig{In: 3, Out: 3, Kernel: 1}, nn.Init{}), "layer 0: Residual: Conv2d(3, 3, kernel_size=(1, 1)) takes 3 channels"},
+	} {
+		m := nn.NewSequential(be, nn.NewResidual(be, c.block), nn.NewGlobalAvgPool2d(be), nn.NewFlatten(), nn.NewLinear(be, 2, 3, nn.Init{}))
+		tr := &nn.Trainer{Backend: be, Model: m, Loss: nn.CrossEntropy{}, Opt: nn.NewSGD(be, m.Params(), backend.SGDConfig{LR: 0.1})}
+		if _, err := tr.Fit(context.Background(), d, nil, nn.TrainConfig{Epochs: 1}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Residual(%v) on 2x6x6 images: error %v, want one containing %q", c.block, err, c.want)
+		}
+		tr.Free()
+		m.Free()
+	}
+}
