@@ -271,6 +271,9 @@ func (a Arch) Build(be backend.Backend, in Shape, cols, outputs int, rng *rand.R
 		if shape, cols, err = OutShape(layer, shape, cols); err != nil {
 			return fail(i, "%v", err)
 		}
+		if cols > MaxFeatures { // padding or sizes far too large: refuse before any step allocates
+			return fail(i, "its output has %d values per sample, more than the %d supported", cols, MaxFeatures)
+		}
 	}
 	if cols != outputs {
 		return fail(len(a)-1, "the model ends with %d outputs, the data need %d", cols, outputs)
