@@ -181,6 +181,18 @@ func TestConvOnTabularData(t *testing.T) {
 		tr.Free()
 		model.Free()
 	}
+	// A layer deeper in that does not fit: the error gives the data's shape
+	// and names the layer.
+	img := randomImages(4, nn.Shape{C: 1, H: 8, W: 8}, 3, rng)
+	model := nn.NewSequential(be, nn.NewConv2d(be, nn.Conv2dConfig{In: 1, Out: 4, Kernel: 3}, nn.Init{}),
+		nn.NewActivation(be, backend.ReLU, 0), nn.NewConv2d(be, nn.Conv2dConfig{In: 3, Out: 2, Kernel: 3}, nn.Init{}))
+	defer model.Free()
+	tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.CrossEntropy{}, Opt: nn.NewSGD(be, model.Params(), backend.SGDConfig{LR: 0.1})}
+	defer tr.Free()
+	want := "(1x8x8, 64 features) does not fit layer 2: Conv2d(3, 2, kernel_size=(3, 3)) takes 3 channels, got 4x6x6 images"
+	if _, err := tr.Fit(context.Background(), img, nil, nn.TrainConfig{Epochs: 1}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Fit with a misfit third layer: error %v, want one containing %q", err, want)
+	}
 }
 
 // mlpOnly is a backend without backend.Convolver, as a third party's

@@ -417,7 +417,7 @@ func checkWidth(m Layer, in Shape, n int) error {
 	if s, ok := m.(*Sequential); ok {
 		layers = s.Layers
 	}
-	cols := n
+	shape, cols := in, n
 	for i, l := range layers {
 		if want, ok := inFeatures(l); ok && want != cols {
 			if i == 0 {
@@ -426,7 +426,7 @@ func checkWidth(m Layer, in Shape, n int) error {
 			return fmt.Errorf("has %d features: layer %d, %s, takes %d and gets %d", n, i, l, want, cols)
 		}
 		var err error
-		if in, cols, err = OutShape(l, in, cols); err != nil {
+		if shape, cols, err = OutShape(l, shape, cols); err != nil {
 			if len(layers) > 1 {
 				return fmt.Errorf("(%s, %d features) does not fit layer %d: %w", in, n, i, err)
 			}
