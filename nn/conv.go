@@ -100,7 +100,8 @@ type Conv2dConfig struct {
 }
 
 // NewConv2d makes a Conv2d with weights drawn by init (fan-in
-// In*Kernel*Kernel) and zero biases.
+// In*Kernel*Kernel, fan-out Out*Kernel*Kernel, as PyTorch counts them) and
+// zero biases.
 func NewConv2d(be backend.Backend, cfg Conv2dConfig, init Init) *Conv2d {
 	if cfg.Stride == 0 {
 		cfg.Stride = 1
@@ -113,7 +114,8 @@ func NewConv2d(be backend.Backend, cfg Conv2dConfig, init Init) *Conv2d {
 	c.conv = convolver(be, c.String())
 	c.Weight = newParam(be, "weight", cfg.Out, cfg.In, cfg.Kernel, cfg.Kernel)
 	c.Bias = newParam(be, "bias", cfg.Out)
-	be.Upload(c.Weight.Value, init.Weights(cfg.In*cfg.Kernel*cfg.Kernel, cfg.Out))
+	area := cfg.Kernel * cfg.Kernel
+	be.Upload(c.Weight.Value, init.draw(cfg.In*area, cfg.Out*area, c.Weight.Len()))
 	c.params = []*Param{c.Weight, c.Bias}
 	return c
 }

@@ -506,3 +506,29 @@ func TestResidualImages(t *testing.T) {
 		m.Free()
 	}
 }
+
+// TestConv2dInit: a convolution's fan-in and fan-out are its channels
+// times the kernel's area, as PyTorch counts them, for Glorot and He.
+func TestConv2dInit(t *testing.T) {
+	be := newBackend(t)
+	const in, out, k = 16, 32, 3
+	for _, c := range []struct {
+		scheme     nn.InitScheme
+		gain, want float64 // want: the weights' standard deviation
+	}{
+		{nn.XavierNormal, 1, math.Sqrt(2.0 / (in*k*k + out*k*k))},
+		{nn.XavierUniform, 1, math.Sqrt(2.0 / (in*k*k + out*k*k))},
+		{nn.KaimingUniform, math.Sqrt2, math.Sqrt2 / math.Sqrt(in*k*k)},
+	} {
+		conv := nn.NewConv2d(be, nn.Conv2dConfig{In: in, Out: out, Kernel: k}, nn.Init{Scheme: c.scheme, Gain: c.gain, RNG: nn.NewRNG(44)})
+		sq := 0.0
+		w := download(be, conv.Weight.Value, conv.Weight.Len())
+		for _, v := range w {
+			sq += float64(v) * float64(v)
+		}
+		if std := math.Sqrt(sq / float64(len(w))); math.Abs(std-c.want) > 0.05*c.want {
+			t.Errorf("%v: weights' standard deviation %.4f, want %.4f", c.scheme, std, c.want)
+		}
+		conv.Free()
+	}
+}
