@@ -216,6 +216,9 @@ func (a Arch) Build(be backend.Backend, in Shape, cols, outputs int, rng *rand.R
 	shape := in
 	for i, l := range a {
 		arg := l.arg
+		if needsConvolutions[l.Name] && !HasConvolutions(be) {
+			return fail(i, "backend %s has no convolutions (backend.Convolver)", be.Name())
+		}
 		var layer Layer
 		switch l.Name {
 		case "Linear", "Conv2d", "BatchNorm1d", "BatchNorm2d":
@@ -234,9 +237,6 @@ func (a Arch) Build(be backend.Backend, in Shape, cols, outputs int, rng *rand.R
 			if !ok1 || !ok2 || !ok3 || 2*p > k {
 				return fail(i, "want kernel and stride from 1, padding from 0 to half the kernel")
 			}
-			if !HasConvolutions(be) {
-				return fail(i, "backend %s has no convolutions", be.Name())
-			}
 			if l.Name == "MaxPool2d" {
 				layer = NewMaxPool2d(be, k, s, p)
 			} else {
@@ -245,9 +245,6 @@ func (a Arch) Build(be backend.Backend, in Shape, cols, outputs int, rng *rand.R
 		case "AdaptiveAvgPool2d", "GlobalAvgPool2d":
 			if len(l.Args) == 1 && l.Args[0] != 1 {
 				return fail(i, "only output size 1 (global average pooling) is supported")
-			}
-			if !HasConvolutions(be) {
-				return fail(i, "backend %s has no convolutions", be.Name())
 			}
 			layer = NewGlobalAvgPool2d(be)
 		case "Flatten":
@@ -274,12 +271,19 @@ func (a Arch) Build(be backend.Backend, in Shape, cols, outputs int, rng *rand.R
 		if shape, cols, err = OutShape(layer, shape, cols); err != nil {
 			return fail(i, "%v", err)
 		}
+		if cols > MaxFeatures { // padding or sizes far too large: refuse before any step allocates
+			return fail(i, "its output has %d values per sample, more than the %d supported", cols, MaxFeatures)
+		}
 	}
 	if cols != outputs {
 		return fail(len(a)-1, "the model ends with %d outputs, the data need %d", cols, outputs)
 	}
 	return NewSequential(be, layers...), nil
 }
+
+// needsConvolutions lists the layers that run on backend.Convolver.
+var needsConvolutions = map[string]bool{"Conv2d": true, "BatchNorm2d": true, "MaxPool2d": true,
+	"AvgPool2d": true, "AdaptiveAvgPool2d": true, "GlobalAvgPool2d": true}
 
 // arg is positional argument j, or def when it is not given.
 func (l ArchLayer) arg(j int, def float64) float64 {
@@ -334,7 +338,7 @@ func (a Arch) sized(be backend.Backend, i int, sizes []int, in Shape, cols int, 
 		if len(sizes) == 2 {
 			sizes = append([]int{in.C}, sizes...) // Conv2d(out, kernel)
 		}
-		if len(sizes) < 3 || !in.IsImage() || sizes[0] != in.C || sizes[1] < 1 || sizes[2] < 1 || !HasConvolutions(be) {
+		if len(sizes) < 3 || !in.IsImage() || sizes[0] != in.C || sizes[1] < 1 || sizes[2] < 1 {
 			return nil, in
 		}
 		cfg := Conv2dConfig{In: sizes[0], Out: sizes[1], Kernel: sizes[2], Stride: 1}
@@ -357,7 +361,7 @@ func (a Arch) sized(be backend.Backend, i int, sizes []int, in Shape, cols int, 
 		}
 		return NewBatchNorm(be, cols), in
 	case "BatchNorm2d":
-		if !in.IsImage() || (len(sizes) == 1 && sizes[0] != in.C) || !HasConvolutions(be) {
+		if !in.IsImage() || (len(sizes) == 1 && sizes[0] != in.C) {
 			return nil, in
 		}
 		return NewBatchNorm2d(be, in.C), in
@@ -373,7 +377,7 @@ func (a Arch) sizeError(i int, sizes []int, in Shape, cols int) string {
 	}
 	switch a[i].Name {
 	case "Conv2d":
-		return fmt.Sprintf("arguments %v do not fit %s (want Conv2d(in,out,kernel[,stride[,padding]]) on images, in = their channels, on a backend with convolutions)", sizes, where)
+		return fmt.Sprintf("arguments %v do not fit %s (want Conv2d(in,out,kernel[,stride[,padding]]) on images, in = their channels)", sizes, where)
 	case "Linear":
 		return fmt.Sprintf("arguments %v do not fit %s (want Linear(in,out) or Linear(out), in = the features reaching it: put a Flatten after images)", sizes, where)
 	}

@@ -75,6 +75,7 @@ func TestArchBuildErrors(t *testing.T) {
 		{"BatchNorm1d ReLU", img, 64, "layer 0, BatchNorm1d"},
 		{"Linear(64,10) BatchNorm2d", nn.Shape{}, 64, "layer 1, BatchNorm2d"},
 		{"Dropout(1) Flatten Linear(10)", img, 64, "probability"},
+		{"Conv2d(1,4,3,padding=5000) ReLU MaxPool2d(2)", img, 64, "layer 0, Conv2d: its output has 400480144 values per sample"},
 	} {
 		a, err := nn.ParseArch(c.spec)
 		if err != nil {

@@ -63,7 +63,10 @@ func HasConvolutions(be backend.Backend) bool {
 	return ok
 }
 
-func needImage(layer string, in Shape, cols int) error {
+// needImage is the error, naming layer, when an input of shape in and cols
+// values is not an image. The layer is named only on error: Forward calls
+// it every step, and a step allocates nothing.
+func needImage(layer fmt.Stringer, in Shape, cols int) error {
 	if !in.IsImage() {
 		return fmt.Errorf("%s takes images (N x C x H x W), got flat rows of %d features", layer, cols)
 	}
@@ -71,12 +74,6 @@ func needImage(layer string, in Shape, cols int) error {
 		return fmt.Errorf("%s: %s images have %d values, got %d", layer, in, in.Len(), cols)
 	}
 	return nil
-}
-
-func checkImage(layer string, x Tensor) {
-	if !x.Shape.IsImage() || x.Shape.Len() != x.Cols {
-		panic(fmt.Sprintf("nn: %s: input is %d rows of %d values with shape %s, want a batch of images", layer, x.Rows, x.Cols, x.Shape))
-	}
 }
 
 // Conv2d is a 2-D convolution, PyTorch's nn.Conv2d (groups 1, dilation 1,
@@ -103,7 +100,8 @@ type Conv2dConfig struct {
 }
 
 // NewConv2d makes a Conv2d with weights drawn by init (fan-in
-// In*Kernel*Kernel) and zero biases.
+// In*Kernel*Kernel, fan-out Out*Kernel*Kernel, as PyTorch counts them) and
+// zero biases.
 func NewConv2d(be backend.Backend, cfg Conv2dConfig, init Init) *Conv2d {
 	if cfg.Stride == 0 {
 		cfg.Stride = 1
@@ -116,7 +114,8 @@ func NewConv2d(be backend.Backend, cfg Conv2dConfig, init Init) *Conv2d {
 	c.conv = convolver(be, c.String())
 	c.Weight = newParam(be, "weight", cfg.Out, cfg.In, cfg.Kernel, cfg.Kernel)
 	c.Bias = newParam(be, "bias", cfg.Out)
-	be.Upload(c.Weight.Value, init.Weights(cfg.In*cfg.Kernel*cfg.Kernel, cfg.Out))
+	area := cfg.Kernel * cfg.Kernel
+	be.Upload(c.Weight.Value, init.draw(cfg.In*area, cfg.Out*area, c.Weight.Len()))
 	c.params = []*Param{c.Weight, c.Bias}
 	return c
 }
@@ -127,7 +126,7 @@ func (c *Conv2d) shape(n int, in Shape) backend.ConvShape {
 }
 
 func (c *Conv2d) OutShape(in Shape, cols int) (Shape, int, error) {
-	if err := needImage(c.String(), in, cols); err != nil {
+	if err := needImage(c, in, cols); err != nil {
 		return Shape{}, 0, err
 	}
 	if in.C != c.In {
@@ -142,7 +141,6 @@ func (c *Conv2d) OutShape(in Shape, cols int) (Shape, int, error) {
 }
 
 func (c *Conv2d) Forward(x Tensor, training bool) Tensor {
-	checkImage("Conv2d", x)
 	out, cols, err := c.OutShape(x.Shape, x.Cols)
 	if err != nil {
 		panic("nn: " + err.Error())
@@ -257,7 +255,7 @@ func (p *Pool2d) shape(n int, in Shape) backend.PoolShape {
 }
 
 func (p *Pool2d) OutShape(in Shape, cols int) (Shape, int, error) {
-	if err := needImage(p.String(), in, cols); err != nil {
+	if err := needImage(p, in, cols); err != nil {
 		return Shape{}, 0, err
 	}
 	s := p.shape(1, in)
@@ -269,7 +267,6 @@ func (p *Pool2d) OutShape(in Shape, cols int) (Shape, int, error) {
 }
 
 func (p *Pool2d) Forward(x Tensor, training bool) Tensor {
-	checkImage(p.String(), x)
 	out, cols, err := p.OutShape(x.Shape, x.Cols)
 	if err != nil {
 		panic("nn: " + err.Error())
@@ -375,11 +372,12 @@ type BatchNorm2d struct {
 
 // NewBatchNorm2d makes a BatchNorm2d with PyTorch's defaults.
 func NewBatchNorm2d(be backend.Backend, channels int) *BatchNorm2d {
-	return &BatchNorm2d{BatchNorm: NewBatchNorm(be, channels), conv: convolver(be, fmt.Sprintf("BatchNorm2d(%d)", channels))}
+	conv := convolver(be, fmt.Sprintf("BatchNorm2d(%d)", channels)) // before allocating
+	return &BatchNorm2d{BatchNorm: NewBatchNorm(be, channels), conv: conv}
 }
 
 func (b *BatchNorm2d) OutShape(in Shape, cols int) (Shape, int, error) {
-	if err := needImage(b.String(), in, cols); err != nil {
+	if err := needImage(b, in, cols); err != nil {
 		return Shape{}, 0, err
 	}
 	if in.C != b.Features {
@@ -402,7 +400,6 @@ func (b *BatchNorm2d) channelsLast(t Tensor, scratch, dst *workspace, f func(Ten
 }
 
 func (b *BatchNorm2d) Forward(x Tensor, training bool) Tensor {
-	checkImage("BatchNorm2d", x)
 	if _, _, err := b.OutShape(x.Shape, x.Cols); err != nil {
 		panic("nn: " + err.Error())
 	}

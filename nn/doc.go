@@ -18,6 +18,16 @@
 // Trainer and the checkpoint code about per-layer behaviour, so that a
 // user's layer can have it too. See the examples.
 //
+// A batch of images is a Tensor with a Shape (C x H x W per sample), held
+// as PyTorch holds it, N x C x H x W. Conv2d, MaxPool2d, AvgPool2d, global
+// average pooling, Flatten and BatchNorm2d take such batches and run on
+// backends that implement backend.Convolver; ShapeMapper carries the shape
+// from layer to layer, and OutShape names the first layer that cannot take
+// what reaches it. ParseArch reads a model written as PyTorch's layer list.
+//
 // Parameter names and shapes follow PyTorch: Linear's weight is [out, in]
-// and its bias [out], so y = x W^T + b.
+// and its bias [out], so y = x W^T + b; Conv2d's is [out, in, kh, kw]. A
+// Sequential's state dict has nn.Sequential's names ("0.weight",
+// "1.running_mean", ...), so that PyTorch loads a saved model with
+// load_state_dict(strict=True).
 package nn

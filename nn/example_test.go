@@ -113,3 +113,58 @@ func Example_customLayer() {
 	// )
 	// XOR accuracy 1.00
 }
+
+// A small convolutional network on the 8 x 8 digits: the data set records
+// the shape of its images, and the layers take batches of N x C x H x W,
+// as PyTorch's do.
+func Example_cnn() {
+	be, err := cpu.New(backend.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	digits, err := data.Builtin("digits")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i := range digits.X {
+		digits.X[i] /= 16 // pixels 0..16 to [0, 1]
+	}
+	rng := nn.NewRNG(1)
+	train, _, test, err := data.Split(digits, rng, 0, 0.2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	model := nn.NewSequential(be,
+		nn.NewConv2d(be, nn.Conv2dConfig{In: 1, Out: 8, Kernel: 3, Padding: 1}, nn.DefaultInit(backend.ReLU, 0, rng)),
+		nn.NewActivation(be, backend.ReLU, 0),
+		nn.NewMaxPool2d(be, 2, 0, 0),
+		nn.NewFlatten(),
+		nn.NewLinear(be, 8*4*4, 10, nn.DefaultInit(backend.Identity, 0, rng)))
+	defer model.Free()
+	shape, cols := digits.Shape, digits.Features
+	for _, l := range model.Layers {
+		shape, cols, err = nn.OutShape(l, shape, cols)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%-45v -> %v, %d values\n", l, shape, cols)
+	}
+	tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.CrossEntropy{},
+		Opt: nn.NewAdam(be, model.Params(), backend.AdamConfig{LR: 3e-3})}
+	defer tr.Free()
+	if _, err := tr.Fit(context.Background(), train, nil, nn.TrainConfig{Epochs: 5, BatchSize: 32, RNG: rng}); err != nil {
+		log.Fatal(err)
+	}
+	m, err := tr.Evaluate(test, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("test accuracy above 0.9:", m.Accuracy > 0.9)
+	// Output:
+	// Conv2d(1, 8, kernel_size=(3, 3), padding=(1, 1)) -> 8x8x8, 512 values
+	// ReLU()                                        -> 8x8x8, 512 values
+	// MaxPool2d(kernel_size=2, stride=2, padding=0) -> 8x4x4, 128 values
+	// Flatten(start_dim=1, end_dim=-1)              -> flat, 128 values
+	// Linear(in=128, out=10)                        -> flat, 10 values
+	// test accuracy above 0.9: true
+}

@@ -81,20 +81,21 @@ func compareGrad(what string, analytic []float32, numeric []float64) error {
 	return nil
 }
 
-// numericGrad perturbs each of the n elements of buf and returns dL/d(buf).
-func numericGrad(be backend.Backend, buf backend.Buffer, n int, loss func() float64) []float64 {
+// numericGrad perturbs each of the n elements of buf by ±eps and returns
+// dL/d(buf).
+func numericGrad(be backend.Backend, buf backend.Buffer, n int, eps float32, loss func() float64) []float64 {
 	vals := download(be, buf, n)
 	grad := make([]float64, n)
 	one := make([]float32, n)
 	for i := range n {
 		copy(one, vals)
-		one[i] = vals[i] + gcEps
+		one[i] = vals[i] + eps
 		be.Upload(buf, one)
 		lp := loss()
-		one[i] = vals[i] - gcEps
+		one[i] = vals[i] - eps
 		be.Upload(buf, one)
 		lm := loss()
-		grad[i] = (lp - lm) / (2 * gcEps)
+		grad[i] = (lp - lm) / (2 * float64(eps))
 	}
 	be.Upload(buf, vals)
 	return grad
@@ -103,11 +104,25 @@ func numericGrad(be backend.Backend, buf backend.Buffer, n int, loss func() floa
 // checkLayer checks dL/dx and dL/d(params) of a layer for L = sum(r * y),
 // where r is a fixed random projection, so that dL/dy = r.
 func checkLayer(be backend.Backend, layer nn.Layer, rows, in int, rng *rand.Rand) error {
-	out := layer.OutFeatures(in)
-	x := nn.Tensor{Buf: upload(be, randomAwayFromZero(rng, rows*in)), Rows: rows, Cols: in}
+	return checkShaped(be, layer, rows, nn.Shape{}, randomAwayFromZero(rng, rows*in), gcEps, rng)
+}
+
+// checkShaped is checkLayer for inputs x of rows samples of shape in (the
+// zero Shape: flat rows of len(x)/rows values), the output's shape given
+// by nn.OutShape, with steps of ±eps.
+func checkShaped(be backend.Backend, layer nn.Layer, rows int, in nn.Shape, xv []float32, eps float32, rng *rand.Rand) error {
+	cols := len(xv) / rows
+	outShape, out, err := nn.OutShape(layer, in, cols)
+	if err != nil {
+		return err
+	}
+	x := nn.Tensor{Buf: upload(be, xv), Rows: rows, Cols: cols, Shape: in}
 	r := randomAwayFromZero(rng, rows*out)
 	loss := func() float64 {
 		y := layer.Forward(x, true)
+		if y.Rows != rows || y.Cols != out || y.Shape != outShape {
+			panic(fmt.Sprintf("%v: output %d x %d of shape %v, OutShape says %d x %d of %v", layer, y.Rows, y.Cols, y.Shape, rows, out, outShape))
+		}
 		ys := download(be, y.Buf, rows*out)
 		s := 0.0
 		for i, v := range ys {
@@ -119,12 +134,15 @@ func checkLayer(be backend.Backend, layer nn.Layer, rows, in int, rng *rand.Rand
 	for _, p := range layer.Params() {
 		be.Fill(p.Grad, 0, p.Len())
 	}
-	dx := layer.Backward(nn.Tensor{Buf: upload(be, r), Rows: rows, Cols: out})
-	if err := compareGrad("dL/dx", download(be, dx.Buf, rows*in), numericGrad(be, x.Buf, rows*in, loss)); err != nil {
+	dx := layer.Backward(nn.Tensor{Buf: upload(be, r), Rows: rows, Cols: out, Shape: outShape})
+	if dx.Rows != rows || dx.Cols != cols || dx.Shape != in {
+		return fmt.Errorf("dL/dx is %d x %d of shape %v, want %d x %d of %v", dx.Rows, dx.Cols, dx.Shape, rows, cols, in)
+	}
+	if err := compareGrad("dL/dx", download(be, dx.Buf, rows*cols), numericGrad(be, x.Buf, rows*cols, eps, loss)); err != nil {
 		return err
 	}
 	for _, p := range layer.Params() {
-		if err := compareGrad("dL/d"+p.Name, download(be, p.Grad, p.Len()), numericGrad(be, p.Value, p.Len(), loss)); err != nil {
+		if err := compareGrad("dL/d"+p.Name, download(be, p.Grad, p.Len()), numericGrad(be, p.Value, p.Len(), eps, loss)); err != nil {
 			return err
 		}
 	}
@@ -204,7 +222,7 @@ func TestGradLosses(t *testing.T) {
 			}
 			meanLoss()
 			analytic := download(be, grad, rows*cols)
-			if err := compareGrad(name, analytic, numericGrad(be, p.Buf, rows*cols, meanLoss)); err != nil {
+			if err := compareGrad(name, analytic, numericGrad(be, p.Buf, rows*cols, gcEps, meanLoss)); err != nil {
 				t.Error(err)
 			}
 		}

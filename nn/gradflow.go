@@ -18,7 +18,7 @@ const (
 // LayerFlow is one layer's gradient-flow figures for one epoch.
 type LayerFlow struct {
 	Layer      string  `json:"layer"`          // PyTorch name of the weight, e.g. "2.weight"
-	Kind       string  `json:"kind,omitempty"` // the layer it belongs to, e.g. "Linear 4→16"
+	Kind       string  `json:"kind,omitempty"` // the layer it belongs to, e.g. "Linear 4→16", "Conv2d 1→32 3x3"
 	GradNorm   float64 `json:"grad_norm"`      // root mean square over the epoch's steps of ||dL/dW||
 	WeightNorm float64 `json:"weight_norm"`    // ||W|| at the end of the epoch
 	UpdateRate float64 `json:"update_rate"`    // ||ΔW|| / ||W|| of the epoch's last step
@@ -60,11 +60,19 @@ func newGradFlow(be backend.Backend, m Layer) *gradFlow {
 	return f
 }
 
-// weightKind names the layer a weight matrix belongs to: always a Linear
-// (NamedWeights lists only those), with its widths, and the Residual
-// block around it if there is one.
+// weightKind names the layer a weight tensor belongs to, from its shape
+// (see NamedWeights): a Linear with its widths, a Conv2d with its channels
+// and kernel, and the Residual block around it if there is one.
 func weightKind(m Layer, name string, p *Param) string {
-	kind := fmt.Sprintf("Linear %d→%d", p.Shape[1], p.Shape[0])
+	var kind string
+	switch len(p.Shape) {
+	case 2:
+		kind = fmt.Sprintf("Linear %d→%d", p.Shape[1], p.Shape[0])
+	case 4:
+		kind = fmt.Sprintf("Conv2d %d→%d %dx%d", p.Shape[1], p.Shape[0], p.Shape[2], p.Shape[3])
+	default:
+		kind = fmt.Sprintf("weight %v", p.Shape)
+	}
 	s, ok := m.(*Sequential)
 	if !ok {
 		return kind

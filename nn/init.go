@@ -56,7 +56,11 @@ func DefaultInit(next backend.Activation, slope float32, rng *rand.Rand) Init {
 }
 
 // Weights returns out*in weights, row-major [out, in].
-func (it Init) Weights(in, out int) []float32 {
+func (it Init) Weights(in, out int) []float32 { return it.draw(in, out, in*out) }
+
+// draw returns n weights for a layer with the fan-in and fan-out given
+// (PyTorch's: a convolution's are its channels times the kernel's area).
+func (it Init) draw(fanIn, fanOut, n int) []float32 {
 	if it.RNG == nil {
 		initRNG.Lock()
 		defer initRNG.Unlock()
@@ -68,11 +72,11 @@ func (it Init) Weights(in, out int) []float32 {
 	var std float64
 	switch it.Scheme {
 	case XavierUniform, XavierNormal:
-		std = it.Gain * math.Sqrt(2/float64(in+out))
+		std = it.Gain * math.Sqrt(2/float64(fanIn+fanOut))
 	default:
-		std = it.Gain / math.Sqrt(float64(in))
+		std = it.Gain / math.Sqrt(float64(fanIn))
 	}
-	w := make([]float32, in*out)
+	w := make([]float32, n)
 	for i := range w {
 		switch it.Scheme {
 		case XavierUniform, KaimingUniform:

@@ -55,7 +55,7 @@ func TestGradL1(t *testing.T) {
 	l1.AddGrad()
 	names, params := m.NamedParams()
 	for i, p := range params {
-		if err := compareGrad("dL/d"+names[i], download(be, p.Grad, p.Len()), numericGrad(be, p.Value, p.Len(), loss)); err != nil {
+		if err := compareGrad("dL/d"+names[i], download(be, p.Grad, p.Len()), numericGrad(be, p.Value, p.Len(), gcEps, loss)); err != nil {
 			t.Error(err)
 		}
 	}

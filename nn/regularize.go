@@ -201,8 +201,8 @@ func (s *Softmax) Free() {
 }
 
 // L1 is L1 regularisation as the tutorials define it: Lambda * sum |w| over
-// the model's weight matrices (Linear weights; not biases, not BatchNorm's
-// scale and shift) is added to the training loss, so Lambda * sign(w) is
+// the model's weight tensors (see NamedWeights: Linear and Conv2d weights;
+// not biases, not BatchNorm's scale and shift) is added to the training loss, so Lambda * sign(w) is
 // added to those weights' gradients. At w = 0 the subgradient taken is 0,
 // as PyTorch's sign() gives, so a weight that reaches exactly 0 stays
 // there unless the data loss moves it.
@@ -216,7 +216,7 @@ type L1 struct {
 
 	be      backend.Backend
 	weights []*Param
-	a, b    backend.Buffer // scratch, as long as the largest weight matrix
+	a, b    backend.Buffer // scratch, as long as the largest weight tensor
 }
 
 // NewL1 makes the L1 term for the weights of m.
@@ -231,7 +231,7 @@ func NewL1(be backend.Backend, m Layer, lambda float32) *L1 {
 	return r
 }
 
-// AddGrad adds Lambda * sign(w) to the gradient of every weight matrix,
+// AddGrad adds Lambda * sign(w) to the gradient of every weight tensor,
 // with sign(0) = 0.
 func (r *L1) AddGrad() {
 	be, a, b := r.be, r.a, r.b
@@ -259,7 +259,7 @@ func (r *L1) Free() {
 	r.be.Free(r.b)
 }
 
-// WeightStats are figures of a model's weight matrices (see NamedWeights),
+// WeightStats are figures of a model's weight tensors (see NamedWeights),
 // read back to the host and summed in float64.
 type WeightStats struct {
 	Count  int     // number of weights
@@ -271,7 +271,7 @@ type WeightStats struct {
 // (practically) zero, the figure that shows L1's sparsity.
 const SmallWeight = 1e-3
 
-// ReadWeightStats downloads m's weight matrices and returns their figures.
+// ReadWeightStats downloads m's weight tensors and returns their figures.
 func ReadWeightStats(be backend.Backend, m *Sequential) WeightStats {
 	var s WeightStats
 	_, weights := m.NamedWeights()

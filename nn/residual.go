@@ -6,8 +6,9 @@ import (
 	"github.com/fastnn/fastnn/backend"
 )
 
-// Residual is a skip connection around a block whose output has as many
-// features as its input: y = x + block(x). In backward the gradient takes
+// Residual is a skip connection around a block whose output has its
+// input's shape (as many features, or images of the same C x H x W):
+// y = x + block(x). In backward the gradient takes
 // both paths: dx = dy + block'(dy). The skip path is what keeps gradients
 // alive through deep stacks.
 type Residual struct {
@@ -18,7 +19,7 @@ type Residual struct {
 	dx  workspace
 }
 
-// NewResidual wraps block, which must map n features to n.
+// NewResidual wraps block, which must keep its input's shape.
 func NewResidual(be backend.Backend, block Layer) *Residual {
 	return &Residual{Block: block, be: be}
 }
@@ -33,9 +34,21 @@ func (r *Residual) NamedParams() ([]string, []*Param) {
 	return names, params
 }
 
+// OutShape is in and cols when the block keeps them, an error otherwise.
+func (r *Residual) OutShape(in Shape, cols int) (Shape, int, error) {
+	out, outCols, err := OutShape(r.Block, in, cols)
+	if err != nil {
+		return Shape{}, 0, fmt.Errorf("Residual: %w", err)
+	}
+	if out != in || outCols != cols {
+		return Shape{}, 0, fmt.Errorf("Residual: the block maps %s (%d values) to %s (%d values); they must match", in, cols, out, outCols)
+	}
+	return in, cols, nil
+}
+
 func (r *Residual) Forward(x Tensor, training bool) Tensor {
-	if out := r.Block.OutFeatures(x.Cols); out != x.Cols {
-		panic(fmt.Sprintf("nn: Residual: block maps %d features to %d; they must match", x.Cols, out))
+	if _, _, err := r.OutShape(x.Shape, x.Cols); err != nil {
+		panic("nn: " + err.Error())
 	}
 	f := r.Block.Forward(x, training)
 	y := x.With(r.out.get(r.be, x.Len()))

@@ -175,9 +175,11 @@ func (s *Sequential) NamedParams() (names []string, params []*Param) {
 	return names, params
 }
 
-// NamedWeights lists the weight matrices (the Linear layers' weights, not
-// biases nor BatchNorm's scale and shift) with their state_dict names, in
-// layer order: the tensors that gradient flow and L1 regularisation look at.
+// NamedWeights lists the weight tensors of two or more dimensions (the
+// weights of Linear and Conv2d layers, not biases nor BatchNorm's scale and
+// shift) with their state_dict names, in layer order: the tensors that
+// gradient flow and L1 regularisation look at, as PyTorch users select
+// them (the parameters named "weight" with dim() > 1).
 func (s *Sequential) NamedWeights() (names []string, weights []*Param) {
 	return namedWeights(s)
 }
@@ -186,7 +188,7 @@ func (s *Sequential) NamedWeights() (names []string, weights []*Param) {
 func namedWeights(l Layer) (names []string, weights []*Param) {
 	allNames, params := namedParams(l)
 	for i, p := range params {
-		if p.Name == "weight" && len(p.Shape) == 2 {
+		if p.Name == "weight" && len(p.Shape) >= 2 {
 			names, weights = append(names, allNames[i]), append(weights, p)
 		}
 	}

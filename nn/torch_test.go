@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,9 +19,11 @@ import (
 
 // torchForward loads a checkpoint into the torch.nn.Sequential that the
 // README describes (Linear, BatchNorm1d, activation, Dropout per hidden
-// layer, then Linear) with load_state_dict(strict=True), runs it in eval
-// mode on the inputs, and compares the outputs with fastnn's. It reads the
-// file with struct and json only, so that it needs no safetensors package.
+// layer, then Linear), or that an architecture spec (see nn.ParseArch)
+// names layer by layer, with load_state_dict(strict=True), runs it in eval
+// mode on the inputs (images reshaped to N x C x H x W), and compares the
+// outputs with fastnn's. It reads the file with struct and json only, so
+// that it needs no safetensors package.
 const torchForward = `
 import json, struct, sys
 import torch
@@ -54,11 +57,32 @@ def build(spec):
     layers.append(torch.nn.Linear(width, spec["out"]))
     return torch.nn.Sequential(*layers)
 
+def build_arch(arch):
+    # The spec's names are torch.nn's and its arguments theirs, in the same
+    # order; sizes are all given. fastnn's GELU is the tanh approximation.
+    layers = []
+    for l in arch:
+        args = [int(a) if a == int(a) else a for a in l["Args"] or []]
+        named = {k: int(v) for k, v in (l["Named"] or {}).items()}
+        if l["Name"] == "GELU":
+            named["approximate"] = "tanh"
+        layers.append(getattr(torch.nn, l["Name"])(*args, **named))
+    return torch.nn.Sequential(*layers)
+
 for spec in json.load(open(sys.argv[1])):
-    model = build(spec)
-    model.load_state_dict(load(spec["ckpt"]), strict=True)
+    model = build_arch(spec["arch"]) if "arch" in spec else build(spec)
+    state = load(spec["ckpt"])
+    for name, v in state.items():
+        # Running statistics that training moved, so that eval mode tests them.
+        if name.endswith("num_batches_tracked"):
+            assert v.item() > 0, (spec["name"], name, v)
+        if name.endswith("running_mean"):
+            assert v.abs().max().item() > 1e-3, (spec["name"], name, v)
+    model.load_state_dict(state, strict=True)
     model.eval()
     x = torch.tensor(spec["x"], dtype=torch.float32)
+    if spec.get("shape"):
+        x = x.reshape(-1, *spec["shape"])
     want = torch.tensor(spec["y"], dtype=torch.float32)
     with torch.no_grad():
         got = model(x)
@@ -129,6 +153,7 @@ func TestPyTorchLoadsCheckpoints(t *testing.T) {
 			"out": c.cfg.Out, "act": act, "slope": c.cfg.Slope, "batchnorm": c.cfg.BatchNorm, "dropout": c.cfg.Dropout,
 			"x": rows(x, c.cfg.In), "y": rows(y, c.cfg.Out)})
 	}
+	specs = append(specs, cnnSpecs(t, be, dir)...)
 	spec, err := json.Marshal(specs)
 	if err != nil {
 		t.Fatal(err)
@@ -147,8 +172,8 @@ func TestPyTorchLoadsCheckpoints(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("PyTorch: %v\n%s", err, out.String())
 	}
-	if got := strings.Count(out.String(), "strict load ok"); got != len(cases) {
-		t.Fatalf("PyTorch loaded %d of %d models:\n%s", got, len(cases), out.String())
+	if got := strings.Count(out.String(), "strict load ok"); got != len(specs) {
+		t.Fatalf("PyTorch loaded %d of %d models:\n%s", got, len(specs), out.String())
 	}
 	t.Log(strings.TrimSpace(out.String()))
 }
@@ -160,6 +185,87 @@ func rows(v []float32, cols int) [][]float64 {
 		for _, f := range v[i*cols : (i+1)*cols] {
 			out[i] = append(out[i], float64(f))
 		}
+	}
+	return out
+}
+
+// cnnSpecs trains convolutional networks built from architecture specs for
+// a few steps (so that weights and BatchNorm2d's running statistics are far
+// from their initial values), saves them in dir and returns their entries
+// for torchForward.
+func cnnSpecs(t *testing.T, be backend.Backend, dir string) []map[string]any {
+	digits, err := data.Builtin("digits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range digits.X {
+		digits.X[i] /= 16
+	}
+	mnistLike := randomImages(96, nn.Shape{C: 1, H: 28, W: 28}, 10, nn.NewRNG(7))
+	preset28, _ := nn.CNNPreset(mnistLike.Shape, 10)
+	preset8, _ := nn.CNNPreset(digits.Shape, 10)
+	cases := []struct {
+		name, arch string
+		d          *data.Dataset
+	}{
+		{"cnn-1x28x28", preset28, mnistLike},
+		{"cnn-1x8x8", preset8, digits.Subset(seq(160))},
+		{"cnn-batchnorm-avgpool-dropout-global", "Conv2d(1,6,3,padding=1) BatchNorm2d(6) ReLU AvgPool2d(3,2,1) Dropout(0.25) " +
+			"Conv2d(6,5,3,stride=2,padding=1) BatchNorm2d(5) GELU AdaptiveAvgPool2d(1) Flatten Linear(5,10)", digits.Subset(seq(160))},
+	}
+	var specs []map[string]any
+	for _, c := range cases {
+		arch, err := nn.ParseArch(c.arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := nn.NewRNG(11)
+		model, err := arch.Build(be, c.d.Shape, c.d.Features, 10, rng)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		tr := &nn.Trainer{Backend: be, Model: model, Loss: nn.CrossEntropy{}, InputShape: c.d.Shape,
+			Opt: nn.NewAdam(be, model.Params(), backend.AdamConfig{LR: 0.01})}
+		if _, err := tr.Fit(context.Background(), c.d, nil, nn.TrainConfig{Epochs: 2, BatchSize: 32, RNG: rng}); err != nil {
+			t.Fatal(err)
+		}
+		const n = 16
+		x := c.d.X[:n*c.d.Features]
+		y, err := tr.Predict(x, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, c.name+".safetensors")
+		if err := nn.SaveModel(be, model, path, nil); err != nil {
+			t.Fatal(err)
+		}
+		tr.Free()
+		model.Free()
+		specs = append(specs, map[string]any{"name": c.name, "ckpt": path, "arch": arch,
+			"shape": []int{c.d.Shape.C, c.d.Shape.H, c.d.Shape.W}, "x": rows(x, c.d.Features), "y": rows(y, 10)})
+	}
+	return specs
+}
+
+// randomImages is n images of shape s with uniform pixels in [0, 1) and
+// random labels of classes classes.
+func randomImages(n int, s nn.Shape, classes int, rng *rand.Rand) *data.Dataset {
+	d := &data.Dataset{Name: "random images", N: n, Features: s.Len(), Targets: 1, Classes: classes,
+		Task: data.Classification, Shape: s, X: make([]float32, n*s.Len()), Y: make([]float32, n)}
+	for i := range d.X {
+		d.X[i] = rng.Float32()
+	}
+	for i := range d.Y {
+		d.Y[i] = float32(rng.IntN(classes))
+	}
+	return d
+}
+
+// seq is 0, 1, ..., n-1.
+func seq(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
 	}
 	return out
 }

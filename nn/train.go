@@ -35,11 +35,11 @@ type TrainConfig struct {
 	// ClipNorm > 0 rescales the gradients before each update so that their
 	// global L2 norm is at most ClipNorm (PyTorch's clip_grad_norm_).
 	ClipNorm float32
-	// L1 > 0 adds L1 * sum |w| over the weight matrices to the training
-	// objective (see the L1 type): L1 * sign(w) joins their gradients after
-	// Backward, before clipping and the update. Like weight decay, the
-	// penalty is not part of the losses reported in EpochStats, which stay
-	// the data loss, comparable between runs with and without it.
+	// L1 > 0 adds L1 * sum |w| over the weight tensors (see NamedWeights)
+	// to the training objective (see the L1 type): L1 * sign(w) joins their
+	// gradients after Backward, before clipping and the update. Like weight
+	// decay, the penalty is not part of the losses reported in EpochStats,
+	// which stay the data loss, comparable between runs with and without it.
 	L1 float32
 	// Patience > 0 stops training when the monitored loss (validation loss,
 	// or training loss without validation data) has not improved for
@@ -417,7 +417,7 @@ func checkWidth(m Layer, in Shape, n int) error {
 	if s, ok := m.(*Sequential); ok {
 		layers = s.Layers
 	}
-	cols := n
+	shape, cols := in, n
 	for i, l := range layers {
 		if want, ok := inFeatures(l); ok && want != cols {
 			if i == 0 {
@@ -426,7 +426,7 @@ func checkWidth(m Layer, in Shape, n int) error {
 			return fmt.Errorf("has %d features: layer %d, %s, takes %d and gets %d", n, i, l, want, cols)
 		}
 		var err error
-		if in, cols, err = OutShape(l, in, cols); err != nil {
+		if shape, cols, err = OutShape(l, shape, cols); err != nil {
 			if len(layers) > 1 {
 				return fmt.Errorf("(%s, %d features) does not fit layer %d: %w", in, n, i, err)
 			}
