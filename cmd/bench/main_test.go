@@ -105,3 +105,35 @@ func TestBadArgs(t *testing.T) {
 		}
 	}
 }
+
+func TestConvRows(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(strings.Fields("conv -level generic -reps 1 -batch 2 -threads 2 -json"), &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var r ConvRow
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if r.Op != "conv" || r.Backend != "cpu" || r.Level != "generic" || r.N != 2 || r.Threads != 2 || !(r.GFLOPS > 0) || !(r.Millis > 0) {
+			t.Errorf("row %+v", r)
+		}
+		seen[r.Shape+"/"+r.Pass] = true
+	}
+	if len(seen) != len(convShapes)*len(convPasses) {
+		t.Errorf("rows for %v, want every shape and pass", seen)
+	}
+	out.Reset()
+	if code := run([]string{"conv", "-shapes"}, &out, &errOut); code != 0 {
+		t.Fatalf("-shapes: exit %d: %s", code, errOut.String())
+	}
+	if got, want := strings.TrimSpace(out.String()), "conv1:64,1,28,28,32,3,3,1,0 conv2:64,32,13,13,64,3,3,1,0"; got != want {
+		t.Errorf("-shapes printed %q, want %q", got, want)
+	}
+	errOut.Reset()
+	if code := run([]string{"conv", "-shape", "conv9"}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "conv1, conv2") {
+		t.Errorf("-shape conv9: exit %d, %q; want an error naming the shapes", code, errOut.String())
+	}
+}
