@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -38,6 +39,12 @@ func TestConvAgainstRef(t *testing.T) {
 		{N: 2, C: 3, H: 7, W: 6, K: 5, KH: 3, KW: 3, StrideH: 1, StrideW: 1},
 		{N: 3, C: 2, H: 9, W: 8, K: 4, KH: 3, KW: 2, StrideH: 2, StrideW: 1, PadH: 1, PadW: 2},
 		{N: 1, C: 5, H: 4, W: 4, K: 3, KH: 1, KW: 1, StrideH: 1, StrideW: 1},
+		// Stride 1 with padding (the padded copy), 9 images (groups of
+		// two for the backward filter, the last of one).
+		{N: 9, C: 2, H: 6, W: 7, K: 3, KH: 3, KW: 2, StrideH: 1, StrideW: 1, PadH: 1, PadW: 2},
+		// Deeper than one block of every product: C*KH*KW = 360 and a
+		// wide row of 20*22-2 = 438 columns, K = 300 (backward data).
+		{N: 2, C: 40, H: 22, W: 22, K: 300, KH: 3, KW: 3, StrideH: 1, StrideW: 1},
 	} {
 		x, w, b := rnd(s.InLen()), rnd(s.WeightLen()), rnd(s.K)
 		dy, dw, db := rnd(s.OutLen()), rnd(s.WeightLen()), rnd(s.K)
@@ -72,4 +79,39 @@ func TestConvAgainstRef(t *testing.T) {
 	y := be.Alloc(len(x))
 	be.TransposeBatch(up(x), y, 2, 3, 5)
 	cmp("TransposeBatch", down(y), ref.TransposeBatch(x, 2, 3, 5))
+}
+
+// benchConvShapes are the convolutions of the cnn preset at batch 64
+// (cmd/bench conv times the same).
+var benchConvShapes = map[string]backend.ConvShape{
+	"conv1": {N: 64, C: 1, H: 28, W: 28, K: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1},
+	"conv2": {N: 64, C: 32, H: 13, W: 13, K: 64, KH: 3, KW: 3, StrideH: 1, StrideW: 1},
+}
+
+func BenchmarkConv(b *testing.B) {
+	for _, name := range []string{"conv1", "conv2"} {
+		s := benchConvShapes[name]
+		for _, threads := range []int{1, 2} {
+			be, _ := New(backend.Options{Threads: threads})
+			x, w, bias, y := be.Alloc(s.InLen()), be.Alloc(s.WeightLen()), be.Alloc(s.K), be.Alloc(s.OutLen())
+			dx, dw := be.Alloc(s.InLen()), be.Alloc(s.WeightLen())
+			flops := 2 * float64(s.N*s.K*s.C*s.KH*s.KW*s.OutH()*s.OutW())
+			for _, pass := range []struct {
+				name string
+				run  func()
+			}{
+				{"forward", func() { be.Conv2d(x, w, bias, y, s) }},
+				{"backward_data", func() { be.Conv2dBackwardData(y, w, dx, s) }},
+				{"backward_filter", func() { be.Conv2dBackwardFilter(x, y, dw, bias, s) }},
+			} {
+				b.Run(fmt.Sprintf("%s/%s/threads=%d", name, pass.name, threads), func(b *testing.B) {
+					for b.Loop() {
+						pass.run()
+					}
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+			be.Close()
+		}
+	}
 }
