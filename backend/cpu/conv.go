@@ -39,6 +39,11 @@ import (
 // is summed by one worker into its own slot, and the slots are added in
 // order; so every result has the same bits for any thread count.
 //
+// Bias. The forward product has one more depth row, of ones in X and of
+// the bias in W, so that the bias is added in the product. The backward
+// filter sums dY's rows per group alongside the product (float64, in
+// order), and the groups in order, as for dW.
+//
 // The garbage columns of the wide form are multiplied by dY's zeros; only
 // an infinite or NaN weight (backward data) or input pixel (backward
 // filter) can make them NaN, and then NaN reaches a few more outputs than
@@ -50,6 +55,7 @@ type convScratch struct {
 	wperm   []float32 // W with its columns in depth order
 	packW   []float32 // the packed weight operand, shared by the workers
 	slots   []float32 // the backward-filter groups' partial sums
+	bslots  []float64 // and those of the bias gradient
 	workers []convWorker
 	job     convJob
 }
@@ -62,6 +68,7 @@ type convWorker struct {
 	pa   []float32 // packed A (backward filter)
 	pb   []float32 // packed B
 	tile []float32
+	acc  []float64 // the bias gradient's sums
 }
 
 func grow(s *[]float32, n int) []float32 {
@@ -147,13 +154,32 @@ func (g *convGeom) pixel(img []float32, r, t int) float32 {
 }
 
 // packPatches packs rows r0 .. r0+kc of X (image img), columns 0 .. n, as
-// the B operand: slivers of nr columns, zero past t.
+// the B operand: slivers of nr columns, zero past t. Row CKK is the ones
+// of the bias.
 func (g *convGeom) packPatches(kt *kernels, dst, img []float32, r0, kc, n int) {
+	nr := kt.nr
+	rows := min(kc, g.ckk-r0) // rows of X; the one after them is the ones row
+	if rows < kc {
+		for t0 := 0; t0 < n; t0 += nr {
+			ones := dst[t0*kc+rows*nr : t0*kc+rows*nr+nr]
+			for i := range ones {
+				ones[i] = 1
+			}
+		}
+	}
+	if rows > 0 {
+		g.packRows(kt, dst, img, r0, rows, kc, n)
+	}
+}
+
+// packRows packs rows r0 .. r0+kc of X into slivers of stride rows
+// (stride >= kc: a sliver holds stride rows of nr floats).
+func (g *convGeom) packRows(kt *kernels, dst, img []float32, r0, kc, stride, n int) {
 	nr := kt.nr
 	if !g.wide {
 		for rr := 0; rr < kc; rr++ {
 			for t0 := 0; t0 < n; t0 += nr {
-				d := dst[t0*kc+rr*nr : t0*kc+rr*nr+nr]
+				d := dst[t0*stride+rr*nr : t0*stride+rr*nr+nr]
 				for i := range d {
 					if t0+i < g.t {
 						d[i] = g.pixel(img, r0+rr, t0+i)
@@ -165,17 +191,24 @@ func (g *convGeom) packPatches(kt *kernels, dst, img []float32, r0, kc, n int) {
 		}
 		return
 	}
-	// Runs of rows with one kernel position: a plane apart in img.
-	plane, nc := g.hp*g.wp, g.s.C
+	// Runs of rows a fixed distance apart in img: the channels of one
+	// kernel position (a plane apart), or with one channel the columns of
+	// one kernel row (next to each other).
+	nc, kw := g.s.C, g.s.KW
 	for r := r0; r < r0+kc; {
-		run := min(nc-r%nc, r0+kc-r)
+		run, ld := min(nc-r%nc, r0+kc-r), g.hp*g.wp
+		if nc == 1 {
+			run, ld = min(kw-r%kw, r0+kc-r), 1
+		}
 		src := g.patch(img, r)
 		for t0 := 0; t0 < n; t0 += nr {
-			d := dst[t0*kc+(r-r0)*nr:]
-			if valid := g.t - t0; valid >= nr {
-				kt.pack(d, src[t0:], plane, run, nr, false)
+			d := dst[t0*stride+(r-r0)*nr:]
+			// Past t the columns are dropped, so the kernel may read
+			// whatever lies there, as long as it lies in img.
+			if len(src)-t0 >= (run-1)*ld+nr {
+				kt.pack(d, src[t0:], ld, run, nr, false)
 			} else {
-				packSliverGeneric(d, src[t0:], plane, run, nr, max(valid, 0), false)
+				packSliverGeneric(d, src[t0:], ld, run, nr, max(g.t-t0, 0), false)
 			}
 		}
 		r += run
@@ -193,11 +226,29 @@ func (g *convGeom) wideRows(w *convWorker, dy []float32, n int) (rows []float32,
 	}
 	for k := 0; k < s.K; k++ {
 		for i := 0; i < g.oh; i++ {
-			d := k*g.ld + i*g.tcol
-			copy(w.dyw[d:d+g.ow], src[k*p+i*g.ow:k*p+(i+1)*g.ow])
+			copyShort(w.dyw[k*g.ld+i*g.tcol:][:g.ow], src[k*p+i*g.ow:][:g.ow])
 		}
 	}
 	return w.dyw, g.ld
+}
+
+// copyShort is copy(dst, src) for len(dst) == len(src), without a call to
+// memmove for rows shorter than 64 floats: image rows are short, and a
+// call costs more than the copy.
+func copyShort(dst, src []float32) {
+	n := len(dst)
+	if n >= 64 {
+		copy(dst, src)
+		return
+	}
+	src = src[:n]
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		*(*[8]float32)(dst[i:]) = *(*[8]float32)(src[i:])
+	}
+	for ; i < n; i++ {
+		dst[i] = src[i]
+	}
 }
 
 // convJob runs one pass over items [lo, hi): images for the forward and
@@ -219,7 +270,6 @@ const (
 	convBackwardData
 	convBackwardFilter
 	convSumGroups
-	convBiasGrad
 )
 
 func (j *convJob) run(worker, lo, hi int) {
@@ -245,8 +295,6 @@ func (j *convJob) run(worker, lo, hi int) {
 		}
 	case convSumGroups:
 		j.sumGroups(lo, hi)
-	case convBiasGrad:
-		j.biasGrad(lo, hi)
 	}
 }
 
@@ -264,8 +312,8 @@ func (j *convJob) forward(w *convWorker, n int) {
 	out := grow(&w.wide, s.K*g.ld)
 	pb := grow(&w.pb, j.kcb*g.ld)
 	cols := g.cols(nr)
-	for pc := 0; pc < g.ckk; pc += j.kcb {
-		kc := min(j.kcb, g.ckk-pc)
+	for pc := 0; pc < g.ckk+1; pc += j.kcb {
+		kc := min(j.kcb, g.ckk+1-pc)
 		g.packPatches(kt, pb, img, pc, kc, cols)
 		beta := float32(1)
 		if pc == 0 {
@@ -276,16 +324,8 @@ func (j *convJob) forward(w *convWorker, n int) {
 	p := g.oh * g.ow
 	y := j.y[n*s.K*p : (n+1)*s.K*p]
 	for k := 0; k < s.K; k++ {
-		b := float32(0)
-		if j.bias != nil {
-			b = j.bias[k]
-		}
 		for i := 0; i < g.oh; i++ {
-			src := out[k*g.ld+i*g.tcol : k*g.ld+i*g.tcol+g.ow]
-			dst := y[k*p+i*g.ow : k*p+(i+1)*g.ow]
-			for jj, v := range src {
-				dst[jj] = v + b
-			}
+			copyShort(y[k*p+i*g.ow:][:g.ow], out[k*g.ld+i*g.tcol:][:g.ow])
 		}
 	}
 }
@@ -344,13 +384,26 @@ func (j *convJob) backwardFilter(w *convWorker, grp int) {
 	g, kt := &j.g, j.be.kern
 	s := g.s
 	slot := j.be.conv.slots[grp*g.ckk*s.K : (grp+1)*g.ckk*s.K]
-	x := grow(&w.wide, g.ckk*g.ld)
-	pa := grow(&w.pa, roundUp(g.ckk, kt.mr)*j.kcb)
+	// X_n with rows of ld floats, so that the packing can read it, and
+	// M rounded up to mr with rows of zeros, so that every A sliver is
+	// whole (the packing kernels take whole slivers).
+	mpad := roundUp(g.ckk, kt.mr)
+	x := grow(&w.wide, mpad*g.ld)
+	clear(x[g.ckk*g.ld:])
+	pa := grow(&w.pa, mpad*j.kcb)
 	pb := grow(&w.pb, roundUp(s.K, kt.nr)*j.kcb)
+	p := g.oh * g.ow
+	var acc []float64
+	if j.db != nil {
+		if cap(w.acc) < s.K*p {
+			w.acc = make([]float64, s.K*p)
+		}
+		acc = w.acc[:s.K*p]
+		clear(acc)
+	}
 	beta := float32(0)
 	for n := grp * j.group; n < min((grp+1)*j.group, s.N); n++ {
 		img := g.image(w, j.x, n)
-		// X_n with rows of ld floats, so that the packing can read it.
 		for r := 0; r < g.ckk; r++ {
 			row := x[r*g.ld : r*g.ld+g.t]
 			if g.wide {
@@ -364,16 +417,29 @@ func (j *convJob) backwardFilter(w *convWorker, grp int) {
 		rows, ldy := g.wideRows(w, j.dy, n)
 		for t0 := 0; t0 < g.t; t0 += j.kcb {
 			kc := min(j.kcb, g.t-t0)
-			packPanel(kt, pa, x, 0, g.ckk, t0, kc, g.ld, 1, kt.mr)
+			packPanel(kt, pa, x, 0, mpad, t0, kc, g.ld, 1, kt.mr)
 			packPanel(kt, pb, rows, 0, s.K, t0, kc, ldy, 1, kt.nr)
 			microTiles(kt, kc, g.ckk, s.K, pa, pb, slot, s.K, 1, beta, w.tile)
 			beta = 1
 		}
+		// The bias gradient: each filter's pixels summed over the
+		// group's images in order.
+		for k := 0; k < s.K && acc != nil; k++ {
+			kt.addF64(j.dy[(n*s.K+k)*p:(n*s.K+k+1)*p], acc[k*p:(k+1)*p])
+		}
+	}
+	for k := 0; k < s.K && acc != nil; k++ {
+		sum := 0.0
+		for _, v := range acc[k*p : (k+1)*p] {
+			sum += v
+		}
+		j.be.conv.bslots[grp*s.K+k] = sum
 	}
 }
 
 // sumGroups adds the groups' slots (each CKK x K, rows in depth order) in
-// order into dW (K x CKK), filters lo .. hi.
+// order into dW (K x CKK), and those of the bias gradient into dBias,
+// filters lo .. hi.
 func (j *convJob) sumGroups(lo, hi int) {
 	ckk, nk, nc, khw := j.g.ckk, j.g.s.K, j.g.s.C, j.g.khw
 	for k := lo; k < hi; k++ {
@@ -385,21 +451,13 @@ func (j *convJob) sumGroups(lo, hi int) {
 			}
 			dw[r%nc*khw+r/nc] += sum
 		}
-	}
-}
-
-// biasGrad adds to dBias the sums of dY per filter, image by image in
-// order, in float64.
-func (j *convJob) biasGrad(lo, hi int) {
-	s, p := j.g.s, j.g.oh*j.g.ow
-	for k := lo; k < hi; k++ {
-		sum := 0.0
-		for n := 0; n < s.N; n++ {
-			for _, v := range j.dy[(n*s.K+k)*p : (n*s.K+k+1)*p] {
-				sum += float64(v)
+		if j.db != nil {
+			sum := 0.0
+			for grp := 0; grp < j.groups; grp++ {
+				sum += j.be.conv.bslots[grp*nk+k]
 			}
+			j.db[k] = float32(float64(j.db[k]) + sum)
 		}
-		j.db[k] = float32(float64(j.db[k]) + sum)
 	}
 }
 
@@ -423,24 +481,35 @@ func (be *Backend) convStart(op int, s backend.ConvShape) *convJob {
 	return j
 }
 
-// packWeights packs W (forward: M = K, depth CKK) or W^T (backward data:
-// M = CKK, depth K), its columns in depth order, into be.conv.packW, block
-// by block of depth kcb.
-func (be *Backend) packWeights(j *convJob, ws []float32, transposed bool) {
+// packWeights packs the weight operand into be.conv.packW, block by block
+// of depth kcb, its columns in depth order: for the forward product W with
+// the bias (zeros for none) as column CKK (M = K, depth CKK+1), for the
+// backward data W^T (M = CKK, depth K).
+func (be *Backend) packWeights(j *convJob, ws, bias []float32, transposed bool) {
 	kt, g := be.kern, &j.g
-	nc, khw := g.s.C, g.khw
-	wp := grow(&be.conv.wperm, g.s.K*g.ckk)
+	nc, khw, ckk := g.s.C, g.khw, g.ckk
+	cols := ckk + 1 // W's columns and the bias
+	if transposed {
+		cols = ckk
+	}
+	wp := grow(&be.conv.wperm, g.s.K*cols)
 	for k := 0; k < g.s.K; k++ {
-		src, dst := ws[k*g.ckk:(k+1)*g.ckk], wp[k*g.ckk:(k+1)*g.ckk]
+		src, dst := ws[k*ckk:(k+1)*ckk], wp[k*cols:(k+1)*cols]
 		for c := 0; c < nc; c++ {
 			for pq := 0; pq < khw; pq++ {
 				dst[pq*nc+c] = src[c*khw+pq]
 			}
 		}
+		if !transposed {
+			dst[ckk] = 0
+			if bias != nil {
+				dst[ckk] = bias[k]
+			}
+		}
 	}
-	a := gemmArgs{a: wp, m: g.s.K, k: g.ckk}
+	a := gemmArgs{a: wp, m: g.s.K, k: cols}
 	if transposed {
-		a = gemmArgs{transA: true, a: wp, m: g.ckk, k: g.s.K}
+		a = gemmArgs{transA: true, a: wp, m: ckk, k: g.s.K}
 	}
 	j.kcb = kcBlock(a.k, kt.kc)
 	j.mpad = roundUp(a.m, kt.mr)
@@ -451,13 +520,15 @@ func (be *Backend) packWeights(j *convJob, ws []float32, transposed bool) {
 	}
 }
 
-func (be *Backend) convBuffers(op string, s backend.ConvShape, x, w backend.Buffer) (xs, ws []float32) {
+// convBuffers checks s and returns x and the weight; the names are whole
+// constants, since building them would allocate on every call.
+func (be *Backend) convBuffers(op, xName, wName string, s backend.ConvShape, x, w backend.Buffer) (xs, ws []float32) {
 	s.Check("cpu", op)
-	return be.f(x, s.InLen(), op+" x"), be.f(w, s.WeightLen(), op+" weight")
+	return be.f(x, s.InLen(), xName), be.f(w, s.WeightLen(), wName)
 }
 
 func (be *Backend) Conv2d(x, weight, bias, y backend.Buffer, s backend.ConvShape) {
-	xs, ws := be.convBuffers("Conv2d", s, x, weight)
+	xs, ws := be.convBuffers("Conv2d", "Conv2d x", "Conv2d weight", s, x, weight)
 	ys := be.f(y, s.OutLen(), "Conv2d y")
 	var bs []float32
 	if bias != nil {
@@ -470,13 +541,13 @@ func (be *Backend) Conv2d(x, weight, bias, y backend.Buffer, s backend.ConvShape
 	defer be.convMu.Unlock()
 	j := be.convStart(convForward, s)
 	j.x, j.w, j.bias, j.y = xs, ws, bs, ys
-	be.packWeights(j, ws, false)
+	be.packWeights(j, ws, bs, false)
 	be.pool.parallelFor(s.N, 1, 1, j)
 	*j = convJob{}
 }
 
 func (be *Backend) Conv2dBackwardData(dy, weight, dx backend.Buffer, s backend.ConvShape) {
-	dxs, ws := be.convBuffers("Conv2dBackwardData", s, dx, weight)
+	dxs, ws := be.convBuffers("Conv2dBackwardData", "Conv2dBackwardData dx", "Conv2dBackwardData weight", s, dx, weight)
 	dys := be.f(dy, s.OutLen(), "Conv2dBackwardData dy")
 	if s.N == 0 {
 		return
@@ -489,13 +560,13 @@ func (be *Backend) Conv2dBackwardData(dy, weight, dx backend.Buffer, s backend.C
 	}
 	j := be.convStart(convBackwardData, s)
 	j.dy, j.dx = dys, dxs
-	be.packWeights(j, ws, true)
+	be.packWeights(j, ws, nil, true)
 	be.pool.parallelFor(s.N, 1, 1, j)
 	*j = convJob{}
 }
 
 func (be *Backend) Conv2dBackwardFilter(x, dy, dWeight, dBias backend.Buffer, s backend.ConvShape) {
-	xs, dws := be.convBuffers("Conv2dBackwardFilter", s, x, dWeight)
+	xs, dws := be.convBuffers("Conv2dBackwardFilter", "Conv2dBackwardFilter x", "Conv2dBackwardFilter dWeight", s, x, dWeight)
 	dys := be.f(dy, s.OutLen(), "Conv2dBackwardFilter dy")
 	var dbs []float32
 	if dBias != nil {
@@ -508,18 +579,15 @@ func (be *Backend) Conv2dBackwardFilter(x, dy, dWeight, dBias backend.Buffer, s 
 	defer be.convMu.Unlock()
 	j := be.convStart(convBackwardFilter, s)
 	j.x, j.dy, j.dw, j.db = xs, dys, dws, dbs
-	if s.C > 0 {
-		j.kcb = kcBlock(j.g.t, be.kern.kc)
-		j.group, j.groups = convGroups(s)
-		grow(&be.conv.slots, j.groups*j.g.ckk*s.K)
-		be.pool.parallelFor(j.groups, 1, 1, j)
-		j.op = convSumGroups
-		be.pool.parallelFor(s.K, rowGrain(j.g.ckk*j.groups), 1, j)
+	j.kcb = kcBlock(j.g.t, be.kern.kc)
+	j.group, j.groups = convGroups(s)
+	grow(&be.conv.slots, j.groups*j.g.ckk*s.K)
+	if cap(be.conv.bslots) < j.groups*s.K {
+		be.conv.bslots = make([]float64, j.groups*s.K)
 	}
-	if dbs != nil {
-		j.op = convBiasGrad
-		be.pool.parallelFor(s.K, rowGrain(s.N*j.g.oh*j.g.ow), 1, j)
-	}
+	be.pool.parallelFor(j.groups, 1, 1, j)
+	j.op = convSumGroups
+	be.pool.parallelFor(s.K, rowGrain(j.g.ckk*j.groups), 1, j)
 	*j = convJob{}
 }
 

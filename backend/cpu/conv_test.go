@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -62,6 +63,7 @@ func TestConvAgainstRef(t *testing.T) {
 	}
 	for _, s := range []backend.PoolShape{
 		{N: 2, C: 3, H: 6, W: 6, KH: 2, KW: 2, StrideH: 2, StrideW: 2},
+		{N: 2, C: 3, H: 7, W: 5, KH: 2, KW: 2, StrideH: 2, StrideW: 2}, // odd: a row and a column uncovered
 		{N: 1, C: 2, H: 7, W: 5, KH: 3, KW: 3, StrideH: 2, StrideW: 1, PadH: 1, PadW: 1},
 	} {
 		x, dy := rnd(s.InLen()), rnd(s.OutLen())
@@ -113,5 +115,148 @@ func BenchmarkConv(b *testing.B) {
 			}
 			be.Close()
 		}
+	}
+}
+
+// TestMaxPoolTiesAndNaN checks that max pooling picks the element that
+// PyTorch picks among equal values and NaNs (ref's rule), in the 2 x 2
+// stride-2 loops and the general ones.
+func TestMaxPoolTiesAndNaN(t *testing.T) {
+	be, _ := New(backend.Options{Threads: 1})
+	defer be.Close()
+	// Mostly 0 and 1, so that most windows hold a tie for the maximum;
+	// some NaNs and negative infinities.
+	nan, inf := float32(math.NaN()), float32(math.Inf(-1))
+	values := []float32{0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, nan, inf}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, s := range []backend.PoolShape{
+		{N: 4, C: 3, H: 9, W: 11, KH: 2, KW: 2, StrideH: 2, StrideW: 2},
+		{N: 4, C: 3, H: 9, W: 11, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
+	} {
+		x, dy := make([]float32, s.InLen()), make([]float32, s.OutLen())
+		for i := range x {
+			x[i] = values[rng.IntN(len(values))]
+		}
+		for i := range dy {
+			dy[i] = float32(i + 1) // each window's gradient tells where it went
+		}
+		xb, dyb, y, dx := be.Alloc(len(x)), be.Alloc(len(dy)), be.Alloc(len(dy)), be.Alloc(len(x))
+		be.Upload(xb, x)
+		be.Upload(dyb, dy)
+		be.MaxPool2d(xb, y, s)
+		be.MaxPool2dBackward(xb, dyb, dx, s)
+		got, gotDx := make([]float32, len(dy)), make([]float32, len(x))
+		be.Download(got, y)
+		be.Download(gotDx, dx)
+		for i, w := range ref.MaxPool2d(x, s) {
+			if g := float64(got[i]); g != w && !(math.IsNaN(g) && math.IsNaN(w)) {
+				t.Fatalf("%+v: MaxPool2d[%d] = %v, want %v", s, i, g, w)
+			}
+		}
+		for i, w := range ref.MaxPool2dBackward(x, dy, s) {
+			if g := float64(gotDx[i]); g != w {
+				t.Fatalf("%+v: MaxPool2dBackward[%d] = %v, want %v", s, i, g, w)
+			}
+		}
+	}
+}
+
+// convOutputs runs every convolution, pooling and transpose operation on
+// fixed inputs with the given thread count and returns all the results.
+func convOutputs(t *testing.T, threads int, s backend.ConvShape, ps backend.PoolShape) []float32 {
+	t.Helper()
+	be, err := New(backend.Options{Threads: threads})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	rng := rand.New(rand.NewPCG(5, 6))
+	up := func(n int) backend.Buffer {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		b := be.Alloc(n)
+		be.Upload(b, v)
+		return b
+	}
+	x, w, bias, dy := up(s.InLen()), up(s.WeightLen()), up(s.K), up(s.OutLen())
+	y, dx, dw, db := be.Alloc(s.OutLen()), be.Alloc(s.InLen()), up(s.WeightLen()), up(s.K)
+	be.Conv2d(x, w, bias, y, s)
+	be.Conv2dBackwardData(dy, w, dx, s)
+	be.Conv2dBackwardFilter(x, dy, dw, db, s)
+	px, pdy := up(ps.InLen()), up(ps.OutLen())
+	py, pdx, ay, adx := be.Alloc(ps.OutLen()), be.Alloc(ps.InLen()), be.Alloc(ps.OutLen()), be.Alloc(ps.InLen())
+	be.MaxPool2d(px, py, ps)
+	be.MaxPool2dBackward(px, pdy, pdx, ps)
+	be.AvgPool2d(px, ay, ps)
+	be.AvgPool2dBackward(pdy, adx, ps)
+	tr := be.Alloc(s.OutLen())
+	be.TransposeBatch(y, tr, s.N, s.K, s.OutH()*s.OutW())
+	var out []float32
+	for _, b := range []backend.Buffer{y, dx, dw, db, py, pdx, ay, adx, tr} {
+		v := make([]float32, b.Len())
+		be.Download(v, b)
+		out = append(out, v...)
+	}
+	return out
+}
+
+// TestConvThreadCountInvariant checks that the convolution and pooling
+// operations give bit-identical results for any number of threads: the
+// preset's second layer (wide rows), a strided and padded one (gathered
+// rows), with batches that split unevenly.
+func TestConvThreadCountInvariant(t *testing.T) {
+	for _, c := range []struct {
+		s  backend.ConvShape
+		ps backend.PoolShape
+	}{
+		{backend.ConvShape{N: 13, C: 32, H: 13, W: 13, K: 64, KH: 3, KW: 3, StrideH: 1, StrideW: 1},
+			backend.PoolShape{N: 13, C: 64, H: 11, W: 11, KH: 2, KW: 2, StrideH: 2, StrideW: 2}},
+		{backend.ConvShape{N: 7, C: 5, H: 12, W: 10, K: 9, KH: 3, KW: 2, StrideH: 2, StrideW: 1, PadH: 1, PadW: 1},
+			backend.PoolShape{N: 7, C: 9, H: 6, W: 10, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}},
+	} {
+		first := convOutputs(t, 1, c.s, c.ps)
+		for _, threads := range []int{2, 3, 5} {
+			got := convOutputs(t, threads, c.s, c.ps)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(first[i]) {
+					t.Fatalf("%+v: %d threads differ from 1 thread at output %d: %v vs %v", c.s, threads, i, got[i], first[i])
+				}
+			}
+		}
+	}
+}
+
+// TestConvNoAllocs checks that a training step's convolution, pooling and
+// transpose operations allocate nothing once their scratch has grown.
+func TestConvNoAllocs(t *testing.T) {
+	be, _ := New(backend.Options{Threads: 2})
+	defer be.Close()
+	var steps []func()
+	for _, name := range []string{"conv1", "conv2"} {
+		s := benchConvShapes[name]
+		ps := backend.PoolShape{N: s.N, C: s.K, H: s.OutH(), W: s.OutW(), KH: 2, KW: 2, StrideH: 2, StrideW: 2}
+		x, w, bias, y := be.Alloc(s.InLen()), be.Alloc(s.WeightLen()), be.Alloc(s.K), be.Alloc(s.OutLen())
+		dx, dw, py, tr := be.Alloc(s.InLen()), be.Alloc(s.WeightLen()), be.Alloc(ps.OutLen()), be.Alloc(s.OutLen())
+		steps = append(steps, func() {
+			be.Conv2d(x, w, bias, y, s)
+			be.Conv2dBackwardData(y, w, dx, s)
+			be.Conv2dBackwardFilter(x, y, dw, bias, s)
+			be.MaxPool2d(y, py, ps)
+			be.MaxPool2dBackward(y, py, tr, ps)
+			be.AvgPool2d(y, py, ps)
+			be.AvgPool2dBackward(py, tr, ps)
+			be.TransposeBatch(y, tr, s.N, s.K, s.OutH()*s.OutW())
+		})
+	}
+	step := func() {
+		for _, f := range steps {
+			f()
+		}
+	}
+	step()
+	if n := testing.AllocsPerRun(5, step); n != 0 {
+		t.Errorf("a step of convolutions allocates %v times", n)
 	}
 }

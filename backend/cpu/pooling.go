@@ -6,18 +6,85 @@ import (
 	"github.com/fastnn/fastnn/backend"
 )
 
-func (be *Backend) poolBuffers(op string, s backend.PoolShape, x, y backend.Buffer, xLen, yLen int) (xs, ys []float32) {
-	s.Check("cpu", op)
-	return be.f(x, xLen, op+" x"), be.f(y, yLen, op+" y")
+// Pooling and TransposeBatch split their work by planes (image, channel)
+// or by images, each to one worker, through poolJob, kept in the Backend
+// as the other jobs are, so that a step allocates nothing. Max pooling
+// with 2 x 2 windows at stride 2 and no padding (the cnn preset's) has
+// loops of its own; other shapes take the general ones.
+
+// poolJob is the parallel loop of a pooling operation or TransposeBatch.
+type poolJob struct {
+	op              int
+	s               backend.PoolShape
+	x, y, dy, dx    []float32
+	rows, cols      int // TransposeBatch
+	fast            bool
+	div             float32 // AvgPool: KH*KW
+	outH, outW, inW int
 }
 
-// poolPlanes runs fn for every (image, channel) plane, split across workers.
-func (be *Backend) poolPlanes(s backend.PoolShape, fn func(plane int)) {
-	be.rows(s.N*s.C, s.H*s.W, func(lo, hi int) {
-		for pl := lo; pl < hi; pl++ {
-			fn(pl)
+const (
+	poolMax = iota
+	poolMaxBackward
+	poolAvg
+	poolAvgBackward
+	poolTranspose
+)
+
+func (j *poolJob) run(_, lo, hi int) {
+	if j.op == poolTranspose {
+		n := j.rows * j.cols
+		for b := lo; b < hi; b++ {
+			transpose(j.y[b*n:(b+1)*n], j.x[b*n:(b+1)*n], j.rows, j.cols)
 		}
-	})
+		return
+	}
+	hw, ohw := j.s.H*j.s.W, j.outH*j.outW
+	for pl := lo; pl < hi; pl++ {
+		switch j.op {
+		case poolMax:
+			x, y := j.x[pl*hw:(pl+1)*hw], j.y[pl*ohw:(pl+1)*ohw]
+			if j.fast {
+				maxPool2x2(x, y, j.outH, j.outW, j.inW)
+			} else {
+				maxPoolPlane(x, y, j.s, j.outH, j.outW)
+			}
+		case poolMaxBackward:
+			x, dy, dx := j.x[pl*hw:(pl+1)*hw], j.dy[pl*ohw:(pl+1)*ohw], j.dx[pl*hw:(pl+1)*hw]
+			if j.fast {
+				maxPool2x2Backward(x, dy, dx, j.outH, j.outW, j.inW)
+			} else {
+				maxPoolPlaneBackward(x, dy, dx, j.s, j.outH, j.outW)
+			}
+		case poolAvg:
+			avgPoolPlane(j.x[pl*hw:(pl+1)*hw], j.y[pl*ohw:(pl+1)*ohw], j.s, j.outH, j.outW, j.div)
+		case poolAvgBackward:
+			avgPoolPlaneBackward(j.dy[pl*ohw:(pl+1)*ohw], j.dx[pl*hw:(pl+1)*hw], j.s, j.outH, j.outW, j.div)
+		}
+	}
+}
+
+// runPool runs j over the planes (or TransposeBatch's matrices) under
+// opMu, which guards be.jobs.
+func (be *Backend) runPool(j poolJob, items, itemLen int) {
+	be.opMu.Lock()
+	defer be.opMu.Unlock()
+	pj := &be.jobs.pool
+	*pj = j
+	be.pool.parallelFor(items, rowGrain(itemLen), 1, pj)
+	*pj = poolJob{}
+}
+
+// poolBuffers checks s and returns x and y; the names are whole constants,
+// since building them would allocate on every call.
+func (be *Backend) poolBuffers(op, xName, yName string, s backend.PoolShape, x, y backend.Buffer, xLen, yLen int) (xs, ys []float32) {
+	s.Check("cpu", op)
+	return be.f(x, xLen, xName), be.f(y, yLen, yName)
+}
+
+func poolJobOf(op int, s backend.PoolShape) poolJob {
+	return poolJob{op: op, s: s, outH: s.OutH(), outW: s.OutW(), inW: s.W, div: float32(s.KH * s.KW),
+		fast: s.KH == 2 && s.KW == 2 && s.StrideH == 2 && s.StrideW == 2 && s.PadH == 0 && s.PadW == 0}
 }
 
 // window is the input row and column range of output (i, j), clipped to
@@ -42,89 +109,144 @@ func maxAt(plane []float32, s backend.PoolShape, i, j int) int {
 	return at
 }
 
-func (be *Backend) MaxPool2d(x, y backend.Buffer, s backend.PoolShape) {
-	xs, ys := be.poolBuffers("MaxPool2d", s, x, y, s.InLen(), s.OutLen())
-	oh, ow, hw := s.OutH(), s.OutW(), s.H*s.W
-	be.poolPlanes(s, func(pl int) {
-		plane, out := xs[pl*hw:(pl+1)*hw], ys[pl*oh*ow:(pl+1)*oh*ow]
-		for i := 0; i < oh; i++ {
-			for j := 0; j < ow; j++ {
-				out[i*ow+j] = plane[maxAt(plane, s, i, j)]
+func maxPoolPlane(x, y []float32, s backend.PoolShape, oh, ow int) {
+	for i := 0; i < oh; i++ {
+		for j := 0; j < ow; j++ {
+			y[i*ow+j] = x[maxAt(x, s, i, j)]
+		}
+	}
+}
+
+func maxPoolPlaneBackward(x, dy, dx []float32, s backend.PoolShape, oh, ow int) {
+	clear(dx)
+	for i := 0; i < oh; i++ {
+		for j := 0; j < ow; j++ {
+			dx[maxAt(x, s, i, j)] += dy[i*ow+j]
+		}
+	}
+}
+
+// max4 is the maximum of a 2 x 2 window scanned a, b (top row), c, d, and
+// its position 0-3, chosen as maxAt chooses: a later value wins when it is
+// larger or NaN.
+func max4(a, b, c, d float32) (float32, int) {
+	m, at := a, 0
+	if b > m || b != b {
+		m, at = b, 1
+	}
+	if c > m || c != c {
+		m, at = c, 2
+	}
+	if d > m || d != d {
+		m, at = d, 3
+	}
+	return m, at
+}
+
+// maxPool2x2 is maxPoolPlane for 2 x 2 windows at stride 2, no padding.
+func maxPool2x2(x, y []float32, oh, ow, w int) {
+	for i := 0; i < oh; i++ {
+		r0, r1, out := x[2*i*w:2*i*w+2*ow], x[(2*i+1)*w:(2*i+1)*w+2*ow], y[i*ow:(i+1)*ow]
+		for j := range out {
+			out[j], _ = max4(r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1])
+		}
+	}
+}
+
+// maxPool2x2Backward is maxPoolPlaneBackward for 2 x 2 windows at stride
+// 2, no padding: the windows do not overlap, so each input pixel is
+// written once (the last row and column of an odd plane, which no window
+// covers, get 0).
+func maxPool2x2Backward(x, dy, dx []float32, oh, ow, w int) {
+	for i := 0; i < oh; i++ {
+		r0, r1 := x[2*i*w:2*i*w+2*ow], x[(2*i+1)*w:(2*i+1)*w+2*ow]
+		d0, d1 := dx[2*i*w:(2*i+1)*w], dx[(2*i+1)*w:(2*i+2)*w]
+		for j, v := range dy[i*ow : (i+1)*ow] {
+			_, at := max4(r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1])
+			d0[2*j], d0[2*j+1], d1[2*j], d1[2*j+1] = 0, 0, 0, 0
+			switch at {
+			case 0:
+				d0[2*j] = v
+			case 1:
+				d0[2*j+1] = v
+			case 2:
+				d1[2*j] = v
+			default:
+				d1[2*j+1] = v
 			}
 		}
-	})
+		clear(d0[2*ow:]) // an odd width's last column
+		clear(d1[2*ow:])
+	}
+	clear(dx[2*oh*w:]) // an odd height's last row
+}
+
+func avgPoolPlane(x, y []float32, s backend.PoolShape, oh, ow int, div float32) {
+	for i := 0; i < oh; i++ {
+		for j := 0; j < ow; j++ {
+			h0, h1, w0, w1 := window(s, i, j)
+			sum := float32(0)
+			for h := h0; h < h1; h++ {
+				for w := w0; w < w1; w++ {
+					sum += x[h*s.W+w]
+				}
+			}
+			y[i*ow+j] = sum / div
+		}
+	}
+}
+
+func avgPoolPlaneBackward(dy, dx []float32, s backend.PoolShape, oh, ow int, div float32) {
+	clear(dx)
+	for i := 0; i < oh; i++ {
+		for j := 0; j < ow; j++ {
+			h0, h1, w0, w1 := window(s, i, j)
+			v := dy[i*ow+j] / div
+			for h := h0; h < h1; h++ {
+				for w := w0; w < w1; w++ {
+					dx[h*s.W+w] += v
+				}
+			}
+		}
+	}
+}
+
+func (be *Backend) MaxPool2d(x, y backend.Buffer, s backend.PoolShape) {
+	xs, ys := be.poolBuffers("MaxPool2d", "MaxPool2d x", "MaxPool2d y", s, x, y, s.InLen(), s.OutLen())
+	j := poolJobOf(poolMax, s)
+	j.x, j.y = xs, ys
+	be.runPool(j, s.N*s.C, s.H*s.W)
 }
 
 func (be *Backend) MaxPool2dBackward(x, dy, dx backend.Buffer, s backend.PoolShape) {
-	xs, dys := be.poolBuffers("MaxPool2dBackward", s, x, dy, s.InLen(), s.OutLen())
-	dxs := be.f(dx, s.InLen(), "MaxPool2dBackward dx")
-	oh, ow, hw := s.OutH(), s.OutW(), s.H*s.W
-	be.poolPlanes(s, func(pl int) {
-		plane, g, d := xs[pl*hw:(pl+1)*hw], dys[pl*oh*ow:(pl+1)*oh*ow], dxs[pl*hw:(pl+1)*hw]
-		clear(d)
-		for i := 0; i < oh; i++ {
-			for j := 0; j < ow; j++ {
-				d[maxAt(plane, s, i, j)] += g[i*ow+j]
-			}
-		}
-	})
+	xs, dys := be.poolBuffers("MaxPool2dBackward", "MaxPool2dBackward x", "MaxPool2dBackward dy", s, x, dy, s.InLen(), s.OutLen())
+	j := poolJobOf(poolMaxBackward, s)
+	j.x, j.dy, j.dx = xs, dys, be.f(dx, s.InLen(), "MaxPool2dBackward dx")
+	be.runPool(j, s.N*s.C, s.H*s.W)
 }
 
 func (be *Backend) AvgPool2d(x, y backend.Buffer, s backend.PoolShape) {
-	xs, ys := be.poolBuffers("AvgPool2d", s, x, y, s.InLen(), s.OutLen())
-	oh, ow, hw := s.OutH(), s.OutW(), s.H*s.W
-	div := float32(s.KH * s.KW)
-	be.poolPlanes(s, func(pl int) {
-		plane, out := xs[pl*hw:(pl+1)*hw], ys[pl*oh*ow:(pl+1)*oh*ow]
-		for i := 0; i < oh; i++ {
-			for j := 0; j < ow; j++ {
-				h0, h1, w0, w1 := window(s, i, j)
-				sum := float32(0)
-				for h := h0; h < h1; h++ {
-					for w := w0; w < w1; w++ {
-						sum += plane[h*s.W+w]
-					}
-				}
-				out[i*ow+j] = sum / div
-			}
-		}
-	})
+	xs, ys := be.poolBuffers("AvgPool2d", "AvgPool2d x", "AvgPool2d y", s, x, y, s.InLen(), s.OutLen())
+	j := poolJobOf(poolAvg, s)
+	j.x, j.y = xs, ys
+	be.runPool(j, s.N*s.C, s.H*s.W)
 }
 
 func (be *Backend) AvgPool2dBackward(dy, dx backend.Buffer, s backend.PoolShape) {
-	dys, dxs := be.poolBuffers("AvgPool2dBackward", s, dy, dx, s.OutLen(), s.InLen())
-	oh, ow, hw := s.OutH(), s.OutW(), s.H*s.W
-	div := float32(s.KH * s.KW)
-	be.poolPlanes(s, func(pl int) {
-		g, d := dys[pl*oh*ow:(pl+1)*oh*ow], dxs[pl*hw:(pl+1)*hw]
-		clear(d)
-		for i := 0; i < oh; i++ {
-			for j := 0; j < ow; j++ {
-				h0, h1, w0, w1 := window(s, i, j)
-				v := g[i*ow+j] / div
-				for h := h0; h < h1; h++ {
-					for w := w0; w < w1; w++ {
-						d[h*s.W+w] += v
-					}
-				}
-			}
-		}
-	})
+	dys, dxs := be.poolBuffers("AvgPool2dBackward", "AvgPool2dBackward dy", "AvgPool2dBackward dx", s, dy, dx, s.OutLen(), s.InLen())
+	j := poolJobOf(poolAvgBackward, s)
+	j.dy, j.dx = dys, dxs
+	be.runPool(j, s.N*s.C, s.H*s.W)
 }
 
 func (be *Backend) TransposeBatch(x, y backend.Buffer, batch, rows, cols int) {
 	backend.CheckSizes("cpu", "TransposeBatch", batch, rows, cols)
 	xs, ys := be.f(x, batch*rows*cols, "TransposeBatch x"), be.f(y, batch*rows*cols, "TransposeBatch y")
-	be.rows(batch, rows*cols, func(lo, hi int) {
-		for b := lo; b < hi; b++ {
-			transpose(ys[b*rows*cols:(b+1)*rows*cols], xs[b*rows*cols:(b+1)*rows*cols], rows, cols)
-		}
-	})
+	be.runPool(poolJob{op: poolTranspose, x: xs, y: ys, rows: rows, cols: cols}, batch, rows*cols)
 }
 
-var _ backend.Convolver = (*Backend)(nil)
-
-// transpose writes the rows x cols matrix x as its cols x rows transpose.
+// transpose writes the rows x cols matrix x as its cols x rows transpose,
+// in tiles of 16 x 16 so that both sides stay in cache.
 func transpose(dst, x []float32, rows, cols int) {
 	const tile = 16
 	for i0 := 0; i0 < rows; i0 += tile {
