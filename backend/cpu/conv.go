@@ -251,6 +251,42 @@ func copyShort(dst, src []float32) {
 	}
 }
 
+// packDyT packs dY_n^T (t x K, t in wide columns) as the B operand of the
+// backward filter, whole: sliver k0/nr holds the filters k0 .. k0+nr for
+// every t (t*nr + k), so that a block of depth is a part of it. The
+// compact dY is transposed by the level's packing kernel, then its rows
+// moved to their wide places, with zero rows in between.
+func (g *convGeom) packDyT(kt *kernels, w *convWorker, dy []float32, n int) []float32 {
+	s, p, nr := g.s, g.oh*g.ow, kt.nr
+	src := dy[n*s.K*p : (n+1)*s.K*p]
+	pb := grow(&w.pb, roundUp(s.K, nr)*g.t)
+	tmp := pb
+	if g.wide {
+		tmp = grow(&w.dyw, p*nr)
+	}
+	for k0 := 0; k0 < s.K; k0 += nr {
+		sl := pb[k0*g.t : (k0+nr)*g.t]
+		if !g.wide {
+			tmp = sl
+		}
+		if s.K-k0 >= nr {
+			kt.pack(tmp, src[k0*p:], p, p, nr, true)
+		} else {
+			packSliverGeneric(tmp, src[k0*p:], p, p, nr, s.K-k0, true)
+		}
+		if !g.wide {
+			continue
+		}
+		for i := 0; i < g.oh; i++ {
+			copy(sl[i*g.wp*nr:(i*g.wp+g.ow)*nr], tmp[i*g.ow*nr:(i+1)*g.ow*nr])
+			if i < g.oh-1 {
+				clear(sl[(i*g.wp+g.ow)*nr : (i+1)*g.wp*nr])
+			}
+		}
+	}
+	return pb
+}
+
 // convJob runs one pass over items [lo, hi): images for the forward and
 // backward-data passes, groups for the backward filter, filters for the
 // sums of the bias gradient and of the groups.
@@ -391,7 +427,6 @@ func (j *convJob) backwardFilter(w *convWorker, grp int) {
 	x := grow(&w.wide, mpad*g.ld)
 	clear(x[g.ckk*g.ld:])
 	pa := grow(&w.pa, mpad*j.kcb)
-	pb := grow(&w.pb, roundUp(s.K, kt.nr)*j.kcb)
 	p := g.oh * g.ow
 	var acc []float64
 	if j.db != nil {
@@ -414,12 +449,14 @@ func (j *convJob) backwardFilter(w *convWorker, grp int) {
 				row[t] = g.pixel(img, r, t)
 			}
 		}
-		rows, ldy := g.wideRows(w, j.dy, n)
+		pb := g.packDyT(kt, w, j.dy, n)
 		for t0 := 0; t0 < g.t; t0 += j.kcb {
 			kc := min(j.kcb, g.t-t0)
 			packPanel(kt, pa, x, 0, mpad, t0, kc, g.ld, 1, kt.mr)
-			packPanel(kt, pb, rows, 0, s.K, t0, kc, ldy, 1, kt.nr)
-			microTiles(kt, kc, g.ckk, s.K, pa, pb, slot, s.K, 1, beta, w.tile)
+			// Each B sliver holds all t: the block is a part of it.
+			for k0 := 0; k0 < s.K; k0 += kt.nr {
+				microTiles(kt, kc, g.ckk, min(kt.nr, s.K-k0), pa, pb[k0*g.t+t0*kt.nr:], slot[k0:], s.K, 1, beta, w.tile)
+			}
 			beta = 1
 		}
 		// The bias gradient: each filter's pixels summed over the
