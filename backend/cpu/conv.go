@@ -357,11 +357,23 @@ func (j *convJob) forward(w *convWorker, n int) {
 		}
 		microTiles(kt, kc, s.K, cols, j.be.conv.packW[pc*j.mpad:], pb, out, g.ld, 1, beta, w.tile)
 	}
+	// The output rows, out of the wide columns. Each row is copied in
+	// whole groups of 8 floats, the excess landing on the next row, which
+	// is written after it; the image's last row is copied exactly, since
+	// past it lies another worker's image.
 	p := g.oh * g.ow
 	y := j.y[n*s.K*p : (n+1)*s.K*p]
+	n8 := roundUp(g.ow, 8)
 	for k := 0; k < s.K; k++ {
 		for i := 0; i < g.oh; i++ {
-			copyShort(y[k*p+i*g.ow:][:g.ow], out[k*g.ld+i*g.tcol:][:g.ow])
+			d, src := y[k*p+i*g.ow:], out[k*g.ld+i*g.tcol:]
+			if len(d) < n8 || len(src) < n8 {
+				copy(d[:g.ow], src)
+				continue
+			}
+			for c := 0; c < n8; c += 8 {
+				*(*[8]float32)(d[c:]) = *(*[8]float32)(src[c:])
+			}
 		}
 	}
 }
