@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -179,4 +180,46 @@ func timeMedian(reps int, f func()) float64 {
 	}
 	slices.Sort(per)
 	return per[reps/2]
+}
+
+// writeConvTable writes `bench summarize`'s table of the conv rows: per
+// shape, pass and thread count, our best level beside PyTorch, and the
+// ratio.
+func writeConvTable(w io.Writer, rows []ConvRow) {
+	type key struct {
+		shape, pass string
+		threads     int
+	}
+	var keys []key
+	ours, theirs := map[key]ConvRow{}, map[key]ConvRow{}
+	for _, r := range rows {
+		k := key{r.Shape, r.Pass, r.Threads}
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+		m := theirs
+		if r.Backend == "cpu" {
+			m = ours
+		}
+		if r.GFLOPS > m[k].GFLOPS {
+			m[k] = r
+		}
+	}
+	fmt.Fprintln(w, "### Convolutions, GFLOP/s (medians; fastnn's best level)")
+	fmt.Fprintln(w)
+	writeRow(w, []string{"shape", "pass", "threads", "fastnn", "PyTorch", "fastnn / PyTorch"})
+	writeSep(w, 6)
+	for _, k := range keys {
+		o, t := ours[k], theirs[k]
+		r := o
+		if r.Shape == "" {
+			r = t
+		}
+		name := fmt.Sprintf("%s %dx%dx%dx%d k%dx%dx%d", k.shape, r.N, r.C, r.H, r.W, r.K, r.KH, r.KW)
+		fastnn := figure(o.GFLOPS, "%.1f")
+		if o.Level != "" {
+			fastnn += " (" + o.Level + ")"
+		}
+		writeRow(w, []string{name, k.pass, strconv.Itoa(k.threads), fastnn, figure(t.GFLOPS, "%.1f"), ratio(o.GFLOPS, t.GFLOPS)})
+	}
 }

@@ -137,3 +137,25 @@ func TestConvRows(t *testing.T) {
 		t.Errorf("-shape conv9: exit %d, %q; want an error naming the shapes", code, errOut.String())
 	}
 }
+
+func TestSummarizeConv(t *testing.T) {
+	in := `{"op":"conv","backend":"cpu","level":"avx2","shape":"conv2","pass":"forward","n":64,"c":32,"h":13,"w":13,"k":64,"kh":3,"kw":3,"threads":1,"ms":4,"gflops":70}
+{"op":"conv","backend":"cpu","level":"avx512","shape":"conv2","pass":"forward","n":64,"c":32,"h":13,"w":13,"k":64,"kh":3,"kw":3,"threads":1,"ms":2,"gflops":140}
+{"op":"conv","backend":"pytorch 1.13.0a0","level":"onednn","shape":"conv2","pass":"forward","n":64,"c":32,"h":13,"w":13,"k":64,"kh":3,"kw":3,"threads":1,"ms":2.5,"gflops":112}
+{"op":"conv","backend":"cpu","level":"avx512","shape":"conv2","pass":"forward","n":64,"c":32,"h":13,"w":13,"k":64,"kh":3,"kw":3,"threads":2,"ms":1,"gflops":280}
+`
+	var s summary
+	if err := s.read(strings.NewReader(in)); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	s.write(&out)
+	for _, want := range []string{
+		"| conv2 64x32x13x13 k64x3x3 | forward | 1 | 140.0 (avx512) | 112.0 | 1.25 |",
+		"| conv2 64x32x13x13 k64x3x3 | forward | 2 | 280.0 (avx512) | - | - |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+}
