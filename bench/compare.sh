@@ -48,6 +48,10 @@ measure() {
     "$work/bench" conv -threads "$t" -json
     /usr/bin/python3 bench/peers/torch_conv.py -json "$t" $("$work/bench" conv -shapes)
   done
+  # One thread again on the thread's CPU clock, which waiting for a
+  # processor on a busy machine does not inflate.
+  "$work/bench" conv -threads 1 -clock thread -json
+  /usr/bin/python3 bench/peers/torch_conv.py -json -clock thread 1 $("$work/bench" conv -shapes)
 
   echo "# training: Fashion-MNIST 784-256-10, batch 128, Adam 1e-3, $epochs epoch(s), compared by the median of epochs 2 onward"
   # PyTorch runs with one thread and with one per CPU (ours uses every CPU):

@@ -1,33 +1,37 @@
 """Peer of `bench conv`: PyTorch's convolutions (oneDNN on the CPU) on the shapes that `bench conv -shapes` prints,
 timed as cmd/bench times ours (two warm-up calls, then the median of REPS batches of about 0.1 s): F.conv2d with bias
 (forward), torch.nn.grad.conv2d_input (backward_data) and conv2d_weight plus the bias gradient (backward_filter).
-Prints the same table as `bench conv`, or with -json the same JSON lines.
-usage: torch_conv.py [-json] [-reps R] THREADS SHAPE...   SHAPE is name:N,C,H,W,K,KH,KW,stride,pad"""
+Prints the same table as `bench conv`, or with -json the same JSON lines. -clock thread times with the CPU clock of the
+thread (time.thread_time; THREADS 1 only), as `bench conv -clock thread` does, for a busy machine.
+usage: torch_conv.py [-json] [-reps R] [-clock wall|thread] THREADS SHAPE...   SHAPE is name:N,C,H,W,K,KH,KW,stride,pad"""
 import json, statistics, sys, time
 import torch, torch.nn.functional as F
 from torch.nn.grad import conv2d_input, conv2d_weight
 
-args, as_json, reps = sys.argv[1:], False, 7
+args, as_json, reps, clock = sys.argv[1:], False, 7, "wall"
 while args and args[0].startswith("-"):
     if args[0] == "-json":
         as_json, args = True, args[1:]
     elif args[0] == "-reps" and len(args) > 1:
         reps, args = int(args[1]), args[2:]
+    elif args[0] == "-clock" and len(args) > 1 and args[1] in ("wall", "thread"):
+        clock, args = args[1], args[2:]
     else:
         sys.exit(__doc__)
-if len(args) < 2:
+if len(args) < 2 or (clock == "thread" and args[0] != "1"):
     sys.exit(__doc__)
 threads = int(args[0])
+now = time.thread_time if clock == "thread" else time.perf_counter
 torch.set_num_threads(threads); torch.manual_seed(0)
 
 def median_seconds(f):
-    f(); t = time.perf_counter(); f(); once = time.perf_counter() - t
+    f(); t = now(); f(); once = now() - t
     calls, per = max(1, int(0.1 / max(once, 1e-6))), []
     for _ in range(reps):
-        t = time.perf_counter()
+        t = now()
         for _ in range(calls):
             f()
-        per.append((time.perf_counter() - t) / calls)
+        per.append((now() - t) / calls)
     return sorted(per)[reps // 2]
 
 with torch.no_grad():
@@ -47,7 +51,7 @@ with torch.no_grad():
         for pas, f in passes:
             sec = median_seconds(f)
             row = {"op": "conv", "backend": f"pytorch {torch.__version__}", "level": "onednn", "shape": name,
-                   "pass": pas, "n": n, "c": c, "h": h, "w": w, "k": k, "kh": kh, "kw": kw, "threads": threads,
+                   "pass": pas, "n": n, "c": c, "h": h, "w": w, "k": k, "kh": kh, "kw": kw, "threads": threads, "clock": clock,
                    "ms": sec * 1e3, "gflops": flops / sec / 1e9}
             if as_json:
                 print(json.dumps(row), flush=True)

@@ -61,6 +61,9 @@ type ConvRow struct {
 	KH      int    `json:"kh"`
 	KW      int    `json:"kw"`
 	Threads int    `json:"threads"`
+	// Clock is what timed it: "wall", or "thread", the timing thread's
+	// CPU time (one thread only).
+	Clock string `json:"clock"`
 	// Millis is the median time of one call; GFLOPS counts
 	// 2*N*K*C*KH*KW*OH*OW flops a pass.
 	Millis float64 `json:"ms"`
@@ -87,12 +90,28 @@ func benchConv(args []string, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch", 64, "images per batch")
 	only := fs.String("shape", "", "time only this shape (conv1, conv2)")
 	shapes := fs.Bool("shapes", false, "print the shapes as torch_conv.py takes them, and nothing else")
+	clockName := fs.String("clock", "wall", "wall, or thread: the CPU time of the timing thread (with -threads 1 only), for a busy machine")
 	jsonOut := fs.Bool("json", false, "one JSON object per line")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *threads < 0 || *reps < 1 || *batch < 1 {
 		return fmt.Errorf("conv: -reps and -batch must be >= 1 and -threads >= 0")
+	}
+	now := func() (time.Duration, error) { return time.Duration(time.Now().UnixNano()), nil }
+	switch *clockName {
+	case "wall":
+	case "thread":
+		if *threads != 1 {
+			return fmt.Errorf("conv: -clock thread measures one thread: it needs -threads 1")
+		}
+		// With one thread the backend works on the calling goroutine:
+		// pinned to its OS thread, that thread's clock sees all of it.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		now = threadCPUTime
+	default:
+		return fmt.Errorf("conv: -clock %q: want wall or thread", *clockName)
 	}
 	if *threads == 0 {
 		*threads = runtime.NumCPU()
@@ -139,9 +158,12 @@ func benchConv(args []string, stdout, stderr io.Writer) error {
 				be.Upload(*p.buf, randomSlice(rng, p.n))
 			}
 			for _, p := range convPasses {
-				sec := timeMedian(*reps, func() { p.run(be, b, s) })
+				sec, err := timeMedian(*reps, now, func() { p.run(be, b, s) })
+				if err != nil {
+					return err
+				}
 				r := ConvRow{Op: "conv", Backend: "cpu", Level: l.String(), Shape: c.name, Pass: p.name,
-					N: s.N, C: s.C, H: s.H, W: s.W, K: s.K, KH: s.KH, KW: s.KW, Threads: *threads,
+					N: s.N, C: s.C, H: s.H, W: s.W, K: s.K, KH: s.KH, KW: s.KW, Threads: *threads, Clock: *clockName,
 					Millis: sec * 1e3, GFLOPS: convFlops(s) / sec / 1e9}
 				writeConvRow(stdout, r, *jsonOut)
 			}
@@ -162,38 +184,53 @@ func writeConvRow(w io.Writer, r ConvRow, jsonOut bool) {
 }
 
 // timeMedian runs f twice to warm up and to size a batch of calls lasting
-// about 0.1 s, then times reps such batches on the wall clock and returns
+// about 0.1 s, then times reps such batches with the clock now and returns
 // the median seconds per call.
-func timeMedian(reps int, f func()) float64 {
-	f()
-	start := time.Now()
-	f()
-	once := time.Since(start)
-	calls := max(1, int(100*time.Millisecond/max(once, time.Microsecond)))
-	per := make([]float64, reps)
-	for r := range per {
-		start := time.Now()
+func timeMedian(reps int, now func() (time.Duration, error), f func()) (float64, error) {
+	span := func(calls int) (time.Duration, error) {
+		start, err := now()
+		if err != nil {
+			return 0, err
+		}
 		for range calls {
 			f()
 		}
-		per[r] = time.Since(start).Seconds() / float64(calls)
+		end, err := now()
+		return end - start, err
+	}
+	f()
+	once, err := span(1)
+	if err != nil {
+		return 0, err
+	}
+	calls := max(1, int(100*time.Millisecond/max(once, time.Microsecond)))
+	per := make([]float64, reps)
+	for r := range per {
+		d, err := span(calls)
+		if err != nil {
+			return 0, err
+		}
+		per[r] = d.Seconds() / float64(calls)
 	}
 	slices.Sort(per)
-	return per[reps/2]
+	return per[reps/2], nil
 }
 
 // writeConvTable writes `bench summarize`'s table of the conv rows: per
-// shape, pass and thread count, our best level beside PyTorch, and the
-// ratio.
+// shape, pass, thread count and clock, our best level beside PyTorch, and
+// the ratio.
 func writeConvTable(w io.Writer, rows []ConvRow) {
 	type key struct {
-		shape, pass string
-		threads     int
+		shape, pass, clock string
+		threads            int
 	}
 	var keys []key
 	ours, theirs := map[key]ConvRow{}, map[key]ConvRow{}
 	for _, r := range rows {
-		k := key{r.Shape, r.Pass, r.Threads}
+		if r.Clock == "" {
+			r.Clock = "wall"
+		}
+		k := key{r.Shape, r.Pass, r.Clock, r.Threads}
 		if !slices.Contains(keys, k) {
 			keys = append(keys, k)
 		}
@@ -220,6 +257,10 @@ func writeConvTable(w io.Writer, rows []ConvRow) {
 		if o.Level != "" {
 			fastnn += " (" + o.Level + ")"
 		}
-		writeRow(w, []string{name, k.pass, strconv.Itoa(k.threads), fastnn, figure(t.GFLOPS, "%.1f"), ratio(o.GFLOPS, t.GFLOPS)})
+		threads := strconv.Itoa(k.threads)
+		if k.clock != "wall" {
+			threads += " (" + k.clock + " clock)"
+		}
+		writeRow(w, []string{name, k.pass, threads, fastnn, figure(t.GFLOPS, "%.1f"), ratio(o.GFLOPS, t.GFLOPS)})
 	}
 }

@@ -136,6 +136,20 @@ func TestConvRows(t *testing.T) {
 	if code := run([]string{"conv", "-shape", "conv9"}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "conv1, conv2") {
 		t.Errorf("-shape conv9: exit %d, %q; want an error naming the shapes", code, errOut.String())
 	}
+	errOut.Reset()
+	if code := run(strings.Fields("conv -clock thread -threads 2"), &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "-threads 1") {
+		t.Errorf("-clock thread -threads 2: exit %d, %q; want an error asking for one thread", code, errOut.String())
+	}
+	out.Reset()
+	if code := run(strings.Fields("conv -clock thread -threads 1 -level generic -shape conv1 -batch 1 -reps 1 -json"), &out, &errOut); code != 0 {
+		t.Fatalf("-clock thread: exit %d: %s", code, errOut.String())
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var r ConvRow
+		if err := json.Unmarshal([]byte(line), &r); err != nil || r.Clock != "thread" || r.Shape != "conv1" || !(r.GFLOPS > 0) {
+			t.Errorf("-clock thread row %q (%v)", line, err)
+		}
+	}
 }
 
 func TestSummarizeConv(t *testing.T) {
