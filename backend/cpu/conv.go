@@ -288,14 +288,14 @@ func (g *convGeom) packDyT(kt *kernels, w *convWorker, dy []float32, n int) []fl
 }
 
 // convJob runs one pass over items [lo, hi): images for the forward and
-// backward-data passes, groups for the backward filter, filters for the
-// sums of the bias gradient and of the groups.
+// backward-data passes, image groups for the backward filter, filters for
+// the sum of the groups.
 type convJob struct {
 	be             *Backend
 	op             int
 	g              convGeom
 	kcb            int // depth of the products' blocks
-	x, w, bias, y  []float32
+	x, y           []float32
 	dy, dx, dw, db []float32
 	group, groups  int // images per group, groups
 	mpad           int // rows of the packed weights: M rounded up to mr
@@ -589,7 +589,7 @@ func (be *Backend) Conv2d(x, weight, bias, y backend.Buffer, s backend.ConvShape
 	be.convMu.Lock()
 	defer be.convMu.Unlock()
 	j := be.convStart(convForward, s)
-	j.x, j.w, j.bias, j.y = xs, ws, bs, ys
+	j.x, j.y = xs, ys
 	be.packWeights(j, ws, bs, false)
 	be.pool.parallelFor(s.N, 1, 1, j)
 	*j = convJob{}
