@@ -143,48 +143,36 @@ func maxPool2x2(x, y []float32, oh, ow, w int) {
 }
 
 // maxPool2x2Backward is maxPoolPlaneBackward for 2 x 2 windows at stride
-// 2, no padding: the windows do not overlap, so each input pixel is
-// written once (the last row and column of an odd plane, which no window
-// covers, get 0). The gradient goes where maxAt puts it: to the first
+// 2, no padding: the windows do not overlap, so each takes one store into
+// the cleared plane. The gradient goes where maxAt puts it: to the first
 // element equal to the maximum, or when the window holds a NaN, to its
-// last NaN.
+// last NaN. The choices compile to conditional moves.
 func maxPool2x2Backward(x, dy, dx []float32, oh, ow, w int) {
+	clear(dx)
 	for i := 0; i < oh; i++ {
 		r0, r1 := x[2*i*w:2*i*w+2*ow], x[(2*i+1)*w:(2*i+1)*w+2*ow]
-		d0, d1 := dx[2*i*w:(2*i+1)*w], dx[(2*i+1)*w:(2*i+2)*w]
-		g := dy[i*ow : (i+1)*ow]
-		for j := range g {
+		for j, v := range dy[i*ow : (i+1)*ow] {
 			a, b, c, d := r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]
 			m := max(a, b, c, d)
-			// fa .. fd: 1 for the element that takes the gradient.
-			fa, fb, fc := b2u(a == m), b2u(b == m), b2u(c == m)
-			fb &^= fa
-			fc &^= fa | fb
-			fd := 1 &^ (fa | fb | fc)
-			if m != m { // a NaN: the last one
-				fd = b2u(d != d)
-				fc = b2u(c != c) &^ fd
-				fb = b2u(b != b) &^ (fc | fd)
-				fa = 1 &^ (fb | fc | fd)
+			at := pick(c == m, 2, 3) // 0 a, 1 b, 2 c, 3 d
+			at = pick(b == m, 1, at)
+			at = pick(a == m, 0, at)
+			if m != m {
+				at = pick(b != b, 1, 0)
+				at = pick(c != c, 2, at)
+				at = pick(d != d, 3, at)
 			}
-			v := math.Float32bits(g[j])
-			d0[2*j] = math.Float32frombits(v & -fa)
-			d0[2*j+1] = math.Float32frombits(v & -fb)
-			d1[2*j] = math.Float32frombits(v & -fc)
-			d1[2*j+1] = math.Float32frombits(v & -fd)
+			dx[(2*i+at>>1)*w+2*j+at&1] = v
 		}
-		clear(d0[2*ow:]) // an odd width's last column
-		clear(d1[2*ow:])
 	}
-	clear(dx[2*oh*w:]) // an odd height's last row
 }
 
-// b2u is 1 for true, 0 for false, without a branch.
-func b2u(b bool) uint32 {
-	if b {
-		return 1
+// pick is a if c, else b.
+func pick(c bool, a, b int) int {
+	if c {
+		return a
 	}
-	return 0
+	return b
 }
 
 func avgPoolPlane(x, y []float32, s backend.PoolShape, oh, ow int, div float32) {
