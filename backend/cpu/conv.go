@@ -253,34 +253,26 @@ func copyShort(dst, src []float32) {
 
 // packDyT packs dY_n^T (t x K, t in wide columns) as the B operand of the
 // backward filter, whole: sliver k0/nr holds the filters k0 .. k0+nr for
-// every t (t*nr + k), so that a block of depth is a part of it. The
-// compact dY is transposed by the level's packing kernel, then its rows
-// moved to their wide places, with zero rows in between.
+// every t (t*nr + k), so that a block of depth is a part of it. The level's
+// packing kernel transposes dY one output row at a time into its wide
+// place; the rows of t between them are zeros.
 func (g *convGeom) packDyT(kt *kernels, w *convWorker, dy []float32, n int) []float32 {
 	s, p, nr := g.s, g.oh*g.ow, kt.nr
 	src := dy[n*s.K*p : (n+1)*s.K*p]
 	pb := grow(&w.pb, roundUp(s.K, nr)*g.t)
-	tmp := pb
-	if g.wide {
-		tmp = grow(&w.dyw, p*nr)
-	}
 	for k0 := 0; k0 < s.K; k0 += nr {
 		sl := pb[k0*g.t : (k0+nr)*g.t]
-		if !g.wide {
-			tmp = sl
-		}
-		if s.K-k0 >= nr {
-			kt.pack(tmp, src[k0*p:], p, p, nr, true)
-		} else {
-			packSliverGeneric(tmp, src[k0*p:], p, p, nr, s.K-k0, true)
-		}
-		if !g.wide {
-			continue
-		}
 		for i := 0; i < g.oh; i++ {
-			copy(sl[i*g.wp*nr:(i*g.wp+g.ow)*nr], tmp[i*g.ow*nr:(i+1)*g.ow*nr])
-			if i < g.oh-1 {
-				clear(sl[(i*g.wp+g.ow)*nr : (i+1)*g.wp*nr])
+			// Output row i: its ow pixels at t = i*tcol, a run of
+			// depth ow in the sliver.
+			d, from := sl[i*g.tcol*nr:], src[k0*p+i*g.ow:]
+			if s.K-k0 >= nr {
+				kt.pack(d, from, p, g.ow, nr, true)
+			} else {
+				packSliverGeneric(d, from, p, g.ow, nr, s.K-k0, true)
+			}
+			if g.tcol > g.ow && i < g.oh-1 {
+				clear(sl[(i*g.tcol+g.ow)*nr : (i+1)*g.tcol*nr])
 			}
 		}
 	}
@@ -298,7 +290,7 @@ type convJob struct {
 	x, y           []float32
 	dy, dx, dw, db []float32
 	group, groups  int // images per group, groups
-	mpad           int // rows of the packed weights: M rounded up to mr
+	mpad           int // M rounded up to mr: rows of the packed weights, or of a slot
 }
 
 const (
@@ -431,11 +423,12 @@ func (j *convJob) backwardData(w *convWorker, n int) {
 func (j *convJob) backwardFilter(w *convWorker, grp int) {
 	g, kt := &j.g, j.be.kern
 	s := g.s
-	slot := j.be.conv.slots[grp*g.ckk*s.K : (grp+1)*g.ckk*s.K]
 	// X_n with rows of ld floats, so that the packing can read it, and
 	// M rounded up to mr with rows of zeros, so that every A sliver is
-	// whole (the packing kernels take whole slivers).
-	mpad := roundUp(g.ckk, kt.mr)
+	// whole (the packing kernels take whole slivers, and the micro-kernel
+	// writes whole tiles into the slot).
+	mpad := j.mpad
+	slot := j.be.conv.slots[grp*mpad*s.K : (grp+1)*mpad*s.K]
 	x := grow(&w.wide, mpad*g.ld)
 	clear(x[g.ckk*g.ld:])
 	pa := grow(&w.pa, mpad*j.kcb)
@@ -467,7 +460,7 @@ func (j *convJob) backwardFilter(w *convWorker, grp int) {
 			packPanel(kt, pa, x, 0, mpad, t0, kc, g.ld, 1, kt.mr)
 			// Each B sliver holds all t: the block is a part of it.
 			for k0 := 0; k0 < s.K; k0 += kt.nr {
-				microTiles(kt, kc, g.ckk, min(kt.nr, s.K-k0), pa, pb[k0*g.t+t0*kt.nr:], slot[k0:], s.K, 1, beta, w.tile)
+				microTiles(kt, kc, mpad, min(kt.nr, s.K-k0), pa, pb[k0*g.t+t0*kt.nr:], slot[k0:], s.K, 1, beta, w.tile)
 			}
 			beta = 1
 		}
@@ -486,17 +479,17 @@ func (j *convJob) backwardFilter(w *convWorker, grp int) {
 	}
 }
 
-// sumGroups adds the groups' slots (each CKK x K, rows in depth order) in
-// order into dW (K x CKK), and those of the bias gradient into dBias,
-// filters lo .. hi.
+// sumGroups adds the groups' slots (each CKK x K, rows in depth order,
+// padded to mpad rows) in order into dW (K x CKK), and those of the bias
+// gradient into dBias, filters lo .. hi.
 func (j *convJob) sumGroups(lo, hi int) {
-	ckk, nk, nc, khw := j.g.ckk, j.g.s.K, j.g.s.C, j.g.khw
+	ckk, nk, nc, khw, mpad := j.g.ckk, j.g.s.K, j.g.s.C, j.g.khw, j.mpad
 	for k := lo; k < hi; k++ {
 		dw := j.dw[k*ckk : (k+1)*ckk]
 		for r := 0; r < ckk; r++ {
 			sum := j.be.conv.slots[r*nk+k]
 			for grp := 1; grp < j.groups; grp++ {
-				sum += j.be.conv.slots[(grp*ckk+r)*nk+k]
+				sum += j.be.conv.slots[(grp*mpad+r)*nk+k]
 			}
 			dw[r%nc*khw+r/nc] += sum
 		}
@@ -630,7 +623,8 @@ func (be *Backend) Conv2dBackwardFilter(x, dy, dWeight, dBias backend.Buffer, s 
 	j.x, j.dy, j.dw, j.db = xs, dys, dws, dbs
 	j.kcb = kcBlock(j.g.t, be.kern.kc)
 	j.group, j.groups = convGroups(s)
-	grow(&be.conv.slots, j.groups*j.g.ckk*s.K)
+	j.mpad = roundUp(j.g.ckk, be.kern.mr)
+	grow(&be.conv.slots, j.groups*j.mpad*s.K)
 	if cap(be.conv.bslots) < j.groups*s.K {
 		be.conv.bslots = make([]float64, j.groups*s.K)
 	}
