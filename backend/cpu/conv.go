@@ -455,7 +455,7 @@ func (j *convJob) backwardFilter(w *convWorker, grp int) {
 			}
 		}
 		pb := g.packDyT(kt, w, j.dy, n)
-		for t0 := 0; t0 < g.t; t0 += j.kcb {
+		for t0 := 0; t0 < g.t && mpad > 0; t0 += j.kcb { // no product without channels
 			kc := min(j.kcb, g.t-t0)
 			packPanel(kt, pa, x, 0, mpad, t0, kc, g.ld, 1, kt.mr)
 			// Each B sliver holds all t: the block is a part of it.

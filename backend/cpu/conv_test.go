@@ -10,6 +10,65 @@ import (
 	"github.com/fastnn/fastnn/backend/ref"
 )
 
+// refCheck runs operations of a backend on random inputs and compares
+// them with package ref.
+type refCheck struct {
+	t   *testing.T
+	be  *Backend
+	rng *rand.Rand
+}
+
+func (c refCheck) rnd(n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(c.rng.NormFloat64())
+	}
+	return v
+}
+
+func (c refCheck) up(v []float32) backend.Buffer {
+	b := c.be.Alloc(len(v))
+	c.be.Upload(b, v)
+	return b
+}
+
+func (c refCheck) down(b backend.Buffer) []float32 {
+	v := make([]float32, b.Len())
+	c.be.Download(v, b)
+	return v
+}
+
+func (c refCheck) cmp(what string, got []float32, want []float64) {
+	c.t.Helper()
+	for i, w := range want {
+		if !ref.Close(got[i], w, 1e-4, 1e-4) {
+			c.t.Fatalf("%s[%d] = %v, want %v", what, i, got[i], w)
+		}
+	}
+}
+
+// conv checks the three convolution products on shape s, the forward one
+// with a bias and without.
+func (c refCheck) conv(s backend.ConvShape) {
+	c.t.Helper()
+	name := func(op string) string { return fmt.Sprintf("%s %+v", op, s) }
+	x, w, b := c.rnd(s.InLen()), c.rnd(s.WeightLen()), c.rnd(s.K)
+	dy, dw, db := c.rnd(s.OutLen()), c.rnd(s.WeightLen()), c.rnd(s.K)
+	y := c.be.Alloc(s.OutLen())
+	c.be.Conv2d(c.up(x), c.up(w), c.up(b), y, s)
+	c.cmp(name("Conv2d"), c.down(y), ref.Conv2d(x, w, b, s))
+	c.be.Conv2d(c.up(x), c.up(w), nil, y, s)
+	c.cmp(name("Conv2d without bias"), c.down(y), ref.Conv2d(x, w, nil, s))
+	dx := c.up(c.rnd(s.InLen())) // overwritten
+	c.be.Conv2dBackwardData(c.up(dy), c.up(w), dx, s)
+	c.cmp(name("Conv2dBackwardData"), c.down(dx), ref.Conv2dBackwardData(dy, w, s))
+	dwb, dbb := c.up(dw), c.up(db)
+	c.be.Conv2dBackwardFilter(c.up(x), c.up(dy), dwb, dbb, s)
+	wantW, wantB := ref.Conv2dBackwardFilter(x, dy, dw, db, s)
+	c.cmp(name("Conv2dBackwardFilter dWeight"), c.down(dwb), wantW)
+	c.cmp(name("Conv2dBackwardFilter dBias"), c.down(dbb), wantB)
+}
+
 // TestConvAgainstRef checks the convolution and pooling operations against
 // package ref on a few shapes; the conformance suite covers the rest.
 func TestConvAgainstRef(t *testing.T) {
@@ -18,24 +77,8 @@ func TestConvAgainstRef(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer be.Close()
-	rng := rand.New(rand.NewPCG(1, 2))
-	rnd := func(n int) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		return v
-	}
-	up := func(v []float32) backend.Buffer { b := be.Alloc(len(v)); be.Upload(b, v); return b }
-	down := func(b backend.Buffer) []float32 { v := make([]float32, b.Len()); be.Download(v, b); return v }
-	cmp := func(what string, got []float32, want []float64) {
-		t.Helper()
-		for i, w := range want {
-			if !ref.Close(got[i], w, 1e-4, 1e-4) {
-				t.Fatalf("%s[%d] = %v, want %v", what, i, got[i], w)
-			}
-		}
-	}
+	c := refCheck{t, be, rand.New(rand.NewPCG(1, 2))}
+	rnd, up, down, cmp := c.rnd, c.up, c.down, c.cmp
 	for _, s := range []backend.ConvShape{
 		{N: 2, C: 3, H: 7, W: 6, K: 5, KH: 3, KW: 3, StrideH: 1, StrideW: 1},
 		{N: 3, C: 2, H: 9, W: 8, K: 4, KH: 3, KW: 2, StrideH: 2, StrideW: 1, PadH: 1, PadW: 2},
@@ -47,19 +90,7 @@ func TestConvAgainstRef(t *testing.T) {
 		// wide row of 20*22-2 = 438 columns, K = 300 (backward data).
 		{N: 2, C: 40, H: 22, W: 22, K: 300, KH: 3, KW: 3, StrideH: 1, StrideW: 1},
 	} {
-		x, w, b := rnd(s.InLen()), rnd(s.WeightLen()), rnd(s.K)
-		dy, dw, db := rnd(s.OutLen()), rnd(s.WeightLen()), rnd(s.K)
-		y := be.Alloc(s.OutLen())
-		be.Conv2d(up(x), up(w), up(b), y, s)
-		cmp("Conv2d", down(y), ref.Conv2d(x, w, b, s))
-		dx := be.Alloc(s.InLen())
-		be.Conv2dBackwardData(up(dy), up(w), dx, s)
-		cmp("Conv2dBackwardData", down(dx), ref.Conv2dBackwardData(dy, w, s))
-		dwb, dbb := up(dw), up(db)
-		be.Conv2dBackwardFilter(up(x), up(dy), dwb, dbb, s)
-		wantW, wantB := ref.Conv2dBackwardFilter(x, dy, dw, db, s)
-		cmp("Conv2dBackwardFilter dWeight", down(dwb), wantW)
-		cmp("Conv2dBackwardFilter dBias", down(dbb), wantB)
+		c.conv(s)
 	}
 	for _, s := range []backend.PoolShape{
 		{N: 2, C: 3, H: 6, W: 6, KH: 2, KW: 2, StrideH: 2, StrideW: 2},
@@ -112,6 +143,32 @@ func BenchmarkConv(b *testing.B) {
 					}
 					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 				})
+			}
+			be.Close()
+		}
+	}
+}
+
+// TestConvRandomShapes checks the convolutions against ref on random small
+// shapes (empty batches and channel counts, kernels larger than the
+// image, every stride and padding up to 2) at every level, with 1 and 3
+// threads.
+func TestConvRandomShapes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, l := range Supported() {
+		for _, threads := range []int{1, 3} {
+			be, err := New(backend.Options{Threads: threads, Level: l.String()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := refCheck{t, be, rng}
+			for range 100 {
+				s := backend.ConvShape{N: rng.IntN(4), C: rng.IntN(5), H: 1 + rng.IntN(9), W: 1 + rng.IntN(9), K: rng.IntN(6),
+					KH: 1 + rng.IntN(4), KW: 1 + rng.IntN(4), StrideH: 1 + rng.IntN(2), StrideW: 1 + rng.IntN(2),
+					PadH: rng.IntN(3), PadW: rng.IntN(3)}
+				if s.Valid() == nil {
+					c.conv(s)
+				}
 			}
 			be.Close()
 		}
