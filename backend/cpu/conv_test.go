@@ -108,10 +108,13 @@ func TestConvAgainstRef(t *testing.T) {
 		be.AvgPool2dBackward(up(dy), dx, s)
 		cmp("AvgPool2dBackward", down(dx), ref.AvgPool2dBackward(dy, s))
 	}
-	x := rnd(2 * 3 * 5)
-	y := be.Alloc(len(x))
-	be.TransposeBatch(up(x), y, 2, 3, 5)
-	cmp("TransposeBatch", down(y), ref.TransposeBatch(x, 2, 3, 5))
+	// Fewer rows than a sliver (nr), as many, and more with a remainder.
+	for _, sh := range [][3]int{{2, 3, 5}, {2, 4, 9}, {2, 16, 7}, {2, 32, 7}, {3, 70, 33}, {2, 5, 40}} {
+		x := rnd(sh[0] * sh[1] * sh[2])
+		y := be.Alloc(len(x))
+		be.TransposeBatch(up(x), y, sh[0], sh[1], sh[2])
+		cmp(fmt.Sprintf("TransposeBatch %v", sh), down(y), ref.TransposeBatch(x, sh[0], sh[1], sh[2]))
+	}
 }
 
 // benchConvShapes are the convolutions of the cnn preset at batch 64

@@ -40,7 +40,8 @@
 // Convolutions (conv.go) have no kernels of their own: each image is one
 // implicit GEMM on the level's micro-kernels and packing kernels, with
 // packing routines in Go that read the patches from the image (see the
-// comment at the top of conv.go). Pooling and TransposeBatch are plain Go.
+// comment at the top of conv.go). Pooling is plain Go; TransposeBatch
+// moves blocks of nr rows with the level's transposing packing kernel.
 //
 // Everything else (LeakyReLU, the backward of sigmoid and tanh, Add, Mul,
 // Scale, Axpy, Fill, SoftmaxBackward, Dropout, BatchNorm, the losses'

@@ -25,6 +25,7 @@ type gemmScratch struct {
 	packA, packB []float32
 	tile         []float32
 	acc          []float64 // SumRows's column sums
+	trans        []float32 // TransposeBatch's blocks of nr rows
 }
 
 type gemmArgs struct {

@@ -14,6 +14,7 @@ import (
 
 // poolJob is the parallel loop of a pooling operation or TransposeBatch.
 type poolJob struct {
+	be              *Backend
 	op              int
 	s               backend.PoolShape
 	x, y, dy, dx    []float32
@@ -31,11 +32,11 @@ const (
 	poolTranspose
 )
 
-func (j *poolJob) run(_, lo, hi int) {
+func (j *poolJob) run(w, lo, hi int) {
 	if j.op == poolTranspose {
 		n := j.rows * j.cols
 		for b := lo; b < hi; b++ {
-			transpose(j.y[b*n:(b+1)*n], j.x[b*n:(b+1)*n], j.rows, j.cols)
+			transposePacked(j.be.kern, &j.be.scratch[w].trans, j.y[b*n:(b+1)*n], j.x[b*n:(b+1)*n], j.rows, j.cols)
 		}
 		return
 	}
@@ -236,22 +237,32 @@ func (be *Backend) AvgPool2dBackward(dy, dx backend.Buffer, s backend.PoolShape)
 func (be *Backend) TransposeBatch(x, y backend.Buffer, batch, rows, cols int) {
 	backend.CheckSizes("cpu", "TransposeBatch", batch, rows, cols)
 	xs, ys := be.f(x, batch*rows*cols, "TransposeBatch x"), be.f(y, batch*rows*cols, "TransposeBatch y")
-	be.runPool(poolJob{op: poolTranspose, x: xs, y: ys, rows: rows, cols: cols}, batch, rows*cols)
+	be.runPool(poolJob{be: be, op: poolTranspose, x: xs, y: ys, rows: rows, cols: cols}, batch, rows*cols)
 }
 
-// transpose writes the rows x cols matrix x as its cols x rows transpose,
-// in tiles of 16 x 16 so that both sides stay in cache.
-func transpose(dst, x []float32, rows, cols int) {
-	const tile = 16
-	for i0 := 0; i0 < rows; i0 += tile {
-		i1 := min(i0+tile, rows)
-		for j0 := 0; j0 < cols; j0 += tile {
-			j1 := min(j0+tile, cols)
-			for i := i0; i < i1; i++ {
-				for j := j0; j < j1; j++ {
-					dst[j*rows+i] = x[i*cols+j]
-				}
+// transposePacked writes the rows x cols matrix x as its cols x rows
+// transpose, nr rows at a time with the level's transposing packing kernel,
+// which leaves them as cols rows of nr floats (in place when rows is nr,
+// else in tmp and copied into place), and the last rows with transpose.
+func transposePacked(kt *kernels, tmp *[]float32, dst, x []float32, rows, cols int) {
+	nr := kt.nr
+	if rows == nr {
+		kt.pack(dst, x, cols, cols, nr, true)
+		return
+	}
+	full := rows / nr * nr
+	if full > 0 {
+		t := grow(tmp, cols*nr)
+		for r0 := 0; r0 < full; r0 += nr {
+			kt.pack(t, x[r0*cols:], cols, cols, nr, true)
+			for p := 0; p < cols; p++ {
+				copy(dst[p*rows+r0:p*rows+r0+nr], t[p*nr:p*nr+nr])
 			}
+		}
+	}
+	for i := full; i < rows; i++ {
+		for j, v := range x[i*cols : (i+1)*cols] {
+			dst[j*rows+i] = v
 		}
 	}
 }
