@@ -57,4 +57,4 @@ with torch.no_grad():
                 print(json.dumps(row), flush=True)
             else:
                 print(f"conv {name:<5} {n:3d}x{c:2d}x{h:2d}x{w:2d} k{k:2d}x{kh}x{kw}  {pas:<15} pytorch {'onednn':<8} "
-                      f"{threads} threads  {sec*1e3:8.3f} ms  {flops/sec/1e9:7.1f} GFLOP/s", flush=True)
+                      f"{threads} threads  {sec*1e3:8.3f} ms  {flops/sec/1e9:7.1f} GFLOP/s{'  (thread clock)' if clock == 'thread' else ''}", flush=True)

@@ -179,8 +179,12 @@ func writeConvRow(w io.Writer, r ConvRow, jsonOut bool) {
 		fmt.Fprintln(w, string(line))
 		return
 	}
-	fmt.Fprintf(w, "conv %-5s %3dx%2dx%2dx%2d k%2dx%dx%d  %-15s %-6s %-8s %d threads  %8.3f ms  %7.1f GFLOP/s\n",
-		r.Shape, r.N, r.C, r.H, r.W, r.K, r.KH, r.KW, r.Pass, r.Backend, r.Level, r.Threads, r.Millis, r.GFLOPS)
+	clock := ""
+	if r.Clock == "thread" {
+		clock = "  (thread clock)"
+	}
+	fmt.Fprintf(w, "conv %-5s %3dx%2dx%2dx%2d k%2dx%dx%d  %-15s %-6s %-8s %d threads  %8.3f ms  %7.1f GFLOP/s%s\n",
+		r.Shape, r.N, r.C, r.H, r.W, r.K, r.KH, r.KW, r.Pass, r.Backend, r.Level, r.Threads, r.Millis, r.GFLOPS, clock)
 }
 
 // timeMedian runs f twice to warm up and to size a batch of calls lasting
