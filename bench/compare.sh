@@ -43,6 +43,16 @@ measure() {
     "$work/bench" gemm -m 128 -n 784 -k 256 -threads $t -json
   done
 
+  echo "# convolutions: the cnn preset's layers at batch 64, ours (every level) and PyTorch's (oneDNN), median GFLOP/s"
+  for t in 1 $(nproc); do
+    "$work/bench" conv -threads "$t" -json
+    /usr/bin/python3 bench/peers/torch_conv.py -json "$t" $("$work/bench" conv -shapes)
+  done
+  # One thread again on the thread's CPU clock, which waiting for a
+  # processor on a busy machine does not inflate.
+  "$work/bench" conv -threads 1 -clock thread -json
+  /usr/bin/python3 bench/peers/torch_conv.py -json -clock thread 1 $("$work/bench" conv -shapes)
+
   echo "# training: Fashion-MNIST 784-256-10, batch 128, Adam 1e-3, $epochs epoch(s), compared by the median of epochs 2 onward"
   # PyTorch runs with one thread and with one per CPU (ours uses every CPU):
   # the better of the two is the peer's figure.

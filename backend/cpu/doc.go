@@ -37,6 +37,12 @@
 // may differ in the last bits, which the conformance suite's tolerances
 // allow.
 //
+// Convolutions (conv.go) have no kernels of their own: each image is one
+// implicit GEMM on the level's micro-kernels and packing kernels, with
+// packing routines in Go that read the patches from the image (see the
+// comment at the top of conv.go). Pooling is plain Go; TransposeBatch
+// moves blocks of nr rows with the level's transposing packing kernel.
+//
 // Everything else (LeakyReLU, the backward of sigmoid and tanh, Add, Mul,
 // Scale, Axpy, Fill, SoftmaxBackward, Dropout, BatchNorm, the losses'
 // element loops, argmax) is plain Go at every level, split across the
@@ -93,6 +99,11 @@
 //     worker.
 //   - Column sums (SumRows, BatchNorm's statistics and gradients) give each
 //     column to one worker, which adds its rows in order, in float64.
+//   - Convolutions give each image to one worker (forward, backward data).
+//     The backward filter, a sum over images, cuts the batch into groups
+//     whose number depends on the shape alone; each group is summed by
+//     one worker into its own slot and the slots are added in order.
+//     Pooling gives each (image, channel) plane to one worker.
 //   - Whole-array sums (SumSquares, the cross-entropy's loss) are taken in
 //     pieces of a fixed size (reduceChunk elements; whole rows for the
 //     loss), each into its own slot, and the slots are added in order by
@@ -100,8 +111,9 @@
 //
 // The block sizes, kc above all, do depend on the machine's caches, so two
 // machines with different L1 sizes may round a product differently.
-// TestGemmThreadCountInvariant, TestLayersThreadCountInvariant and
-// TestSoftmaxCrossEntropyThreadCountInvariant hold the package to this.
+// TestGemmThreadCountInvariant, TestLayersThreadCountInvariant,
+// TestSoftmaxCrossEntropyThreadCountInvariant and
+// TestConvThreadCountInvariant hold the package to this.
 //
 // The workers (pool.go) are started once with the backend and poll briefly
 // for work before they sleep; the operations of a training step keep their

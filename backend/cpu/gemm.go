@@ -25,6 +25,7 @@ type gemmScratch struct {
 	packA, packB []float32
 	tile         []float32
 	acc          []float64 // SumRows's column sums
+	trans        []float32 // TransposeBatch's blocks of nr rows
 }
 
 type gemmArgs struct {
@@ -98,37 +99,62 @@ func (be *Backend) gemmStrip(worker int, g gemmArgs, m0, m1, n0, n1 int) {
 				} else if full < mc {
 					packA(kt, s.packA[full*kc:], g, ic+full, mc-full, pc, kc)
 				}
+				if !direct {
+					microTiles(kt, kc, mc, nc, s.packA, s.packB, g.c[ic*g.n+jc:], g.n, g.alpha, beta, s.tile)
+					continue
+				}
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
 					pb := s.packB[jr*kc : (jr+nr)*kc]
 					for ir := 0; ir < mc; ir += mr {
 						mrr := min(mr, mc-ir)
 						ci := (ic+ir)*g.n + jc + jr
-						if direct && mrr == mr {
-							off := (ic+ir)*rsA + pc*csA
-							if nrr == nr {
-								kt.gemmMicroStrided(kc, g.a[off:], rsA, csA, pb, g.c[ci:], g.n, g.alpha, beta)
-							} else {
-								kt.gemmMicroStrided(kc, g.a[off:], rsA, csA, pb, s.tile, nr, g.alpha, 0)
-								mergeTile(g.c[ci:], g.n, s.tile, nr, mrr, nrr, beta)
-							}
+						if mrr < mr { // the packed edge sliver
+							microTile(kt, kc, mrr, nrr, s.packA[ir*kc:(ir+mr)*kc], pb, g.c[ci:], g.n, g.alpha, beta, s.tile)
 							continue
 						}
-						pa := s.packA[ir*kc : (ir+mr)*kc]
-						if mrr == mr && nrr == nr {
-							kt.gemmMicro(kc, pa, pb, g.c[ci:], g.n, g.alpha, beta)
-							continue
+						off := (ic+ir)*rsA + pc*csA
+						if nrr == nr {
+							kt.gemmMicroStrided(kc, g.a[off:], rsA, csA, pb, g.c[ci:], g.n, g.alpha, beta)
+						} else {
+							kt.gemmMicroStrided(kc, g.a[off:], rsA, csA, pb, s.tile, nr, g.alpha, 0)
+							mergeTile(g.c[ci:], g.n, s.tile, nr, mrr, nrr, beta)
 						}
-						if kt.gemmMicroEdge != nil && kt.gemmMicroEdge(mrr, nrr, kc, pa, pb, g.c[ci:], g.n, g.alpha, beta) {
-							continue
-						}
-						kt.gemmMicro(kc, pa, pb, s.tile, nr, g.alpha, 0)
-						mergeTile(g.c[ci:], g.n, s.tile, nr, mrr, nrr, beta)
 					}
 				}
 			}
 		}
 	}
+}
+
+// microTiles computes C = alpha*A*B + beta*C for the m x n matrix C (row
+// stride ldc) from packed operands kc deep: pa holds the mr-tall slivers of
+// A (m rows, the last sliver zero-padded), pb the nr-wide slivers of B. The
+// loop runs over B slivers outside, so that one stays in L1 while the A
+// slivers stream past it.
+func microTiles(kt *kernels, kc, m, n int, pa, pb, c []float32, ldc int, alpha, beta float32, tile []float32) {
+	mr, nr := kt.mr, kt.nr
+	for jr := 0; jr < n; jr += nr {
+		pbs := pb[jr*kc : (jr+nr)*kc]
+		for ir := 0; ir < m; ir += mr {
+			microTile(kt, kc, min(mr, m-ir), min(nr, n-jr), pa[ir*kc:(ir+mr)*kc], pbs, c[ir*ldc+jr:], ldc, alpha, beta, tile)
+		}
+	}
+}
+
+// microTile computes one rows x cols tile of C from an A and a B sliver:
+// with the full micro-kernel, else the level's edge kernel of that shape,
+// else a full tile in tile whose valid part is merged into C.
+func microTile(kt *kernels, kc, rows, cols int, pa, pb, c []float32, ldc int, alpha, beta float32, tile []float32) {
+	if rows == kt.mr && cols == kt.nr {
+		kt.gemmMicro(kc, pa, pb, c, ldc, alpha, beta)
+		return
+	}
+	if kt.gemmMicroEdge != nil && kt.gemmMicroEdge(rows, cols, kc, pa, pb, c, ldc, alpha, beta) {
+		return
+	}
+	kt.gemmMicro(kc, pa, pb, tile, kt.nr, alpha, 0)
+	mergeTile(c, ldc, tile, kt.nr, rows, cols, beta)
 }
 
 // kcBlock is the depth of the K blocks: K cut into the fewest blocks of at

@@ -21,6 +21,7 @@ type jobs struct {
 	adam    adamJob
 	sumSq   sumSqJob
 	xent    xentJob
+	pool    poolJob
 }
 
 // sumSqJob sums squares in fixed pieces of reduceChunk elements, each into

@@ -3,6 +3,7 @@
 //
 //	bench gemm -m 1024 -n 1024 -k 1024 -threads 1 [-cuda auto|on|off] [-tf32] [-json]
 //	bench ops -n 16777216 [-cuda auto|on|off] [-json]
+//	bench conv [-threads T] [-level L] [-json]   the cnn preset's convolutions, forward and both backward products
 //	bench train -data fashion-mnist -layers 256 -batch 128 -epochs 4 [-backend cuda] [-json]
 //	bench summarize [FILE...]        the JSON lines of gemm and train (ours and the peers') as Markdown ratios
 //	bench readme [-train bin/train]  README.md's training tables, rerun, as Markdown rows
@@ -44,6 +45,7 @@ func main() {
 const usage = `usage:
   bench gemm  -m M -n N -k K [-threads T] [-level L] [-reps R] [-cuda auto|on|off] [-tf32] [-json]
   bench ops   -n N [-threads T] [-level L] [-cuda auto|on|off] [-json]
+  bench conv  [-threads T] [-level L] [-reps R] [-batch B] [-shape NAME] [-shapes] [-json]
   bench train -data SET [-layers W,W] [-batch B] [-epochs E] [-threads T] [-backend B] [-tf32] [-json]
   bench summarize [FILE...]   (standard input without FILE)
   bench readme [-train bin/train] [-python /usr/bin/python3] [-only ROW]
@@ -60,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = benchGemm(args[1:], stdout, stderr)
 	case "ops":
 		err = benchOps(args[1:], stdout, stderr)
+	case "conv":
+		err = benchConv(args[1:], stdout, stderr)
 	case "train":
 		err = benchTrain(args[1:], stdout, stderr)
 	case "summarize":

@@ -105,3 +105,71 @@ func TestBadArgs(t *testing.T) {
 		}
 	}
 }
+
+func TestConvRows(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(strings.Fields("conv -level generic -reps 1 -batch 2 -threads 2 -json"), &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var r ConvRow
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if r.Op != "conv" || r.Backend != "cpu" || r.Level != "generic" || r.N != 2 || r.Threads != 2 || !(r.GFLOPS > 0) || !(r.Millis > 0) {
+			t.Errorf("row %+v", r)
+		}
+		seen[r.Shape+"/"+r.Pass] = true
+	}
+	if len(seen) != len(convShapes)*len(convPasses) {
+		t.Errorf("rows for %v, want every shape and pass", seen)
+	}
+	out.Reset()
+	if code := run([]string{"conv", "-shapes"}, &out, &errOut); code != 0 {
+		t.Fatalf("-shapes: exit %d: %s", code, errOut.String())
+	}
+	if got, want := strings.TrimSpace(out.String()), "conv1:64,1,28,28,32,3,3,1,0 conv2:64,32,13,13,64,3,3,1,0"; got != want {
+		t.Errorf("-shapes printed %q, want %q", got, want)
+	}
+	errOut.Reset()
+	if code := run([]string{"conv", "-shape", "conv9"}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "conv1, conv2") {
+		t.Errorf("-shape conv9: exit %d, %q; want an error naming the shapes", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run(strings.Fields("conv -clock thread -threads 2"), &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "-threads 1") {
+		t.Errorf("-clock thread -threads 2: exit %d, %q; want an error asking for one thread", code, errOut.String())
+	}
+	out.Reset()
+	if code := run(strings.Fields("conv -clock thread -threads 1 -level generic -shape conv1 -batch 1 -reps 1 -json"), &out, &errOut); code != 0 {
+		t.Fatalf("-clock thread: exit %d: %s", code, errOut.String())
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var r ConvRow
+		if err := json.Unmarshal([]byte(line), &r); err != nil || r.Clock != "thread" || r.Shape != "conv1" || !(r.GFLOPS > 0) {
+			t.Errorf("-clock thread row %q (%v)", line, err)
+		}
+	}
+}
+
+func TestSummarizeConv(t *testing.T) {
+	in := `{"op":"conv","backend":"cpu","level":"avx2","shape":"conv2","pass":"forward","n":64,"c":32,"h":13,"w":13,"k":64,"kh":3,"kw":3,"threads":1,"ms":4,"gflops":70}
+{"op":"conv","backend":"cpu","level":"avx512","shape":"conv2","pass":"forward","n":64,"c":32,"h":13,"w":13,"k":64,"kh":3,"kw":3,"threads":1,"ms":2,"gflops":140}
+{"op":"conv","backend":"pytorch 1.13.0a0","level":"onednn","shape":"conv2","pass":"forward","n":64,"c":32,"h":13,"w":13,"k":64,"kh":3,"kw":3,"threads":1,"ms":2.5,"gflops":112}
+{"op":"conv","backend":"cpu","level":"avx512","shape":"conv2","pass":"forward","n":64,"c":32,"h":13,"w":13,"k":64,"kh":3,"kw":3,"threads":2,"ms":1,"gflops":280}
+`
+	var s summary
+	if err := s.read(strings.NewReader(in)); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	s.write(&out)
+	for _, want := range []string{
+		"| conv2 64x32x13x13 k64x3x3 | forward | 1 | 140.0 (avx512) | 112.0 | 1.25 |",
+		"| conv2 64x32x13x13 k64x3x3 | forward | 2 | 280.0 (avx512) | - | - |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -40,8 +40,8 @@ func benchSummarize(args []string, stdout io.Writer) error {
 			return fmt.Errorf("summarize: %w", err)
 		}
 	}
-	if len(s.gemm) == 0 && len(s.train) == 0 {
-		return fmt.Errorf("summarize: no gemm or train rows in the input")
+	if len(s.gemm) == 0 && len(s.conv) == 0 && len(s.train) == 0 {
+		return fmt.Errorf("summarize: no gemm, conv or train rows in the input")
 	}
 	s.write(stdout)
 	return nil
@@ -49,6 +49,7 @@ func benchSummarize(args []string, stdout io.Writer) error {
 
 type summary struct {
 	gemm  []GemmRow
+	conv  []ConvRow
 	train []TrainRow
 }
 
@@ -71,6 +72,12 @@ func (s *summary) read(r io.Reader) error {
 				return fmt.Errorf("line %d: %v", n, err)
 			}
 			s.gemm = append(s.gemm, g)
+		case "conv":
+			var c ConvRow
+			if err := json.Unmarshal([]byte(line), &c); err != nil {
+				return fmt.Errorf("line %d: %v", n, err)
+			}
+			s.conv = append(s.conv, c)
 		case "train":
 			var t TrainRow
 			if err := json.Unmarshal([]byte(line), &t); err != nil {
@@ -89,8 +96,14 @@ func (s *summary) write(w io.Writer) {
 	if len(s.gemm) > 0 {
 		writeGemmTable(w, s.gemm)
 	}
-	if len(s.train) > 0 {
+	if len(s.conv) > 0 {
 		if len(s.gemm) > 0 {
+			fmt.Fprintln(w)
+		}
+		writeConvTable(w, s.conv)
+	}
+	if len(s.train) > 0 {
+		if len(s.gemm) > 0 || len(s.conv) > 0 {
 			fmt.Fprintln(w)
 		}
 		writeTrainTables(w, s.train)
