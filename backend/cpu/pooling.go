@@ -76,10 +76,16 @@ func (be *Backend) runPool(j poolJob, items, itemLen int) {
 	*pj = poolJob{}
 }
 
-// poolBuffers checks s and returns x and y; the names are whole constants,
-// since building them would allocate on every call.
-func (be *Backend) poolBuffers(op, xName, yName string, s backend.PoolShape, x, y backend.Buffer, xLen, yLen int) (xs, ys []float32) {
+// poolBuffers checks s, then returns x (the input, or with fromOutput the
+// output gradient) and y (the output, or the input gradient); the names
+// are whole constants, since building them would allocate on every call.
+// The lengths are computed after the check: OutH divides by the stride.
+func (be *Backend) poolBuffers(op, xName, yName string, s backend.PoolShape, x, y backend.Buffer, fromOutput bool) (xs, ys []float32) {
 	s.Check("cpu", op)
+	xLen, yLen := s.InLen(), s.OutLen()
+	if fromOutput {
+		xLen, yLen = yLen, xLen
+	}
 	return be.f(x, xLen, xName), be.f(y, yLen, yName)
 }
 
@@ -207,28 +213,28 @@ func avgPoolPlaneBackward(dy, dx []float32, s backend.PoolShape, oh, ow int, div
 }
 
 func (be *Backend) MaxPool2d(x, y backend.Buffer, s backend.PoolShape) {
-	xs, ys := be.poolBuffers("MaxPool2d", "MaxPool2d x", "MaxPool2d y", s, x, y, s.InLen(), s.OutLen())
+	xs, ys := be.poolBuffers("MaxPool2d", "MaxPool2d x", "MaxPool2d y", s, x, y, false)
 	j := poolJobOf(poolMax, s)
 	j.x, j.y = xs, ys
 	be.runPool(j, s.N*s.C, s.H*s.W)
 }
 
 func (be *Backend) MaxPool2dBackward(x, dy, dx backend.Buffer, s backend.PoolShape) {
-	xs, dys := be.poolBuffers("MaxPool2dBackward", "MaxPool2dBackward x", "MaxPool2dBackward dy", s, x, dy, s.InLen(), s.OutLen())
+	xs, dys := be.poolBuffers("MaxPool2dBackward", "MaxPool2dBackward x", "MaxPool2dBackward dy", s, x, dy, false)
 	j := poolJobOf(poolMaxBackward, s)
 	j.x, j.dy, j.dx = xs, dys, be.f(dx, s.InLen(), "MaxPool2dBackward dx")
 	be.runPool(j, s.N*s.C, s.H*s.W)
 }
 
 func (be *Backend) AvgPool2d(x, y backend.Buffer, s backend.PoolShape) {
-	xs, ys := be.poolBuffers("AvgPool2d", "AvgPool2d x", "AvgPool2d y", s, x, y, s.InLen(), s.OutLen())
+	xs, ys := be.poolBuffers("AvgPool2d", "AvgPool2d x", "AvgPool2d y", s, x, y, false)
 	j := poolJobOf(poolAvg, s)
 	j.x, j.y = xs, ys
 	be.runPool(j, s.N*s.C, s.H*s.W)
 }
 
 func (be *Backend) AvgPool2dBackward(dy, dx backend.Buffer, s backend.PoolShape) {
-	dys, dxs := be.poolBuffers("AvgPool2dBackward", "AvgPool2dBackward dy", "AvgPool2dBackward dx", s, dy, dx, s.OutLen(), s.InLen())
+	dys, dxs := be.poolBuffers("AvgPool2dBackward", "AvgPool2dBackward dy", "AvgPool2dBackward dx", s, dy, dx, true)
 	j := poolJobOf(poolAvgBackward, s)
 	j.dy, j.dx = dys, dxs
 	be.runPool(j, s.N*s.C, s.H*s.W)
