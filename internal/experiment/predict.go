@@ -92,7 +92,11 @@ func Predict(c PredictConfig, w io.Writer) error {
 	if err := nn.DecodeTensors(be, f, model.StateDict()); err != nil {
 		return fmt.Errorf("%s: %w", c.Load, err)
 	}
-	tr := &nn.Trainer{Backend: be, Model: model, Loss: loss}
+	in, err := specShape(arch.InputShape, arch.Features) // checked by readArch
+	if err != nil {
+		return err
+	}
+	tr := &nn.Trainer{Backend: be, Model: model, Loss: loss, InputShape: in}
 	out, err := tr.Predict(x, n)
 	if err != nil {
 		return err
