@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -82,8 +83,8 @@ func TestCNNDigits(t *testing.T) {
 		t.Errorf("-load figures differ from the training run's:\n  trained: %v\n  loaded:  %v", trained, loaded)
 	}
 
-	// predict on every digit, most of them training rows: with the pixels
-	// scaled as in training, nearly all are right.
+	// predict gives the probabilities of the model on the pixels scaled
+	// as training scaled them.
 	out, _ = mustTrain(t, "predict", "-load", model, "-data", "digits")
 	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 	if err != nil {
@@ -96,20 +97,23 @@ func TestCNNDigits(t *testing.T) {
 	if len(rows) != d.N+1 {
 		t.Fatalf("predict wrote %d rows for %d digits", len(rows)-1, d.N)
 	}
-	right := 0
-	for i, row := range rows[1:] {
-		if row[1] == classLabel(d, i) {
-			right++
+	const n = 100
+	y := checkpointOutputs(t, model, scaledDigits(t, n), n)
+	for i, row := range rows[1 : n+1] {
+		logits := y[i*10 : (i+1)*10]
+		best, sum := slices.Index(logits, slices.Max(logits)), 0.0
+		for _, v := range logits {
+			sum += math.Exp(float64(v - logits[best]))
 		}
-	}
-	if acc := float64(right) / float64(d.N); acc < 0.97 {
-		t.Errorf("predict is right on %.4f of the digits, want >= 0.97", acc)
+		p, err := strconv.ParseFloat(row[2], 64)
+		if row[1] != classLabel(d, best) || err != nil || math.Abs(p-1/sum) > 1e-4 {
+			t.Fatalf("predict row %d: %q; the model gives class %d with probability %.4f", i, row, best, 1/sum)
+		}
 	}
 }
 
-// classLabel is the name predict writes for sample i's class.
-func classLabel(d *data.Dataset, i int) string {
-	c := int(d.Y[i])
+// classLabel is the name predict writes for class c.
+func classLabel(d *data.Dataset, c int) string {
 	if c < len(d.ClassNames) {
 		return d.ClassNames[c]
 	}
@@ -250,6 +254,18 @@ func TestHostileCNNCheckpoint(t *testing.T) {
 	}
 	if a["spec"] != "Conv2d(1,8,3,padding=1) BatchNorm2d ReLU MaxPool2d(2) Dropout(0.1) Flatten Linear(10)" || fmt.Sprint(a["input_shape"]) != "[1 8 8]" {
 		t.Errorf("architecture metadata %s: want the spec and input_shape [1 8 8]", f.Metadata[arch])
+	}
+	// The pixels were scaled to [0, 1] as a whole (x / 16), not
+	// standardised one by one.
+	var st struct {
+		FeatureMean []float64 `json:"feature_mean"`
+		FeatureStd  []float64 `json:"feature_std"`
+	}
+	if err := json.Unmarshal([]byte(f.Metadata["fastnn.standardizer"]), &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.FeatureStd) != 64 || slices.ContainsFunc(st.FeatureStd, func(v float64) bool { return v != 16 }) || slices.ContainsFunc(st.FeatureMean, func(v float64) bool { return v != 0 }) {
+		t.Errorf("standardizer %s: want mean 0 and deviation 16 for every pixel", f.Metadata["fastnn.standardizer"])
 	}
 	var names []string
 	for _, ts := range f.Tensors {
