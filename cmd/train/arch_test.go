@@ -278,3 +278,40 @@ func TestHostileCNNCheckpoint(t *testing.T) {
 	}
 	_ = os.Remove(good)
 }
+
+// TestLayerListOnFashion: a layer list trains on the 28x28 IDX images,
+// whose pixels come in [0, 1] (no standardisation is recorded), and
+// predict -data fashion-mnist classifies their test images as the run's
+// test figures counted them.
+func TestLayerListOnFashion(t *testing.T) {
+	if _, err := os.Stat("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"); err != nil {
+		t.Skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+	}
+	model := filepath.Join(t.TempDir(), "m.safetensors")
+	out, _ := mustTrain(t, "-data", "fashion-mnist", "-arch", "AvgPool2d(2) Flatten Linear(10)", "-epochs", "1", "-save", model, "-json")
+	var r experiment.Result
+	if err := json.Unmarshal([]byte(lastLine(out)), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Batch != 64 || r.TestAcc == nil || *r.TestAcc < 0.7 {
+		t.Errorf("batch %d, test accuracy %v; want the layer lists' preset 64 and >= 0.7", r.Batch, r.TestAcc)
+	}
+	out, _ = mustTrain(t, "predict", "-load", model, "-data", "fashion-mnist")
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(rows) != 10001 || rows[1][0] != "0" {
+		t.Fatalf("predict: %d rows, %v", len(rows), err)
+	}
+	_, test, err := data.LoadMNIST("fashion-mnist", data.MNISTOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	right := 0
+	for i, row := range rows[1:] {
+		if row[1] == classLabel(test, int(test.Y[i])) {
+			right++
+		}
+	}
+	if acc := float64(right) / float64(test.N); acc != *r.TestAcc {
+		t.Errorf("predict is right on %v of the test images, training reported test accuracy %v", acc, *r.TestAcc)
+	}
+}

@@ -292,7 +292,7 @@ func predict(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var c experiment.PredictConfig
 	fs.StringVar(&c.Load, "load", "", "checkpoint written by train -save (required)")
-	fs.StringVar(&c.Data, "data", "", "CSV file with the model's feature columns, - for standard input, or a built-in set name")
+	fs.StringVar(&c.Data, "data", "", "CSV file with the model's feature columns, - for standard input, a built-in set name, or mnist / fashion-mnist (their test images)")
 	fs.StringVar(&c.Sep, "sep", "", "CSV field separator: comma, semicolon, tab or pipe (default: detected from the header)")
 	fs.StringVar(&c.Backend, "backend", "auto", "backend: auto, cpu, cuda")
 	fs.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all)")
