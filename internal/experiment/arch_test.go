@@ -52,3 +52,26 @@ func TestSpecStateSize(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSpecStateSize: no spec, image shape or width makes the size check
+// of a checkpoint panic, and what it accepts stays within its limits.
+func FuzzSpecStateSize(f *testing.F) {
+	f.Add("Conv2d(1,32,3) ReLU MaxPool2d(2) Conv2d(32,64,3) ReLU MaxPool2d(2) Flatten Linear(1600,128) ReLU Linear(128,10)", 1, 28, 28)
+	f.Add("Conv2d(8,3,stride=2,padding=1) BatchNorm2d AvgPool2d(3,2,1) GlobalAvgPool2d Flatten BatchNorm1d Linear(3)", 3, 9, 7)
+	f.Add("Conv2d(1,65536,65536,padding=65536) Flatten Linear(10)", 1, 8, 8)
+	f.Add("MaxPool2d(0) Linear(1e300) Conv2d(-1,2,3) Dropout(0.5) LeakyReLU(2)", 0, 0, 0)
+	f.Add("Flatten Linear Conv2d", 1, 8, 8)
+	f.Fuzz(func(t *testing.T, spec string, c, h, w int) {
+		a, err := nn.ParseArch(spec)
+		if err != nil {
+			return
+		}
+		in, err := specShape([]int{c, h, w}, c*h*w)
+		if err != nil || in.Len() > 1<<20 {
+			return
+		}
+		if n, err := specStateSize(a, in, in.Len()); err == nil && n < 0 {
+			t.Fatalf("specStateSize(%q, %v) = %d", spec, in, n)
+		}
+	})
+}
