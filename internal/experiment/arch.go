@@ -27,7 +27,7 @@ func checkArchFlag(arch string) error {
 		return fmt.Errorf("-arch: a spec of %d bytes; at most %d", len(arch), maxSpec)
 	}
 	if _, err := nn.ParseArch(arch); err != nil {
-		return fmt.Errorf("-arch: %w", err)
+		return fmt.Errorf("-arch: want mlp, cnn or a layer list: %w", err)
 	}
 	return nil
 }
