@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Measures cmd/bench beside OpenBLAS and PyTorch in one run on this machine.
+# Measures cmd/bench beside OpenBLAS and PyTorch in one run on this machine:
+# GEMM, MLP training (784-256-10 and 784-16-16-10) and CNN training.
 # Needs: bin/bench (make build), libopenblas-dev, python3-torch,
 # dataset-fashion-mnist. Usage: bash bench/compare.sh [epochs]
 # TORCH_THREADS (default "1 N", N the CPUs) lists PyTorch's thread counts.
@@ -61,6 +62,9 @@ measure() {
   echo "# the small net 784-16-16-10 at batch 64"
   bin/bench train -data fashion-mnist -layers 16,16 -batch 64 -epochs "$epochs" -json
   for t in $torch_threads; do /usr/bin/python3 bench/peers/torch_mlp_fashion.py "$t" "$epochs" 16,16 64; done
+  echo "# CNN training: PyTorch's MNIST example network (train -arch cnn) on Fashion-MNIST, batch 64, Adam 1e-3, pixels / 255, $epochs epoch(s)"
+  bin/bench train -data fashion-mnist -arch cnn -batch 64 -epochs "$epochs" -json
+  for t in $torch_threads; do /usr/bin/python3 bench/peers/torch_cnn_fashion.py "$t" "$epochs" 64; done
 }
 measure | tee "$work/lines"
 

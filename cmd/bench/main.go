@@ -5,6 +5,7 @@
 //	bench ops -n 16777216 [-cuda auto|on|off] [-json]
 //	bench conv [-threads T] [-level L] [-json]   the cnn preset's convolutions, forward and both backward products
 //	bench train -data fashion-mnist -layers 256 -batch 128 -epochs 4 [-backend cuda] [-json]
+//	bench train -data fashion-mnist -arch cnn -batch 64 -epochs 1 [-json]
 //	bench summarize [FILE...]        the JSON lines of gemm and train (ours and the peers') as Markdown ratios
 //	bench readme [-train bin/train]  README.md's training tables, rerun, as Markdown rows
 //	bench machine                    the CPU figures come from: model, levels, caches, CPUs
@@ -46,7 +47,7 @@ const usage = `usage:
   bench gemm  -m M -n N -k K [-threads T] [-level L] [-reps R] [-cuda auto|on|off] [-tf32] [-json]
   bench ops   -n N [-threads T] [-level L] [-cuda auto|on|off] [-json]
   bench conv  [-threads T] [-level L] [-reps R] [-batch B] [-shape NAME] [-shapes] [-json]
-  bench train -data SET [-layers W,W] [-batch B] [-epochs E] [-threads T] [-backend B] [-tf32] [-json]
+  bench train -data SET [-arch mlp|cnn|SPEC] [-layers W,W] [-batch B] [-epochs E] [-threads T] [-backend B] [-tf32] [-json]
   bench summarize [FILE...]   (standard input without FILE)
   bench readme [-train bin/train] [-python /usr/bin/python3] [-only ROW]
   bench machine`
@@ -420,6 +421,7 @@ type TrainRow struct {
 	Op            string  `json:"op"`
 	Backend       string  `json:"backend"`
 	Data          string  `json:"data"`
+	Arch          string  `json:"arch,omitempty"` // -arch: "cnn" or the spec; absent for the MLP of Layers
 	Layers        []int   `json:"layers"`
 	Batch         int     `json:"batch"`
 	Epochs        int     `json:"epochs"`
@@ -456,7 +458,8 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 	var layers string
 	fs.StringVar(&c.Data, "data", "fashion-mnist", "data set (as cmd/train)")
 	fs.StringVar(&c.DataDir, "data-dir", "", "folder to look in first for IDX files")
-	fs.StringVar(&layers, "layers", "256", "hidden widths")
+	fs.StringVar(&c.Arch, "arch", "mlp", "model, as cmd/train's -arch: mlp (of -layers), cnn, or a layer spec")
+	fs.StringVar(&layers, "layers", "256", "hidden widths (-arch mlp)")
 	fs.IntVar(&c.Batch, "batch", 128, "batch size")
 	fs.IntVar(&c.Epochs, "epochs", 1, "epochs")
 	fs.StringVar(&c.Opt, "opt", "adam", "optimizer")
@@ -482,19 +485,29 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	layersGiven := false
+	fs.Visit(func(f *flag.Flag) { layersGiven = layersGiven || f.Name == "layers" })
+	if c.Arch != "mlp" && layersGiven {
+		return fmt.Errorf("-layers applies to -arch mlp; -arch %s gives its layers in the spec", c.Arch)
+	}
 	for _, f := range strings.Split(layers, ",") {
 		w, err := strconv.Atoi(f)
 		if err != nil || w < 1 {
 			return fmt.Errorf("-layers %q: want widths like 256,128", layers)
 		}
-		c.Layers = append(c.Layers, w)
+		if c.Arch == "mlp" {
+			c.Layers = append(c.Layers, w)
+		}
 	}
 	res, err := experiment.Run(context.Background(), c)
 	if err != nil {
 		return err
 	}
-	row := TrainRow{Op: "train", Backend: res.Backend, Data: res.Data, Layers: res.Layers, Batch: res.Batch,
+	row := TrainRow{Op: "train", Backend: res.Backend, Data: res.Data, Arch: res.Arch, Layers: res.Layers, Batch: res.Batch,
 		Epochs: res.Epochs, Threads: c.Threads, Params: res.Params, SamplesPerSec: res.SamplesPerSec}
+	if c.Arch == "cnn" {
+		row.Arch = "cnn" // the preset by name, as the PyTorch peer calls it
+	}
 	if row.Threads == 0 {
 		row.Threads = runtime.NumCPU()
 	}
@@ -513,7 +526,11 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, string(line))
 		return nil
 	}
-	fmt.Fprintf(stdout, "train %s %v batch %d on %s: %.0f samples/s, test acc %.4f\n", row.Data, row.Layers, row.Batch, row.Backend, row.SamplesPerSec, row.TestAcc)
+	model := fmt.Sprint(row.Layers)
+	if row.Arch != "" {
+		model = row.Arch
+	}
+	fmt.Fprintf(stdout, "train %s %s batch %d on %s: %.0f samples/s, test acc %.4f\n", row.Data, model, row.Batch, row.Backend, row.SamplesPerSec, row.TestAcc)
 	for i, s := range row.EpochSamplesPerSec {
 		fmt.Fprintf(stdout, "  epoch %d: %.0f samples/s\n", i+1, s)
 	}

@@ -77,15 +77,22 @@ func TestCUDARowsWithoutGPU(t *testing.T) {
 	}
 }
 
-func TestTrainRow(t *testing.T) {
+// trainRow runs bench with args and decodes its JSON line.
+func trainRow(t *testing.T, args string) TrainRow {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	if code := run(strings.Fields("train -data digits -layers 16 -batch 64 -epochs 3 -threads 1 -json"), &out, &errOut); code != 0 {
+	if code := run(strings.Fields(args), &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	var r TrainRow
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+func TestTrainRow(t *testing.T) {
+	r := trainRow(t, "train -data digits -layers 16 -batch 64 -epochs 3 -threads 1 -json")
 	if r.Op != "train" || !(r.SamplesPerSec > 0) || r.TestAcc <= 0 || !strings.HasPrefix(r.Backend, "cpu/") || r.Threads != 1 {
 		t.Errorf("row %+v", r)
 	}
@@ -97,8 +104,18 @@ func TestTrainRow(t *testing.T) {
 	}
 }
 
+// TestTrainCNNRow: bench train -arch cnn names the preset, as the PyTorch
+// peer does, so that bench summarize sets the two side by side.
+func TestTrainCNNRow(t *testing.T) {
+	r := trainRow(t, "train -data digits -arch cnn -batch 64 -epochs 1 -threads 1 -json")
+	if r.Arch != "cnn" || len(r.Layers) != 0 || r.Batch != 64 || !(r.SamplesPerSec > 0) || r.TestAcc <= 0.5 {
+		t.Errorf("row %+v", r)
+	}
+}
+
 func TestBadArgs(t *testing.T) {
-	for _, args := range []string{"", "fly", "gemm -m 0", "gemm -level avx9", "gemm -cuda maybe", "ops -n 1000", "train -layers x"} {
+	for _, args := range []string{"", "fly", "gemm -m 0", "gemm -level avx9", "gemm -cuda maybe", "ops -n 1000", "train -layers x",
+		"train -arch cnn -layers 64", "train -arch Conv9d"} {
 		var out, errOut bytes.Buffer
 		if code := run(strings.Fields(args), &out, &errOut); code == 0 || errOut.Len() == 0 {
 			t.Errorf("bench %s: exit %d, stderr %q", args, code, errOut.String())

@@ -219,7 +219,7 @@ func columnName(c gemmColumn, peerLevels map[string][]string) string {
 // epochs 2 onward, then ours against the better PyTorch run per model.
 func writeTrainTables(w io.Writer, rows []TrainRow) {
 	type model struct {
-		data, layers string
+		data, layers string // layers: the hidden widths, or the -arch of a model given by one
 		batch        int
 	}
 	var models []model
@@ -227,6 +227,9 @@ func writeTrainTables(w io.Writer, rows []TrainRow) {
 	epochs := 0
 	for _, r := range rows {
 		m := model{r.Data, joinInts(r.Layers), r.Batch}
+		if r.Arch != "" {
+			m.layers = r.Arch
+		}
 		if _, ok := byModel[m]; !ok {
 			models = append(models, m)
 		}

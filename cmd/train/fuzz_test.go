@@ -15,6 +15,7 @@ func FuzzFlags(f *testing.F) {
 		"-layers -5", "-lr nan", "-batch -3", "-layers 0", "-layers 1,,2", "-dropout 1", "-sched cosine -warmup 500 -epochs 10",
 		"-search random -trials 0", "-momentum 2 -opt sgd", "-samples 99999999999999999999", "-noise -inf", "-gamma 1e309",
 		"-data ../x.csv -target 7 -task regression", "-threads -1", "-slope 0",
+		"-arch cnn -layers 8", "-arch Conv2d(1,8,3) -act tanh", "-arch Linear(", "-arch cnn -search bayes",
 	} {
 		f.Add(s)
 	}

@@ -1,9 +1,11 @@
-// Command train trains a multilayer perceptron on a built-in, synthetic,
-// IDX or CSV data set and reports its test figures.
+// Command train trains a multilayer perceptron, a convolutional network or
+// a model given as a layer list on a built-in, synthetic, IDX or CSV data
+// set and reports its test figures.
 //
 //	go run ./cmd/train                      # the embedded 8x8 digits
 //	go run ./cmd/train -data iris -json
 //	go run ./cmd/train -data fashion-mnist -layers 256 -batch 128 -epochs 10
+//	go run ./cmd/train -data fashion-mnist -arch cnn -batch 64 -epochs 3
 package main
 
 import (
@@ -290,7 +292,7 @@ func predict(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var c experiment.PredictConfig
 	fs.StringVar(&c.Load, "load", "", "checkpoint written by train -save (required)")
-	fs.StringVar(&c.Data, "data", "", "CSV file with the model's feature columns, - for standard input, or a built-in set name")
+	fs.StringVar(&c.Data, "data", "", "CSV file with the model's feature columns, - for standard input, a built-in set name, or mnist / fashion-mnist (their test images)")
 	fs.StringVar(&c.Sep, "sep", "", "CSV field separator: comma, semicolon, tab or pipe (default: detected from the header)")
 	fs.StringVar(&c.Backend, "backend", "auto", "backend: auto, cpu, cuda")
 	fs.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all)")
@@ -338,6 +340,7 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	fs.StringVar(&c.Task, "task", "", "CSV task: auto (integer targets with at most 20 values are classes), classification, regression")
 	fs.IntVar(&c.Samples, "samples", 0, "synthetic sets: number of points (default: the set's preset)")
 	fs.Float64Var(&c.Noise, "noise", -1, "synthetic sets: noise (-1: the set's preset)")
+	fs.StringVar(&c.Arch, "arch", "mlp", "model: mlp (the MLP of -layers, -act, ...), cnn (a convolutional network for image sets), or a layer list such as\n\"Conv2d(1,32,3) ReLU MaxPool2d(2) Flatten Linear(10)\" (see README)")
 	fs.StringVar(&layers, "layers", "", "hidden layer widths, e.g. 256,128; \"none\" for no hidden layer (default: the set's preset)")
 	fs.StringVar(&c.Act, "act", "", "hidden activation: relu, leakyrelu, sigmoid, tanh, gelu (tanh approximation), identity")
 	fs.Float64Var(&c.Slope, "slope", 0.01, "leakyrelu's negative slope")
@@ -384,7 +387,7 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 	// is a mistake to report, not a request for the preset.
 	var err error
 	// A loaded model brings its architecture, training and split with it.
-	loadConflicts := map[string]bool{"layers": true, "act": true, "slope": true, "residual": true, "batchnorm": true,
+	loadConflicts := map[string]bool{"arch": true, "layers": true, "act": true, "slope": true, "residual": true, "batchnorm": true,
 		"dropout": true, "loss": true, "opt": true, "lr": true, "momentum": true, "wd": true, "l1": true, "batch": true, "epochs": true,
 		"sched": true, "step-size": true, "gamma": true, "warmup": true, "clip": true, "patience": true, "grad-flow": true,
 		"plots": true, "seed": true, "val": true, "test": true, "search": true, "trials": true,
@@ -415,6 +418,10 @@ func parseFlags(args []string, stderr io.Writer) (experiment.Config, options, er
 			err = fmt.Errorf("-%s applies to the synthetic sets (%s), not -data %q", f.Name, strings.Join(syntheticSets, ", "), cmp.Or(c.Data, "digits"))
 		case f.Name == "l1" && !(c.L1 >= 0 && c.L1 <= math.MaxFloat64):
 			err = fmt.Errorf("-l1 must be a finite number >= 0, got %v", c.L1)
+		case c.Arch != "mlp" && mlpFlags[f.Name]:
+			err = fmt.Errorf("-%s applies to -arch mlp; -arch %s gives its layers (and their activations, BatchNorm, Dropout) in the spec", f.Name, archName(c.Arch))
+		case c.Arch != "mlp" && f.Name == "search":
+			err = fmt.Errorf("-search varies the MLP's -layers and -act; it applies to -arch mlp only")
 		}
 	})
 	if err != nil {
@@ -458,6 +465,21 @@ func printDefaults(fs *flag.FlagSet, w io.Writer) {
 		}
 		fmt.Fprintln(w, line)
 	})
+}
+
+// mlpFlags are the flags that describe the MLP, which -arch cnn or a spec
+// replaces.
+var mlpFlags = map[string]bool{"layers": true, "act": true, "slope": true, "residual": true, "batchnorm": true, "dropout": true}
+
+// archName is -arch for a message: a long spec is cut short.
+func archName(arch string) string {
+	if len(arch) > 40 {
+		return fmt.Sprintf("%q...", arch[:37])
+	}
+	if arch == "cnn" {
+		return arch
+	}
+	return fmt.Sprintf("%q", arch)
 }
 
 // syntheticSets are the sets that -samples and -noise apply to.

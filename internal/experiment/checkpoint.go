@@ -101,6 +101,13 @@ type Arch struct {
 	// Encoding, for a table with text feature columns, is how its columns
 	// became the features; absent, Columns are the table's columns.
 	Encoding *data.Encoding `json:"encoding,omitempty"`
+	// Spec, for a model given by -arch (not the MLP), is its layer list
+	// (nn.Arch.String), which replaces Hidden, Act, Slope, Residual,
+	// BatchNorm and Dropout; InputShape is the shape of one input image,
+	// [channels, height, width], absent for flat rows. An MLP's
+	// architecture has neither, as before they existed.
+	Spec       string `json:"spec,omitempty"`
+	InputShape []int  `json:"input_shape,omitempty"`
 }
 
 // Standardization is the feature (and regression target) scaling of the
@@ -142,16 +149,49 @@ func mlpConfig(a Arch) (nn.MLPConfig, error) {
 
 // buildModel makes the network an Arch describes.
 func buildModel(be backend.Backend, a Arch, rng *rand.Rand) (*nn.Sequential, nn.Loss, error) {
-	cfg, err := mlpConfig(a)
+	loss, err := nn.ParseLoss(a.Loss)
 	if err != nil {
 		return nil, nil, err
 	}
-	loss, err := nn.ParseLoss(a.Loss)
+	if a.Spec != "" {
+		spec, err := nn.ParseArch(a.Spec)
+		if err != nil {
+			return nil, nil, err
+		}
+		in, err := specShape(a.InputShape, a.Features)
+		if err != nil {
+			return nil, nil, err
+		}
+		m, err := spec.Build(be, in, a.Features, a.Outputs, rng)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-arch %s: %w", a.Spec, err)
+		}
+		return m, loss, nil
+	}
+	cfg, err := mlpConfig(a)
 	if err != nil {
 		return nil, nil, err
 	}
 	m, err := nn.NewMLP(be, cfg, rng)
 	return m, loss, err
+}
+
+// stateSize is the number of values in the state dict of the model a
+// checks, computed without building it.
+func stateSize(a Arch) (int, error) {
+	if a.Spec == "" {
+		cfg, err := mlpConfig(a)
+		return cfg.StateSize(), err
+	}
+	spec, err := nn.ParseArch(a.Spec)
+	if err != nil {
+		return 0, err
+	}
+	in, err := specShape(a.InputShape, a.Features)
+	if err != nil {
+		return 0, err
+	}
+	return specStateSize(spec, in, a.Features)
 }
 
 // modelMeta is the metadata written with the model's weights.
@@ -189,7 +229,10 @@ func readArch(path string) (*safetensors.File, Arch, Standardization, error) {
 	if err := checkArch(a, st); err != nil {
 		return nil, a, st, fmt.Errorf("%s: implausible %s metadata: %w", path, metaArch, err)
 	}
-	cfg, _ := mlpConfig(a) // checked by checkArch
+	need, err := stateSize(a)
+	if err != nil {
+		return nil, a, st, fmt.Errorf("%s: implausible %s metadata: %w", path, metaArch, err)
+	}
 	held := 0
 	for _, t := range f.Tensors {
 		n, err := t.NumElements()
@@ -198,7 +241,7 @@ func readArch(path string) (*safetensors.File, Arch, Standardization, error) {
 		}
 		held += n
 	}
-	if need := cfg.StateSize(); need != held {
+	if need != held {
 		return nil, a, st, fmt.Errorf("%s: the architecture in its metadata needs %d values, the file holds %d: they do not belong together", path, need, held)
 	}
 	return f, a, st, nil
@@ -207,11 +250,15 @@ func readArch(path string) (*safetensors.File, Arch, Standardization, error) {
 // checkArch bounds every field of a checkpoint's architecture and
 // standardisation, and checks that they agree with each other.
 func checkArch(a Arch, st Standardization) error {
-	cfg, err := mlpConfig(a)
-	if err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
+	if a.Spec == "" {
+		cfg, err := mlpConfig(a)
+		if err != nil {
+			return err
+		}
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+	} else if err := checkSpecArch(a); err != nil {
 		return err
 	}
 	loss, err := nn.ParseLoss(a.Loss)
@@ -273,6 +320,26 @@ func checkArch(a Arch, st Standardization) error {
 		return fmt.Errorf("a %s model with a target standardisation", a.Task)
 	}
 	return check("target", st.TargetMean, st.TargetStd, a.Outputs)
+}
+
+// checkSpecArch bounds the fields of a model given by a spec: the spec
+// parses, the input and output sizes are in range, the input shape holds
+// the features, and the MLP's own fields are unset.
+func checkSpecArch(a Arch) error {
+	if len(a.Spec) > maxSpec {
+		return fmt.Errorf("a spec of %d bytes; at most %d", len(a.Spec), maxSpec)
+	}
+	if _, err := nn.ParseArch(a.Spec); err != nil {
+		return err
+	}
+	if a.Features < 1 || a.Features > nn.MaxFeatures || a.Outputs < 1 || a.Outputs > nn.MaxFeatures {
+		return fmt.Errorf("input and output sizes must be in 1..%d, got %d and %d", nn.MaxFeatures, a.Features, a.Outputs)
+	}
+	if len(a.Hidden) > 0 || a.Act != "" || a.Residual || a.BatchNorm || a.Dropout != 0 {
+		return fmt.Errorf("a spec with the MLP's fields (hidden %v, act %q, residual %v, batchnorm %v, dropout %v)", a.Hidden, a.Act, a.Residual, a.BatchNorm, a.Dropout)
+	}
+	_, err := specShape(a.InputShape, a.Features)
+	return err
 }
 
 // OptimPath is where the optimizer state of a checkpoint goes, beside the

@@ -37,6 +37,11 @@ type Config struct {
 	Noise    float64  // synthetic sets: noise (-1: preset)
 	Download bool     // MNIST / Fashion-MNIST: download when not found
 
+	// Arch is the model: "" or "mlp" the MLP of Layers, Act, Residual,
+	// BatchNorm and Dropout (which no other value takes); "cnn" the
+	// convolutional network of nn.CNNPreset for the data set's images;
+	// anything else a layer spec that nn.ParseArch reads.
+	Arch     string
 	Layers   []int // hidden widths; nil: preset; empty non-nil: no hidden layer
 	Act      string
 	Loss     string // "" picks by task: cross-entropy, bce (2 classes) or mse
@@ -89,6 +94,7 @@ type Result struct {
 	Task          string     `json:"task"`
 	TrainSamples  int        `json:"train_samples"`
 	TestSamples   int        `json:"test_samples"`
+	Arch          string     `json:"arch,omitempty"` // the layer spec, for a model given by -arch
 	Layers        []int      `json:"layers"`
 	Act           string     `json:"act"`
 	Loss          string     `json:"loss"`
@@ -199,6 +205,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, err
 		}
 		arch.Loss, arch.Outputs = loss.String(), outs
+		if !isMLP(cfg.Arch) {
+			if arch.Spec, err = modelSpec(cfg.Arch, train, outs); err != nil {
+				return nil, err
+			}
+			arch.Hidden, arch.Act, arch.Slope = nil, "", 0
+			if s := train.Shape; s.IsImage() {
+				arch.InputShape = []int{s.C, s.H, s.W}
+			}
+		}
 	}
 	model, loss, err := buildModel(be, arch, rng)
 	if err != nil {
@@ -209,11 +224,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr := &nn.Trainer{Backend: be, Model: model, Loss: loss, Opt: opt}
+	tr := &nn.Trainer{Backend: be, Model: model, Loss: loss, Opt: opt, InputShape: train.Shape}
 	defer tr.Free()
 	res := &Result{
 		Backend: be.Details(), Data: cfg.Data, Task: arch.Task, TrainSamples: train.N, TestSamples: test.N,
-		Layers: arch.Hidden, Act: arch.Act, Loss: loss.String(), Opt: cfg.Opt, LR: cfg.LR,
+		Arch: arch.Spec, Layers: arch.Hidden, Act: arch.Act, Loss: loss.String(), Opt: cfg.Opt, LR: cfg.LR,
 		Batch: cfg.Batch, Epochs: cfg.Epochs, Seed: cfg.Seed, Params: model.ParamCount(), L1: cfg.L1,
 	}
 	if ckpt != nil {
@@ -485,7 +500,25 @@ func (c Config) validate() error {
 	case !slices.Contains([]string{"sgd", "momentum", "nesterov", "adam", "adamw"}, c.Opt):
 		return fmt.Errorf("-opt: unknown optimizer %q (want sgd, momentum, nesterov, adam or adamw)", c.Opt)
 	}
-	if _, err := backend.ParseActivation(c.Act); err != nil {
+	if err := checkArchFlag(c.Arch); err != nil {
+		return err
+	}
+	if !isMLP(c.Arch) {
+		// The MLP's flags have no meaning for a model the spec describes:
+		// its layers, activations, BatchNorm and Dropout are in the spec.
+		switch {
+		case c.Layers != nil:
+			return fmt.Errorf("-layers applies to -arch mlp; with -arch %s, write the layers into the spec", c.Arch)
+		case c.Act != "":
+			return fmt.Errorf("-act applies to -arch mlp; with -arch %s, write the activations (ReLU, GELU, LeakyReLU(0.1), ...) into the spec", c.Arch)
+		case c.Residual:
+			return fmt.Errorf("-residual applies to -arch mlp, not -arch %s", c.Arch)
+		case c.BatchNorm:
+			return fmt.Errorf("-batchnorm applies to -arch mlp; with -arch %s, write BatchNorm1d or BatchNorm2d into the spec", c.Arch)
+		case c.Dropout != 0:
+			return fmt.Errorf("-dropout applies to -arch mlp; with -arch %s, write Dropout(p) into the spec", c.Arch)
+		}
+	} else if _, err := backend.ParseActivation(c.Act); err != nil {
 		return fmt.Errorf("-act: %w", err)
 	}
 	if c.Loss != "" {

@@ -14,7 +14,7 @@ import (
 // PredictConfig describes `train predict`.
 type PredictConfig struct {
 	Load    string    // checkpoint written by train -save
-	Data    string    // CSV with the model's feature columns, "-" for Stdin, or a built-in set name
+	Data    string    // CSV with the model's feature columns, "-" for Stdin, a built-in set name, or mnist / fashion-mnist (their test images)
 	Sep     string    // CSV field separator ("" or "auto": detected from the header)
 	Stdin   io.Reader // read when Data is "-"
 	Backend string
@@ -65,6 +65,13 @@ func Predict(c PredictConfig, w io.Writer) error {
 		if st.Impute != nil {
 			(&data.Imputer{Values: st.Impute}).Apply(x, n)
 		}
+	case c.Data == "mnist" || c.Data == "fashion-mnist":
+		// The IDX sets' test images, found as train finds them (no download).
+		_, test, err := data.LoadMNIST(c.Data, data.MNISTOptions{})
+		if err != nil {
+			return err
+		}
+		x, n = test.X, test.N
 	default:
 		d, err := data.Builtin(c.Data)
 		if err != nil {
@@ -92,7 +99,11 @@ func Predict(c PredictConfig, w io.Writer) error {
 	if err := nn.DecodeTensors(be, f, model.StateDict()); err != nil {
 		return fmt.Errorf("%s: %w", c.Load, err)
 	}
-	tr := &nn.Trainer{Backend: be, Model: model, Loss: loss}
+	in, err := specShape(arch.InputShape, arch.Features) // checked by readArch
+	if err != nil {
+		return err
+	}
+	tr := &nn.Trainer{Backend: be, Model: model, Loss: loss, InputShape: in}
 	out, err := tr.Predict(x, n)
 	if err != nil {
 		return err

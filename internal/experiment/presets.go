@@ -21,6 +21,9 @@ type preset struct {
 	noise   float64
 	val     float64
 	test    float64
+	// archBatch, where set, is the batch size for a model given by -arch
+	// (PyTorch's MNIST example trains its CNN in batches of 64).
+	archBatch int
 }
 
 var presets = map[string]preset{
@@ -35,8 +38,8 @@ var presets = map[string]preset{
 	"moons":         {layers: []int{16, 16}, act: "relu", opt: "adam", lr: 1e-2, batch: 32, epochs: 100, samples: 1000, noise: 0.1, val: 0.1, test: 0.2},
 	"spiral":        {layers: []int{32, 32}, act: "relu", opt: "adam", lr: 1e-2, batch: 32, epochs: 300, samples: 900, noise: 0.1, val: 0.1, test: 0.2},
 	"blobs":         {layers: []int{16}, act: "relu", opt: "adam", lr: 1e-2, batch: 32, epochs: 50, samples: 1000, noise: 1, val: 0.1, test: 0.2},
-	"mnist":         {layers: []int{256}, act: "relu", opt: "adam", lr: 1e-3, batch: 128, epochs: 10},
-	"fashion-mnist": {layers: []int{256}, act: "relu", opt: "adam", lr: 1e-3, batch: 128, epochs: 10},
+	"mnist":         {layers: []int{256}, act: "relu", opt: "adam", lr: 1e-3, batch: 128, epochs: 10, archBatch: 64},
+	"fashion-mnist": {layers: []int{256}, act: "relu", opt: "adam", lr: 1e-3, batch: 128, epochs: 10, archBatch: 64},
 	"csv":           {layers: []int{32}, act: "relu", opt: "adam", lr: 1e-3, batch: 32, epochs: 50, val: 0.1, test: 0.2},
 }
 
@@ -57,10 +60,10 @@ func presetFor(name string) (preset, error) {
 }
 
 func (p preset) fill(c Config) Config {
-	if c.Layers == nil {
+	if c.Layers == nil && isMLP(c.Arch) {
 		c.Layers = p.layers
 	}
-	if c.Act == "" {
+	if c.Act == "" && isMLP(c.Arch) {
 		c.Act = p.act
 	}
 	if c.Opt == "" {
@@ -71,6 +74,9 @@ func (p preset) fill(c Config) Config {
 	}
 	if c.Batch == -1 {
 		c.Batch = p.batch
+		if !isMLP(c.Arch) && p.archBatch > 0 {
+			c.Batch = p.archBatch
+		}
 	}
 	if c.Epochs == 0 {
 		c.Epochs = p.epochs
@@ -178,6 +184,9 @@ func loadSets(c Config, rng *rand.Rand, ckpt *Arch, fixed *Standardization) (*Se
 	if err := checkLoaded(c, ckpt, fixed, all); err != nil {
 		return nil, err
 	}
+	if all.Shape.IsImage() && all.Shape.Len() != all.Features {
+		return nil, fmt.Errorf("data set %s: images of %s hold %d values, the rows have %d", c.Data, all.Shape, all.Shape.Len(), all.Features)
+	}
 	train, val, test, imp, err := splitImputed(all, c, rng, fixed)
 	if err != nil {
 		return nil, err
@@ -186,9 +195,15 @@ func loadSets(c Config, rng *rand.Rand, ckpt *Arch, fixed *Standardization) (*Se
 		return nil, fmt.Errorf("data set %s: the test split is empty (%d samples, -test %v)", c.Data, all.N, c.TestFrac)
 	}
 	var std *data.Standardizer
-	if fixed != nil && fixed.FeatureMean != nil {
+	switch {
+	case fixed != nil && fixed.FeatureMean != nil:
 		std = &data.Standardizer{Mean: fixed.FeatureMean, Std: fixed.FeatureStd}
-	} else {
+	case all.Shape.IsImage() && !isMLP(c.Arch):
+		// Images for a model of layers (a CNN) are scaled to [0, 1] as a
+		// whole, as PyTorch's examples take them, not standardised pixel
+		// by pixel: a convolution applies the same weights everywhere.
+		std = imageScale(train)
+	default:
 		std = data.FitStandardizer(train.X, train.N, train.Features)
 	}
 	s := &Sets{Train: train, Val: val, Test: test, X: std, Impute: imp}
@@ -230,6 +245,11 @@ func checkLoaded(c Config, a *Arch, st *Standardization, d *data.Dataset) error 
 		return fmt.Errorf("-load %s: the model takes %d features (%s), data set %s has %d (%s)",
 			c.Load, a.Features, a.Task, c.Data, d.Features, task)
 	}
+	if len(a.InputShape) > 0 {
+		if s := d.Shape; !slices.Equal(a.InputShape, []int{s.C, s.H, s.W}) {
+			return fmt.Errorf("-load %s: the model takes images of %v (channels, height, width), data set %s has %s", c.Load, a.InputShape, c.Data, shapeName(s))
+		}
+	}
 	if a.Task == "classification" && (a.Classes != d.Classes || len(a.ClassNames) > 0 && !slices.Equal(a.ClassNames, d.ClassNames)) {
 		return fmt.Errorf("-load %s: the model was trained on %d classes %q, data set %s has %d classes %q",
 			c.Load, a.Classes, a.ClassNames, c.Data, d.Classes, d.ClassNames)
@@ -249,6 +269,14 @@ func checkLoaded(c Config, a *Arch, st *Standardization, d *data.Dataset) error 
 		return fmt.Errorf("-load %s: %d imputation values recorded, data set %s has %d features", c.Load, n, c.Data, d.Features)
 	}
 	return nil
+}
+
+// shapeName describes a data set's samples: images of a shape, or flat rows.
+func shapeName(s data.Shape) string {
+	if s.IsImage() {
+		return s.String() + " images"
+	}
+	return "flat rows"
 }
 
 func variance(y []float32) float64 {

@@ -57,6 +57,9 @@ type SearchResult struct {
 // them (the same seed makes it the same run) and saved and plotted; the
 // trials themselves write nothing.
 func Search(c Config, mode string, trials int, fixed map[string]bool) (*SearchResult, error) {
+	if !isMLP(c.Arch) {
+		return nil, fmt.Errorf("-search varies the MLP's -layers and -act; it applies to -arch mlp only")
+	}
 	if trials < 1 {
 		return nil, fmt.Errorf("-trials must be >= 1, got %d", trials)
 	}
