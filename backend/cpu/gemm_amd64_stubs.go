@@ -198,6 +198,12 @@ func sgdNesterovAVX512(n int, param *float32, grad *float32, v *float32, c *floa
 //go:noescape
 func xentRowsAVX512(cols int, blocks int, x *float32, labels *float32, y *float32, c float32, out *float64)
 
+// badLabelAVX512 returns the index of the first of n labels that is not a class index
+// below cols (an integer in [0, cols), as a float), or -1.
+//
+//go:noescape
+func badLabelAVX512(n int, labels *float32, cols int) int
+
 // sigmoidAVX512 sets y = 1/(1+e^-x) for n floats.
 //
 //go:noescape

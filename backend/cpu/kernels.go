@@ -55,6 +55,10 @@ type kernels struct {
 	// m - x[label], and the float64 product of s is out[1] * 2^out[2].
 	// labels holds class indices below cols.
 	xentRows func(x, labels, y []float32, cols int, c float32, out *[3]float64)
+	// badLabel, where a level has it (nil elsewhere: badLabelGeneric),
+	// returns the index of the first of labels that is not a class index
+	// below cols, or -1.
+	badLabel func(labels []float32, cols int) int
 	// sigmoid, tanh and gelu set y = f(x) on len(x) elements (y may be
 	// x); gelu is GELU's tanh form.
 	sigmoid, tanh, gelu func(x, y []float32)
@@ -124,6 +128,17 @@ func addGeneric(x, y []float32) {
 	for i, v := range x {
 		y[i] += v
 	}
+}
+
+// badLabelGeneric returns the index of the first of labels that is not an
+// integer in [0, cols), or -1.
+func badLabelGeneric(labels []float32, cols int) int {
+	for i, l := range labels {
+		if label := int(l); label < 0 || label >= cols || float32(label) != l {
+			return i
+		}
+	}
+	return -1
 }
 
 // softmaxExpGeneric computes e^(x-m) in float64 with math.Exp and sums it

@@ -262,6 +262,7 @@ func avx512Kernels() *kernels {
 	k.add = func(x, y []float32) { unaryAVX512(addAVX512, x, y) }
 	k.addF64 = addF64AVX512Go
 	k.xentRows = xentRowsAVX512Go
+	k.badLabel = badLabelAVX512Go
 	k.sigmoid = func(x, y []float32) { unaryAVX512(sigmoidAVX512, x, y) }
 	k.gelu = func(x, y []float32) { unaryAVX512(geluAVX512, x, y) }
 	k.tanh = func(x, y []float32) { unaryAVX512(tanhAVX512, x, y) }
@@ -283,6 +284,16 @@ func xentRowsAVX512Go(x, labels, y []float32, cols int, c float32, out *[3]float
 	// access outside x (SoftmaxCrossEntropy checks the labels first).
 	_, _ = x[rows*cols-1], y[rows*cols-1]
 	xentRowsAVX512(cols, rows/16, &x[0], &labels[0], &y[0], c, &out[0])
+}
+
+func badLabelAVX512Go(labels []float32, cols int) int {
+	if len(labels) == 0 {
+		return -1
+	}
+	if cols > 1<<30 { // the kernel compares with cols as an int32
+		return badLabelGeneric(labels, cols)
+	}
+	return badLabelAVX512(len(labels), &labels[0], cols)
 }
 
 // The AVX-512 wrappers check the slice bounds and call the assembly on

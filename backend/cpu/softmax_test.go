@@ -237,3 +237,37 @@ func TestXentRowsKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestBadLabelKernels checks the levels' label checks against the generic
+// loop: on labels of every length up to 40 that are all class indices, and
+// with one bad value (or -0, which is class 0) at each position.
+func TestBadLabelKernels(t *testing.T) {
+	const cols = 10
+	odd := []float32{-1, cols, cols + 0.5, 0.5, 1e-45, 3e9, -3e9, float32(math.NaN()),
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.Copysign(0, -1))}
+	for _, level := range Supported() {
+		kt := kernelTable[level]
+		if kt.badLabel == nil {
+			continue
+		}
+		for n := 0; n <= 40; n++ {
+			labels := make([]float32, n)
+			for i := range labels {
+				labels[i] = float32((i * 7) % cols)
+			}
+			if got := kt.badLabel(labels, cols); got != -1 {
+				t.Fatalf("%s n=%d: all good, badLabel = %d", level, n, got)
+			}
+			for at := range n {
+				for _, v := range odd {
+					l := slices.Clone(labels)
+					l[at] = v
+					want := badLabelGeneric(l, cols)
+					if got := kt.badLabel(l, cols); got != want {
+						t.Fatalf("%s n=%d: %v at %d: badLabel = %d, want %d", level, n, v, at, got, want)
+					}
+				}
+			}
+		}
+	}
+}

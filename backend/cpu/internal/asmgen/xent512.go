@@ -12,20 +12,30 @@ import (
 
 // xentRowsAVX512 is the softmax cross-entropy of blocks*16 rows of cols <=
 // 16 floats (x and y hold blocks*16*cols floats, row r at [r*cols:]), y
-// may be x. Per block of 16 rows: the rows' maxima and sums are taken for
-// all 16 rows at once (reduce16), so no row waits on a tree of shuffles of
-// its own; z[label] is picked from each row's register by a permutation
-// (an index is taken mod 16, so no label can make the kernel read outside
-// x); the exps run row by row (the lanes past cols masked off) into
-// scratch on the stack, and y is written once at the end. Per row, y =
-// e^(x-m) * (c/s) and y[label] -= c, the same operations in the same order
-// as softmaxExpAVX2 and the Go loop after it, so the gradient has the same
-// bits. The loss terms are kept in float64 lanes, lane r for row r of
-// every block: the sums of m - z[label], and the products of s as a
-// mantissa in [1, 2) and a sum of exponents (VGETMANTPD, VGETEXPPD, both
-// exact), so that no product overflows. At the end out[0] is the sum of
-// the 16 lanes' sums, out[1] the product of their mantissas and out[2] the
-// sum of their exponents: the loss is out[0] + log(out[1]) + out[2]*ln 2.
+// may be x. Per block of 16 rows, in three stages:
+//
+//  1. the rows' maxima, for all 16 rows at once (reduce16), so that no
+//     row waits on a tree of shuffles of its own, and z[label] picked from
+//     each row's register by a permutation (an index is taken mod 16, so
+//     no label can make the kernel read outside x);
+//  2. e^(x-m) row by row (the lanes past cols masked off) into scratch on
+//     the stack, its sums (reduce16 again), c/s, and the loss terms;
+//  3. y = e^(x-m) * (c/s), minus c at the label, written once.
+//
+// The stages are pipelined: one trip of the loop runs stage 1 of block t,
+// stage 2 of block t-1 and stage 3 of block t-2, which depend on nothing
+// computed in the same trip, so that the core overlaps the chains of
+// dependent steps (max, exp, sum, divide) of three blocks. Each stage keeps
+// what the next reads in two slots of scratch, used in turn.
+//
+// Per row, the operations are those of softmaxExpAVX2 and the Go loop
+// after it, in the same order, so the gradient has the same bits. The loss
+// terms are kept in float64 lanes, lane r for row r of every block: the
+// sums of m - z[label], and the products of s as a mantissa in [1, 2) and
+// a sum of exponents (VGETMANTPD, VGETEXPPD, both exact), so that no
+// product overflows. At the end out[0] is the sum of the 16 lanes' sums,
+// out[1] the product of their mantissas and out[2] the sum of their
+// exponents: the loss is out[0] + log(out[1]) + out[2]*ln 2.
 func xentRowsAVX512() {
 	iota := GLOBL("iota16", RODATA|NOPTR)
 	for l := 0; l < 16; l++ {
@@ -42,16 +52,24 @@ func xentRowsAVX512() {
 	cols := Load(Param("cols"), GP64())
 	nb := Load(Param("blocks"), GP64())
 	px, pl, py := Load(Param("x"), GP64()), Load(Param("labels"), GP64()), Load(Param("y"), GP64())
-	// Scratch: a block's m, c/s, labels as integers, z[label] and s, the
-	// 16 rows of e^(x-m), and the loss lanes (two zmm each of sums, mantissas
-	// and exponents). e goes through the stack, not y: a load of what a
-	// masked store wrote to y shortly before, in a cache line the store
-	// left partly unwritten, is not forwarded and waits (rows of 10 ran
-	// 1.5x slower).
-	local := AllocLocal(5*64 + 16*64 + 6*64)
-	lm, lf, llab, lzl, ls := local, local.Offset(64), local.Offset(128), local.Offset(192), local.Offset(256)
-	le := local.Offset(320)
-	lsum, lmant, lexp := local.Offset(320+16*64), local.Offset(320+18*64), local.Offset(320+20*64)
+	// Scratch: two slots, each with a block's m, z[label] (stage 1 to 2),
+	// c/s and the 16 rows of e^(x-m) (stage 2 to 3); then the loss lanes
+	// (two zmm each of sums, mantissas and exponents). e goes through the
+	// stack, not y: a load of what a masked store wrote to y shortly
+	// before, in a cache line the store left partly unwritten, is not
+	// forwarded and waits (rows of 10 ran 1.5x slower).
+	const (
+		offM, offZL, offF, offE = 0, 64, 128, 192
+		slotSize                = 192 + 16*64
+	)
+	local := AllocLocal(2*slotSize + 6*64)
+	loss := local.Offset(2 * slotSize)
+	lsum, lmant, lexp := loss, loss.Offset(128), loss.Offset(256)
+	// cur, 0 or slotSize: the offset of the slot stage 1 writes and stage 3
+	// reads in this trip; stage 2 reads and writes the other. They swap
+	// after each trip.
+	cur := GP64()
+	XORQ(cur, cur)
 	// The loss lanes start at sum 0, product 1 = 1 * 2^0.
 	zero, one := ZMM(), ZMM()
 	VPXORD(zero, zero, zero)
@@ -67,92 +85,125 @@ func xentRowsAVX512() {
 	SHLXQ(cols, bits, bits)
 	DECQ(bits)
 	KMOVW(bits.(reg.GPVirtual).As32(), mask)
-	ids := ZMM()
-	VMOVDQU32(iota, ids)
+	ids := ZMM() // 0, 1, ..., 15 as floats
+	VCVTDQ2PS(iota, ids)
 	k := exp512Consts()
 	cv := ZMM()
 	VBROADCASTSS(paramAddr("c"), cv)
-	// Rows: rb bytes apart. Row 4k+i of a block is at b[i] + k*4*rb.
-	rb, rb4, rb12 := cols, GP64(), GP64()
+	// Rows are rb bytes apart. px points at block t-1 in trip t (stage
+	// 2's); row r of the block i blocks on is at px + (16i + r)*rb.
+	rb, off := cols, GP64()
 	SHLQ(U8(2), rb)
-	MOVQ(rb, rb4)
-	SHLQ(U8(2), rb4)
-	LEAQ(Mem{Base: rb4, Index: rb4, Scale: 2}, rb12)
-	b := []reg.GPVirtual{px.(reg.GPVirtual), GP64(), GP64(), GP64()}
-	at := func(r int) Mem {
-		m := Mem{Base: b[r%4]}
-		switch r / 4 {
-		case 1, 2:
-			m.Index, m.Scale = rb4, uint8(r/4)
-		case 3:
-			m.Index, m.Scale = rb12, 1
-		}
+	IMUL3Q(U32(16), rb, off)
+	SUBQ(off, px)
+	row := func(i, r int) Mem {
+		IMUL3Q(U32(16*i+r), rb, off)
+		return Mem{Base: px, Index: off, Scale: 1}
+	}
+	// slot(o, d) is byte d of the slot at offset o.
+	slot := func(o reg.Register, d int) Mem {
+		m := local.Offset(d)
+		m.Index, m.Scale = o, 1
 		return m
 	}
-	Label("xentblock")
-	LEAQ(Mem{Base: px, Index: rb, Scale: 1}, b[1])
-	LEAQ(Mem{Base: px, Index: rb, Scale: 2}, b[2])
-	LEAQ(Mem{Base: b[2], Index: rb, Scale: 1}, b[3])
-	// The labels, and z[label] of row r into lane r of zl.
-	lab, zl := ZMM(), ZMM()
-	VCVTTPS2DQ(Mem{Base: pl}, lab)
-	VMOVDQU32(lab, llab)
-	VPXORD(zl, zl, zl)
-	lane, laneBit := K(), GP32()
-	VMOVUPS(reduce16(func(r int) reg.VecVirtual {
-		x := ZMM()
-		VBROADCASTSS(expConst["negInf"], x)
-		VMOVUPS(at(r), mask, x) // -Inf in the lanes past cols
-		MOVL(U32(1<<r), laneBit)
-		KMOVW(laneBit, lane)
-		VPERMPS(x, lab, lane, zl) // zl[r] = x[lab[r]]
-		return x
-	}, func(a, b, c Op) { VMAXPS(a, b, c) }), lm)
-	VMOVUPS(zl, lzl)
-	// e^(x-m), summed as it is made.
-	s := reduce16(func(r int) reg.VecVirtual {
-		x, e := ZMM(), ZMM()
-		VMOVUPS_Z(at(r), mask, x)
-		VSUBPS_BCST(lm.Offset(4*r), x, x)
-		emitExp512(x, e, k)
-		VMOVUPS_Z(e, mask, e) // 0 past cols, for the sum
-		VMOVUPS(e, le.Offset(64*r))
-		return e
-	}, func(a, b, c Op) { VADDPS(a, b, c) })
-	VMOVUPS(s, ls)
-	f := ZMM()
-	VDIVPS(s, cv, f)
-	VMOVUPS(f, lf)
-	// y = y*(c/s), minus c at the label.
+	// t counts the trips, 0 to blocks+1; pl points at block t's labels.
+	t := GP64()
+	XORQ(t, t)
+	Label("xenttrip")
+
+	// Stage 1, block t < blocks: m and z[label] into slot cur.
+	CMPQ(t, nb)
+	JAE(LabelRef("xentstage2"))
+	{
+		lab, zl := ZMM(), ZMM()
+		VCVTTPS2DQ(Mem{Base: pl}, lab)
+		VPXORD(zl, zl, zl)
+		lane, laneBit := K(), GP32()
+		VMOVUPS(reduce16(func(r int) reg.VecVirtual {
+			x := ZMM()
+			VBROADCASTSS(expConst["negInf"], x)
+			VMOVUPS(row(1, r), mask, x) // -Inf in the lanes past cols
+			MOVL(U32(1<<r), laneBit)
+			KMOVW(laneBit, lane)
+			VPERMPS(x, lab, lane, zl) // zl[r] = x[lab[r]]
+			return x
+		}, func(a, b, c Op) { VMAXPS(a, b, c) }), slot(cur, offM))
+		VMOVUPS(zl, slot(cur, offZL))
+	}
+
+	// Stage 2, block t-1 (1 <= t <= blocks): e^(x-m), c/s and the loss
+	// terms, from and into slot prev.
+	Label("xentstage2")
+	TESTQ(t, t)
+	JZ(LabelRef("xentstage3"))
+	CMPQ(t, nb)
+	JA(LabelRef("xentstage3"))
+	{
+		prev := GP64()
+		MOVQ(U32(slotSize), prev)
+		SUBQ(cur, prev)
+		s := reduce16(func(r int) reg.VecVirtual {
+			x, e := ZMM(), ZMM()
+			VMOVUPS_Z(row(0, r), mask, x)
+			VSUBPS_BCST(slot(prev, offM+4*r), x, x)
+			emitExp512(x, e, k)
+			VMOVUPS_Z(e, mask, e) // 0 past cols, for the sum
+			VMOVUPS(e, slot(prev, offE+64*r))
+			return e
+		}, func(a, b, c Op) { VADDPS(a, b, c) })
+		f := ZMM()
+		VDIVPS(s, cv, f)
+		VMOVUPS(f, slot(prev, offF))
+		// The loss lanes, in float64: sum += m - z[label], mantissa *= s.
+		for i := range 2 {
+			m, z, sd, e := ZMM(), ZMM(), ZMM(), ZMM()
+			VCVTPS2PD(slot(prev, offM+32*i), m)
+			VCVTPS2PD(slot(prev, offZL+32*i), z)
+			VSUBPD(z, m, m)
+			VADDPD(lsum.Offset(64*i), m, m)
+			VMOVUPD(m, lsum.Offset(64*i))
+			if i == 0 {
+				VCVTPS2PD(s.AsY(), sd)
+			} else {
+				VEXTRACTF32X8(U8(1), s, sd.AsY())
+				VCVTPS2PD(sd.AsY(), sd)
+			}
+			VMULPD(lmant.Offset(64*i), sd, sd)
+			VGETEXPPD(sd, e)
+			VADDPD(lexp.Offset(64*i), e, e)
+			VMOVUPD(e, lexp.Offset(64*i))
+			VGETMANTPD(U8(0), sd, sd) // in [1, 2)
+			VMOVUPD(sd, lmant.Offset(64*i))
+		}
+	}
+
+	// Stage 3, block t-2 (t >= 2): y = e^(x-m)*(c/s), minus c at the
+	// label, from slot cur.
+	Label("xentstage3")
+	CMPQ(t, U8(2))
+	JB(LabelRef("xentnext"))
 	for r := range 16 {
 		y, hit := ZMM(), K()
-		VMOVUPS(le.Offset(64*r), y)
-		VMULPS_BCST(lf.Offset(4*r), y, y)
-		VPCMPEQD_BCST(llab.Offset(4*r), ids, hit)
+		VMOVUPS(slot(cur, offE+64*r), y)
+		VMULPS_BCST(slot(cur, offF+4*r), y, y)
+		VCMPPS_BCST(U8(0), Mem{Base: pl, Disp: 4*r - 128}, ids, hit) // the label's lane
 		VSUBPS(cv, y, hit, y)
 		VMOVUPS(y, mask, Mem{Base: py})
 		ADDQ(rb, py)
 	}
-	// The loss lanes, in float64: sum += m - z[label], mantissa *= s.
-	for i := range 2 {
-		m, z, sd, e := ZMM(), ZMM(), ZMM(), ZMM()
-		VCVTPS2PD(lm.Offset(32*i), m)
-		VCVTPS2PD(lzl.Offset(32*i), z)
-		VSUBPD(z, m, m)
-		VADDPD(lsum.Offset(64*i), m, m)
-		VMOVUPD(m, lsum.Offset(64*i))
-		VCVTPS2PD(ls.Offset(32*i), sd)
-		VMULPD(lmant.Offset(64*i), sd, sd)
-		VGETEXPPD(sd, e)
-		VADDPD(lexp.Offset(64*i), e, e)
-		VMOVUPD(e, lexp.Offset(64*i))
-		VGETMANTPD(U8(0), sd, sd) // in [1, 2)
-		VMOVUPD(sd, lmant.Offset(64*i))
-	}
-	LEAQ(Mem{Base: px, Index: rb4, Scale: 4}, px)
+
+	Label("xentnext")
+	XORQ(U32(slotSize), cur)
+	IMUL3Q(U32(16), rb, off)
+	ADDQ(off, px)
 	ADDQ(U8(64), pl)
-	DECQ(nb)
-	JNZ(LabelRef("xentblock"))
+	INCQ(t)
+	// Another trip while t <= blocks+1.
+	MOVQ(t, bits)
+	DECQ(bits)
+	CMPQ(bits, nb)
+	JBE(LabelRef("xenttrip"))
+
 	// The 16 lanes of each into one.
 	pout := Load(Param("out"), GP64())
 	sum, mant, exp := ZMM(), ZMM(), ZMM()
@@ -224,4 +275,57 @@ func reduce8PD(v reg.VecVirtual, op func(a, b, c Op)) {
 	op(t.AsX(), v.AsX(), v.AsX())
 	VPERMILPD(U8(1), v.AsX(), t.AsX())
 	op(t.AsX(), v.AsX(), v.AsX())
+}
+
+// badLabelAVX512 writes the check of SoftmaxCrossEntropy's labels: 16 at
+// a time, the last partial group under a mask, until a group holds one
+// that is not an integer in [0, cols).
+func badLabelAVX512() {
+	TEXT("badLabelAVX512", NOSPLIT, "func(n int, labels *float32, cols int) int")
+	Pragma("noescape")
+	Doc("badLabelAVX512 returns the index of the first of n labels that is not a class index",
+		"below cols (an integer in [0, cols), as a float), or -1.")
+	n, pl := Load(Param("n"), GP64()), Load(Param("labels"), GP64())
+	cv := ZMM()
+	VPBROADCASTD(Load(Param("cols"), GP64()).(reg.GPVirtual).As32(), cv)
+	i, bits, lanes := GP64(), GP64(), K()
+	XORQ(i, i)
+	Label("badlabelloop")
+	// lanes: those of the group below n.
+	MOVQ(n, bits)
+	SUBQ(i, bits)
+	JLE(LabelRef("badlabelnone"))
+	CMPQ(bits, U8(16))
+	JL(LabelRef("badlabelpart"))
+	MOVQ(U32(16), bits)
+	Label("badlabelpart")
+	rest := GP64()
+	MOVQ(U32(1), rest)
+	SHLXQ(bits, rest, rest)
+	DECQ(rest)
+	KMOVW(rest.(reg.GPVirtual).As32(), lanes)
+	l, t, back := ZMM(), ZMM(), ZMM()
+	VMOVUPS_Z(Mem{Base: pl, Index: i, Scale: 4}, lanes, l)
+	VCVTTPS2DQ(l, t) // out of range and NaN: 0x80000000, not below cols unsigned
+	VCVTDQ2PS(t, back)
+	whole, ok, bad := K(), K(), K()
+	VCMPPS(U8(0), l, back, whole)    // equal, ordered: an integer (NaN is not)
+	VPCMPUD(U8(1), cv, t, whole, ok) // and in [0, cols)
+	KANDNW(lanes, ok, bad)           // lanes not ok
+	KORTESTW(bad, bad)
+	JNZ(LabelRef("badlabelfound"))
+	ADDQ(U8(16), i)
+	JMP(LabelRef("badlabelloop"))
+	Label("badlabelfound")
+	KMOVW(bad, bits.(reg.GPVirtual).As32())
+	TZCNTL(bits.(reg.GPVirtual).As32(), bits.(reg.GPVirtual).As32())
+	ADDQ(bits, i)
+	Store(i, ReturnIndex(0))
+	VZEROUPPER()
+	RET()
+	Label("badlabelnone")
+	MOVQ(I32(-1), i)
+	Store(i, ReturnIndex(0))
+	VZEROUPPER()
+	RET()
 }
