@@ -146,8 +146,7 @@ func xentRowsAVX512() {
 			x, e := ZMM(), ZMM()
 			VMOVUPS_Z(row(0, r), mask, x)
 			VSUBPS_BCST(slot(prev, offM+4*r), x, x)
-			emitExp512(x, e, k)
-			VMOVUPS_Z(e, mask, e) // 0 past cols, for the sum
+			emitExpXent512(x, e, mask, k)
 			VMOVUPS(e, slot(prev, offE+64*r))
 			return e
 		}, func(a, b, c Op) { VADDPS(a, b, c) })
@@ -221,6 +220,33 @@ func xentRowsAVX512() {
 	VMOVSD(exp.AsX(), Mem{Base: pout, Disp: 16})
 	VZEROUPPER()
 	RET()
+}
+
+// emitExpXent512 sets e = e^x in the lanes of mask and 0 in the others,
+// for x <= 0 or NaN (a softmax's x - max): emitExp512 with what such x
+// need, and the same bits there. x <= 0 needs no clamp at hi and no +Inf;
+// e^r * 2^n by VSCALEFPS is the exponent added to that of e^r, exact where
+// the result is a normal float (all of x >= min), and it takes the zeroing
+// of x < min and of the lanes past mask. Those lanes are all that the
+// clamp at lo changed (-Inf would give NaN without it), so it goes too.
+func emitExpXent512(x, e reg.VecVirtual, mask reg.OpmaskVirtual, k map[string]reg.VecVirtual) {
+	c := func(name string) reg.VecVirtual { return k[name] }
+	n, r, z, y := ZMM(), ZMM(), ZMM(), ZMM()
+	VMULPS(c("log2e"), x, n)
+	VRNDSCALEPS(U8(0), n, n) // to nearest, ties to even
+	VMOVAPS(x, r)
+	VFNMADD231PS(c("ln2Hi"), n, r) // r -= n*ln2Hi (exact)
+	VFNMADD231PS(c("ln2Lo"), n, r) // r -= n*ln2Lo
+	VMOVAPS(c("p0"), y)
+	for _, p := range []string{"p1", "p2", "p3", "p4", "p5"} {
+		VFMADD213PS(c(p), r, y) // y = y*r + p
+	}
+	VMULPS(r, r, z)
+	VFMADD213PS(r, z, y) // y = y*r^2 + r
+	VADDPS(c("one"), y, y)
+	keep := K()
+	VCMPPS(U8(0x15), c("min"), x, mask, keep) // not x < min (true for NaN), in mask
+	VSCALEFPS_Z(n, y, keep, e)                // y * 2^n
 }
 
 // reduce16 reduces each of 16 registers v[r] across its lanes with op
