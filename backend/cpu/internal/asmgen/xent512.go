@@ -10,6 +10,9 @@ import (
 	"github.com/mmcloughlin/avo/reg"
 )
 
+// xentAhead is how many blocks ahead of stage 1 xentRowsAVX512 prefetches.
+const xentAhead = 4
+
 // xentRowsAVX512 is the softmax cross-entropy of blocks*16 rows of cols <=
 // 16 floats (x and y hold blocks*16*cols floats, row r at [r*cols:]), y
 // may be x. Per block of 16 rows, in three stages:
@@ -36,9 +39,6 @@ import (
 // product overflows. At the end out[0] is the sum of the 16 lanes' sums,
 // out[1] the product of their mantissas and out[2] the sum of their
 // exponents: the loss is out[0] + log(out[1]) + out[2]*ln 2.
-// xentAhead is how many blocks ahead of stage 1 xentRowsAVX512 prefetches.
-const xentAhead = 4
-
 func xentRowsAVX512() {
 	iota := GLOBL("iota16", RODATA|NOPTR)
 	for l := 0; l < 16; l++ {
