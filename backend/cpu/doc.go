@@ -23,7 +23,10 @@
 //	  and its backward
 //	column sums        Go        asm             asm             asm
 //	softmax exp        Go        asm             asm (avx2's)    asm
-//	  16 short rows    -         -               asm (<=16 cols) -
+//	  rows <= 16 cols, -         -               asm             -
+//	  16 at a time
+//	cross-entropy's    Go        Go              asm             Go
+//	  label check
 //	sigmoid, tanh,     Go        asm             asm             asm
 //	  GELU, GELU'
 //	SGD, Adam          Go        asm             asm             asm

@@ -190,13 +190,19 @@ func sgdMomentumAVX512(n int, param *float32, grad *float32, v *float32, c *floa
 //go:noescape
 func sgdNesterovAVX512(n int, param *float32, grad *float32, v *float32, c *float32)
 
-// xentRowsAVX512 is the softmax cross-entropy of 16 rows of 1 <= cols <= 16 floats: it sets
-// y = c*e^(x-m)/s row by row, minus c at the row's label (labels: 16 class indices below
-// cols, as floats), and stores the sum of m - x[label] in out[0] and the product of s in
-// out[1], both in float64.
+// xentRowsAVX512 is the softmax cross-entropy of blocks >= 1 blocks of 16 rows of
+// 1 <= cols <= 16 floats: it sets y = c*e^(x-m)/s row by row, minus c at the row's label
+// (labels: a class index below cols per row, as floats), and stores in out[0] the sum of
+// m - x[label], and the product of s as out[1] * 2^out[2], all in float64.
 //
 //go:noescape
-func xentRowsAVX512(cols int, x *float32, labels *float32, y *float32, c float32, out *float64)
+func xentRowsAVX512(cols int, blocks int, x *float32, labels *float32, y *float32, c float32, out *float64)
+
+// badLabelAVX512 returns the index of the first of n labels that is not a class index
+// below cols (an integer in [0, cols), as a float), or -1.
+//
+//go:noescape
+func badLabelAVX512(n int, labels *float32, cols int) int
 
 // sigmoidAVX512 sets y = 1/(1+e^-x) for n floats.
 //

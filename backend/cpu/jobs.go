@@ -174,32 +174,25 @@ type xentJob struct {
 // xentBlock is a worker's output of xentRows: kept in the job, since an
 // array on the stack passed to a kernel through the table would escape to
 // the heap on every call.
-type xentBlock struct{ out [2]float64 }
+type xentBlock struct{ out [3]float64 }
 
 func (j *xentJob) run(w, lo, hi int) {
 	cols := j.cols
 	b := &j.blocks[w]
 	for p := lo; p < hi; p++ {
 		acc, prod, exp2 := 0.0, 1.0, 0
-		// mul takes a product of rows' sums of exponentials into prod.
-		mul := func(s float64) {
-			// s >= 1 (the maximum's e^0): the product only grows.
-			if prod *= s; prod > 0x1p500 {
-				frac, e := math.Frexp(prod)
-				prod, exp2 = frac, exp2+e
-			}
+		i, end := p*j.chunkRows, min((p+1)*j.chunkRows, j.rows)
+		// The chunk's whole blocks of 16 rows in one call, where the level
+		// has xentRows.
+		if n := (end - i) &^ 15; j.k.xentRows != nil && n > 0 && cols <= xentRowsMaxCols {
+			j.k.xentRows(j.zs[i*cols:(i+n)*cols], j.ls[i:i+n], j.gs[i*cols:(i+n)*cols], cols, j.scale, &b.out)
+			acc, prod, exp2 = b.out[0], b.out[1], int(b.out[2])
+			i += n
 		}
-		end := min((p+1)*j.chunkRows, j.rows)
-		for i := p * j.chunkRows; i < end; {
-			if j.k.xentRows != nil && end-i >= 16 && cols <= xentRowsMaxCols {
-				j.k.xentRows(j.zs[i*cols:(i+16)*cols], j.ls[i:i+16], j.gs[i*cols:(i+16)*cols], cols, j.scale, &b.out)
-				acc += b.out[0]
-				mul(b.out[1])
-				i += 16
-				continue
-			}
-			// One row: its loss is m - z[label] + log(s). z[label] is
-			// read first: g may be z.
+		// The rows left, one at a time: a row's loss is m - z[label] +
+		// log(s).
+		for ; i < end; i++ {
+			// z[label] is read first: g may be z.
 			z, g := j.zs[i*cols:(i+1)*cols], j.gs[i*cols:(i+1)*cols]
 			label := int(j.ls[i])
 			zl := z[label]
@@ -207,8 +200,11 @@ func (j *xentJob) run(w, lo, hi int) {
 			g[label] -= j.scale
 			acc -= float64(zl)
 			acc += float64(m)
-			mul(s)
-			i++
+			// s >= 1 (the maximum's e^0): the product only grows.
+			if prod *= s; prod > 0x1p500 {
+				frac, e := math.Frexp(prod)
+				prod, exp2 = frac, exp2+e
+			}
 		}
 		j.partial[p] = acc + math.Log(prod) + float64(exp2)*math.Ln2
 	}

@@ -47,13 +47,18 @@ type kernels struct {
 	// elements (y may be x) and returns m and s.
 	softmaxExp func(x, y []float32, c float32) (m float32, s float64)
 	// xentRows, where a level has it (nil elsewhere), is the softmax
-	// cross-entropy of 16 rows of 1 <= cols <= 16 floats at once (x and y
-	// hold 16*cols, y may be x): per row, y = softmaxExp's c*e^(x-m)/s,
-	// minus c at the row's label, with the same bits as softmaxExp and
-	// that subtraction; out[0] = the float64 sum of m - x[label], out[1]
-	// = the float64 product of s. labels holds 16 class indices below
-	// cols.
-	xentRows func(x, labels, y []float32, cols int, c float32, out *[2]float64)
+	// cross-entropy of len(labels) rows of 1 <= cols <= 16 floats, in
+	// blocks of 16 (len(labels) is a multiple of 16; x and y hold
+	// len(labels)*cols, y may be x): per row, y = softmaxExp's
+	// c*e^(x-m)/s, minus c at the row's label, with the same bits as
+	// softmaxExp and that subtraction; out[0] = the float64 sum of
+	// m - x[label], and the float64 product of s is out[1] * 2^out[2].
+	// labels holds class indices below cols.
+	xentRows func(x, labels, y []float32, cols int, c float32, out *[3]float64)
+	// badLabel, where a level has it (nil elsewhere: badLabelGeneric),
+	// returns the index of the first of labels that is not a class index
+	// below cols, or -1.
+	badLabel func(labels []float32, cols int) int
 	// sigmoid, tanh and gelu set y = f(x) on len(x) elements (y may be
 	// x); gelu is GELU's tanh form.
 	sigmoid, tanh, gelu func(x, y []float32)
@@ -123,6 +128,17 @@ func addGeneric(x, y []float32) {
 	for i, v := range x {
 		y[i] += v
 	}
+}
+
+// badLabelGeneric returns the index of the first of labels that is not an
+// integer in [0, cols), or -1.
+func badLabelGeneric(labels []float32, cols int) int {
+	for i, l := range labels {
+		if label := int(l); label < 0 || label >= cols || float32(label) != l {
+			return i
+		}
+	}
+	return -1
 }
 
 // softmaxExpGeneric computes e^(x-m) in float64 with math.Exp and sums it

@@ -262,6 +262,7 @@ func avx512Kernels() *kernels {
 	k.add = func(x, y []float32) { unaryAVX512(addAVX512, x, y) }
 	k.addF64 = addF64AVX512Go
 	k.xentRows = xentRowsAVX512Go
+	k.badLabel = badLabelAVX512Go
 	k.sigmoid = func(x, y []float32) { unaryAVX512(sigmoidAVX512, x, y) }
 	k.gelu = func(x, y []float32) { unaryAVX512(geluAVX512, x, y) }
 	k.tanh = func(x, y []float32) { unaryAVX512(tanhAVX512, x, y) }
@@ -270,19 +271,29 @@ func avx512Kernels() *kernels {
 	return &k
 }
 
-func xentRowsAVX512Go(x, labels, y []float32, cols int, c float32, out *[2]float64) {
+func xentRowsAVX512Go(x, labels, y []float32, cols int, c float32, out *[3]float64) {
 	if cols < 1 || cols > 16 {
 		panic("cpu: xentRowsAVX512Go: rows of 1 to 16 floats only")
 	}
-	_, _ = x[16*cols-1], y[16*cols-1]
-	// The kernel gathers x[r*cols+label]: a label outside the row would
-	// read outside x.
-	for _, l := range labels[:16] {
-		if !(l >= 0 && l < float32(cols)) {
-			panic("cpu: xentRowsAVX512Go: a label is not below cols")
-		}
+	rows := len(labels)
+	if rows == 0 || rows%16 != 0 {
+		panic("cpu: xentRowsAVX512Go: rows in whole blocks of 16 only")
 	}
-	xentRowsAVX512(cols, &x[0], &labels[0], &y[0], c, &out[0])
+	// The kernel reads and writes only the rows: it picks x[label] out of
+	// the row's register, so a bad label gives a wrong result but no
+	// access outside x (SoftmaxCrossEntropy checks the labels first).
+	_, _ = x[rows*cols-1], y[rows*cols-1]
+	xentRowsAVX512(cols, rows/16, &x[0], &labels[0], &y[0], c, &out[0])
+}
+
+func badLabelAVX512Go(labels []float32, cols int) int {
+	if len(labels) == 0 {
+		return -1
+	}
+	if cols > 1<<30 { // the kernel compares with cols as an int32
+		return badLabelGeneric(labels, cols)
+	}
+	return badLabelAVX512(len(labels), &labels[0], cols)
 }
 
 // The AVX-512 wrappers check the slice bounds and call the assembly on

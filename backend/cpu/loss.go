@@ -17,10 +17,12 @@ func (be *Backend) SoftmaxCrossEntropy(logits, labels, grad, lossSum backend.Buf
 	ls := be.f(labels, rows, "SoftmaxCrossEntropy labels")
 	gs := be.f(grad, rows*cols, "SoftmaxCrossEntropy grad")
 	out := be.f(lossSum, 1, "SoftmaxCrossEntropy lossSum")
-	for i, l := range ls {
-		if label := int(l); label < 0 || label >= cols || float32(label) != l {
-			panic(fmt.Sprintf("cpu: SoftmaxCrossEntropy: label %v of row %d is not a class index below %d", l, i, cols))
-		}
+	badLabel := badLabelGeneric
+	if be.kern.badLabel != nil {
+		badLabel = be.kern.badLabel
+	}
+	if i := badLabel(ls, cols); i >= 0 {
+		panic(fmt.Sprintf("cpu: SoftmaxCrossEntropy: label %v of row %d is not a class index below %d", ls[i], i, cols))
 	}
 	// Chunks of about reduceChunk elements, whole rows each.
 	chunkRows := max(1, reduceChunk/max(cols, 1))

@@ -104,42 +104,49 @@ func TestSoftmaxCrossEntropyThreadCountInvariant(t *testing.T) {
 }
 
 // BenchmarkSoftmaxCrossEntropy runs the loss on 2^16 rows of 16 and of 10
-// classes, on one thread; bytes are the logits read and the gradient
-// written.
+// classes, on one thread, and on a batch of 128 rows that stays in the L1
+// cache (the loss of a training step); bytes are the logits read and the
+// gradient written.
 func BenchmarkSoftmaxCrossEntropy(b *testing.B) {
 	for _, level := range Supported() {
 		for _, cols := range []int{10, 16} {
-			b.Run(fmt.Sprintf("%s/cols=%d", level, cols), func(b *testing.B) {
-				be, err := New(backend.Options{Threads: 1, Level: level.String()})
-				if err != nil {
-					b.Fatal(err)
+			for _, rows := range []int{1 << 16, 128} {
+				name := fmt.Sprintf("%s/cols=%d", level, cols)
+				if rows != 1<<16 {
+					name += fmt.Sprintf("/rows=%d", rows)
 				}
-				defer be.Close()
-				const rows = 1 << 16
-				x, labels := make([]float32, rows*cols), make([]float32, rows)
-				for i := range x {
-					x[i] = float32(i%cols) * 0.01
-				}
-				for i := range labels {
-					labels[i] = float32(i % cols)
-				}
-				xb, lb, gb, sb := be.Alloc(rows*cols), be.Alloc(rows), be.Alloc(rows*cols), be.Alloc(1)
-				be.Upload(xb, x)
-				be.Upload(lb, labels)
-				b.SetBytes(8 * rows * int64(cols))
-				for b.Loop() {
-					be.SoftmaxCrossEntropy(xb, lb, gb, sb, rows, cols)
-				}
-			})
+				b.Run(name, func(b *testing.B) {
+					be, err := New(backend.Options{Threads: 1, Level: level.String()})
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer be.Close()
+					x, labels := make([]float32, rows*cols), make([]float32, rows)
+					for i := range x {
+						x[i] = float32(i%cols) * 0.01
+					}
+					for i := range labels {
+						labels[i] = float32(i % cols)
+					}
+					xb, lb, gb, sb := be.Alloc(rows*cols), be.Alloc(rows), be.Alloc(rows*cols), be.Alloc(1)
+					be.Upload(xb, x)
+					be.Upload(lb, labels)
+					b.SetBytes(8 * int64(rows) * int64(cols))
+					for b.Loop() {
+						be.SoftmaxCrossEntropy(xb, lb, gb, sb, rows, cols)
+					}
+				})
+			}
 		}
 	}
 }
 
-// TestXentRowsKernels checks the levels' 16-row softmax cross-entropy
-// against the generic row, on rows of 1..16 floats (all it takes), with y
-// separate and y == x, and guard values after y: the gradient has the bits
-// of the level's one-row kernel minus c at the label, out[0] is the sum of
-// m - x[label] and out[1] the product of s, within float64 rounding.
+// TestXentRowsKernels checks the levels' softmax cross-entropy of blocks
+// of 16 rows against the generic row, on rows of 1..16 floats (all it
+// takes) in 1, 2 and 3 blocks, with y separate and y == x, and guard values
+// after y: the gradient has the bits of the level's one-row kernel minus c
+// at the label, out[0] is the sum of m - x[label] and out[1] * 2^out[2] the
+// product of s, within float64 rounding.
 func TestXentRowsKernels(t *testing.T) {
 	const guard = float32(-12345.5)
 	rng := rand.New(rand.NewPCG(8, 8))
@@ -155,67 +162,112 @@ func TestXentRowsKernels(t *testing.T) {
 		if kt.xentRows == nil {
 			continue
 		}
-		for n := 1; n <= 16; n++ {
-			for _, spread := range []float64{1, 30, 200} {
-				x := make([]float32, 16*n)
-				for i := range x {
-					x[i] = float32(rng.NormFloat64() * spread)
-				}
-				x[5] = float32(math.Inf(-1)) // e^-Inf is 0
-				labels := make([]float32, 16)
-				for r := range labels {
-					labels[r] = float32(rng.IntN(n))
-				}
-				labels[3] = float32(n - 1)
-				for _, inPlace := range []bool{false, true} {
-					name := fmt.Sprintf("%s cols=%d spread=%v in place %v", level, n, spread, inPlace)
-					buf := make([]float32, 16*n+17)
-					for i := range buf {
-						buf[i] = guard
+		for _, blocks := range []int{1, 2, 3} {
+			rows := 16 * blocks
+			for n := 1; n <= 16; n++ {
+				for _, spread := range []float64{1, 30, 200} {
+					x := make([]float32, rows*n)
+					for i := range x {
+						x[i] = float32(rng.NormFloat64() * spread)
 					}
-					in := x
-					if inPlace {
-						copy(buf, x)
-						in = buf[:16*n]
+					if n > 1 {
+						x[5] = float32(math.Inf(-1)) // e^-Inf is 0 (not a row's only float)
 					}
-					var out [2]float64
-					kt.xentRows(in, labels, buf[:16*n], n, 0.25, &out)
-					sum, prod := 0.0, 1.0
-					for r := range 16 {
-						label := int(labels[r])
-						xr := x[r*n : (r+1)*n]
-						want := make([]float32, n)
-						wm, ws := softmaxExpGeneric(xr, want, 0.25)
-						want[label] -= 0.25
-						got := buf[r*n : (r+1)*n]
-						for i, v := range got {
-							// At the label, c*p - c cancels: a few ulp of c.
-							if math.Abs(float64(v-want[i])) > 1e-5*math.Abs(float64(want[i]))+1e-7 {
-								t.Fatalf("%s row %d: y[%d] = %v, want %v", name, r, i, v, want[i])
+					labels := make([]float32, rows)
+					for r := range labels {
+						labels[r] = float32(rng.IntN(n))
+					}
+					labels[3] = float32(n - 1)
+					labels[rows-1] = float32(n - 1)
+					if n > 1 && int(labels[5/n]) == 5%n {
+						labels[5/n] = float32((5%n + 1) % n) // not the -Inf: a finite sum
+					}
+					for _, inPlace := range []bool{false, true} {
+						name := fmt.Sprintf("%s cols=%d blocks=%d spread=%v in place %v", level, n, blocks, spread, inPlace)
+						buf := make([]float32, rows*n+17)
+						for i := range buf {
+							buf[i] = guard
+						}
+						in := x
+						if inPlace {
+							copy(buf, x)
+							in = buf[:rows*n]
+						}
+						var out [3]float64
+						kt.xentRows(in, labels, buf[:rows*n], n, 0.25, &out)
+						sum, logProd := 0.0, 0.0
+						for r := range rows {
+							label := int(labels[r])
+							xr := x[r*n : (r+1)*n]
+							want := make([]float32, n)
+							wm, ws := softmaxExpGeneric(xr, want, 0.25)
+							want[label] -= 0.25
+							got := buf[r*n : (r+1)*n]
+							for i, v := range got {
+								// At the label, c*p - c cancels: a few ulp of c.
+								if math.Abs(float64(v-want[i])) > 1e-5*math.Abs(float64(want[i]))+1e-7 {
+									t.Fatalf("%s row %d: y[%d] = %v, want %v", name, r, i, v, want[i])
+								}
+							}
+							// The same row through the level's one-row kernel gives
+							// the same bits: its sum of one or two groups of 8 is
+							// the same tree of additions.
+							one := make([]float32, n)
+							om, os := kt.softmaxExp(xr, one, 0.25)
+							one[label] -= 0.25
+							if om != wm || math.Abs(os-ws) > 1e-5*ws {
+								t.Fatalf("%s row %d: one-row m, s = %v, %v, want %v, %v", name, r, om, os, wm, ws)
+							}
+							if !slices.Equal(bits(one), bits(got)) {
+								t.Fatalf("%s row %d: y = %v, the one-row kernel's %v", name, r, got, one)
+							}
+							sum += float64(om) - float64(xr[label])
+							logProd += math.Log(os)
+						}
+						gotLog := math.Log(out[1]) + out[2]*math.Ln2
+						if math.Abs(out[0]-sum) > 1e-12*math.Abs(sum) || math.Abs(gotLog-logProd) > 1e-12*logProd+1e-300 ||
+							!(out[1] >= 1 && out[1] < 0x1p16) || out[2] != math.Trunc(out[2]) {
+							t.Fatalf("%s: out = %v (log of the product %v), want sum %v, log of the product %v", name, out, gotLog, sum, logProd)
+						}
+						for i, v := range buf[rows*n:] {
+							if v != guard {
+								t.Fatalf("%s: guard %d after y overwritten: %v", name, i, v)
 							}
 						}
-						// The same row through the level's one-row kernel gives
-						// the same bits: its sum of one or two groups of 8 is
-						// the same tree of additions.
-						one := make([]float32, n)
-						om, os := kt.softmaxExp(xr, one, 0.25)
-						one[label] -= 0.25
-						if om != wm || math.Abs(os-ws) > 1e-5*ws {
-							t.Fatalf("%s row %d: one-row m, s = %v, %v, want %v, %v", name, r, om, os, wm, ws)
-						}
-						if !slices.Equal(bits(one), bits(got)) {
-							t.Fatalf("%s row %d: y = %v, the one-row kernel's %v", name, r, got, one)
-						}
-						sum += float64(om) - float64(xr[label])
-						prod *= os
 					}
-					if math.Abs(out[0]-sum) > 1e-12*math.Abs(sum) || math.Abs(out[1]-prod) > 1e-12*prod {
-						t.Fatalf("%s: out = %v, want [%v %v]", name, out, sum, prod)
-					}
-					for i, v := range buf[16*n:] {
-						if v != guard {
-							t.Fatalf("%s: guard %d after y overwritten: %v", name, i, v)
-						}
+				}
+			}
+		}
+	}
+}
+
+// TestBadLabelKernels checks the levels' label checks against the generic
+// loop: on labels of every length up to 40 that are all class indices, and
+// with one bad value (or -0, which is class 0) at each position.
+func TestBadLabelKernels(t *testing.T) {
+	const cols = 10
+	odd := []float32{-1, cols, cols + 0.5, 0.5, 1e-45, 3e9, -3e9, float32(math.NaN()),
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.Copysign(0, -1))}
+	for _, level := range Supported() {
+		kt := kernelTable[level]
+		if kt.badLabel == nil {
+			continue
+		}
+		for n := 0; n <= 40; n++ {
+			labels := make([]float32, n)
+			for i := range labels {
+				labels[i] = float32((i * 7) % cols)
+			}
+			if got := kt.badLabel(labels, cols); got != -1 {
+				t.Fatalf("%s n=%d: all good, badLabel = %d", level, n, got)
+			}
+			for at := range n {
+				for _, v := range odd {
+					l := slices.Clone(labels)
+					l[at] = v
+					want := badLabelGeneric(l, cols)
+					if got := kt.badLabel(l, cols); got != want {
+						t.Fatalf("%s n=%d: %v at %d: badLabel = %d, want %d", level, n, v, at, got, want)
 					}
 				}
 			}

@@ -30,6 +30,7 @@ func main() {
 	adamAVX512()
 	sgdAVX512()
 	xentRowsAVX512()
+	badLabelAVX512()
 	actAVX512()
 	geluBackwardAVX512()
 	Generate()
