@@ -6,15 +6,18 @@ import (
 	"github.com/fastnn/fastnn/backend"
 )
 
-// The operations of a training step (GEMM, bias add, activations, column
-// sums, fill, the optimizer steps) keep the state of their parallel loop in
-// these structs, owned by the Backend and used under its opMu, so that a
-// step allocates nothing: handing a pointer to a long-lived struct to the
-// pool needs no closure on the heap.
+// Every operation that runs a parallel loop keeps the loop's state in
+// one of these structs, owned by the Backend and used under its opMu, so
+// that an operation allocates nothing: handing a pointer to a long-lived
+// struct to the pool needs no closure on the heap (a closure passed to the
+// workers as a job escapes, and costs an allocation per call).
 type jobs struct {
 	gemm    gemmJob
 	bias    biasJob
 	act     actJob
+	elem    elemJob
+	rows    rowsJob
+	bn      batchNormJob
 	sumRows sumRowsJob
 	fill    fillJob
 	sgd     sgdJob
@@ -112,6 +115,97 @@ func (j *sumRowsJob) run(w, lo, hi int) {
 			j.out[lo+c] = float32(v)
 		} else {
 			j.out[lo+c] = float32(v + float64(j.beta)*float64(j.out[lo+c]))
+		}
+	}
+}
+
+// elemJob is the elementwise loop of Add, Mul, Scale, Axpy and
+// DropoutMask over [lo, hi).
+type elemJob struct {
+	op      int
+	a, b, c []float32
+	alpha   float32 // Scale, Axpy
+	keep    uint32  // DropoutMask: the bits of 1/(1-p)
+	pBits   int32   // DropoutMask: the bits of p
+	seed    uint64  // DropoutMask
+}
+
+const (
+	elemAdd     = iota // c = a + b
+	elemMul            // c = a * b
+	elemScale          // a *= alpha
+	elemAxpy           // b += alpha*a
+	elemDropout        // a = the mask
+)
+
+func (j *elemJob) run(_, lo, hi int) {
+	as, bs, cs := j.a, j.b, j.c
+	switch j.op {
+	case elemAdd:
+		for i := lo; i < hi; i++ {
+			cs[i] = as[i] + bs[i]
+		}
+	case elemMul:
+		for i := lo; i < hi; i++ {
+			cs[i] = as[i] * bs[i]
+		}
+	case elemScale:
+		alpha := j.alpha
+		for i := lo; i < hi; i++ {
+			as[i] *= alpha
+		}
+	case elemAxpy:
+		alpha := j.alpha
+		for i := lo; i < hi; i++ {
+			bs[i] += alpha * as[i]
+		}
+	case elemDropout:
+		keep, pBits, seed := j.keep, j.pBits, j.seed
+		for i := lo; i < hi; i++ {
+			drop := uint32((int32(math.Float32bits(backend.DropoutUniform(seed, i))) - pBits) >> 31)
+			as[i] = math.Float32frombits(keep &^ drop)
+		}
+	}
+}
+
+// rowsJob is the loop over rows [lo, hi) of BiasActivate, Softmax and
+// SoftmaxBackward.
+type rowsJob struct {
+	k          *kernels
+	op         int
+	act        backend.Activation // BiasActivate
+	slope      float32
+	x, y, bias []float32 // BiasActivate: z, y, bias; Softmax: x, y
+	dy, dx     []float32 // SoftmaxBackward (y is the forward output)
+	cols       int
+}
+
+const (
+	rowsBiasActivate = iota
+	rowsSoftmax
+	rowsSoftmaxBackward
+)
+
+func (j *rowsJob) run(_, lo, hi int) {
+	k, cols := j.k, j.cols
+	for i := lo; i < hi; i++ {
+		switch j.op {
+		case rowsBiasActivate:
+			row := j.x[i*cols : (i+1)*cols]
+			k.add(j.bias, row)
+			activate(k, j.act, j.slope, row, j.y[i*cols:(i+1)*cols])
+		case rowsSoftmax:
+			softmaxRow(k, j.x[i*cols:(i+1)*cols], j.y[i*cols:(i+1)*cols])
+		case rowsSoftmaxBackward:
+			yr, dyr, dxr := j.y[i*cols:(i+1)*cols], j.dy[i*cols:(i+1)*cols], j.dx[i*cols:(i+1)*cols]
+			dot := 0.0
+			for c, v := range yr {
+				dot += float64(v) * float64(dyr[c])
+			}
+			// dx may be dy: each element is read before it is written.
+			for c, v := range yr {
+				dxr[c] = float32(float64(v) * (float64(dyr[c]) - dot))
+			}
 		}
 	}
 }

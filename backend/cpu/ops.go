@@ -11,9 +11,14 @@ import (
 // it the hand-off costs more than the loop.
 const elementGrain = 1 << 15
 
-// each runs fn over [0, n) split across the workers.
-func (be *Backend) each(n int, fn func(lo, hi int)) {
-	be.pool.parallelFor(n, elementGrain, 16, funcJob(func(_, lo, hi int) { fn(lo, hi) }))
+// runElem runs an elementwise job over [0, n), split across the workers.
+func (be *Backend) runElem(j elemJob, n int) {
+	be.opMu.Lock()
+	defer be.opMu.Unlock()
+	ej := &be.jobs.elem
+	*ej = j
+	be.pool.parallelFor(n, elementGrain, 16, ej)
+	*ej = elemJob{}
 }
 
 // reduceChunk is the fixed piece size of parallel reductions. The partial
@@ -34,22 +39,22 @@ func (be *Backend) AddBias(x, bias backend.Buffer, rows, cols int) {
 // rowGrain is the fewest rows of cols elements worth a worker.
 func rowGrain(cols int) int { return max(1, elementGrain/max(cols, 1)) }
 
-// rows runs fn over row ranges of a rows x cols matrix, split across workers.
-func (be *Backend) rows(rows, cols int, fn func(lo, hi int)) {
-	be.pool.parallelFor(rows, rowGrain(cols), 1, funcJob(func(_, lo, hi int) { fn(lo, hi) }))
+// runRows runs j over the rows of a rows x cols matrix, split across
+// workers.
+func (be *Backend) runRows(j rowsJob, rows, cols int) {
+	be.opMu.Lock()
+	defer be.opMu.Unlock()
+	rj := &be.jobs.rows
+	*rj = j
+	rj.k, rj.cols = be.kern, cols
+	be.pool.parallelFor(rows, rowGrain(cols), 1, rj)
+	*rj = rowsJob{}
 }
 
 func (be *Backend) BiasActivate(act backend.Activation, slope float32, z, bias, y backend.Buffer, rows, cols int) {
 	zs, bs := be.f(z, rows*cols, "BiasActivate z"), be.f(bias, cols, "BiasActivate bias")
 	ys := be.f(y, rows*cols, "BiasActivate y")
-	k := be.kern
-	be.rows(rows, cols, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			row := zs[i*cols : (i+1)*cols]
-			k.add(bs, row)
-			activate(k, act, slope, row, ys[i*cols:(i+1)*cols])
-		}
-	})
+	be.runRows(rowsJob{op: rowsBiasActivate, act: act, slope: slope, x: zs, y: ys, bias: bs}, rows, cols)
 }
 
 func (be *Backend) Activate(act backend.Activation, slope float32, x, y backend.Buffer, n int) {
@@ -137,12 +142,7 @@ func activateBackward(k *kernels, act backend.Activation, slope float32, x, y, d
 
 func (be *Backend) Softmax(x, y backend.Buffer, rows, cols int) {
 	xs, ys := be.f(x, rows*cols, "Softmax x"), be.f(y, rows*cols, "Softmax y")
-	k := be.kern
-	be.rows(rows, cols, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			softmaxRow(k, xs[i*cols:(i+1)*cols], ys[i*cols:(i+1)*cols])
-		}
-	})
+	be.runRows(rowsJob{op: rowsSoftmax, x: xs, y: ys}, rows, cols)
 }
 
 // softmaxRow writes softmax(x) into y (which may be x) and returns
@@ -157,38 +157,22 @@ func softmaxRow(k *kernels, x, y []float32) (logSumExp float64) {
 
 func (be *Backend) Add(a, b, c backend.Buffer, n int) {
 	as, bs, cs := be.f(a, n, "Add a"), be.f(b, n, "Add b"), be.f(c, n, "Add c")
-	be.each(n, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			cs[i] = as[i] + bs[i]
-		}
-	})
+	be.runElem(elemJob{op: elemAdd, a: as, b: bs, c: cs}, n)
 }
 
 func (be *Backend) Mul(a, b, c backend.Buffer, n int) {
 	as, bs, cs := be.f(a, n, "Mul a"), be.f(b, n, "Mul b"), be.f(c, n, "Mul c")
-	be.each(n, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			cs[i] = as[i] * bs[i]
-		}
-	})
+	be.runElem(elemJob{op: elemMul, a: as, b: bs, c: cs}, n)
 }
 
 func (be *Backend) Scale(x backend.Buffer, alpha float32, n int) {
 	xs := be.f(x, n, "Scale")
-	be.each(n, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			xs[i] *= alpha
-		}
-	})
+	be.runElem(elemJob{op: elemScale, a: xs, alpha: alpha}, n)
 }
 
 func (be *Backend) Axpy(alpha float32, x, y backend.Buffer, n int) {
 	xs, ys := be.f(x, n, "Axpy x"), be.f(y, n, "Axpy y")
-	be.each(n, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			ys[i] += alpha * xs[i]
-		}
-	})
+	be.runElem(elemJob{op: elemAxpy, a: xs, b: ys, alpha: alpha}, n)
 }
 
 func (be *Backend) Fill(x backend.Buffer, v float32, n int) {

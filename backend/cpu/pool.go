@@ -20,9 +20,9 @@ import (
 // before either blocks: the parallel loops of a training step follow each
 // other closely enough that nobody sleeps between them.
 //
-// A loop's body is a job. The operations of a training step keep their job
-// in a struct owned by the Backend (see jobs.go), so handing it to the
-// workers allocates nothing; other operations wrap a closure in a funcJob.
+// A loop's body is a job. The operations keep their job in a struct owned
+// by the Backend (see jobs.go), so handing it to the workers allocates
+// nothing, where a closure would escape to the heap on every call.
 type pool struct {
 	workers int
 	tasks   []chan task   // tasks[w] feeds worker w (w >= 1)
@@ -40,11 +40,6 @@ const spinTime = 200 * time.Microsecond
 type job interface {
 	run(worker, lo, hi int)
 }
-
-// funcJob adapts a closure to a job.
-type funcJob func(worker, lo, hi int)
-
-func (f funcJob) run(worker, lo, hi int) { f(worker, lo, hi) }
 
 type task struct {
 	j      job
