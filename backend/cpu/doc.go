@@ -119,6 +119,8 @@
 // TestConvThreadCountInvariant hold the package to this.
 //
 // The workers (pool.go) are started once with the backend and poll briefly
-// for work before they sleep; the operations of a training step keep their
-// loop state in the Backend (jobs.go), so a step allocates nothing.
+// for work before they sleep; every operation keeps its loop state in the
+// Backend (jobs.go), so that once its scratch memory has grown to the
+// shapes in use no operation allocates (TestOperationsAllocateNothing), and
+// neither does a training step.
 package cpu
