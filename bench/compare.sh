@@ -58,6 +58,10 @@ measure() {
   # PyTorch runs with one thread and with one per CPU (ours uses every CPU):
   # the better of the two is the peer's figure.
   bin/bench train -data fashion-mnist -layers 256 -batch 128 -epochs "$epochs" -json
+  if grep -qw avx512f /proc/cpuinfo; then
+    # The avx512 level against the avx2 level on the same machine, same run.
+    bin/bench train -data fashion-mnist -layers 256 -batch 128 -epochs "$epochs" -level avx2 -json
+  fi
   for t in $torch_threads; do /usr/bin/python3 bench/peers/torch_mlp_fashion.py "$t" "$epochs" 256 128; done
   echo "# the small net 784-16-16-10 at batch 64"
   bin/bench train -data fashion-mnist -layers 16,16 -batch 64 -epochs "$epochs" -json
