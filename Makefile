@@ -87,7 +87,7 @@ test-arm64-run:
 # can fail a target with a bare "context deadline exceeded" when a duration
 # budget ends while a worker is mid-call (go.dev/issue/75804), and a count has
 # no deadline to race.
-FUZZ_TARGETS = data:FuzzReadIDX data:FuzzReadCSV data:FuzzReadCSVText safetensors:FuzzRead cmd/train:FuzzFlags
+FUZZ_TARGETS = data:FuzzReadIDX data:FuzzReadCSV data:FuzzReadCSVText safetensors:FuzzRead cmd/train:FuzzFlags internal/experiment:FuzzSpecStateSize
 FUZZTIME ?= 10s
 fuzz-smoke:
 	$(MAKE) fuzz FUZZTIME=30000x
