@@ -124,6 +124,23 @@ func tailLanes(width int) [3]reg.GPVirtual {
 	return [3]reg.GPVirtual{lo, hi, k}
 }
 
+// poolCorners loads a group's two pairs of input rows (at input index t
+// of x and x1) with load and splits them into the windows' corners, in
+// registers of vec's width.
+func poolCorners(load func(at Mem, which int) reg.VecVirtual, vec func() reg.VecVirtual, x, x1, t reg.GPVirtual) (a, b, c, d reg.VecVirtual) {
+	split := func(base reg.GPVirtual) (ev, od reg.VecVirtual) {
+		ev, od = vec(), vec()
+		lo := load(Mem{Base: base, Index: t, Scale: 4}, maskLo)
+		hi := load(Mem{Base: base, Index: t, Scale: 4, Disp: int(ev.Size())}, maskHi)
+		VSHUFPS(U8(0x88), hi, lo, ev) // lo[0] lo[2] hi[0] hi[2] in each 128-bit lane
+		VSHUFPS(U8(0xdd), hi, lo, od) // lo[1] lo[3] hi[1] hi[3]
+		return ev, od
+	}
+	a, b = split(x)
+	c, d = split(x1)
+	return a, b, c, d
+}
+
 // maxPoolAVX2 writes maxPool2x2AVX2 and maxPool2x2BackwardAVX2.
 func maxPoolAVX2() {
 	if tailMask.Symbol.Name == "" {
@@ -162,19 +179,8 @@ func maxPoolAVX2() {
 			VMOVUPS(v, at)
 		}
 	}
-	// corners loads the group's two pairs of input rows and splits them.
 	corners := func(tail bool, x, x1, t reg.GPVirtual) (a, b, c, d reg.VecVirtual) {
-		split := func(base reg.GPVirtual) (ev, od reg.VecVirtual) {
-			lo := load(tail, Mem{Base: base, Index: t, Scale: 4}, maskLo)
-			hi := load(tail, Mem{Base: base, Index: t, Scale: 4, Disp: 32}, maskHi)
-			ev, od = YMM(), YMM()
-			VSHUFPS(U8(0x88), hi, lo, ev) // lo[0] lo[2] hi[0] hi[2] in each lane
-			VSHUFPS(U8(0xdd), hi, lo, od) // lo[1] lo[3] hi[1] hi[3]
-			return ev, od
-		}
-		a, b = split(x)
-		c, d = split(x1)
-		return a, b, c, d
+		return poolCorners(func(at Mem, which int) reg.VecVirtual { return load(tail, at, which) }, YMM, x, x1, t)
 	}
 	rs, t, u := GP64(), GP64(), GP64()
 
@@ -287,17 +293,7 @@ func maxPoolAVX512() {
 		}
 	}
 	corners := func(tail bool, x, x1, t reg.GPVirtual) (a, b, c, d reg.VecVirtual) {
-		split := func(base reg.GPVirtual) (ev, od reg.VecVirtual) {
-			lo := load(tail, Mem{Base: base, Index: t, Scale: 4}, maskLo)
-			hi := load(tail, Mem{Base: base, Index: t, Scale: 4, Disp: 64}, maskHi)
-			ev, od = ZMM(), ZMM()
-			VSHUFPS(U8(0x88), hi, lo, ev)
-			VSHUFPS(U8(0xdd), hi, lo, od)
-			return ev, od
-		}
-		a, b = split(x)
-		c, d = split(x1)
-		return a, b, c, d
+		return poolCorners(func(at Mem, which int) reg.VecVirtual { return load(tail, at, which) }, ZMM, x, x1, t)
 	}
 	rs, t, u := GP64(), GP64(), GP64()
 
