@@ -165,8 +165,12 @@ func maxPool2x2Generic(x, y []float32, rows, ow, w int) {
 	for i := 0; i < rows; i++ {
 		r0, r1, out := x[2*i*w:2*i*w+2*ow], x[(2*i+1)*w:(2*i+1)*w+2*ow], y[i*ow:(i+1)*ow]
 		for j := range out {
-			win := [4]float32{r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]}
-			out[j] = win[maxAt2x2(&win)]
+			a, b, c, d := r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]
+			at := maxAt2x2(a, b, c, d)
+			v := pick(at == 1, math.Float32bits(b), math.Float32bits(a))
+			v = pick(at == 2, math.Float32bits(c), v)
+			v = pick(at == 3, math.Float32bits(d), v)
+			out[j] = math.Float32frombits(v)
 		}
 	}
 }
@@ -179,18 +183,17 @@ func maxPool2x2BackwardGeneric(x, dy, dx []float32, rows, ow, w int) {
 	for i := 0; i < rows; i++ {
 		r0, r1 := x[2*i*w:2*i*w+2*ow], x[(2*i+1)*w:(2*i+1)*w+2*ow]
 		for j, v := range dy[i*ow : (i+1)*ow] {
-			at := maxAt2x2(&[4]float32{r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]})
+			at := maxAt2x2(r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1])
 			dx[(2*i+at>>1)*w+2*j+at&1] = v
 		}
 	}
 }
 
-// maxAt2x2 is the index in win (a b c d: the window a b over c d) of
-// maxAt's choice: the first element equal to the maximum, or when the
+// maxAt2x2 is the index (0 a, 1 b, 2 c, 3 d) in the window a b over c d
+// of maxAt's choice: the first element equal to the maximum, or when the
 // window holds a NaN, its last NaN. The choices compile to conditional
 // moves.
-func maxAt2x2(win *[4]float32) int {
-	a, b, c, d := win[0], win[1], win[2], win[3]
+func maxAt2x2(a, b, c, d float32) int {
 	m := max(a, b, c, d)
 	at := pick(c == m, 2, 3)
 	at = pick(b == m, 1, at)
@@ -204,7 +207,7 @@ func maxAt2x2(win *[4]float32) int {
 }
 
 // pick is a if c, else b.
-func pick(c bool, a, b int) int {
+func pick[T int | uint32](c bool, a, b T) T {
 	if c {
 		return a
 	}
