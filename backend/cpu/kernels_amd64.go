@@ -303,9 +303,22 @@ func avx512Kernels() *kernels {
 	k.tanh = func(x, y []float32) { unaryAVX512(tanhAVX512, x, y) }
 	k.geluBackward = func(x, dy, dx []float32) { binaryAVX512(geluBackwardAVX512, x, dy, dx) }
 	k.reluBackward = func(x, dy, dx []float32) { binaryAVX512(reluBackwardAVX512, x, dy, dx) }
-	k.maxPool2x2 = func(x, y []float32, rows, ow, w int) { maxPool2x2Asm(maxPool2x2AVX512, x, y, rows, ow, w) }
+	// Rows narrower than 16 outputs (the cnn preset's 13 and 5) would run
+	// only the masked partial group, which made the AVX-512 kernels 1.4 to
+	// 2x slower than the AVX2 ones there (docs/BENCHMARKS.md).
+	k.maxPool2x2 = func(x, y []float32, rows, ow, w int) {
+		asm := maxPool2x2AVX512
+		if ow < 16 {
+			asm = maxPool2x2AVX2
+		}
+		maxPool2x2Asm(asm, x, y, rows, ow, w)
+	}
 	k.maxPool2x2Backward = func(x, dy, dx []float32, rows, ow, w int) {
-		maxPool2x2BackwardAsm(maxPool2x2BackwardAVX512, x, dy, dx, rows, ow, w)
+		asm := maxPool2x2BackwardAVX512
+		if ow < 16 {
+			asm = maxPool2x2BackwardAVX2
+		}
+		maxPool2x2BackwardAsm(asm, x, dy, dx, rows, ow, w)
 	}
 	return &k
 }

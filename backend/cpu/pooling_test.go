@@ -57,7 +57,19 @@ var tieValues = []float32{0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0, float32(math
 	1, 0, -1, float32(math.Inf(-1)), float32(math.Inf(1)),
 	math.Float32frombits(0x7fc00000), math.Float32frombits(0x7fc00001), math.Float32frombits(0xffc00002), math.Float32frombits(0x7f800003)}
 
+// pool2x2Kernels are a pair of 2 x 2 max pooling kernels under test.
+type pool2x2Kernels struct {
+	name string
+	fwd  func(x, y []float32, rows, ow, w int)
+	bwd  func(x, dy, dx []float32, rows, ow, w int)
+}
+
+// extraPool2x2 are kernels that no level's table gives every shape (see
+// pooling_amd64_test.go).
+var extraPool2x2 []pool2x2Kernels
+
 // TestMaxPool2x2Kernels checks every level's 2 x 2 max pooling kernels
+// (and extraPool2x2)
 // against maxPoolPlane and maxPoolPlaneBackward, the general loops,
 // bit for bit, on tie-heavy planes of every size from 2 x 2 to 9 x 9 and
 // of widths up to 2*40+1 (whole and partial groups of 8 and 16 outputs),
@@ -97,8 +109,11 @@ func TestMaxPool2x2Kernels(t *testing.T) {
 			}
 		}
 	}
+	kernels := extraPool2x2
 	for _, level := range Supported() {
-		kt := kernelTable[level]
+		kernels = append(kernels, pool2x2Kernels{level.String(), kernelTable[level].maxPool2x2, kernelTable[level].maxPool2x2Backward})
+	}
+	for _, kt := range kernels {
 		for _, sz := range sizes {
 			s := backend.PoolShape{N: 1, C: sz.planes, H: sz.h, W: sz.w, KH: 2, KW: 2, StrideH: 2, StrideW: 2}
 			oh, ow, hw := s.OutH(), s.OutW(), s.H*s.W
@@ -115,7 +130,7 @@ func TestMaxPool2x2Kernels(t *testing.T) {
 				maxPoolPlane(x[pl*hw:(pl+1)*hw], want[pl*oh*ow:(pl+1)*oh*ow], s, oh, ow)
 				maxPoolPlaneBackward(x[pl*hw:(pl+1)*hw], dy[pl*oh*ow:(pl+1)*oh*ow], wantDx[pl*hw:(pl+1)*hw], s, oh, ow)
 			}
-			name := fmt.Sprintf("%s %d planes %dx%d", level, sz.planes, sz.h, sz.w)
+			name := fmt.Sprintf("%s %d planes %dx%d", kt.name, sz.planes, sz.h, sz.w)
 			// Plane by plane, as for an odd H (its last row is not the
 			// kernel's: the guard stays, and is cleared here).
 			y, dx := guarded(s.OutLen()), guarded(s.InLen())
@@ -124,16 +139,16 @@ func TestMaxPool2x2Kernels(t *testing.T) {
 				for i := range dxp {
 					dxp[i] = float32(math.NaN()) // the kernel must overwrite these
 				}
-				kt.maxPool2x2(x[pl*hw:(pl+1)*hw], y[pl*oh*ow:(pl+1)*oh*ow], oh, ow, s.W)
-				kt.maxPool2x2Backward(x[pl*hw:(pl+1)*hw], dy[pl*oh*ow:(pl+1)*oh*ow], dxp[:2*oh*s.W], oh, ow, s.W)
+				kt.fwd(x[pl*hw:(pl+1)*hw], y[pl*oh*ow:(pl+1)*oh*ow], oh, ow, s.W)
+				kt.bwd(x[pl*hw:(pl+1)*hw], dy[pl*oh*ow:(pl+1)*oh*ow], dxp[:2*oh*s.W], oh, ow, s.W)
 				clear(dxp[2*oh*s.W:])
 			}
 			check(t, name+" forward", y, want)
 			check(t, name+" backward", dx, wantDx)
 			if sz.h%2 == 0 && sz.planes > 1 { // all planes in one call
 				y, dx = guarded(s.OutLen()), guarded(s.InLen())
-				kt.maxPool2x2(x, y, sz.planes*oh, ow, s.W)
-				kt.maxPool2x2Backward(x, dy, dx, sz.planes*oh, ow, s.W)
+				kt.fwd(x, y, sz.planes*oh, ow, s.W)
+				kt.bwd(x, dy, dx, sz.planes*oh, ow, s.W)
 				check(t, name+" forward, one call", y, want)
 				check(t, name+" backward, one call", dx, wantDx)
 			}
