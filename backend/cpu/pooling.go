@@ -158,19 +158,19 @@ func maxPoolPlaneBackward(x, dy, dx []float32, s backend.PoolShape, oh, ow int) 
 
 // maxPool2x2Generic is maxPoolPlane for 2 x 2 windows at stride 2, no
 // padding (see kernels.maxPool2x2): each output is the window's element
-// at maxAt2x2, as in maxPoolPlane and PyTorch, so the first of equal zeros
-// with its sign (the builtin max would give +0 if any is +0) and the last
-// NaN.
+// at maxAt2x2, as in maxPoolPlane and PyTorch. That is the builtin max but
+// for a zero maximum, the first of the equal zeros with its sign (max
+// gives +0 if any is +0), and a NaN, the last one with its bits.
 func maxPool2x2Generic(x, y []float32, rows, ow, w int) {
 	for i := 0; i < rows; i++ {
 		r0, r1, out := x[2*i*w:2*i*w+2*ow], x[(2*i+1)*w:(2*i+1)*w+2*ow], y[i*ow:(i+1)*ow]
 		for j := range out {
 			a, b, c, d := r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]
-			at := maxAt2x2(a, b, c, d)
-			v := pick(at == 1, math.Float32bits(b), math.Float32bits(a))
-			v = pick(at == 2, math.Float32bits(c), v)
-			v = pick(at == 3, math.Float32bits(d), v)
-			out[j] = math.Float32frombits(v)
+			m := max(a, b, c, d)
+			if m == 0 || m != m { // which zero, which NaN
+				m = [4]float32{a, b, c, d}[maxAt2x2(a, b, c, d)]
+			}
+			out[j] = m
 		}
 	}
 }
@@ -192,18 +192,23 @@ func maxPool2x2BackwardGeneric(x, dy, dx []float32, rows, ow, w int) {
 // maxAt2x2 is the index (0 a, 1 b, 2 c, 3 d) in the window a b over c d
 // of maxAt's choice: the first element equal to the maximum, or when the
 // window holds a NaN, its last NaN. The choices compile to conditional
-// moves.
+// moves; the rare NaN case is a call, so that maxAt2x2 is inlined.
 func maxAt2x2(a, b, c, d float32) int {
 	m := max(a, b, c, d)
+	if m != m {
+		return lastNaN2x2(b, c, d)
+	}
 	at := pick(c == m, 2, 3)
 	at = pick(b == m, 1, at)
-	at = pick(a == m, 0, at)
-	if m != m {
-		at = pick(b != b, 1, 0)
-		at = pick(c != c, 2, at)
-		at = pick(d != d, 3, at)
-	}
-	return at
+	return pick(a == m, 0, at)
+}
+
+// lastNaN2x2 is the index of the last NaN of a window a b c d that holds
+// one, given b, c and d.
+func lastNaN2x2(b, c, d float32) int {
+	at := pick(b != b, 1, 0)
+	at = pick(c != c, 2, at)
+	return pick(d != d, 3, at)
 }
 
 // pick is a if c, else b.
