@@ -15,7 +15,8 @@ import (
 // input row, lo and hi, and splits them into the windows' four corners
 // with VSHUFPS: a = evens of row 2r, b = odds, c and d those of row 2r+1.
 // VSHUFPS works within 128-bit lanes, so the corners come out with the
-// 64-bit pairs of outputs in the order shufOrder; the forward result is
+// 64-bit pairs of outputs in an order of their own (the shuffled order:
+// pairs 0 2 1 3 of a group of 8, 0 4 1 5 2 6 3 7 of 16); the forward result is
 // put back in order with one VPERMPD, and backward, dy is put into the
 // corners' order with one VPERMPD and the four gradients go back into
 // rows with VUNPCKLPS and VUNPCKHPS, which undo the split in place.
@@ -198,7 +199,7 @@ func maxPoolAVX2() {
 			VBLENDVPS(nan, v, m, m)  // a NaN v replaces any best
 			best = m
 		}
-		VPERMPD(U8(0xd8), best, best) // out of shufOrder
+		VPERMPD(U8(0xd8), best, best) // out of the shuffled order
 		store(tail, best, Mem{Base: p["y"], Index: u, Scale: 4}, maskOut)
 	}, nil)
 
@@ -209,7 +210,7 @@ func maxPoolAVX2() {
 	poolRows("maxPool2x2BackwardAVX2", 8, rs, t, u, func(tail bool) {
 		a, b, c, d := corners(tail, p["x"], p1["x"], t)
 		g := load(tail, Mem{Base: p["dy"], Index: u, Scale: 4}, maskOut)
-		VPERMPD(U8(0xd8), g, g) // into shufOrder
+		VPERMPD(U8(0xd8), g, g) // into the shuffled order
 		// take[i]: corner i+1 replaces the best so far (larger or NaN).
 		var take [3]reg.VecVirtual
 		best := a
@@ -251,8 +252,8 @@ func maxPoolAVX2() {
 }
 
 // maxPoolAVX512 writes maxPool2x2AVX512 and maxPool2x2BackwardAVX512,
-// maxPoolAVX2's kernels 16 outputs at a time. The corners' shufOrder has
-// output pairs 0 4 1 5 2 6 3 7 in its 8 quadwords.
+// maxPoolAVX2's kernels 16 outputs at a time; the permutations of the
+// shuffled order take an index vector (poolperm).
 func maxPoolAVX512() {
 	perm := GLOBL("poolperm", RODATA|NOPTR)
 	for i, q := range []int{0, 2, 4, 6, 1, 3, 5, 7, 0, 4, 1, 5, 2, 6, 3, 7} {
