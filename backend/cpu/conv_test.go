@@ -180,44 +180,50 @@ func TestConvRandomShapes(t *testing.T) {
 
 // TestMaxPoolTiesAndNaN checks that max pooling picks the element that
 // PyTorch picks among equal values and NaNs (ref's rule), in the 2 x 2
-// stride-2 loops and the general ones.
+// stride-2 kernels of every level and the general loops: where the
+// gradient goes, and the sign of a zero maximum (the first of equal
+// zeros).
 func TestMaxPoolTiesAndNaN(t *testing.T) {
-	be, _ := New(backend.Options{Threads: 1})
-	defer be.Close()
-	// Mostly 0 and 1, so that most windows hold a tie for the maximum;
-	// some NaNs and negative infinities.
-	nan, inf := float32(math.NaN()), float32(math.Inf(-1))
-	values := []float32{0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, nan, inf}
-	rng := rand.New(rand.NewPCG(3, 4))
-	for _, s := range []backend.PoolShape{
-		{N: 4, C: 3, H: 9, W: 11, KH: 2, KW: 2, StrideH: 2, StrideW: 2},
-		{N: 4, C: 3, H: 9, W: 11, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
-	} {
-		x, dy := make([]float32, s.InLen()), make([]float32, s.OutLen())
-		for i := range x {
-			x[i] = values[rng.IntN(len(values))]
+	for _, l := range Supported() {
+		be, err := New(backend.Options{Threads: 1, Level: l.String()})
+		if err != nil {
+			t.Fatal(err)
 		}
-		for i := range dy {
-			dy[i] = float32(i + 1) // each window's gradient tells where it went
-		}
-		xb, dyb, y, dx := be.Alloc(len(x)), be.Alloc(len(dy)), be.Alloc(len(dy)), be.Alloc(len(x))
-		be.Upload(xb, x)
-		be.Upload(dyb, dy)
-		be.MaxPool2d(xb, y, s)
-		be.MaxPool2dBackward(xb, dyb, dx, s)
-		got, gotDx := make([]float32, len(dy)), make([]float32, len(x))
-		be.Download(got, y)
-		be.Download(gotDx, dx)
-		for i, w := range ref.MaxPool2d(x, s) {
-			if g := float64(got[i]); g != w && !(math.IsNaN(g) && math.IsNaN(w)) {
-				t.Fatalf("%+v: MaxPool2d[%d] = %v, want %v", s, i, g, w)
+		rng := rand.New(rand.NewPCG(3, 4))
+		for _, s := range []backend.PoolShape{
+			{N: 4, C: 3, H: 9, W: 11, KH: 2, KW: 2, StrideH: 2, StrideW: 2},
+			{N: 4, C: 3, H: 10, W: 36, KH: 2, KW: 2, StrideH: 2, StrideW: 2},
+			{N: 4, C: 3, H: 9, W: 11, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
+		} {
+			// Mostly 0 and 1, so that most windows hold a tie for the
+			// maximum; zeros of both signs, infinities and NaNs.
+			x, dy := make([]float32, s.InLen()), make([]float32, s.OutLen())
+			for i := range x {
+				x[i] = tieValues[rng.IntN(len(tieValues))]
+			}
+			for i := range dy {
+				dy[i] = float32(i + 1) // each window's gradient tells where it went
+			}
+			xb, dyb, y, dx := be.Alloc(len(x)), be.Alloc(len(dy)), be.Alloc(len(dy)), be.Alloc(len(x))
+			be.Upload(xb, x)
+			be.Upload(dyb, dy)
+			be.MaxPool2d(xb, y, s)
+			be.MaxPool2dBackward(xb, dyb, dx, s)
+			got, gotDx := make([]float32, len(dy)), make([]float32, len(x))
+			be.Download(got, y)
+			be.Download(gotDx, dx)
+			for i, w := range ref.MaxPool2d(x, s) {
+				if g := float64(got[i]); !(g == w && math.Signbit(g) == math.Signbit(w)) && !(math.IsNaN(g) && math.IsNaN(w)) {
+					t.Fatalf("%s %+v: MaxPool2d[%d] = %v, want %v", l, s, i, g, w)
+				}
+			}
+			for i, w := range ref.MaxPool2dBackward(x, dy, s) {
+				if g := float64(gotDx[i]); g != w {
+					t.Fatalf("%s %+v: MaxPool2dBackward[%d] = %v, want %v", l, s, i, g, w)
+				}
 			}
 		}
-		for i, w := range ref.MaxPool2dBackward(x, dy, s) {
-			if g := float64(gotDx[i]); g != w {
-				t.Fatalf("%+v: MaxPool2dBackward[%d] = %v, want %v", s, i, g, w)
-			}
-		}
+		be.Close()
 	}
 }
 

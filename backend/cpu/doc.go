@@ -43,8 +43,11 @@
 // Convolutions (conv.go) have no kernels of their own: each image is one
 // implicit GEMM on the level's micro-kernels and packing kernels, with
 // packing routines in Go that read the patches from the image (see the
-// comment at the top of conv.go). Pooling is plain Go; TransposeBatch
-// moves blocks of nr rows with the level's transposing packing kernel.
+// comment at the top of conv.go). Max pooling with 2 x 2 windows at
+// stride 2 (the cnn preset's) has AVX2 and AVX-512 kernels, exact as the
+// Go loop is (the chosen element itself); other pooling is plain Go.
+// TransposeBatch moves blocks of nr rows with the level's transposing
+// packing kernel.
 //
 // Everything else (LeakyReLU, the backward of sigmoid and tanh, Add, Mul,
 // Scale, Axpy, Fill, SoftmaxBackward, Dropout, BatchNorm, the losses'
@@ -106,7 +109,8 @@
 //     The backward filter, a sum over images, cuts the batch into groups
 //     whose number depends on the shape alone; each group is summed by
 //     one worker into its own slot and the slots are added in order.
-//     Pooling gives each (image, channel) plane to one worker.
+//     Pooling gives each (image, channel) plane to one worker (the 2 x 2
+//     kernels take a worker's planes in one call when H is even).
 //   - Whole-array sums (SumSquares, the cross-entropy's loss) are taken in
 //     pieces of a fixed size (reduceChunk elements; whole rows for the
 //     loss), each into its own slot, and the slots are added in order by

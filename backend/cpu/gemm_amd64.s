@@ -4998,3 +4998,527 @@ geluBackwardAVX512tail:
 geluBackwardAVX512done:
 	VZEROUPPER
 	RET
+
+// func maxPool2x2AVX2(x *float32, y *float32, rows int, ow int, w int)
+// Requires: AVX, AVX2, CMOV
+TEXT ·maxPool2x2AVX2(SB), NOSPLIT, $96-40
+	MOVQ    w+32(FP), AX
+	MOVQ    x+0(FP), BX
+	LEAQ    (BX)(AX*4), SI
+	MOVQ    y+8(FP), DI
+	MOVQ    ow+24(FP), AX
+	ANDQ    $0x00000007, AX
+	LEAQ    (AX)(AX*1), DX
+	MOVQ    DX, CX
+	MOVQ    $0x00000008, R8
+	CMPQ    CX, R8
+	CMOVQGT R8, CX
+	SUBQ    CX, DX
+	LEAQ    tailmask<>+32(SB), R8
+	NEGQ    CX
+	VMOVUPS (R8)(CX*4), Y0
+	VMOVUPS Y0, (SP)
+	NEGQ    DX
+	VMOVUPS (R8)(DX*4), Y0
+	VMOVUPS Y0, 32(SP)
+	NEGQ    AX
+	VMOVUPS (R8)(AX*4), Y0
+	VMOVUPS Y0, 64(SP)
+	MOVQ    rows+16(FP), R8
+	MOVQ    ow+24(FP), R9
+	MOVQ    w+32(FP), R10
+	SHRQ    $0x03, R9
+	SHLQ    $0x01, R10
+	XORQ    AX, AX
+	XORQ    DX, DX
+
+maxPool2x2AVX2row:
+	MOVQ  AX, CX
+	MOVQ  R9, R11
+	TESTQ R11, R11
+	JZ    maxPool2x2AVX2tail
+
+maxPool2x2AVX2group:
+	VMOVUPS   (BX)(CX*4), Y1
+	VMOVUPS   32(BX)(CX*4), Y2
+	VSHUFPS   $0x88, Y2, Y1, Y0
+	VSHUFPS   $0xdd, Y2, Y1, Y1
+	VMOVUPS   (SI)(CX*4), Y3
+	VMOVUPS   32(SI)(CX*4), Y4
+	VSHUFPS   $0x88, Y4, Y3, Y2
+	VSHUFPS   $0xdd, Y4, Y3, Y3
+	VMAXPS    Y0, Y1, Y0
+	VCMPPS    $0x03, Y1, Y1, Y4
+	VBLENDVPS Y4, Y1, Y0, Y0
+	VMAXPS    Y0, Y2, Y0
+	VCMPPS    $0x03, Y2, Y2, Y1
+	VBLENDVPS Y1, Y2, Y0, Y0
+	VMAXPS    Y0, Y3, Y0
+	VCMPPS    $0x03, Y3, Y3, Y1
+	VBLENDVPS Y1, Y3, Y0, Y0
+	VPERMPD   $0xd8, Y0, Y0
+	VMOVUPS   Y0, (DI)(DX*4)
+	ADDQ      $0x00000010, CX
+	ADDQ      $0x00000008, DX
+	DECQ      R11
+	JNZ       maxPool2x2AVX2group
+
+maxPool2x2AVX2tail:
+	TESTQ      $0x00000007, ow+24(FP)
+	JZ         maxPool2x2AVX2rowend
+	VMOVUPS    (SP), Y0
+	VMASKMOVPS (BX)(CX*4), Y0, Y1
+	VMOVUPS    32(SP), Y0
+	VMASKMOVPS 32(BX)(CX*4), Y0, Y2
+	VSHUFPS    $0x88, Y2, Y1, Y0
+	VSHUFPS    $0xdd, Y2, Y1, Y1
+	VMOVUPS    (SP), Y2
+	VMASKMOVPS (SI)(CX*4), Y2, Y3
+	VMOVUPS    32(SP), Y2
+	VMASKMOVPS 32(SI)(CX*4), Y2, Y4
+	VSHUFPS    $0x88, Y4, Y3, Y2
+	VSHUFPS    $0xdd, Y4, Y3, Y3
+	VMAXPS     Y0, Y1, Y0
+	VCMPPS     $0x03, Y1, Y1, Y4
+	VBLENDVPS  Y4, Y1, Y0, Y0
+	VMAXPS     Y0, Y2, Y0
+	VCMPPS     $0x03, Y2, Y2, Y1
+	VBLENDVPS  Y1, Y2, Y0, Y0
+	VMAXPS     Y0, Y3, Y0
+	VCMPPS     $0x03, Y3, Y3, Y1
+	VBLENDVPS  Y1, Y3, Y0, Y0
+	VPERMPD    $0xd8, Y0, Y0
+	VMOVUPS    64(SP), Y1
+	VMASKMOVPS Y0, Y1, (DI)(DX*4)
+	MOVQ       ow+24(FP), CX
+	ANDQ       $0x00000007, CX
+	ADDQ       CX, DX
+
+maxPool2x2AVX2rowend:
+	ADDQ R10, AX
+	DECQ R8
+	JNZ  maxPool2x2AVX2row
+	VZEROUPPER
+	RET
+
+// func maxPool2x2BackwardAVX2(x *float32, dy *float32, dx *float32, rows int, ow int, w int)
+// Requires: AVX, AVX2, CMOV
+TEXT ·maxPool2x2BackwardAVX2(SB), NOSPLIT, $96-48
+	MOVQ    w+40(FP), AX
+	MOVQ    x+0(FP), BX
+	LEAQ    (BX)(AX*4), SI
+	MOVQ    dy+8(FP), DI
+	MOVQ    dx+16(FP), R8
+	LEAQ    (R8)(AX*4), R9
+	MOVQ    ow+32(FP), AX
+	ANDQ    $0x00000007, AX
+	LEAQ    (AX)(AX*1), DX
+	MOVQ    DX, CX
+	MOVQ    $0x00000008, R10
+	CMPQ    CX, R10
+	CMOVQGT R10, CX
+	SUBQ    CX, DX
+	LEAQ    tailmask<>+32(SB), R10
+	NEGQ    CX
+	VMOVUPS (R10)(CX*4), Y0
+	VMOVUPS Y0, (SP)
+	NEGQ    DX
+	VMOVUPS (R10)(DX*4), Y0
+	VMOVUPS Y0, 32(SP)
+	NEGQ    AX
+	VMOVUPS (R10)(AX*4), Y0
+	VMOVUPS Y0, 64(SP)
+	MOVQ    rows+24(FP), R10
+	MOVQ    ow+32(FP), R11
+	MOVQ    w+40(FP), R12
+	SHRQ    $0x03, R11
+	SHLQ    $0x01, R12
+	XORQ    AX, AX
+	XORQ    DX, DX
+
+maxPool2x2BackwardAVX2row:
+	MOVQ  AX, CX
+	MOVQ  R11, R13
+	TESTQ R13, R13
+	JZ    maxPool2x2BackwardAVX2tail
+
+maxPool2x2BackwardAVX2group:
+	VMOVUPS   (BX)(CX*4), Y1
+	VMOVUPS   32(BX)(CX*4), Y2
+	VSHUFPS   $0x88, Y2, Y1, Y0
+	VSHUFPS   $0xdd, Y2, Y1, Y1
+	VMOVUPS   (SI)(CX*4), Y3
+	VMOVUPS   32(SI)(CX*4), Y4
+	VSHUFPS   $0x88, Y4, Y3, Y2
+	VSHUFPS   $0xdd, Y4, Y3, Y3
+	VMOVUPS   (DI)(DX*4), Y4
+	VPERMPD   $0xd8, Y4, Y4
+	VCMPPS    $0x1e, Y0, Y1, Y5
+	VCMPPS    $0x03, Y1, Y1, Y6
+	VORPS     Y6, Y5, Y5
+	VBLENDVPS Y5, Y1, Y0, Y0
+	VCMPPS    $0x1e, Y0, Y2, Y1
+	VCMPPS    $0x03, Y2, Y2, Y6
+	VORPS     Y6, Y1, Y1
+	VBLENDVPS Y1, Y2, Y0, Y0
+	VCMPPS    $0x1e, Y0, Y3, Y0
+	VCMPPS    $0x03, Y3, Y3, Y2
+	VORPS     Y2, Y0, Y0
+	VANDPS    Y4, Y0, Y2
+	VANDNPS   Y4, Y0, Y0
+	VANDPS    Y0, Y1, Y3
+	VANDNPS   Y0, Y1, Y0
+	VANDPS    Y0, Y5, Y1
+	VANDNPS   Y0, Y5, Y0
+	VUNPCKLPS Y1, Y0, Y4
+	VUNPCKHPS Y1, Y0, Y0
+	VMOVUPS   Y4, (R8)(CX*4)
+	VMOVUPS   Y0, 32(R8)(CX*4)
+	VUNPCKLPS Y2, Y3, Y0
+	VUNPCKHPS Y2, Y3, Y1
+	VMOVUPS   Y0, (R9)(CX*4)
+	VMOVUPS   Y1, 32(R9)(CX*4)
+	ADDQ      $0x00000010, CX
+	ADDQ      $0x00000008, DX
+	DECQ      R13
+	JNZ       maxPool2x2BackwardAVX2group
+
+maxPool2x2BackwardAVX2tail:
+	TESTQ      $0x00000007, ow+32(FP)
+	JZ         maxPool2x2BackwardAVX2rowend
+	VMOVUPS    (SP), Y0
+	VMASKMOVPS (BX)(CX*4), Y0, Y1
+	VMOVUPS    32(SP), Y0
+	VMASKMOVPS 32(BX)(CX*4), Y0, Y2
+	VSHUFPS    $0x88, Y2, Y1, Y0
+	VSHUFPS    $0xdd, Y2, Y1, Y1
+	VMOVUPS    (SP), Y2
+	VMASKMOVPS (SI)(CX*4), Y2, Y3
+	VMOVUPS    32(SP), Y2
+	VMASKMOVPS 32(SI)(CX*4), Y2, Y4
+	VSHUFPS    $0x88, Y4, Y3, Y2
+	VSHUFPS    $0xdd, Y4, Y3, Y3
+	VMOVUPS    64(SP), Y4
+	VMASKMOVPS (DI)(DX*4), Y4, Y4
+	VPERMPD    $0xd8, Y4, Y4
+	VCMPPS     $0x1e, Y0, Y1, Y5
+	VCMPPS     $0x03, Y1, Y1, Y6
+	VORPS      Y6, Y5, Y5
+	VBLENDVPS  Y5, Y1, Y0, Y0
+	VCMPPS     $0x1e, Y0, Y2, Y1
+	VCMPPS     $0x03, Y2, Y2, Y6
+	VORPS      Y6, Y1, Y1
+	VBLENDVPS  Y1, Y2, Y0, Y0
+	VCMPPS     $0x1e, Y0, Y3, Y0
+	VCMPPS     $0x03, Y3, Y3, Y2
+	VORPS      Y2, Y0, Y0
+	VANDPS     Y4, Y0, Y2
+	VANDNPS    Y4, Y0, Y0
+	VANDPS     Y0, Y1, Y3
+	VANDNPS    Y0, Y1, Y0
+	VANDPS     Y0, Y5, Y1
+	VANDNPS    Y0, Y5, Y0
+	VUNPCKLPS  Y1, Y0, Y4
+	VUNPCKHPS  Y1, Y0, Y0
+	VMOVUPS    (SP), Y1
+	VMASKMOVPS Y4, Y1, (R8)(CX*4)
+	VMOVUPS    32(SP), Y1
+	VMASKMOVPS Y0, Y1, 32(R8)(CX*4)
+	VUNPCKLPS  Y2, Y3, Y0
+	VUNPCKHPS  Y2, Y3, Y1
+	VMOVUPS    (SP), Y2
+	VMASKMOVPS Y0, Y2, (R9)(CX*4)
+	VMOVUPS    32(SP), Y0
+	VMASKMOVPS Y1, Y0, 32(R9)(CX*4)
+	MOVQ       ow+32(FP), CX
+	ANDQ       $0x00000007, CX
+	ADDQ       CX, DX
+
+maxPool2x2BackwardAVX2rowend:
+	TESTQ $0x00000001, w+40(FP)
+	JZ    maxPool2x2BackwardAVX2next
+	MOVQ  ow+32(FP), CX
+	LEAQ  (AX)(CX*2), CX
+	MOVL  $0x00000000, (R8)(CX*4)
+	MOVL  $0x00000000, (R9)(CX*4)
+
+maxPool2x2BackwardAVX2next:
+	ADDQ R12, AX
+	DECQ R10
+	JNZ  maxPool2x2BackwardAVX2row
+	VZEROUPPER
+	RET
+
+DATA poolperm<>+0(SB)/8, $0x0000000000000000
+DATA poolperm<>+8(SB)/8, $0x0000000000000002
+DATA poolperm<>+16(SB)/8, $0x0000000000000004
+DATA poolperm<>+24(SB)/8, $0x0000000000000006
+DATA poolperm<>+32(SB)/8, $0x0000000000000001
+DATA poolperm<>+40(SB)/8, $0x0000000000000003
+DATA poolperm<>+48(SB)/8, $0x0000000000000005
+DATA poolperm<>+56(SB)/8, $0x0000000000000007
+DATA poolperm<>+64(SB)/8, $0x0000000000000000
+DATA poolperm<>+72(SB)/8, $0x0000000000000004
+DATA poolperm<>+80(SB)/8, $0x0000000000000001
+DATA poolperm<>+88(SB)/8, $0x0000000000000005
+DATA poolperm<>+96(SB)/8, $0x0000000000000002
+DATA poolperm<>+104(SB)/8, $0x0000000000000006
+DATA poolperm<>+112(SB)/8, $0x0000000000000003
+DATA poolperm<>+120(SB)/8, $0x0000000000000007
+GLOBL poolperm<>(SB), RODATA|NOPTR, $128
+
+// func maxPool2x2AVX512(x *float32, y *float32, rows int, ow int, w int)
+// Requires: AVX, AVX512F, BMI2, CMOV
+TEXT ·maxPool2x2AVX512(SB), NOSPLIT, $24-40
+	MOVQ    w+32(FP), AX
+	MOVQ    x+0(FP), BX
+	LEAQ    (BX)(AX*4), SI
+	MOVQ    y+8(FP), DI
+	MOVQ    ow+24(FP), AX
+	ANDQ    $0x0000000f, AX
+	LEAQ    (AX)(AX*1), DX
+	MOVQ    DX, CX
+	MOVQ    $0x00000010, R8
+	CMPQ    CX, R8
+	CMOVQGT R8, CX
+	SUBQ    CX, DX
+	MOVQ    $0x00000001, R8
+	SHLXQ   CX, R8, R8
+	DECQ    R8
+	MOVQ    R8, (SP)
+	MOVQ    $0x00000001, R8
+	SHLXQ   DX, R8, R8
+	DECQ    R8
+	MOVQ    R8, 8(SP)
+	MOVQ    $0x00000001, R8
+	SHLXQ   AX, R8, R8
+	DECQ    R8
+	MOVQ    R8, 16(SP)
+	VMOVUPS poolperm<>+0(SB), Z0
+	MOVQ    rows+16(FP), R8
+	MOVQ    ow+24(FP), R9
+	MOVQ    w+32(FP), R10
+	SHRQ    $0x04, R9
+	SHLQ    $0x01, R10
+	XORQ    AX, AX
+	XORQ    DX, DX
+
+maxPool2x2AVX512row:
+	MOVQ  AX, CX
+	MOVQ  R9, R11
+	TESTQ R11, R11
+	JZ    maxPool2x2AVX512tail
+
+maxPool2x2AVX512group:
+	VMOVUPS (BX)(CX*4), Z2
+	VMOVUPS 64(BX)(CX*4), Z3
+	VSHUFPS $0x88, Z3, Z2, Z1
+	VSHUFPS $0xdd, Z3, Z2, Z2
+	VMOVUPS (SI)(CX*4), Z4
+	VMOVUPS 64(SI)(CX*4), Z5
+	VSHUFPS $0x88, Z5, Z4, Z3
+	VSHUFPS $0xdd, Z5, Z4, Z4
+	VCMPPS  $0x07, Z2, Z2, K1
+	VMAXPS  Z1, Z2, K1, Z2
+	VCMPPS  $0x07, Z3, Z3, K1
+	VMAXPS  Z2, Z3, K1, Z3
+	VCMPPS  $0x07, Z4, Z4, K1
+	VMAXPS  Z3, Z4, K1, Z4
+	VPERMPD Z4, Z0, Z1
+	VMOVUPS Z1, (DI)(DX*4)
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000010, DX
+	DECQ    R11
+	JNZ     maxPool2x2AVX512group
+
+maxPool2x2AVX512tail:
+	TESTQ     $0x0000000f, ow+24(FP)
+	JZ        maxPool2x2AVX512rowend
+	KMOVW     (SP), K1
+	VMOVUPS.Z (BX)(CX*4), K1, Z2
+	KMOVW     8(SP), K1
+	VMOVUPS.Z 64(BX)(CX*4), K1, Z3
+	VSHUFPS   $0x88, Z3, Z2, Z1
+	VSHUFPS   $0xdd, Z3, Z2, Z2
+	KMOVW     (SP), K1
+	VMOVUPS.Z (SI)(CX*4), K1, Z4
+	KMOVW     8(SP), K1
+	VMOVUPS.Z 64(SI)(CX*4), K1, Z5
+	VSHUFPS   $0x88, Z5, Z4, Z3
+	VSHUFPS   $0xdd, Z5, Z4, Z4
+	VCMPPS    $0x07, Z2, Z2, K1
+	VMAXPS    Z1, Z2, K1, Z2
+	VCMPPS    $0x07, Z3, Z3, K1
+	VMAXPS    Z2, Z3, K1, Z3
+	VCMPPS    $0x07, Z4, Z4, K1
+	VMAXPS    Z3, Z4, K1, Z4
+	VPERMPD   Z4, Z0, Z1
+	KMOVW     16(SP), K1
+	VMOVUPS   Z1, K1, (DI)(DX*4)
+	MOVQ      ow+24(FP), CX
+	ANDQ      $0x0000000f, CX
+	ADDQ      CX, DX
+
+maxPool2x2AVX512rowend:
+	ADDQ R10, AX
+	DECQ R8
+	JNZ  maxPool2x2AVX512row
+	VZEROUPPER
+	RET
+
+// func maxPool2x2BackwardAVX512(x *float32, dy *float32, dx *float32, rows int, ow int, w int)
+// Requires: AVX, AVX512F, BMI2, CMOV
+TEXT ·maxPool2x2BackwardAVX512(SB), NOSPLIT, $24-48
+	MOVQ    w+40(FP), AX
+	MOVQ    x+0(FP), BX
+	LEAQ    (BX)(AX*4), SI
+	MOVQ    dy+8(FP), DI
+	MOVQ    dx+16(FP), R8
+	LEAQ    (R8)(AX*4), R9
+	MOVQ    ow+32(FP), AX
+	ANDQ    $0x0000000f, AX
+	LEAQ    (AX)(AX*1), DX
+	MOVQ    DX, CX
+	MOVQ    $0x00000010, R10
+	CMPQ    CX, R10
+	CMOVQGT R10, CX
+	SUBQ    CX, DX
+	MOVQ    $0x00000001, R10
+	SHLXQ   CX, R10, R10
+	DECQ    R10
+	MOVQ    R10, (SP)
+	MOVQ    $0x00000001, R10
+	SHLXQ   DX, R10, R10
+	DECQ    R10
+	MOVQ    R10, 8(SP)
+	MOVQ    $0x00000001, R10
+	SHLXQ   AX, R10, R10
+	DECQ    R10
+	MOVQ    R10, 16(SP)
+	VMOVUPS poolperm<>+64(SB), Z0
+	MOVQ    rows+24(FP), R10
+	MOVQ    ow+32(FP), R11
+	MOVQ    w+40(FP), R12
+	SHRQ    $0x04, R11
+	SHLQ    $0x01, R12
+	XORQ    AX, AX
+	XORQ    DX, DX
+
+maxPool2x2BackwardAVX512row:
+	MOVQ  AX, CX
+	MOVQ  R11, R13
+	TESTQ R13, R13
+	JZ    maxPool2x2BackwardAVX512tail
+
+maxPool2x2BackwardAVX512group:
+	VMOVUPS   (BX)(CX*4), Z2
+	VMOVUPS   64(BX)(CX*4), Z3
+	VSHUFPS   $0x88, Z3, Z2, Z1
+	VSHUFPS   $0xdd, Z3, Z2, Z2
+	VMOVUPS   (SI)(CX*4), Z4
+	VMOVUPS   64(SI)(CX*4), Z5
+	VSHUFPS   $0x88, Z5, Z4, Z3
+	VSHUFPS   $0xdd, Z5, Z4, Z4
+	VMOVUPS   (DI)(DX*4), Z5
+	VPERMPD   Z5, Z0, Z5
+	VCMPPS    $0x1e, Z1, Z2, K1
+	VCMPPS    $0x03, Z2, Z2, K2
+	KORW      K2, K1, K1
+	VMOVAPS   Z2, K1, Z1
+	VCMPPS    $0x1e, Z1, Z3, K2
+	VCMPPS    $0x03, Z3, Z3, K3
+	KORW      K3, K2, K2
+	VMOVAPS   Z3, K2, Z1
+	VCMPPS    $0x1e, Z1, Z4, K3
+	VCMPPS    $0x03, Z4, Z4, K4
+	KORW      K4, K3, K3
+	KANDNW    K2, K3, K4
+	KORW      K2, K3, K2
+	KANDNW    K1, K2, K5
+	KORW      K1, K2, K1
+	KNOTW     K1, K1
+	VMOVAPS.Z Z5, K3, Z1
+	VMOVAPS.Z Z5, K4, Z2
+	VMOVAPS.Z Z5, K5, Z3
+	VMOVAPS.Z Z5, K1, Z4
+	VUNPCKLPS Z3, Z4, Z5
+	VUNPCKHPS Z3, Z4, Z3
+	VMOVUPS   Z5, (R8)(CX*4)
+	VMOVUPS   Z3, 64(R8)(CX*4)
+	VUNPCKLPS Z1, Z2, Z3
+	VUNPCKHPS Z1, Z2, Z1
+	VMOVUPS   Z3, (R9)(CX*4)
+	VMOVUPS   Z1, 64(R9)(CX*4)
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000010, DX
+	DECQ      R13
+	JNZ       maxPool2x2BackwardAVX512group
+
+maxPool2x2BackwardAVX512tail:
+	TESTQ     $0x0000000f, ow+32(FP)
+	JZ        maxPool2x2BackwardAVX512rowend
+	KMOVW     (SP), K1
+	VMOVUPS.Z (BX)(CX*4), K1, Z2
+	KMOVW     8(SP), K1
+	VMOVUPS.Z 64(BX)(CX*4), K1, Z3
+	VSHUFPS   $0x88, Z3, Z2, Z1
+	VSHUFPS   $0xdd, Z3, Z2, Z2
+	KMOVW     (SP), K1
+	VMOVUPS.Z (SI)(CX*4), K1, Z4
+	KMOVW     8(SP), K1
+	VMOVUPS.Z 64(SI)(CX*4), K1, Z5
+	VSHUFPS   $0x88, Z5, Z4, Z3
+	VSHUFPS   $0xdd, Z5, Z4, Z4
+	KMOVW     16(SP), K1
+	VMOVUPS.Z (DI)(DX*4), K1, Z5
+	VPERMPD   Z5, Z0, Z5
+	VCMPPS    $0x1e, Z1, Z2, K1
+	VCMPPS    $0x03, Z2, Z2, K2
+	KORW      K2, K1, K1
+	VMOVAPS   Z2, K1, Z1
+	VCMPPS    $0x1e, Z1, Z3, K2
+	VCMPPS    $0x03, Z3, Z3, K3
+	KORW      K3, K2, K2
+	VMOVAPS   Z3, K2, Z1
+	VCMPPS    $0x1e, Z1, Z4, K3
+	VCMPPS    $0x03, Z4, Z4, K4
+	KORW      K4, K3, K3
+	KANDNW    K2, K3, K4
+	KORW      K2, K3, K2
+	KANDNW    K1, K2, K5
+	KORW      K1, K2, K1
+	KNOTW     K1, K1
+	VMOVAPS.Z Z5, K3, Z1
+	VMOVAPS.Z Z5, K4, Z2
+	VMOVAPS.Z Z5, K5, Z3
+	VMOVAPS.Z Z5, K1, Z4
+	VUNPCKLPS Z3, Z4, Z5
+	VUNPCKHPS Z3, Z4, Z3
+	KMOVW     (SP), K1
+	VMOVUPS   Z5, K1, (R8)(CX*4)
+	KMOVW     8(SP), K1
+	VMOVUPS   Z3, K1, 64(R8)(CX*4)
+	VUNPCKLPS Z1, Z2, Z3
+	VUNPCKHPS Z1, Z2, Z1
+	KMOVW     (SP), K1
+	VMOVUPS   Z3, K1, (R9)(CX*4)
+	KMOVW     8(SP), K1
+	VMOVUPS   Z1, K1, 64(R9)(CX*4)
+	MOVQ      ow+32(FP), CX
+	ANDQ      $0x0000000f, CX
+	ADDQ      CX, DX
+
+maxPool2x2BackwardAVX512rowend:
+	TESTQ $0x00000001, w+40(FP)
+	JZ    maxPool2x2BackwardAVX512next
+	MOVQ  ow+32(FP), CX
+	LEAQ  (AX)(CX*2), CX
+	MOVL  $0x00000000, (R8)(CX*4)
+	MOVL  $0x00000000, (R9)(CX*4)
+
+maxPool2x2BackwardAVX512next:
+	ADDQ R12, AX
+	DECQ R10
+	JNZ  maxPool2x2BackwardAVX512row
+	VZEROUPPER
+	RET

@@ -223,3 +223,23 @@ func tanhAVX512(n int, x *float32, y *float32)
 //
 //go:noescape
 func geluBackwardAVX512(n int, x *float32, dy *float32, dx *float32)
+
+// maxPool2x2AVX2 is 2 x 2 max pooling at stride 2 over rows >= 1 output rows of ow >= 1 floats, w = 2*ow or 2*ow+1.
+//
+//go:noescape
+func maxPool2x2AVX2(x *float32, y *float32, rows int, ow int, w int)
+
+// maxPool2x2BackwardAVX2 is the gradient of maxPool2x2AVX2: it writes the 2*rows input rows of dx, dy at each window's max and 0 elsewhere.
+//
+//go:noescape
+func maxPool2x2BackwardAVX2(x *float32, dy *float32, dx *float32, rows int, ow int, w int)
+
+// maxPool2x2AVX512 is maxPool2x2AVX2 16 outputs at a time.
+//
+//go:noescape
+func maxPool2x2AVX512(x *float32, y *float32, rows int, ow int, w int)
+
+// maxPool2x2BackwardAVX512 is maxPool2x2BackwardAVX2 16 outputs at a time.
+//
+//go:noescape
+func maxPool2x2BackwardAVX512(x *float32, dy *float32, dx *float32, rows int, ow int, w int)

@@ -64,6 +64,15 @@ type kernels struct {
 	sigmoid, tanh, gelu func(x, y []float32)
 	// geluBackward sets dx = dy*GELU'(x) on len(x) elements.
 	geluBackward func(x, dy, dx []float32)
+	// maxPool2x2 is max pooling with 2 x 2 windows at stride 2, no
+	// padding, over rows output rows of ow floats: output row r, at
+	// y[r*ow:], from input rows 2r and 2r+1, at x[2r*w:] and x[(2r+1)*w:],
+	// where w = 2*ow or 2*ow+1. Each output is the element at maxAt's
+	// position (PyTorch's choice), with its bits. maxPool2x2Backward
+	// writes the 2*rows input rows of dx (laid out as x) fully: dy at
+	// that position of each window, 0 elsewhere. See maxPool2x2Generic.
+	maxPool2x2         func(x, y []float32, rows, ow, w int)
+	maxPool2x2Backward func(x, dy, dx []float32, rows, ow, w int)
 }
 
 // kernelTable holds the kernels of each level compiled into this build;
@@ -92,6 +101,9 @@ var genericKernels = kernels{
 	tanh:         tanhGeneric,
 	gelu:         geluGeneric,
 	geluBackward: geluBackwardGeneric,
+
+	maxPool2x2:         maxPool2x2Generic,
+	maxPool2x2Backward: maxPool2x2BackwardGeneric,
 }
 
 func packGeneric(dst, src []float32, ld, kc, w int, alongK bool) {

@@ -64,6 +64,9 @@ var neonKernels = kernels{
 	tanh:         unaryNEONGo(tanhNEON, tanhGeneric),
 	gelu:         unaryNEONGo(geluNEON, geluGeneric),
 	geluBackward: geluBackwardNEONGo,
+
+	maxPool2x2:         maxPool2x2Generic,
+	maxPool2x2Backward: maxPool2x2BackwardGeneric,
 }
 
 // gemmMicroNEON is in gemm_arm64.s.

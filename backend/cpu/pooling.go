@@ -18,8 +18,8 @@ type poolJob struct {
 	op              int
 	s               backend.PoolShape
 	x, y, dy, dx    []float32
-	rows, cols      int // TransposeBatch
-	fast            bool
+	rows, cols      int     // TransposeBatch
+	fast            bool    // max pooling, 2 x 2 windows at stride 2, no padding
 	div             float32 // AvgPool: KH*KW
 	outH, outW, inW int
 }
@@ -40,28 +40,45 @@ func (j *poolJob) run(w, lo, hi int) {
 		}
 		return
 	}
+	if j.fast {
+		j.pool2x2(lo, hi)
+		return
+	}
 	hw, ohw := j.s.H*j.s.W, j.outH*j.outW
 	for pl := lo; pl < hi; pl++ {
 		switch j.op {
 		case poolMax:
-			x, y := j.x[pl*hw:(pl+1)*hw], j.y[pl*ohw:(pl+1)*ohw]
-			if j.fast {
-				maxPool2x2(x, y, j.outH, j.outW, j.inW)
-			} else {
-				maxPoolPlane(x, y, j.s, j.outH, j.outW)
-			}
+			maxPoolPlane(j.x[pl*hw:(pl+1)*hw], j.y[pl*ohw:(pl+1)*ohw], j.s, j.outH, j.outW)
 		case poolMaxBackward:
-			x, dy, dx := j.x[pl*hw:(pl+1)*hw], j.dy[pl*ohw:(pl+1)*ohw], j.dx[pl*hw:(pl+1)*hw]
-			if j.fast {
-				maxPool2x2Backward(x, dy, dx, j.outH, j.outW, j.inW)
-			} else {
-				maxPoolPlaneBackward(x, dy, dx, j.s, j.outH, j.outW)
-			}
+			maxPoolPlaneBackward(j.x[pl*hw:(pl+1)*hw], j.dy[pl*ohw:(pl+1)*ohw], j.dx[pl*hw:(pl+1)*hw], j.s, j.outH, j.outW)
 		case poolAvg:
 			avgPoolPlane(j.x[pl*hw:(pl+1)*hw], j.y[pl*ohw:(pl+1)*ohw], j.s, j.outH, j.outW, j.div)
 		case poolAvgBackward:
 			avgPoolPlaneBackward(j.dy[pl*ohw:(pl+1)*ohw], j.dx[pl*hw:(pl+1)*hw], j.s, j.outH, j.outW, j.div)
 		}
+	}
+}
+
+// pool2x2 runs the level's 2 x 2 max pooling kernel on planes lo to hi:
+// in one call when H is even, since the planes' pairs of rows then follow
+// one another at a stride of 2W, else plane by plane, the last row of
+// each unused (and cleared, backward).
+func (j *poolJob) pool2x2(lo, hi int) {
+	k := j.be.kern
+	hw, ohw := j.s.H*j.s.W, j.outH*j.outW
+	step := hi - lo
+	if j.s.H%2 != 0 {
+		step = 1
+	}
+	for pl := lo; pl < hi; pl += step {
+		x, rows := j.x[pl*hw:(pl+step)*hw], step*j.outH
+		if j.op == poolMax {
+			k.maxPool2x2(x, j.y[pl*ohw:(pl+step)*ohw], rows, j.outW, j.inW)
+			continue
+		}
+		dx := j.dx[pl*hw : (pl+step)*hw]
+		k.maxPool2x2Backward(x, j.dy[pl*ohw:(pl+step)*ohw], dx, rows, j.outW, j.inW)
+		clear(dx[2*rows*j.inW:])
 	}
 }
 
@@ -72,6 +89,7 @@ func (be *Backend) runPool(j poolJob, items, itemLen int) {
 	defer be.opMu.Unlock()
 	pj := &be.jobs.pool
 	*pj = j
+	pj.be = be
 	be.pool.parallelFor(items, rowGrain(itemLen), 1, pj)
 	*pj = poolJob{}
 }
@@ -91,7 +109,8 @@ func (be *Backend) poolBuffers(op, xName, yName string, s backend.PoolShape, x, 
 
 func poolJobOf(op int, s backend.PoolShape) poolJob {
 	return poolJob{op: op, s: s, outH: s.OutH(), outW: s.OutW(), inW: s.W, div: float32(s.KH * s.KW),
-		fast: s.KH == 2 && s.KW == 2 && s.StrideH == 2 && s.StrideW == 2 && s.PadH == 0 && s.PadW == 0}
+		fast: (op == poolMax || op == poolMaxBackward) &&
+			s.KH == 2 && s.KW == 2 && s.StrideH == 2 && s.StrideW == 2 && s.PadH == 0 && s.PadW == 0}
 }
 
 // window is the input row and column range of output (i, j), clipped to
@@ -137,45 +156,63 @@ func maxPoolPlaneBackward(x, dy, dx []float32, s backend.PoolShape, oh, ow int) 
 // branch on which element is the largest is mispredicted half the time,
 // which made them several times slower.
 
-// maxPool2x2 is maxPoolPlane for 2 x 2 windows at stride 2, no padding.
-// The builtin max propagates NaN as maxAt does and differs from it only
-// in the sign of a zero maximum, which compares equal.
-func maxPool2x2(x, y []float32, oh, ow, w int) {
-	for i := 0; i < oh; i++ {
+// maxPool2x2Generic is maxPoolPlane for 2 x 2 windows at stride 2, no
+// padding (see kernels.maxPool2x2): each output is the window's element
+// at maxAt2x2, as in maxPoolPlane and PyTorch. That is the builtin max but
+// for a zero maximum, the first of the equal zeros with its sign (max
+// gives +0 if any is +0), and a NaN, the last one with its bits.
+func maxPool2x2Generic(x, y []float32, rows, ow, w int) {
+	for i := 0; i < rows; i++ {
 		r0, r1, out := x[2*i*w:2*i*w+2*ow], x[(2*i+1)*w:(2*i+1)*w+2*ow], y[i*ow:(i+1)*ow]
 		for j := range out {
-			out[j] = max(r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1])
+			a, b, c, d := r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]
+			m := max(a, b, c, d)
+			if m == 0 || m != m { // which zero, which NaN
+				m = [4]float32{a, b, c, d}[maxAt2x2(a, b, c, d)]
+			}
+			out[j] = m
 		}
 	}
 }
 
-// maxPool2x2Backward is maxPoolPlaneBackward for 2 x 2 windows at stride
-// 2, no padding: the windows do not overlap, so each takes one store into
-// the cleared plane. The gradient goes where maxAt puts it: to the first
-// element equal to the maximum, or when the window holds a NaN, to its
-// last NaN. The choices compile to conditional moves.
-func maxPool2x2Backward(x, dy, dx []float32, oh, ow, w int) {
-	clear(dx)
-	for i := 0; i < oh; i++ {
+// maxPool2x2BackwardGeneric is maxPoolPlaneBackward for 2 x 2 windows at
+// stride 2, no padding (see kernels.maxPool2x2Backward): the windows do
+// not overlap, so each takes one store into the cleared rows.
+func maxPool2x2BackwardGeneric(x, dy, dx []float32, rows, ow, w int) {
+	clear(dx[:2*rows*w])
+	for i := 0; i < rows; i++ {
 		r0, r1 := x[2*i*w:2*i*w+2*ow], x[(2*i+1)*w:(2*i+1)*w+2*ow]
 		for j, v := range dy[i*ow : (i+1)*ow] {
-			a, b, c, d := r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]
-			m := max(a, b, c, d)
-			at := pick(c == m, 2, 3) // 0 a, 1 b, 2 c, 3 d
-			at = pick(b == m, 1, at)
-			at = pick(a == m, 0, at)
-			if m != m {
-				at = pick(b != b, 1, 0)
-				at = pick(c != c, 2, at)
-				at = pick(d != d, 3, at)
-			}
+			at := maxAt2x2(r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1])
 			dx[(2*i+at>>1)*w+2*j+at&1] = v
 		}
 	}
 }
 
+// maxAt2x2 is the index (0 a, 1 b, 2 c, 3 d) in the window a b over c d
+// of maxAt's choice: the first element equal to the maximum, or when the
+// window holds a NaN, its last NaN. The choices compile to conditional
+// moves; the rare NaN case is a call, so that maxAt2x2 is inlined.
+func maxAt2x2(a, b, c, d float32) int {
+	m := max(a, b, c, d)
+	if m != m {
+		return lastNaN2x2(b, c, d)
+	}
+	at := pick(c == m, 2, 3)
+	at = pick(b == m, 1, at)
+	return pick(a == m, 0, at)
+}
+
+// lastNaN2x2 is the index of the last NaN of a window a b c d that holds
+// one, given b, c and d.
+func lastNaN2x2(b, c, d float32) int {
+	at := pick(b != b, 1, 0)
+	at = pick(c != c, 2, at)
+	return pick(d != d, 3, at)
+}
+
 // pick is a if c, else b.
-func pick(c bool, a, b int) int {
+func pick[T int | uint32](c bool, a, b T) T {
 	if c {
 		return a
 	}

@@ -3,7 +3,7 @@
 // checks that regenerating it changes nothing. One file per kernel family:
 // gemm.go and pack.go (AVX2 GEMM), gemm512.go (AVX-512 GEMM), optim.go,
 // eltwise.go, exp.go and act.go (the training kernels), eltwise512.go
-// and exp512.go (their AVX-512 forms).
+// and exp512.go (their AVX-512 forms), maxpool.go (2 x 2 max pooling).
 package main
 
 import (
@@ -33,6 +33,8 @@ func main() {
 	badLabelAVX512()
 	actAVX512()
 	geluBackwardAVX512()
+	maxPoolAVX2()
+	maxPoolAVX512()
 	Generate()
 }
 
