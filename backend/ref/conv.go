@@ -21,41 +21,20 @@ func Conv2d(x, weight, bias []float32, s backend.ConvShape) []float64 {
 	if bias != nil {
 		need("Conv2d", "bias", bias, s.K)
 	}
-	oh, ow := s.OutH(), s.OutW()
 	y := make([]float64, s.OutLen())
-	for n := 0; n < s.N; n++ {
-		for k := 0; k < s.K; k++ {
-			for i := 0; i < oh; i++ {
-				for j := 0; j < ow; j++ {
-					sum := 0.0
-					if bias != nil {
-						sum = float64(bias[k])
-					}
-					for c := 0; c < s.C; c++ {
-						for p := 0; p < s.KH; p++ {
-							h := i*s.StrideH - s.PadH + p
-							if h < 0 || h >= s.H {
-								continue
-							}
-							for q := 0; q < s.KW; q++ {
-								w := j*s.StrideW - s.PadW + q
-								if w < 0 || w >= s.W {
-									continue
-								}
-								sum += float64(weight[((k*s.C+c)*s.KH+p)*s.KW+q]) * float64(x[((n*s.C+c)*s.H+h)*s.W+w])
-							}
-						}
-					}
-					y[((n*s.K+k)*oh+i)*ow+j] = sum
-				}
-			}
+	if bias != nil {
+		plane := s.OutH() * s.OutW()
+		for i := range y {
+			y[i] = float64(bias[i/plane%s.K])
 		}
 	}
+	convTaps(s, func(xi, wi, yi int) { y[yi] += float64(weight[wi]) * float64(x[xi]) })
 	return y
 }
 
 // convTaps calls f(xIndex, wIndex, yIndex) for every product term of
-// Conv2d: the one loop nest that both backward operations walk.
+// Conv2d, output by output and within one in (c, p, q) order: the one loop
+// nest that the forward and both backward operations walk.
 func convTaps(s backend.ConvShape, f func(xi, wi, yi int)) {
 	oh, ow := s.OutH(), s.OutW()
 	for n := 0; n < s.N; n++ {
