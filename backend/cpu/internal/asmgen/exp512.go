@@ -20,19 +20,17 @@ func exp512Consts() map[string]reg.VecVirtual {
 	return k
 }
 
-// emitExp512 is emitExp on the 16 lanes of zmm registers, with the same
-// operations in the same order, so the two agree bit for bit; k holds its
-// constants (exp512Consts).
-func emitExp512(x, y reg.VecVirtual, k map[string]reg.VecVirtual) {
+// emitExpReduced512 is the part of e^x that every exp of the level
+// shares: n = round(x*log2(e)), r = x - n*ln2 (in two steps, the first
+// exact) and y = e^r by the polynomial. It returns n, still a float; the
+// caller scales y by 2^n and handles the range. x must not be NaN-clamped
+// here: the callers decide what x may be.
+func emitExpReduced512(x, y reg.VecVirtual, k map[string]reg.VecVirtual) (n reg.VecVirtual) {
 	c := func(name string) reg.VecVirtual { return k[name] }
-	xc, n, r, z := ZMM(), ZMM(), ZMM(), ZMM()
-	// The operand order keeps a NaN x: VMINPS and VMAXPS return their
-	// first operand here, x, when either is NaN.
-	VMINPS(x, c("hi"), xc)
-	VMAXPS(xc, c("lo"), xc)
-	VMULPS(c("log2e"), xc, n)
+	n, r, z := ZMM(), ZMM(), ZMM()
+	VMULPS(c("log2e"), x, n)
 	VRNDSCALEPS(U8(0), n, n) // to nearest, ties to even
-	VMOVAPS(xc, r)
+	VMOVAPS(x, r)
 	VFNMADD231PS(c("ln2Hi"), n, r) // r -= n*ln2Hi (exact)
 	VFNMADD231PS(c("ln2Lo"), n, r) // r -= n*ln2Lo
 	VMOVAPS(c("p0"), y)
@@ -42,6 +40,20 @@ func emitExp512(x, y reg.VecVirtual, k map[string]reg.VecVirtual) {
 	VMULPS(r, r, z)
 	VFMADD213PS(r, z, y) // y = y*r^2 + r
 	VADDPS(c("one"), y, y)
+	return n
+}
+
+// emitExp512 is emitExp on the 16 lanes of zmm registers, with the same
+// operations in the same order, so the two agree bit for bit; k holds its
+// constants (exp512Consts).
+func emitExp512(x, y reg.VecVirtual, k map[string]reg.VecVirtual) {
+	c := func(name string) reg.VecVirtual { return k[name] }
+	xc := ZMM()
+	// The operand order keeps a NaN x: VMINPS and VMAXPS return their
+	// first operand here, x, when either is NaN.
+	VMINPS(x, c("hi"), xc)
+	VMAXPS(xc, c("lo"), xc)
+	n := emitExpReduced512(xc, y, k)
 	VCVTPS2DQ(n, n) // n is integral: exact
 	VPSLLD(U8(23), n, n)
 	VPADDD(n, y, y) // y *= 2^n

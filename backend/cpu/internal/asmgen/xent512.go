@@ -247,19 +247,8 @@ func xentRowsAVX512() {
 // clamp at lo changed (-Inf would give NaN without it), so it goes too.
 func emitExpXent512(x, e reg.VecVirtual, mask reg.OpmaskVirtual, k map[string]reg.VecVirtual) {
 	c := func(name string) reg.VecVirtual { return k[name] }
-	n, r, z, y := ZMM(), ZMM(), ZMM(), ZMM()
-	VMULPS(c("log2e"), x, n)
-	VRNDSCALEPS(U8(0), n, n) // to nearest, ties to even
-	VMOVAPS(x, r)
-	VFNMADD231PS(c("ln2Hi"), n, r) // r -= n*ln2Hi (exact)
-	VFNMADD231PS(c("ln2Lo"), n, r) // r -= n*ln2Lo
-	VMOVAPS(c("p0"), y)
-	for _, p := range []string{"p1", "p2", "p3", "p4", "p5"} {
-		VFMADD213PS(c(p), r, y) // y = y*r + p
-	}
-	VMULPS(r, r, z)
-	VFMADD213PS(r, z, y) // y = y*r^2 + r
-	VADDPS(c("one"), y, y)
+	y := ZMM()
+	n := emitExpReduced512(x, y, k)
 	keep := K()
 	VCMPPS(U8(0x15), c("min"), x, mask, keep) // not x < min (true for NaN), in mask
 	VSCALEFPS_Z(n, y, keep, e)                // y * 2^n
