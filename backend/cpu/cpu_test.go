@@ -7,7 +7,9 @@ import (
 	"os"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -511,5 +513,54 @@ func TestUploadRows(t *testing.T) {
 			}()
 			be.UploadRows(buf, src, width, []int{0, r})
 		}()
+	}
+}
+
+// recordJob records the pieces a parallel loop runs.
+type recordJob struct {
+	mu     sync.Mutex
+	pieces [][3]int // worker, lo, hi
+}
+
+func (j *recordJob) run(w, lo, hi int) {
+	j.mu.Lock()
+	j.pieces = append(j.pieces, [3]int{w, lo, hi})
+	j.mu.Unlock()
+}
+
+// TestParallelForPieces checks that parallelFor covers [0, n) exactly once
+// in pieces that start at multiples of align, one per worker at most, and
+// that it cuts at the nearest multiple of align to the even share.
+func TestParallelForPieces(t *testing.T) {
+	for _, workers := range []int{1, 2, 3, 8} {
+		p := newPool(workers)
+		for _, c := range []struct{ n, grain, align int }{
+			{784, 128, 32}, {256, 128, 32}, {20, 1, 32}, {40, 16, 32}, {1, 1, 1},
+			{100, 1, 1}, {1 << 15, 1 << 13, 16}, {97, 10, 16}, {5, 100, 1},
+		} {
+			var j recordJob
+			p.parallelFor(c.n, c.grain, c.align, &j)
+			slices.SortFunc(j.pieces, func(a, b [3]int) int { return a[1] - b[1] })
+			next, seen := 0, map[int]bool{}
+			for _, pc := range j.pieces {
+				w, lo, hi := pc[0], pc[1], pc[2]
+				if lo != next || hi <= lo || lo%c.align != 0 || seen[w] || w >= workers {
+					t.Fatalf("workers %d, %+v: pieces %v", workers, c, j.pieces)
+				}
+				seen[w], next = true, hi
+			}
+			if next != c.n {
+				t.Fatalf("workers %d, %+v: pieces %v do not end at n", workers, c, j.pieces)
+			}
+		}
+		p.close()
+	}
+	p := newPool(2)
+	defer p.close()
+	var j recordJob
+	p.parallelFor(784, 128, 32, &j)
+	slices.SortFunc(j.pieces, func(a, b [3]int) int { return a[1] - b[1] })
+	if len(j.pieces) != 2 || j.pieces[0][2] != 384 {
+		t.Errorf("784 columns in slivers of 32 on 2 workers: pieces %v, want a cut at 384", j.pieces)
 	}
 }
