@@ -124,12 +124,20 @@ func (be *Backend) Upload(dst backend.Buffer, src []float32) {
 func (be *Backend) UploadRows(dst backend.Buffer, src []float32, width int, idx []int) {
 	d := be.f(dst, len(idx)*width, "UploadRows")
 	rows := len(src) / max(width, 1)
-	for i, r := range idx {
+	for _, r := range idx {
 		if r < 0 || r >= rows {
 			panic(fmt.Sprintf("cpu: UploadRows: row index %d out of range [0, %d)", r, rows))
 		}
-		copy(d[i*width:(i+1)*width], src[r*width:(r+1)*width])
 	}
+	// Split across the workers: the rows of a shuffled batch lie scattered
+	// over a data set larger than the caches, and each worker's copies
+	// wait on memory in parallel with the others'.
+	be.opMu.Lock()
+	defer be.opMu.Unlock()
+	j := &be.jobs.gather
+	*j = gatherJob{dst: d, src: src, width: width, idx: idx}
+	be.pool.parallelFor(len(idx), rowGrain(width), 1, j)
+	*j = gatherJob{}
 }
 
 func (be *Backend) Download(dst []float32, src backend.Buffer) {

@@ -25,6 +25,7 @@ type jobs struct {
 	sumSq   sumSqJob
 	xent    xentJob
 	pool    poolJob
+	gather  gatherJob
 }
 
 // sumSqJob sums squares in fixed pieces of reduceChunk elements, each into
@@ -43,6 +44,21 @@ func (j *sumSqJob) run(_, lo, hi int) {
 			acc += float64(v) * float64(v)
 		}
 		j.partial[p] = acc
+	}
+}
+
+// gatherJob copies rows idx[lo:hi] of src, width floats each, to rows lo
+// to hi of dst (UploadRows).
+type gatherJob struct {
+	dst, src []float32
+	width    int
+	idx      []int
+}
+
+func (j *gatherJob) run(_, lo, hi int) {
+	w := j.width
+	for i, r := range j.idx[lo:hi] {
+		copy(j.dst[(lo+i)*w:(lo+i+1)*w], j.src[r*w:(r+1)*w])
 	}
 }
 

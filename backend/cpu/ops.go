@@ -9,7 +9,7 @@ import (
 
 // elementGrain is the fewest elements worth handing to another worker: below
 // it the hand-off costs more than the loop.
-const elementGrain = 1 << 15
+const elementGrain = 1 << 13
 
 // runElem runs an elementwise job over [0, n), split across the workers.
 func (be *Backend) runElem(j elemJob, n int) {
