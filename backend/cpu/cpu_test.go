@@ -230,6 +230,70 @@ func TestPacking(t *testing.T) {
 	}
 }
 
+// TestPackingEdge checks each level's edge packing (packEdge) against the
+// generic loop for every edge width it takes: the n valid rows or columns
+// copied, the rest of the sliver zeroed (the destination starts full of
+// guard values), nothing written past it, and nothing read from the
+// source's rows past n (NaN there).
+func TestPackingEdge(t *testing.T) {
+	const guard = float32(-12345.5)
+	rng := rand.New(rand.NewPCG(16, 16))
+	for _, level := range Supported() {
+		kt := kernelTable[level]
+		if kt.packEdge == nil {
+			continue
+		}
+		taken := 0
+		for _, w := range []int{kt.mr, kt.nr} {
+			for n := 1; n < w; n++ {
+				for _, kc := range []int{1, 7, 8, 9, 16, 23, 160} {
+					for _, alongK := range []bool{false, true} {
+						name := fmt.Sprintf("%s w=%d n=%d kc=%d alongK=%v", level, w, n, kc, alongK)
+						rows, cols := kc, n
+						if alongK {
+							rows, cols = n, kc
+						}
+						ld := cols + 3
+						src := make([]float32, (rows+1)*ld)
+						for i := range src {
+							src[i] = float32(math.NaN())
+						}
+						for r := range rows {
+							for c := range cols {
+								src[r*ld+c] = float32(rng.Float64()*2 - 1)
+							}
+						}
+						want := make([]float32, kc*w)
+						packSliverGeneric(want, src, ld, kc, w, n, alongK)
+						got := make([]float32, kc*w+8)
+						for i := range got {
+							got[i] = guard
+						}
+						if !kt.packEdge(got[:kc*w], src[:(rows-1)*ld+cols], ld, kc, w, n, alongK) {
+							continue
+						}
+						taken++
+						for i, v := range got {
+							if i >= kc*w {
+								if v != guard {
+									t.Fatalf("%s: wrote %v past the sliver at %d", name, v, i)
+								}
+								continue
+							}
+							if math.Float32bits(v) != math.Float32bits(want[i]) || math.IsNaN(float64(v)) {
+								t.Fatalf("%s: dst[%d] = %v, want %v", name, i, v, want[i])
+							}
+						}
+					}
+				}
+			}
+		}
+		if taken == 0 {
+			t.Errorf("%s: packEdge took no edge at all", level)
+		}
+	}
+}
+
 // TestUpdateKernels checks every level's SGD update (all three forms) and
 // column-sum step against the generic loops, on lengths that exercise both
 // the vector body and the scalar tail. The column sums agree bit for bit;

@@ -193,7 +193,8 @@ func packB(kt *kernels, dst []float32, g gemmArgs, pc, kc, jc, nc int) {
 // packPanel packs the elements i0 .. i0+n of an operand's m or n dimension
 // and p0 .. p0+kc of its k, element (i, p) at x[i*is + p*ps], into slivers
 // w wide: full slivers with the level's kernel, the last, narrower one with
-// the generic loop, which zero-pads it.
+// the level's edge packing where it has one for that width, else the generic
+// loop; both zero-pad it.
 func packPanel(kt *kernels, dst, x []float32, i0, n, p0, kc, is, ps, w int) {
 	alongK, ld := ps == 1, ps // with is == ps == 1 both readings agree
 	if alongK {
@@ -202,9 +203,11 @@ func packPanel(kt *kernels, dst, x []float32, i0, n, p0, kc, is, ps, w int) {
 	for s := 0; s < n; s += w {
 		sl := dst[s*kc : (s+w)*kc]
 		src := x[(i0+s)*is+p0*ps:]
-		if n-s >= w {
+		switch {
+		case n-s >= w:
 			kt.pack(sl, src, ld, kc, w, alongK)
-		} else {
+		case kt.packEdge != nil && kt.packEdge(sl, src, ld, kc, w, n-s, alongK):
+		default:
 			packSliverGeneric(sl, src, ld, kc, w, n-s, alongK)
 		}
 	}

@@ -3073,12 +3073,12 @@ TEXT ·packANAVX512(SB), NOSPLIT, $0-32
 	MOVQ dst+24(FP), BX
 	SHLQ $0x02, DX
 	SHRQ $0x03, AX
-	JZ   packan512done
+	JZ   packANAVX512done
 	LEAQ (DX)(DX*2), SI
 	LEAQ (CX)(DX*4), DI
 	LEAQ (CX)(DX*8), R8
 
-packan512loop:
+packANAVX512loop:
 	VMOVUPS      (CX), Y0
 	VMOVUPS      (CX)(DX*1), Y1
 	VMOVUPS      (CX)(DX*2), Y2
@@ -3144,9 +3144,135 @@ packan512loop:
 	ADDQ         $0x20, R8
 	ADDQ         $0x00000180, BX
 	DECQ         AX
-	JNZ          packan512loop
+	JNZ          packANAVX512loop
 
-packan512done:
+packANAVX512done:
+	VZEROUPPER
+	RET
+
+// func packAN8AVX512(kc int, src *float32, ld int, dst *float32)
+// Requires: AVX
+TEXT ·packAN8AVX512(SB), NOSPLIT, $0-32
+	MOVQ   kc+0(FP), AX
+	MOVQ   src+8(FP), CX
+	MOVQ   ld+16(FP), DX
+	MOVQ   dst+24(FP), BX
+	SHLQ   $0x02, DX
+	SHRQ   $0x03, AX
+	JZ     packAN8AVX512done
+	LEAQ   (DX)(DX*2), SI
+	LEAQ   (CX)(DX*4), DI
+	VXORPS Y0, Y0, Y0
+
+packAN8AVX512loop:
+	VMOVUPS    (CX), Y1
+	VMOVUPS    (CX)(DX*1), Y2
+	VMOVUPS    (CX)(DX*2), Y3
+	VMOVUPS    (CX)(SI*1), Y4
+	VUNPCKLPS  Y2, Y1, Y5
+	VUNPCKHPS  Y2, Y1, Y1
+	VUNPCKLPS  Y4, Y3, Y2
+	VUNPCKHPS  Y4, Y3, Y3
+	VSHUFPS    $0x44, Y2, Y5, Y4
+	VSHUFPS    $0xee, Y2, Y5, Y2
+	VSHUFPS    $0x44, Y3, Y1, Y5
+	VSHUFPS    $0xee, Y3, Y1, Y1
+	VMOVUPS    (DI), Y3
+	VMOVUPS    (DI)(DX*1), Y6
+	VMOVUPS    (DI)(DX*2), Y7
+	VMOVUPS    (DI)(SI*1), Y8
+	VUNPCKLPS  Y6, Y3, Y9
+	VUNPCKHPS  Y6, Y3, Y3
+	VUNPCKLPS  Y8, Y7, Y6
+	VUNPCKHPS  Y8, Y7, Y7
+	VSHUFPS    $0x44, Y6, Y9, Y8
+	VSHUFPS    $0xee, Y6, Y9, Y6
+	VSHUFPS    $0x44, Y7, Y3, Y9
+	VSHUFPS    $0xee, Y7, Y3, Y3
+	VPERM2F128 $0x20, Y8, Y4, Y7
+	VPERM2F128 $0x31, Y8, Y4, Y4
+	VPERM2F128 $0x20, Y6, Y2, Y8
+	VPERM2F128 $0x31, Y6, Y2, Y2
+	VPERM2F128 $0x20, Y9, Y5, Y6
+	VPERM2F128 $0x31, Y9, Y5, Y5
+	VPERM2F128 $0x20, Y3, Y1, Y9
+	VPERM2F128 $0x31, Y3, Y1, Y1
+	VMOVUPS    Y7, (BX)
+	VMOVUPS    Y8, 48(BX)
+	VMOVUPS    Y6, 96(BX)
+	VMOVUPS    Y9, 144(BX)
+	VMOVUPS    Y4, 192(BX)
+	VMOVUPS    Y2, 240(BX)
+	VMOVUPS    Y5, 288(BX)
+	VMOVUPS    Y1, 336(BX)
+	VMOVUPS    X0, 32(BX)
+	VMOVUPS    X0, 80(BX)
+	VMOVUPS    X0, 128(BX)
+	VMOVUPS    X0, 176(BX)
+	VMOVUPS    X0, 224(BX)
+	VMOVUPS    X0, 272(BX)
+	VMOVUPS    X0, 320(BX)
+	VMOVUPS    X0, 368(BX)
+	ADDQ       $0x20, CX
+	ADDQ       $0x20, DI
+	ADDQ       $0x00000180, BX
+	DECQ       AX
+	JNZ        packAN8AVX512loop
+
+packAN8AVX512done:
+	VZEROUPPER
+	RET
+
+// func packAN4AVX512(kc int, src *float32, ld int, dst *float32)
+// Requires: AVX
+TEXT ·packAN4AVX512(SB), NOSPLIT, $0-32
+	MOVQ   kc+0(FP), AX
+	MOVQ   src+8(FP), CX
+	MOVQ   ld+16(FP), DX
+	MOVQ   dst+24(FP), BX
+	SHLQ   $0x02, DX
+	SHRQ   $0x03, AX
+	JZ     packAN4AVX512done
+	LEAQ   (DX)(DX*2), SI
+	LEAQ   (CX)(DX*4), DI
+	VXORPS Y0, Y0, Y0
+
+packAN4AVX512loop:
+	VMOVUPS      (CX), Y1
+	VMOVUPS      (CX)(DX*1), Y2
+	VMOVUPS      (CX)(DX*2), Y3
+	VMOVUPS      (CX)(SI*1), Y4
+	VUNPCKLPS    Y2, Y1, Y5
+	VUNPCKHPS    Y2, Y1, Y1
+	VUNPCKLPS    Y4, Y3, Y2
+	VUNPCKHPS    Y4, Y3, Y3
+	VSHUFPS      $0x44, Y2, Y5, Y4
+	VSHUFPS      $0xee, Y2, Y5, Y2
+	VSHUFPS      $0x44, Y3, Y1, Y5
+	VSHUFPS      $0xee, Y3, Y1, Y1
+	VMOVUPS      X4, (BX)
+	VMOVUPS      X2, 48(BX)
+	VMOVUPS      X5, 96(BX)
+	VMOVUPS      X1, 144(BX)
+	VEXTRACTF128 $0x01, Y4, 192(BX)
+	VEXTRACTF128 $0x01, Y2, 240(BX)
+	VEXTRACTF128 $0x01, Y5, 288(BX)
+	VEXTRACTF128 $0x01, Y1, 336(BX)
+	VMOVUPS      Y0, 16(BX)
+	VMOVUPS      Y0, 64(BX)
+	VMOVUPS      Y0, 112(BX)
+	VMOVUPS      Y0, 160(BX)
+	VMOVUPS      Y0, 208(BX)
+	VMOVUPS      Y0, 256(BX)
+	VMOVUPS      Y0, 304(BX)
+	VMOVUPS      Y0, 352(BX)
+	ADDQ         $0x20, CX
+	ADDQ         $0x20, DI
+	ADDQ         $0x00000180, BX
+	DECQ         AX
+	JNZ          packAN4AVX512loop
+
+packAN4AVX512done:
 	VZEROUPPER
 	RET
 

@@ -140,6 +140,16 @@ func gemmMicroAVX512x4x16(k int, a *float32, b *float32, c *float32, ldc int, al
 //go:noescape
 func packANAVX512(kc int, src *float32, ld int, dst *float32)
 
+// packAN8AVX512 transposes 8 rows of kc (a multiple of 8) floats, src[r*ld+p] to dst[12p+r], and zeroes dst[12p+r] for 8 <= r < 12.
+//
+//go:noescape
+func packAN8AVX512(kc int, src *float32, ld int, dst *float32)
+
+// packAN4AVX512 transposes 4 rows of kc (a multiple of 8) floats, src[r*ld+p] to dst[12p+r], and zeroes dst[12p+r] for 4 <= r < 12.
+//
+//go:noescape
+func packAN4AVX512(kc int, src *float32, ld int, dst *float32)
+
 // packBNAVX512 copies kc rows of 32 floats, src[p*ld:] to dst[32p:].
 //
 //go:noescape

@@ -29,6 +29,10 @@ type kernels struct {
 	// pack packs one full sliver of A (w = mr) or B (w = nr) for
 	// gemmMicro: packSliverGeneric with n == w.
 	pack func(dst, src []float32, ld, kc, w int, alongK bool)
+	// packEdge, where not nil, packs an edge sliver of n < w rows or
+	// columns as packSliverGeneric does, and reports false for the
+	// shapes it has no kernel for (the generic loop packs those).
+	packEdge func(dst, src []float32, ld, kc, w, n int, alongK bool) bool
 
 	// adam applies one Adam/AdamW update to a range of parameters, sgd
 	// one SGD update (vs is unused without momentum).

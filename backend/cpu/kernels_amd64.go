@@ -198,6 +198,31 @@ func packAVX512Go(dst, src []float32, ld, kc, w int, alongK bool) {
 	packAsm(&avx512Packers, dst, src, ld, kc, w, alongK)
 }
 
+// packEdgeAVX512Go packs the edge slivers of 8 and 4 rows of row-major A
+// (alongK, w = 12) with the assembly over the multiple of 8 steps of k and
+// the generic loop over the rest; it reports false for any other edge.
+func packEdgeAVX512Go(dst, src []float32, ld, kc, w, n int, alongK bool) bool {
+	var asm func(kc int, src *float32, ld int, dst *float32)
+	switch {
+	case !alongK || w != avx512Packers.mr || kc < 8:
+		return false
+	case n == 8:
+		asm = packAN8AVX512
+	case n == 4:
+		asm = packAN4AVX512
+	default:
+		return false
+	}
+	dst = dst[:w*kc]
+	_ = src[(n-1)*ld+kc-1]
+	body := kc &^ 7
+	asm(body, &src[0], ld, &dst[0])
+	if body < kc {
+		packSliverGeneric(dst[w*body:], src[body:], ld, kc-body, w, n, true)
+	}
+	return true
+}
+
 // packers are a level's packing kernels: bn copies rows of nr floats, bt
 // and an transpose nr and mr rows over a multiple of 8 steps of k.
 type packers struct {
@@ -291,6 +316,7 @@ func avx512Kernels() *kernels {
 	k.gemmMicroStrided = nil // the AVX2 one has the 6x16 tile
 	k.gemmMicroEdge = gemmMicroAVX512EdgeChecked
 	k.pack = packAVX512Go
+	k.packEdge = packEdgeAVX512Go
 	k.adam = adamAVX512Go
 	k.sgd = sgdAVX512Go
 	k.relu = func(x, y []float32) { unaryAVX512(reluAVX512, x, y) }

@@ -125,19 +125,46 @@ func gemmMicroAVX512Shape(name string, rows, cols int) {
 }
 
 // packAAVX512 writes the packing of a full 12-row sliver of row-major A
-// for gemmMicroAVX512: dst[p*12+r] = src[r*ld+p] for r < 12 and p < kc, kc
-// a multiple of 8 (the Go side packs the rest); its Go equivalent is
-// packSliverGeneric with alongK. Eight steps of k at a time: rows 0..7 are
-// transposed as an 8x8 block, rows 8..11 as a 4x8 one.
+// for gemmMicroAVX512, packANAVX512: dst[p*12+r] = src[r*ld+p] for r < 12
+// and p < kc, kc a multiple of 8 (the Go side packs the rest); its Go
+// equivalent is packSliverGeneric with alongK. Eight steps of k at a time:
+// rows 0..7 are transposed as an 8x8 block, rows 8..11 as a 4x8 one.
+//
+// It also writes the packing of edge slivers of 8 and 4 rows
+// (packAN8AVX512, packAN4AVX512), the zero-padded 12-row slivers of
+// packSliverGeneric with n = 8 or 4: a batch of 128 or 32 rows ends in an
+// edge of 8 rows, one of 64, 100 or 256 in one of 4, and the generic loop
+// spent as long on that edge as the assembly on the ten full slivers
+// before it.
 func packAAVX512() {
-	kc, src, ld, dst := packTEXT("packANAVX512", "packANAVX512 transposes 12 rows of kc (a multiple of 8) floats, src[r*ld+p] to dst[12p+r].")
+	for _, rows := range []int{12, 8, 4} {
+		packAAVX512Rows(rows)
+	}
+}
+
+func packAAVX512Rows(rows int) {
+	name := "packANAVX512"
+	doc := "packANAVX512 transposes 12 rows of kc (a multiple of 8) floats, src[r*ld+p] to dst[12p+r]."
+	if rows < mr512 {
+		name = fmt.Sprintf("packAN%dAVX512", rows)
+		doc = fmt.Sprintf("%s transposes %d rows of kc (a multiple of 8) floats, src[r*ld+p] to dst[12p+r], and zeroes dst[12p+r] for %d <= r < 12.", name, rows, rows)
+	}
+	kc, src, ld, dst := packTEXT(name, doc)
+	done, loop := name+"done", name+"loop"
 	SHRQ(U8(3), kc)
-	JZ(LabelRef("packan512done"))
+	JZ(LabelRef(done))
 	ld3, src4, src8 := GP64(), GP64(), GP64()
 	LEAQ(Mem{Base: ld, Index: ld, Scale: 2}, ld3)
 	LEAQ(Mem{Base: src, Index: ld, Scale: 4}, src4)
-	LEAQ(Mem{Base: src, Index: ld, Scale: 8}, src8)
-	Label("packan512loop")
+	if rows > 8 {
+		LEAQ(Mem{Base: src, Index: ld, Scale: 8}, src8)
+	}
+	var zero reg.VecVirtual
+	if rows < mr512 {
+		zero = YMM()
+		VXORPS(zero, zero, zero)
+	}
+	Label(loop)
 	rowAt := func(i int) Mem {
 		base := []reg.Register{src, src4, src8}[i/4]
 		switch i % 4 {
@@ -149,26 +176,47 @@ func packAAVX512() {
 			return Mem{Base: base, Index: ld, Scale: uint8(i % 4)}
 		}
 	}
-	cols := transpose8x8(rowAt)
-	for j, v := range cols {
-		VMOVUPS(v, Mem{Base: dst, Disp: 4 * mr512 * j})
+	// fourRows stores the 4x8 transpose of rows r0..r0+3 at row r0 of
+	// the eight steps of k.
+	fourRows := func(r0 int) {
+		u := transpose4x8(func(i int) Mem { return rowAt(r0 + i) })
+		for j := 0; j < 8; j++ {
+			at := Mem{Base: dst, Disp: 4*mr512*j + 4*r0}
+			if j < 4 {
+				VMOVUPS(u[j].AsX(), at)
+			} else {
+				VEXTRACTF128(U8(1), u[j-4], at)
+			}
+		}
 	}
-	u := transpose4x8(func(i int) Mem { return rowAt(8 + i) })
-	for j := 0; j < 8; j++ {
-		at := Mem{Base: dst, Disp: 4*mr512*j + 32}
-		if j < 4 {
-			VMOVUPS(u[j].AsX(), at)
+	if rows >= 8 {
+		cols := transpose8x8(rowAt)
+		for j, v := range cols {
+			VMOVUPS(v, Mem{Base: dst, Disp: 4 * mr512 * j})
+		}
+		if rows == 12 {
+			fourRows(8)
+		}
+	} else {
+		fourRows(0)
+	}
+	for j := 0; j < 8 && rows < mr512; j++ { // the zero rows rows..11
+		at := Mem{Base: dst, Disp: 4*mr512*j + 4*rows}
+		if mr512-rows == 8 {
+			VMOVUPS(zero, at)
 		} else {
-			VEXTRACTF128(U8(1), u[j-4], at)
+			VMOVUPS(zero.AsX(), at)
 		}
 	}
 	ADDQ(U8(32), src)
 	ADDQ(U8(32), src4)
-	ADDQ(U8(32), src8)
+	if rows > 8 {
+		ADDQ(U8(32), src8)
+	}
 	ADDQ(U32(4*mr512*8), dst)
 	DECQ(kc)
-	JNZ(LabelRef("packan512loop"))
-	Label("packan512done")
+	JNZ(LabelRef(loop))
+	Label(done)
 	VZEROUPPER()
 	RET()
 }
