@@ -34,6 +34,7 @@ type Backend struct {
 	opMu    sync.Mutex
 	jobs    jobs
 	scratch []gemmScratch // one per worker
+	sharedA []float32     // op(A) packed once for all workers (packWholeA)
 
 	convMu sync.Mutex // guards conv, held for a whole convolution
 	conv   convScratch

@@ -26,6 +26,7 @@ type jobs struct {
 	xent    xentJob
 	pool    poolJob
 	gather  gatherJob
+	packA   packAJob
 }
 
 // sumSqJob sums squares in fixed pieces of reduceChunk elements, each into
@@ -63,15 +64,18 @@ func (j *gatherJob) run(_, lo, hi int) {
 }
 
 // gemmJob computes strips of C: along N when splitN, else along M.
+// packedA, where not nil, is op(A) packed by packWholeA.
 type gemmJob struct {
-	be     *Backend
-	g      gemmArgs
-	splitN bool
+	be      *Backend
+	g       gemmArgs
+	splitN  bool
+	packedA []float32
+	mPad    int
 }
 
 func (j *gemmJob) run(w, lo, hi int) {
 	if j.splitN {
-		j.be.gemmStrip(w, j.g, 0, j.g.m, lo, hi)
+		j.be.gemmStripPacked(w, j.g, 0, j.g.m, lo, hi, j.packedA, j.mPad)
 	} else {
 		j.be.gemmStrip(w, j.g, lo, hi, 0, j.g.n)
 	}
