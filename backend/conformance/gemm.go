@@ -12,6 +12,9 @@ var gemmShapes = [][3]int{
 	{1, 1, 1}, {2, 3, 4}, {3, 5, 7}, {17, 13, 11}, {64, 64, 64},
 	{67, 129, 255}, {130, 70, 300}, {1, 300, 1}, {300, 1, 300}, {1, 1, 300},
 	{0, 4, 3}, {4, 0, 3},
+	// Few columns and many rows, as a classifier's output layer: a backend
+	// may compute the transpose.
+	{128, 10, 256}, {97, 3, 40},
 }
 
 // gemmScalars are the values of alpha and beta. Shapes up to
@@ -95,7 +98,7 @@ func checkGemmK0(s *suite) {
 // checkGemmBetaZeroNaN fills C with NaN: with beta == 0 it must not be read.
 func checkGemmBetaZeroNaN(s *suite) {
 	for _, tr := range transposes {
-		for _, sh := range [][3]int{{1, 1, 1}, {3, 5, 7}, {17, 13, 11}, {33, 65, 127}, {1, 300, 1}, {300, 1, 300}} {
+		for _, sh := range [][3]int{{1, 1, 1}, {3, 5, 7}, {17, 13, 11}, {33, 65, 127}, {1, 300, 1}, {300, 1, 300}, {97, 3, 40}} {
 			m, n, k := sh[0], sh[1], sh[2]
 			a, b := s.uniform(m*k, -1, 1), s.uniform(k*n, -1, 1)
 			for _, alpha := range gemmScalars {

@@ -35,6 +35,7 @@ type Backend struct {
 	jobs    jobs
 	scratch []gemmScratch // one per worker
 	sharedA []float32     // op(A) packed once for all workers (packWholeA)
+	transC  []float32     // C^T of a product computed transposed (narrowN)
 
 	convMu sync.Mutex // guards conv, held for a whole convolution
 	conv   convScratch

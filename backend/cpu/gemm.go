@@ -45,10 +45,59 @@ func (be *Backend) gemm(g gemmArgs) {
 		scaleMatrix(g.c[:g.m*g.n], g.beta)
 		return
 	}
-	kt := be.kern
-	flops := 2 * g.m * g.n * g.k
 	be.opMu.Lock()
 	defer be.opMu.Unlock()
+	if be.narrowN(g) {
+		// C^T = op(B)^T op(A)^T into scratch, then transposed into C.
+		t := gemmArgs{transA: !g.transB, transB: !g.transA, m: g.n, n: g.m, k: g.k,
+			alpha: g.alpha, a: g.b, b: g.a, c: be.growTransC(g.m * g.n)}
+		be.gemmSplit(t)
+		transposeInto(g.c[:g.m*g.n], t.c, g.m, g.n)
+		return
+	}
+	be.gemmSplit(g)
+}
+
+// narrowN reports whether C = op(A) op(B) is better computed transposed:
+// a C of few columns (a classifier's 10 outputs) fills a small part of the
+// nr-wide tiles, while its transpose fills most of the mr-tall ones
+// (10 of 12 rows, against 10 of 32 columns). Only with beta == 0, so that
+// the transposed product is C's value as it stands, rounded the same way
+// (each element is the same sum of the same products in the same order).
+// The choice depends on the shape alone, so results do not depend on the
+// thread count.
+func (be *Backend) narrowN(g gemmArgs) bool {
+	kt := be.kern
+	if g.beta != 0 || g.n >= kt.nr || g.m < 2*kt.nr || g.m*g.n > maxSharedA {
+		return false
+	}
+	fill := func(x, w int) float64 { return float64(x) / float64((x+w-1)/w*w) }
+	return fill(g.n, kt.mr) > 2*fill(g.n, kt.nr)
+}
+
+// growTransC returns the scratch of n floats that narrowN's transposed
+// products are computed into.
+func (be *Backend) growTransC(n int) []float32 {
+	if len(be.transC) < n {
+		be.transC = make([]float32, n)
+	}
+	return be.transC[:n]
+}
+
+// transposeInto sets dst (rows x cols) to the transpose of src (cols x
+// rows).
+func transposeInto(dst, src []float32, rows, cols int) {
+	for i := 0; i < cols; i++ {
+		for j, v := range src[i*rows : (i+1)*rows] {
+			dst[j*cols+i] = v
+		}
+	}
+}
+
+// gemmSplit runs the product on the workers, with opMu held.
+func (be *Backend) gemmSplit(g gemmArgs) {
+	kt := be.kern
+	flops := 2 * g.m * g.n * g.k
 	j := &be.jobs.gemm
 	*j = gemmJob{be: be, g: g}
 	switch {
