@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Measures cmd/bench beside OpenBLAS and PyTorch in one run on this machine:
-# GEMM, MLP training (784-256-10 and 784-16-16-10) and CNN training.
+# GEMM, the bandwidth-bound kernels, convolutions, MLP training (784-256-10
+# and 784-16-16-10) and CNN training.
 # Needs: bin/bench (make build), libopenblas-dev, python3-torch,
 # dataset-fashion-mnist. Usage: bash bench/compare.sh [epochs]
 # TORCH_THREADS (default "1 N", N the CPUs) lists PyTorch's thread counts.
@@ -43,6 +44,9 @@ measure() {
     "$work/bench" gemm -m 256 -n 784 -k 128 -threads $t -json
     "$work/bench" gemm -m 128 -n 784 -k 256 -threads $t -json
   done
+
+  echo "# bandwidth-bound kernels of a training step (softmax cross-entropy: rows of 16 classes), 1 thread, every level"
+  "$work/bench" ops -n 1048576 -threads 1 -reps 9 -json
 
   echo "# convolutions: the cnn preset's layers at batch 64, ours (every level) and PyTorch's (oneDNN), median GFLOP/s"
   for t in 1 $(nproc); do

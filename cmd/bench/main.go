@@ -244,6 +244,7 @@ type OpsRow struct {
 	Backend string  `json:"backend"`
 	Level   string  `json:"level"`
 	N       int     `json:"n"`
+	Threads int     `json:"threads,omitempty"` // CPU threads; 0 on a GPU
 	GBps    float64 `json:"gbps"`
 }
 
@@ -295,15 +296,16 @@ func benchOps(args []string, stdout, stderr io.Writer) error {
 	}
 	var bes []backend.Backend
 	var names []string
+	var cpuThreads []int
 	for _, l := range lv {
 		be, err := cpu.New(backend.Options{Threads: *threads, Level: l.String()})
 		if err != nil {
 			return err
 		}
-		bes, names = append(bes, be), append(names, l.String())
+		bes, names, cpuThreads = append(bes, be), append(names, l.String()), append(cpuThreads, be.Threads())
 	}
 	if be, err := openGPU(*gpu, backend.Options{}, stderr); be != nil {
-		bes, names = append(bes, be), append(names, "fp32")
+		bes, names, cpuThreads = append(bes, be), append(names, "fp32"), append(cpuThreads, 0)
 	} else if err != nil {
 		return err
 	}
@@ -325,7 +327,7 @@ func benchOps(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
-			r := OpsRow{"ops", k.name, be.Name(), names[i], *n, float64(k.floats) * 4 * float64(*n) / sec / 1e9}
+			r := OpsRow{"ops", k.name, be.Name(), names[i], *n, cpuThreads[i], float64(k.floats) * 4 * float64(*n) / sec / 1e9}
 			if *jsonOut {
 				line, _ := json.Marshal(r)
 				fmt.Fprintln(stdout, string(line))

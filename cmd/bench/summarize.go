@@ -40,8 +40,8 @@ func benchSummarize(args []string, stdout io.Writer) error {
 			return fmt.Errorf("summarize: %w", err)
 		}
 	}
-	if len(s.gemm) == 0 && len(s.conv) == 0 && len(s.train) == 0 {
-		return fmt.Errorf("summarize: no gemm, conv or train rows in the input")
+	if len(s.gemm) == 0 && len(s.conv) == 0 && len(s.ops) == 0 && len(s.train) == 0 {
+		return fmt.Errorf("summarize: no gemm, conv, ops or train rows in the input")
 	}
 	s.write(stdout)
 	return nil
@@ -50,6 +50,7 @@ func benchSummarize(args []string, stdout io.Writer) error {
 type summary struct {
 	gemm  []GemmRow
 	conv  []ConvRow
+	ops   []OpsRow
 	train []TrainRow
 }
 
@@ -78,6 +79,12 @@ func (s *summary) read(r io.Reader) error {
 				return fmt.Errorf("line %d: %v", n, err)
 			}
 			s.conv = append(s.conv, c)
+		case "ops":
+			var o OpsRow
+			if err := json.Unmarshal([]byte(line), &o); err != nil {
+				return fmt.Errorf("line %d: %v", n, err)
+			}
+			s.ops = append(s.ops, o)
 		case "train":
 			var t TrainRow
 			if err := json.Unmarshal([]byte(line), &t); err != nil {
@@ -93,20 +100,73 @@ func (s *summary) read(r io.Reader) error {
 }
 
 func (s *summary) write(w io.Writer) {
-	if len(s.gemm) > 0 {
-		writeGemmTable(w, s.gemm)
-	}
-	if len(s.conv) > 0 {
-		if len(s.gemm) > 0 {
+	first := true
+	section := func(present bool, write func()) {
+		if !present {
+			return
+		}
+		if !first {
 			fmt.Fprintln(w)
 		}
-		writeConvTable(w, s.conv)
+		first = false
+		write()
 	}
-	if len(s.train) > 0 {
-		if len(s.gemm) > 0 || len(s.conv) > 0 {
-			fmt.Fprintln(w)
+	section(len(s.gemm) > 0, func() { writeGemmTable(w, s.gemm) })
+	section(len(s.conv) > 0, func() { writeConvTable(w, s.conv) })
+	section(len(s.ops) > 0, func() { writeOpsTable(w, s.ops) })
+	section(len(s.train) > 0, func() { writeTrainTables(w, s.train) })
+}
+
+// writeOpsTable writes the bandwidth-bound kernels of `bench ops`: a row
+// per kernel, size and thread count, a column per level (the best of
+// repeated rows), and each SIMD level's ratio to the one below it where
+// both ran (avx512 / avx2, avx2 / generic).
+func writeOpsTable(w io.Writer, rows []OpsRow) {
+	type key struct {
+		kernel     string
+		n, threads int
+	}
+	var keys []key
+	var levels []string
+	best := map[key]map[string]float64{}
+	for _, r := range rows {
+		k := key{r.Kernel, r.N, r.Threads}
+		if best[k] == nil {
+			keys = append(keys, k)
+			best[k] = map[string]float64{}
 		}
-		writeTrainTables(w, s.train)
+		if !slices.Contains(levels, r.Level) {
+			levels = append(levels, r.Level)
+		}
+		best[k][r.Level] = max(best[k][r.Level], r.GBps)
+	}
+	var ratios [][2]string // {level, the level below it}
+	for _, pair := range [][2]string{{"avx2", "generic"}, {"avx512", "avx2"}} {
+		if slices.Contains(levels, pair[0]) && slices.Contains(levels, pair[1]) {
+			ratios = append(ratios, pair)
+		}
+	}
+	fmt.Fprintln(w, "### Bandwidth-bound kernels, GB/s (best of the repetitions)")
+	fmt.Fprintln(w)
+	head := append([]string{"kernel", "elements", "threads"}, levels...)
+	for _, p := range ratios {
+		head = append(head, p[0]+" / "+p[1])
+	}
+	writeRow(w, head)
+	writeSep(w, len(head))
+	for _, k := range keys {
+		threads := "-"
+		if k.threads > 0 {
+			threads = strconv.Itoa(k.threads)
+		}
+		cells := []string{k.kernel, strconv.Itoa(k.n), threads}
+		for _, l := range levels {
+			cells = append(cells, figure(best[k][l], "%.1f"))
+		}
+		for _, p := range ratios {
+			cells = append(cells, ratio(best[k][p[0]], best[k][p[1]]))
+		}
+		writeRow(w, cells)
 	}
 }
 

@@ -39,6 +39,11 @@ const summarizeInput = `# 2026-12-02 machine line
 {"op":"gemm","backend":"cpu","level":"avx2","m":128,"n":256,"k":784,"threads":2,"gflops":120}
 {"op":"gemm","backend":"cpu","level":"avx2","m":128,"n":256,"k":784,"threads":2,"gflops":125}
 {"op":"gemm","backend":"openblas","level":"SkylakeX","m":128,"n":256,"k":784,"threads":2,"gflops":250}
+{"op":"ops","kernel":"softmax_xent","backend":"cpu","level":"generic","n":1048576,"threads":1,"gbps":0.7}
+{"op":"ops","kernel":"softmax_xent","backend":"cpu","level":"avx2","n":1048576,"threads":1,"gbps":2.8}
+{"op":"ops","kernel":"softmax_xent","backend":"cpu","level":"avx512","n":1048576,"threads":1,"gbps":20}
+{"op":"ops","kernel":"softmax_xent","backend":"cpu","level":"avx512","n":1048576,"threads":1,"gbps":24.5}
+{"op":"ops","kernel":"adam","backend":"cpu","level":"avx2","n":1048576,"threads":1,"gbps":50}
 {"op":"train","backend":"cpu/avx2 2 threads","data":"fashion-mnist","layers":[256],"batch":128,"epochs":4,"threads":2,"samples_per_sec":200,"test_acc":0.85,"epoch_samples_per_sec":[100,200,300,250]}
 torch=1.13 threads=1 epoch=1 samples/s=50
 {"op":"train","backend":"pytorch 1.13.0a0","data":"fashion-mnist","layers":[256],"batch":128,"epochs":4,"threads":1,"samples_per_sec":80,"test_acc":0.84,"epoch_samples_per_sec":[50,100,100,120]}
@@ -64,6 +69,11 @@ func TestSummarize(t *testing.T) {
 		"| m x n x k | threads | generic | avx2 | avx512 | gonum | OpenBLAS (SkylakeX) | avx2 / OpenBLAS | avx512 / OpenBLAS |",
 		"| 256 x 256 x 256 | 1 | 3.0 | 90.0 | 150.0 | 10.0 | 180.0 | 0.50 | 0.83 |",
 		"| 128 x 256 x 784 | 2 | - | 125.0 | - | - | 250.0 | 0.50 | - |",
+		// Bandwidth-bound kernels: a column per level, the best of
+		// repeated rows, each SIMD level against the one below it.
+		"| kernel | elements | threads | generic | avx2 | avx512 | avx2 / generic | avx512 / avx2 |",
+		"| softmax_xent | 1048576 | 1 | 0.7 | 2.8 | 24.5 | 4.00 | 8.75 |",
+		"| adam | 1048576 | 1 | - | 50.0 | - | - | - |",
 		// Per epoch, with the median of epochs 2 onward.
 		"| fashion-mnist | 256 | 128 | fastnn cpu/avx2 2 threads | 100 | 200 | 300 | 250 | 250 | 0.8500 |",
 		"| fashion-mnist | 256 | 128 | pytorch 1.13.0a0, 2 threads | 40 | 80 | 90 | 85 | 85 | 0.8400 |",
