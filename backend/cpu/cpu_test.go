@@ -179,51 +179,71 @@ func TestStridedMicroKernels(t *testing.T) {
 	}
 }
 
+// packingCase is a source for a packing test: the n x kc operand (n rows or
+// columns valid of a sliver w wide) inside a matrix with rows of ld and NaN
+// around it, the generic packing of it, and a destination full of guard
+// values one sliver long and 8 more.
+type packingCase struct {
+	src, want, got []float32
+	ld             int
+}
+
+const packGuard = float32(-12345.5)
+
+func newPackingCase(rng *rand.Rand, kc, w, n int, alongK bool) packingCase {
+	rows, cols := kc, n // the sliver is rows x cols in the source
+	if alongK {
+		rows, cols = n, kc
+	}
+	c := packingCase{ld: cols + 3}
+	c.src = make([]float32, (rows+1)*c.ld)
+	for i := range c.src {
+		c.src[i] = float32(math.NaN())
+	}
+	for r := range rows {
+		for col := range cols {
+			c.src[r*c.ld+col] = float32(rng.Float64()*2 - 1)
+		}
+	}
+	c.want = make([]float32, kc*w)
+	packSliverGeneric(c.want, c.src, c.ld, kc, w, n, alongK)
+	c.got = make([]float32, kc*w+8)
+	for i := range c.got {
+		c.got[i] = packGuard
+	}
+	return c
+}
+
+// check compares the packed sliver with the generic one bit for bit and
+// checks that nothing was written past it.
+func (c packingCase) check(t *testing.T, name string) {
+	t.Helper()
+	for i, v := range c.got {
+		if i >= len(c.want) {
+			if v != packGuard {
+				t.Fatalf("%s: wrote %v past the sliver at %d", name, v, i)
+			}
+			continue
+		}
+		if math.Float32bits(v) != math.Float32bits(c.want[i]) || math.IsNaN(float64(v)) {
+			t.Fatalf("%s: dst[%d] = %v, want %v", name, i, v, c.want[i])
+		}
+	}
+}
+
 // TestPacking checks every level's packing of full A and B slivers against
 // the generic loop, both layouts, k = 0..17 and 31..33, with NaN around the
 // source and guard values past the destination.
 func TestPacking(t *testing.T) {
-	const guard = float32(-12345.5)
 	rng := rand.New(rand.NewPCG(6, 6))
 	for _, level := range Supported() {
 		kt := kernelTable[level]
 		for _, w := range []int{kt.mr, kt.nr} {
 			for _, kc := range []int{0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33} {
 				for _, alongK := range []bool{false, true} {
-					name := fmt.Sprintf("%s w=%d kc=%d alongK=%v", level, w, kc, alongK)
-					// The sliver is rows x cols inside a matrix with rows of ld.
-					rows, cols := kc, w
-					if alongK {
-						rows, cols = w, kc
-					}
-					ld := cols + 3
-					src := make([]float32, (rows+1)*ld)
-					for i := range src {
-						src[i] = float32(math.NaN())
-					}
-					for r := range rows {
-						for c := range cols {
-							src[r*ld+c] = float32(rng.Float64()*2 - 1)
-						}
-					}
-					want := make([]float32, kc*w)
-					packSliverGeneric(want, src, ld, kc, w, w, alongK)
-					got := make([]float32, kc*w+8)
-					for i := range got {
-						got[i] = guard
-					}
-					kt.pack(got, src, ld, kc, w, alongK)
-					for i, v := range got {
-						if i >= kc*w {
-							if v != guard {
-								t.Fatalf("%s: wrote %v past the sliver at %d", name, v, i)
-							}
-							continue
-						}
-						if math.Float32bits(v) != math.Float32bits(want[i]) || math.IsNaN(float64(v)) {
-							t.Fatalf("%s: dst[%d] = %v, want %v", name, i, v, want[i])
-						}
-					}
+					c := newPackingCase(rng, kc, w, w, alongK)
+					kt.pack(c.got, c.src, c.ld, kc, w, alongK)
+					c.check(t, fmt.Sprintf("%s w=%d kc=%d alongK=%v", level, w, kc, alongK))
 				}
 			}
 		}
@@ -236,7 +256,6 @@ func TestPacking(t *testing.T) {
 // guard values), nothing written past it, and nothing read from the
 // source's rows past n (NaN there).
 func TestPackingEdge(t *testing.T) {
-	const guard = float32(-12345.5)
 	rng := rand.New(rand.NewPCG(16, 16))
 	for _, level := range Supported() {
 		kt := kernelTable[level]
@@ -248,42 +267,12 @@ func TestPackingEdge(t *testing.T) {
 			for n := 1; n < w; n++ {
 				for _, kc := range []int{1, 7, 8, 9, 16, 23, 160} {
 					for _, alongK := range []bool{false, true} {
-						name := fmt.Sprintf("%s w=%d n=%d kc=%d alongK=%v", level, w, n, kc, alongK)
-						rows, cols := kc, n
-						if alongK {
-							rows, cols = n, kc
-						}
-						ld := cols + 3
-						src := make([]float32, (rows+1)*ld)
-						for i := range src {
-							src[i] = float32(math.NaN())
-						}
-						for r := range rows {
-							for c := range cols {
-								src[r*ld+c] = float32(rng.Float64()*2 - 1)
-							}
-						}
-						want := make([]float32, kc*w)
-						packSliverGeneric(want, src, ld, kc, w, n, alongK)
-						got := make([]float32, kc*w+8)
-						for i := range got {
-							got[i] = guard
-						}
-						if !kt.packEdge(got[:kc*w], src[:(rows-1)*ld+cols], ld, kc, w, n, alongK) {
+						c := newPackingCase(rng, kc, w, n, alongK)
+						if !kt.packEdge(c.got[:kc*w], c.src, c.ld, kc, w, n, alongK) {
 							continue
 						}
 						taken++
-						for i, v := range got {
-							if i >= kc*w {
-								if v != guard {
-									t.Fatalf("%s: wrote %v past the sliver at %d", name, v, i)
-								}
-								continue
-							}
-							if math.Float32bits(v) != math.Float32bits(want[i]) || math.IsNaN(float64(v)) {
-								t.Fatalf("%s: dst[%d] = %v, want %v", name, i, v, want[i])
-							}
-						}
+						c.check(t, fmt.Sprintf("%s w=%d n=%d kc=%d alongK=%v", level, w, n, kc, alongK))
 					}
 				}
 			}
