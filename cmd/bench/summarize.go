@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -379,6 +380,61 @@ func writeTrainTables(w io.Writer, rows []TrainRow) {
 			cells[5] = "-"
 		}
 		writeRow(w, cells)
+	}
+	var own []ownRuns
+	for _, m := range models {
+		o := ownRuns{key: []string{m.data, m.layers, strconv.Itoa(m.batch)}}
+		for _, r := range byModel[m] {
+			if isPeer(r) {
+				continue
+			}
+			v, _ := warm(r)
+			if i := slices.Index(o.names, r.Backend); i >= 0 {
+				o.best[i] = max(o.best[i], v)
+			} else {
+				o.names, o.best = append(o.names, r.Backend), append(o.best, v)
+			}
+		}
+		own = append(own, o)
+	}
+	writeLevelTable(w, own)
+}
+
+// ownRuns are our distinct runs of one model (key: data, hidden, batch),
+// each with the best figure of its repeated rows.
+type ownRuns struct {
+	key   []string
+	names []string
+	best  []float64
+}
+
+// writeLevelTable compares our own runs of a model with each other where
+// there are two or more (the avx512 level against the avx2 level on one
+// machine): the fastest against the next.
+func writeLevelTable(w io.Writer, own []ownRuns) {
+	header := false
+	for _, o := range own {
+		if len(o.names) < 2 {
+			continue
+		}
+		if !header {
+			fmt.Fprintln(w)
+			fmt.Fprintln(w, "### Training, fastnn against itself (best of each run's repeated rows, medians of epochs 2 onward)")
+			fmt.Fprintln(w)
+			writeRow(w, []string{"data", "hidden", "batch", "faster", "next", "faster / next"})
+			writeSep(w, 6)
+			header = true
+		}
+		order := make([]int, len(o.names))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(o.best[b], o.best[a]) })
+		f, n := order[0], order[1]
+		writeRow(w, append(slices.Clone(o.key),
+			fmt.Sprintf("%s (%s)", thousands(o.best[f]), o.names[f]),
+			fmt.Sprintf("%s (%s)", thousands(o.best[n]), o.names[n]),
+			ratio(o.best[f], o.best[n])))
 	}
 }
 
