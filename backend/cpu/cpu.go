@@ -34,7 +34,6 @@ type Backend struct {
 	opMu    sync.Mutex
 	jobs    jobs
 	scratch []gemmScratch // one per worker
-	sharedA []float32     // op(A) packed once for all workers (packWholeA)
 	transC  []float32     // C^T of a product computed transposed (narrowN)
 
 	convMu sync.Mutex // guards conv, held for a whole convolution

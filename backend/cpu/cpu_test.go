@@ -329,28 +329,31 @@ func TestGemmThreadCountInvariant(t *testing.T) {
 	shapes := [][3]int{{67, 129, 255}, {128, 256, 784}, {256, 784, 128}, {128, 10, 256}, {5, 1000, 3}}
 	for _, level := range Supported() {
 		for _, s := range shapes {
-			m, n, k := s[0], s[1], s[2]
-			a, b := randomSlice(rng, m*k), randomSlice(rng, k*n)
-			var first []float32
-			for _, threads := range []int{1, 2, 3, 4} {
-				be, err := New(backend.Options{Threads: threads, Level: level.String()})
-				if err != nil {
-					t.Fatal(err)
-				}
-				ab, bb, cb := be.Alloc(len(a)), be.Alloc(len(b)), be.Alloc(m*n)
-				be.Upload(ab, a)
-				be.Upload(bb, b)
-				be.Gemm(false, false, m, n, k, 1, ab, bb, 0, cb)
-				got := make([]float32, m*n)
-				be.Download(got, cb)
-				be.Close()
-				if first == nil {
-					first = got
-					continue
-				}
-				for i := range got {
-					if math.Float32bits(got[i]) != math.Float32bits(first[i]) {
-						t.Fatalf("%s %dx%dx%d: %d threads differ from 1 thread at %d: %v vs %v", level, m, n, k, threads, i, got[i], first[i])
+			for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+				m, n, k := s[0], s[1], s[2]
+				a, b := randomSlice(rng, m*k), randomSlice(rng, k*n)
+				var first []float32
+				for _, threads := range []int{1, 2, 3, 4} {
+					be, err := New(backend.Options{Threads: threads, Level: level.String()})
+					if err != nil {
+						t.Fatal(err)
+					}
+					ab, bb, cb := be.Alloc(len(a)), be.Alloc(len(b)), be.Alloc(m*n)
+					be.Upload(ab, a)
+					be.Upload(bb, b)
+					be.Gemm(tr[0], tr[1], m, n, k, 1, ab, bb, 0, cb)
+					got := make([]float32, m*n)
+					be.Download(got, cb)
+					be.Close()
+					if first == nil {
+						first = got
+						continue
+					}
+					for i := range got {
+						if math.Float32bits(got[i]) != math.Float32bits(first[i]) {
+							t.Fatalf("%s %dx%dx%d transA=%v transB=%v: %d threads differ from 1 thread at %d: %v vs %v",
+								level, m, n, k, tr[0], tr[1], threads, i, got[i], first[i])
+						}
 					}
 				}
 			}

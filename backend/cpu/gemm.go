@@ -17,8 +17,11 @@ package cpu
 // Threads: C is cut into one strip per worker, along N when it is wide enough
 // (each strip then reuses the whole of op(A)), else along M; each worker runs
 // the serial algorithm above on its strip with its own packing buffers.
-// Strips along N share one packing of op(A), done by all the workers first
-// (packWholeA), where it is not too large. The
+// A strip along N reads all of op(A): a level with a strided micro-kernel
+// then reads op(A) in place instead of packing it. Packing it in every
+// worker, or once for all of them, cost more on two threads than the
+// strided reads (BenchmarkGemm; a training step of 784-256-10 at batch 128
+// ran 10-15% faster in place). The
 // summation order of every element of C depends only on K and kc, never on
 // the thread count, so results are bit-identical for any number of threads.
 
@@ -68,12 +71,16 @@ func (be *Backend) gemm(g gemmArgs) {
 // thread count.
 func (be *Backend) narrowN(g gemmArgs) bool {
 	kt := be.kern
-	if g.beta != 0 || g.n >= kt.nr || g.m < 2*kt.nr || g.m*g.n > maxSharedA {
+	if g.beta != 0 || g.n >= kt.nr || g.m < 2*kt.nr || g.m*g.n > maxTransC {
 		return false
 	}
 	fill := func(x, w int) float64 { return float64(x) / float64((x+w-1)/w*w) }
 	return fill(g.n, kt.mr) > 2*fill(g.n, kt.nr)
 }
+
+// maxTransC is the largest C, in floats, that narrowN computes transposed
+// into scratch (16 MiB).
+const maxTransC = 1 << 22
 
 // growTransC returns the scratch of n floats that narrowN's transposed
 // products are computed into.
@@ -102,10 +109,9 @@ func (be *Backend) gemmSplit(g gemmArgs) {
 	*j = gemmJob{be: be, g: g}
 	switch {
 	case flops < 1<<16 || be.threads == 1:
-		be.gemmStrip(0, g, 0, g.m, 0, g.n)
+		be.gemmStrip(0, g, 0, g.m, 0, g.n, false)
 	case g.n >= be.threads*4*kt.nr:
 		j.splitN = true
-		j.packedA, j.mPad = be.packWholeA(g)
 		be.pool.parallelFor(g.n, 4*kt.nr, kt.nr, j)
 	default:
 		be.pool.parallelFor(g.m, kt.mr, kt.mr, j)
@@ -113,58 +119,10 @@ func (be *Backend) gemmSplit(g gemmArgs) {
 	*j = gemmJob{} // drop the references to the caller's buffers
 }
 
-// maxSharedA is the largest packed op(A), in floats, that packWholeA packs
-// once for all the workers (16 MiB).
-const maxSharedA = 1 << 22
-
-// packWholeA packs all of op(A), every K block, once, split across the
-// workers, for a product whose C is cut into strips along N: each strip
-// reads all of op(A), and every worker packing it for itself repeated the
-// whole packing on each. K block pc (of depth kcBlock) starts at
-// packed[pc*mPad], its mr-row slivers as packA lays them out, mPad being m
-// rounded up to mr. Where op(A) is larger than maxSharedA it returns nil
-// and the workers pack their own blocks.
-func (be *Backend) packWholeA(g gemmArgs) (packed []float32, mPad int) {
-	kt := be.kern
-	mPad = (g.m + kt.mr - 1) / kt.mr * kt.mr
-	if mPad*g.k > maxSharedA {
-		return nil, 0
-	}
-	if len(be.sharedA) < mPad*g.k {
-		be.sharedA = make([]float32, mPad*g.k)
-	}
-	j := &be.jobs.packA
-	*j = packAJob{kt: kt, g: g, kcb: kcBlock(g.k, kt.kc), mPad: mPad, dst: be.sharedA}
-	be.pool.parallelFor(mPad/kt.mr, 1, 1, j)
-	*j = packAJob{}
-	return be.sharedA[:mPad*g.k], mPad
-}
-
-// packAJob packs the mr-row slivers [lo, hi) of op(A) for packWholeA.
-type packAJob struct {
-	kt        *kernels
-	g         gemmArgs
-	kcb, mPad int
-	dst       []float32
-}
-
-func (j *packAJob) run(_, lo, hi int) {
-	mr := j.kt.mr
-	r0, r1 := lo*mr, min(hi*mr, j.g.m)
-	for pc := 0; pc < j.g.k; pc += j.kcb {
-		kc := min(j.kcb, j.g.k-pc)
-		packA(j.kt, j.dst[pc*j.mPad+r0*kc:], j.g, r0, r1-r0, pc, kc)
-	}
-}
-
-// gemmStrip computes rows [m0, m1) and columns [n0, n1) of C.
-func (be *Backend) gemmStrip(worker int, g gemmArgs, m0, m1, n0, n1 int) {
-	be.gemmStripPacked(worker, g, m0, m1, n0, n1, nil, 0)
-}
-
-// gemmStripPacked is gemmStrip, reading op(A) packed by packWholeA
-// (packedA, mPad) where packedA is not nil instead of packing its blocks.
-func (be *Backend) gemmStripPacked(worker int, g gemmArgs, m0, m1, n0, n1 int, packedA []float32, mPad int) {
+// gemmStrip computes rows [m0, m1) and columns [n0, n1) of C. With
+// inPlaceA, a level with a strided micro-kernel reads op(A) where it lies
+// whatever the strip's width (see the top of this file).
+func (be *Backend) gemmStrip(worker int, g gemmArgs, m0, m1, n0, n1 int, inPlaceA bool) {
 	kt := be.kern
 	mr, nr := kt.mr, kt.nr
 	s := &be.scratch[worker]
@@ -178,7 +136,7 @@ func (be *Backend) gemmStripPacked(worker int, g gemmArgs, m0, m1, n0, n1 int, p
 	// saves, and a level with a strided micro-kernel reads A where it lies
 	// instead (row-major A by rows, transposed A by its contiguous
 	// columns): only an edge sliver of fewer than mr rows is packed.
-	direct := kt.gemmMicroStrided != nil && n1-n0 <= 2*nr && packedA == nil
+	direct := kt.gemmMicroStrided != nil && (n1-n0 <= 2*nr || inPlaceA)
 	rsA, csA := g.k, 1
 	if g.transA {
 		rsA, csA = 1, g.m
@@ -196,17 +154,13 @@ func (be *Backend) gemmStripPacked(worker int, g gemmArgs, m0, m1, n0, n1 int, p
 			for ic := m0; ic < m1; ic += kt.mc {
 				mc := min(kt.mc, m1-ic)
 				full := mc / mr * mr // rows in full slivers
-				pa := s.packA
-				switch {
-				case packedA != nil:
-					pa = packedA[pc*mPad+ic*kc:]
-				case !direct:
-					packA(kt, pa, g, ic, mc, pc, kc)
-				case full < mc:
-					packA(kt, pa[full*kc:], g, ic+full, mc-full, pc, kc)
+				if !direct {
+					packA(kt, s.packA, g, ic, mc, pc, kc)
+				} else if full < mc {
+					packA(kt, s.packA[full*kc:], g, ic+full, mc-full, pc, kc)
 				}
 				if !direct {
-					microTiles(kt, kc, mc, nc, pa, s.packB, g.c[ic*g.n+jc:], g.n, g.alpha, beta, s.tile)
+					microTiles(kt, kc, mc, nc, s.packA, s.packB, g.c[ic*g.n+jc:], g.n, g.alpha, beta, s.tile)
 					continue
 				}
 				for jr := 0; jr < nc; jr += nr {

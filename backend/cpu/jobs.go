@@ -26,7 +26,6 @@ type jobs struct {
 	xent    xentJob
 	pool    poolJob
 	gather  gatherJob
-	packA   packAJob
 }
 
 // sumSqJob sums squares in fixed pieces of reduceChunk elements, each into
@@ -63,21 +62,19 @@ func (j *gatherJob) run(_, lo, hi int) {
 	}
 }
 
-// gemmJob computes strips of C: along N when splitN, else along M.
-// packedA, where not nil, is op(A) packed by packWholeA.
+// gemmJob computes strips of C: along N when splitN (reading op(A) in
+// place where the level can), else along M.
 type gemmJob struct {
-	be      *Backend
-	g       gemmArgs
-	splitN  bool
-	packedA []float32
-	mPad    int
+	be     *Backend
+	g      gemmArgs
+	splitN bool
 }
 
 func (j *gemmJob) run(w, lo, hi int) {
 	if j.splitN {
-		j.be.gemmStripPacked(w, j.g, 0, j.g.m, lo, hi, j.packedA, j.mPad)
+		j.be.gemmStrip(w, j.g, 0, j.g.m, lo, hi, true)
 	} else {
-		j.be.gemmStrip(w, j.g, lo, hi, 0, j.g.n)
+		j.be.gemmStrip(w, j.g, lo, hi, 0, j.g.n, false)
 	}
 }
 

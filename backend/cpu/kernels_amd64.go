@@ -297,11 +297,7 @@ func gemmMicroAVX2Checked(k int, a, b, c []float32, ldc int, alpha, beta float32
 // gemmMicroAVX2StridedChecked checks that the last element of A the
 // assembly reads, (5, k-1), is in the slice, then calls it.
 func gemmMicroAVX2StridedChecked(k int, a []float32, rsA, csA int, b, c []float32, ldc int, alpha, beta float32) {
-	if k > 0 {
-		_ = a[5*rsA+(k-1)*csA]
-	}
-	_ = b[:16*k]
-	_ = c[5*ldc+15]
+	checkStridedTile(6, 16, k, a, rsA, csA, b, c, ldc)
 	gemmMicroAVX2Strided(k, unsafe.SliceData(a), rsA, csA, unsafe.SliceData(b), &c[0], ldc, alpha, beta)
 }
 
@@ -313,7 +309,7 @@ func avx512Kernels() *kernels {
 	k := avx2Kernels
 	k.mr, k.nr = 12, 32
 	k.gemmMicro = gemmMicroAVX512Checked
-	k.gemmMicroStrided = nil // the AVX2 one has the 6x16 tile
+	k.gemmMicroStrided = gemmMicroAVX512StridedChecked
 	k.gemmMicroEdge = gemmMicroAVX512EdgeChecked
 	k.pack = packAVX512Go
 	k.packEdge = packEdgeAVX512Go
@@ -430,6 +426,24 @@ func gemmMicroAVX512Checked(k int, a, b, c []float32, ldc int, alpha, beta float
 	_ = b[:32*k]
 	_ = c[11*ldc+31]
 	gemmMicroAVX512(k, unsafe.SliceData(a), unsafe.SliceData(b), &c[0], ldc, alpha, beta)
+}
+
+// gemmMicroAVX512StridedChecked checks that the last element of A the
+// assembly reads, (11, k-1), is in the slice, then calls it.
+func gemmMicroAVX512StridedChecked(k int, a []float32, rsA, csA int, b, c []float32, ldc int, alpha, beta float32) {
+	checkStridedTile(12, 32, k, a, rsA, csA, b, c, ldc)
+	gemmMicroAVX512Strided(k, unsafe.SliceData(a), rsA, csA, unsafe.SliceData(b), &c[0], ldc, alpha, beta)
+}
+
+// checkStridedTile panics unless the slices hold what a strided mr x nr
+// micro-kernel reads and writes: A's element (mr-1, k-1), k rows of the B
+// sliver and C's element (mr-1, nr-1).
+func checkStridedTile(mr, nr, k int, a []float32, rsA, csA int, b, c []float32, ldc int) {
+	if k > 0 {
+		_ = a[(mr-1)*rsA+(k-1)*csA]
+	}
+	_ = b[:nr*k]
+	_ = c[(mr-1)*ldc+nr-1]
 }
 
 // gemmMicroAVX512EdgeChecked runs the edge micro-kernel of shape rows x

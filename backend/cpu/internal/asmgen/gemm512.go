@@ -33,7 +33,8 @@ const (
 // Each element of C is summed in the order of p, one FMA per step, as in
 // the AVX2 kernel; only kc (see blockSizes) makes the levels round apart.
 func gemmMicroAVX512() {
-	gemmMicroAVX512Shape("gemmMicroAVX512", mr512, nr512)
+	gemmMicroAVX512Shape("gemmMicroAVX512", mr512, nr512, false)
+	gemmMicroAVX512Shape("gemmMicroAVX512Strided", mr512, nr512, true)
 }
 
 // edgeShapes512 are the edge micro-kernels' shapes (rows x columns): the
@@ -47,18 +48,25 @@ var edgeShapes512 = [][2]int{{12, 16}, {8, 32}, {8, 16}, {4, 32}, {4, 16}}
 // gemmMicroAVX512x<rows>x<cols>.
 func gemmMicroAVX512Edge() {
 	for _, s := range edgeShapes512 {
-		gemmMicroAVX512Shape(fmt.Sprintf("gemmMicroAVX512x%dx%d", s[0], s[1]), s[0], s[1])
+		gemmMicroAVX512Shape(fmt.Sprintf("gemmMicroAVX512x%dx%d", s[0], s[1]), s[0], s[1], false)
 	}
 }
 
 // gemmMicroAVX512Shape writes a micro-kernel for the top-left rows x cols
 // (cols 16 or 32) part of the 12x32 tile, reading the packed slivers of
 // gemmMicroAVX512.
-func gemmMicroAVX512Shape(name string, rows, cols int) {
+func gemmMicroAVX512Shape(name string, rows, cols int, strided bool) {
 	nv := cols / 16 // zmm vectors per row of the tile
-	TEXT(name, NOSPLIT, "func(k int, a, b, c *float32, ldc int, alpha, beta float32)")
+	if strided {
+		TEXT(name, NOSPLIT, "func(k int, a *float32, rsA, csA int, b, c *float32, ldc int, alpha, beta float32)")
+	} else {
+		TEXT(name, NOSPLIT, "func(k int, a, b, c *float32, ldc int, alpha, beta float32)")
+	}
 	Pragma("noescape")
-	if rows == mr512 && cols == nr512 {
+	if strided {
+		Doc(fmt.Sprintf("%s is gemmMicroAVX512 with A read in place: element (r, p)", name),
+			"at a[r*rsA + p*csA].")
+	} else if rows == mr512 && cols == nr512 {
 		Doc(fmt.Sprintf("%s computes the %dx%d tile C = alpha*A*B + beta*C from a packed", name, mr512, nr512),
 			fmt.Sprintf("%d x k sliver of A (column p at a[%dp:]) and a packed k x %d sliver of B (row p", mr512, mr512, nr512),
 			fmt.Sprintf("at b[%dp:]); C has row stride ldc elements. C is not read when beta == 0.", nr512))
@@ -68,6 +76,28 @@ func gemmMicroAVX512Shape(name string, rows, cols int) {
 	k := Load(Param("k"), GP64())
 	pa := Load(Param("a"), GP64())
 	pb := Load(Param("b"), GP64())
+	// aAt addresses A(r, p) for the p-th step of an unrolled iteration;
+	// nextA moves A past `steps` steps.
+	aAt := func(p, r int) Mem { return Mem{Base: pa, Disp: 4 * (mr512*p + r)} }
+	nextA := func(steps int) { ADDQ(U32(4*mr512*steps), pa) }
+	if strided {
+		// Rows 0..11 sit at pa + r*rs: three bases (rows 0, 4 and 8),
+		// each with the offsets 0, rs, 2rs and 3rs. The bases move by cs
+		// each step, so every step addresses at displacement 0.
+		rs, cs := Load(Param("rsA"), GP64()), Load(Param("csA"), GP64())
+		SHLQ(U8(2), rs)
+		SHLQ(U8(2), cs)
+		rs3, pa4, pa8 := GP64(), GP64(), GP64()
+		LEAQ(Mem{Base: rs, Index: rs, Scale: 2}, rs3)
+		LEAQ(Mem{Base: pa, Index: rs, Scale: 4}, pa4)
+		LEAQ(Mem{Base: pa, Index: rs, Scale: 8}, pa8)
+		aAt = func(_, r int) Mem { return stridedRow([]reg.Register{pa, pa4, pa8}, rs, rs3, r) }
+		nextA = func(int) {
+			ADDQ(cs, pa)
+			ADDQ(cs, pa4)
+			ADDQ(cs, pa8)
+		}
+	}
 	pc, ldc := prefetchTile(rows, cols)
 
 	acc := make([][]reg.VecVirtual, rows)
@@ -99,7 +129,7 @@ func gemmMicroAVX512Shape(name string, rows, cols int) {
 			VMOVUPS(Mem{Base: pb, Disp: 4 * (nr512*p + 16*h)}, b[h])
 		}
 		for r := 0; r < rows; r++ {
-			at := Mem{Base: pa, Disp: 4 * (mr512*p + r)}
+			at := aAt(p, r)
 			if nv == 1 {
 				VFMADD231PS_BCST(at, b[0], acc[r][0])
 				continue
@@ -110,15 +140,20 @@ func gemmMicroAVX512Shape(name string, rows, cols int) {
 				VFMADD231PS(ar, b[h], acc[r][h])
 			}
 		}
+		if strided {
+			nextA(1)
+		}
 	}
 	kLoop(k, unroll, func() {
 		// The packed A sliver streams from L2: ask for it a few iterations
 		// ahead (each iteration reads 3 cache lines of it).
-		for d := 0; d < 4*mr512*unroll; d += 64 {
+		for d := 0; d < 4*mr512*unroll && !strided; d += 64 {
 			PREFETCHT0(Mem{Base: pa, Disp: 4*mr512*unroll*4 + d})
 		}
 	}, step, func(steps int) {
-		ADDQ(U32(4*mr512*steps), pa)
+		if !strided {
+			nextA(steps)
+		}
 		ADDQ(U32(4*nr512*steps), pb)
 	})
 	tileEpilogue(acc, ZMM, 64, pc, ldc)
@@ -165,17 +200,7 @@ func packAAVX512Rows(rows int) {
 		VXORPS(zero, zero, zero)
 	}
 	Label(loop)
-	rowAt := func(i int) Mem {
-		base := []reg.Register{src, src4, src8}[i/4]
-		switch i % 4 {
-		case 0:
-			return Mem{Base: base}
-		case 3:
-			return Mem{Base: base, Index: ld3, Scale: 1}
-		default:
-			return Mem{Base: base, Index: ld, Scale: uint8(i % 4)}
-		}
-	}
+	rowAt := func(i int) Mem { return stridedRow([]reg.Register{src, src4, src8}, ld, ld3, i) }
 	// fourRows stores the 4x8 transpose of rows r0..r0+3 at row r0 of
 	// the eight steps of k.
 	fourRows := func(r0 int) {

@@ -135,20 +135,7 @@ func packBT(name string, w int) {
 	for part := 0; part < w/8; part++ {
 		MOVQ(src, src4)
 		LEAQ(Mem{Base: src4, Index: ld, Scale: 4}, src4)
-		rowAt := func(i int) Mem {
-			base := src
-			if i >= 4 {
-				base, i = src4, i-4
-			}
-			switch i {
-			case 0:
-				return Mem{Base: base}
-			case 3:
-				return Mem{Base: base, Index: ld3, Scale: 1}
-			default:
-				return Mem{Base: base, Index: ld, Scale: uint8(i)}
-			}
-		}
+		rowAt := func(i int) Mem { return stridedRow([]reg.Register{src, src4}, ld, ld3, i) }
 		cols := transpose8x8(rowAt)
 		for j, v := range cols {
 			VMOVUPS(v, Mem{Base: dst, Disp: 4*w*j + 32*part})
@@ -173,6 +160,21 @@ func packBT(name string, w int) {
 	Label(name + "done")
 	VZEROUPPER()
 	RET()
+}
+
+// stridedRow addresses row i of rows ld bytes apart, held as bases[i/4]
+// (rows 0, 4, 8, ...) and the offsets 0, ld, 2*ld and ld3 = 3*ld from each:
+// the scaled index reaches the first three, ld3 the fourth.
+func stridedRow(bases []reg.Register, ld, ld3 reg.Register, i int) Mem {
+	base := bases[i/4]
+	switch i % 4 {
+	case 0:
+		return Mem{Base: base}
+	case 3:
+		return Mem{Base: base, Index: ld3, Scale: 1}
+	default:
+		return Mem{Base: base, Index: ld, Scale: uint8(i % 4)}
+	}
 }
 
 // transpose8x8 loads 8 rows of 8 floats and returns the 8 columns, column j
