@@ -63,16 +63,16 @@ func (j *gatherJob) run(_, lo, hi int) {
 }
 
 // gemmJob computes strips of C: along N when splitN (reading op(A) in
-// place where the level can), else along M.
+// place where the level can, when inPlaceA), else along M.
 type gemmJob struct {
-	be     *Backend
-	g      gemmArgs
-	splitN bool
+	be               *Backend
+	g                gemmArgs
+	splitN, inPlaceA bool
 }
 
 func (j *gemmJob) run(w, lo, hi int) {
 	if j.splitN {
-		j.be.gemmStrip(w, j.g, 0, j.g.m, lo, hi, true)
+		j.be.gemmStrip(w, j.g, 0, j.g.m, lo, hi, j.inPlaceA)
 	} else {
 		j.be.gemmStrip(w, j.g, lo, hi, 0, j.g.n, false)
 	}
