@@ -17,7 +17,7 @@
 //
 //	                   generic   avx2            avx512          neon
 //	GEMM micro-kernel  Go 4x4    6x16            12x32           8x12
-//	  ... A in place   -         6x16 (strided)  -               -
+//	  ... A in place   -         6x16 (strided)  12x32 (strided) -
 //	GEMM packing       Go        asm + Go        asm + Go        Go
 //	bias add, ReLU     Go        asm             asm             asm
 //	  and its backward
@@ -73,10 +73,14 @@
 // cut into slivers mr tall; the mr x nr micro-kernel multiplies one A
 // sliver by one B sliver, kc deep, into a tile of C held in registers.
 // Transposes are absorbed by the packing, so the micro-kernel sees one
-// layout. Edge tiles are computed into a full-size scratch tile and their
-// valid part merged into C. On avx2, when C is at most two B slivers wide
-// (a narrow product), full slivers of A are read in place by the strided
-// micro-kernel instead of being packed.
+// layout. Edge tiles run the level's edge micro-kernel of their shape where
+// it has one, else are computed into a full-size scratch tile whose valid
+// part is merged into C. On avx2 and avx512, full slivers of A are read in
+// place by the strided micro-kernel instead of being packed when C is at
+// most two B slivers wide (a narrow product), and on the strips of a
+// product split along N across threads when op(A) fits in about half of
+// L2. A C of few columns and many rows (a classifier's output, 128 x 10)
+// is computed transposed, with beta 0 only.
 //
 // The block sizes come from the data cache sizes cpuid reports
 // (blockSizes, kernels.go), in the BLIS manner: a B sliver (kc x nr) fills
