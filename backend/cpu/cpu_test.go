@@ -326,33 +326,43 @@ func TestUpdateKernels(t *testing.T) {
 // across K, so each element is summed in the same order.
 func TestGemmThreadCountInvariant(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, 2))
-	shapes := [][3]int{{67, 129, 255}, {128, 256, 784}, {256, 784, 128}, {128, 10, 256}, {5, 1000, 3}}
+	// Every shape is split across threads: along M (67x129), along N with
+	// op(A) read in place (128x256, 256x784 and 128x784 with a 16-column
+	// edge, 12x784 one sliver tall) and along N with op(A) packed where L2
+	// is 1 MiB (150x256x1000).
+	shapes := [][3]int{{67, 129, 255}, {128, 256, 784}, {256, 784, 128}, {128, 784, 256}, {12, 784, 40}, {150, 256, 1000}}
 	for _, level := range Supported() {
 		for _, s := range shapes {
 			for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
-				m, n, k := s[0], s[1], s[2]
-				a, b := randomSlice(rng, m*k), randomSlice(rng, k*n)
-				var first []float32
-				for _, threads := range []int{1, 2, 3, 4} {
-					be, err := New(backend.Options{Threads: threads, Level: level.String()})
-					if err != nil {
-						t.Fatal(err)
-					}
-					ab, bb, cb := be.Alloc(len(a)), be.Alloc(len(b)), be.Alloc(m*n)
-					be.Upload(ab, a)
-					be.Upload(bb, b)
-					be.Gemm(tr[0], tr[1], m, n, k, 1, ab, bb, 0, cb)
-					got := make([]float32, m*n)
-					be.Download(got, cb)
-					be.Close()
-					if first == nil {
-						first = got
-						continue
-					}
-					for i := range got {
-						if math.Float32bits(got[i]) != math.Float32bits(first[i]) {
-							t.Fatalf("%s %dx%dx%d transA=%v transB=%v: %d threads differ from 1 thread at %d: %v vs %v",
-								level, m, n, k, tr[0], tr[1], threads, i, got[i], first[i])
+				// beta 2.5: the epilogue's beta*C rounds differently fused
+				// (assembly) and unfused (Go), so every thread count must
+				// take the same path for each tile.
+				for _, ab := range [][2]float32{{1, 0}, {-1.5, 2.5}} {
+					m, n, k := s[0], s[1], s[2]
+					a, b, c0 := randomSlice(rng, m*k), randomSlice(rng, k*n), randomSlice(rng, m*n)
+					var first []float32
+					for _, threads := range []int{1, 2, 3, 4} {
+						be, err := New(backend.Options{Threads: threads, Level: level.String()})
+						if err != nil {
+							t.Fatal(err)
+						}
+						abuf, bbuf, cbuf := be.Alloc(len(a)), be.Alloc(len(b)), be.Alloc(m*n)
+						be.Upload(abuf, a)
+						be.Upload(bbuf, b)
+						be.Upload(cbuf, c0)
+						be.Gemm(tr[0], tr[1], m, n, k, ab[0], abuf, bbuf, ab[1], cbuf)
+						got := make([]float32, m*n)
+						be.Download(got, cbuf)
+						be.Close()
+						if first == nil {
+							first = got
+							continue
+						}
+						for i := range got {
+							if math.Float32bits(got[i]) != math.Float32bits(first[i]) {
+								t.Fatalf("%s %dx%dx%d transA=%v transB=%v alpha=%g beta=%g: %d threads differ from 1 thread at %d: %v vs %v",
+									level, m, n, k, tr[0], tr[1], ab[0], ab[1], threads, i, got[i], first[i])
+							}
 						}
 					}
 				}

@@ -24,7 +24,7 @@ package cpu
 // a training step of 784-256-10 at batch 128 ran 8-11% faster in place).
 // A larger op(A) is still packed: read in place, it streams from L3 once
 // per B sliver, and rows 4 KiB apart (1024 floats) fall into one set of L1
-// (1024^3 on two threads: 287-362 GFLOP/s in place, 370 packed). The
+// (1024^3 on two threads, alternated: 280 GFLOP/s in place, 332 packed). The
 // summation order of every element of C depends only on K and kc, never on
 // the thread count, so results are bit-identical for any number of threads.
 
@@ -178,9 +178,11 @@ func (be *Backend) gemmStrip(worker int, g gemmArgs, m0, m1, n0, n1 int, inPlace
 							continue
 						}
 						off := (ic+ir)*rsA + pc*csA
-						if nrr == nr {
+						switch {
+						case nrr == nr:
 							kt.gemmMicroStrided(kc, g.a[off:], rsA, csA, pb, g.c[ci:], g.n, g.alpha, beta)
-						} else {
+						case kt.gemmMicroStridedEdge != nil && kt.gemmMicroStridedEdge(nrr, kc, g.a[off:], rsA, csA, pb, g.c[ci:], g.n, g.alpha, beta):
+						default:
 							kt.gemmMicroStrided(kc, g.a[off:], rsA, csA, pb, s.tile, nr, g.alpha, 0)
 							mergeTile(g.c[ci:], g.n, s.tile, nr, mrr, nrr, beta)
 						}

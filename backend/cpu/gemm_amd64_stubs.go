@@ -111,10 +111,16 @@ func geluBackwardAVX2(n int, x *float32, dy *float32, dx *float32)
 func gemmMicroAVX512(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
 
 // gemmMicroAVX512Strided is gemmMicroAVX512 with A read in place: element (r, p)
-// at a[r*rsA + p*csA].
+// at a[r*rsA + p*csA]; the top-left 12x32 part of the tile.
 //
 //go:noescape
 func gemmMicroAVX512Strided(k int, a *float32, rsA int, csA int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// gemmMicroAVX512Stridedx12x16 is gemmMicroAVX512 with A read in place: element (r, p)
+// at a[r*rsA + p*csA]; the top-left 12x16 part of the tile.
+//
+//go:noescape
+func gemmMicroAVX512Stridedx12x16(k int, a *float32, rsA int, csA int, b *float32, c *float32, ldc int, alpha float32, beta float32)
 
 // gemmMicroAVX512x12x16 is gemmMicroAVX512 for the top-left 12x16 part of the tile only.
 //

@@ -310,6 +310,7 @@ func avx512Kernels() *kernels {
 	k.mr, k.nr = 12, 32
 	k.gemmMicro = gemmMicroAVX512Checked
 	k.gemmMicroStrided = gemmMicroAVX512StridedChecked
+	k.gemmMicroStridedEdge = gemmMicroAVX512StridedEdgeChecked
 	k.gemmMicroEdge = gemmMicroAVX512EdgeChecked
 	k.pack = packAVX512Go
 	k.packEdge = packEdgeAVX512Go
@@ -433,6 +434,19 @@ func gemmMicroAVX512Checked(k int, a, b, c []float32, ldc int, alpha, beta float
 func gemmMicroAVX512StridedChecked(k int, a []float32, rsA, csA int, b, c []float32, ldc int, alpha, beta float32) {
 	checkStridedTile(12, 32, k, a, rsA, csA, b, c, ldc)
 	gemmMicroAVX512Strided(k, unsafe.SliceData(a), rsA, csA, unsafe.SliceData(b), &c[0], ldc, alpha, beta)
+}
+
+// gemmMicroAVX512StridedEdgeChecked runs the strided kernel of the 12 x
+// cols part of the tile, for the one edge shape of full rows that
+// gemmMicroAVX512EdgeChecked has (12x16), and reports whether it did.
+func gemmMicroAVX512StridedEdgeChecked(cols, k int, a []float32, rsA, csA int, b, c []float32, ldc int, alpha, beta float32) bool {
+	if cols != 16 {
+		return false
+	}
+	checkStridedTile(12, 16, k, a, rsA, csA, b, c, ldc)
+	_ = b[:32*k] // the packed sliver keeps its 32-column stride
+	gemmMicroAVX512Stridedx12x16(k, unsafe.SliceData(a), rsA, csA, unsafe.SliceData(b), &c[0], ldc, alpha, beta)
+	return true
 }
 
 // checkStridedTile panics unless the slices hold what a strided mr x nr

@@ -9,10 +9,11 @@ import (
 )
 
 // The AVX-512 micro-kernel's tile: 12 rows x 32 columns, twenty-four
-// 16-float zmm accumulators, two zmm registers for a row of B and four
-// for broadcast elements of A (see gemmMicroAVX512Shape). Of the shapes that fit 32 zmm registers (12x32, 8x48, 14x32,
-// 6x64) this one was the fastest measured on the reference machine (see
-// docs/BENCHMARKS.md) and is also BLIS's skx shape, transposed.
+// 16-float zmm accumulators, two zmm registers for a row of B and one for
+// a broadcast element of A (see gemmMicroAVX512Shape). Of the shapes that
+// fit 32 zmm registers (12x32, 8x48, 14x32, 6x64) this one was the fastest
+// measured on the reference machine (see docs/BENCHMARKS.md) and is also
+// BLIS's skx shape, transposed.
 const (
 	mr512 = 12
 	nr512 = 32
@@ -35,6 +36,7 @@ const (
 func gemmMicroAVX512() {
 	gemmMicroAVX512Shape("gemmMicroAVX512", mr512, nr512, false)
 	gemmMicroAVX512Shape("gemmMicroAVX512Strided", mr512, nr512, true)
+	gemmMicroAVX512Shape("gemmMicroAVX512Stridedx12x16", mr512, 16, true)
 }
 
 // edgeShapes512 are the edge micro-kernels' shapes (rows x columns): the
@@ -65,7 +67,7 @@ func gemmMicroAVX512Shape(name string, rows, cols int, strided bool) {
 	Pragma("noescape")
 	if strided {
 		Doc(fmt.Sprintf("%s is gemmMicroAVX512 with A read in place: element (r, p)", name),
-			"at a[r*rsA + p*csA].")
+			fmt.Sprintf("at a[r*rsA + p*csA]; the top-left %dx%d part of the tile.", rows, cols))
 	} else if rows == mr512 && cols == nr512 {
 		Doc(fmt.Sprintf("%s computes the %dx%d tile C = alpha*A*B + beta*C from a packed", name, mr512, nr512),
 			fmt.Sprintf("%d x k sliver of A (column p at a[%dp:]) and a packed k x %d sliver of B (row p", mr512, mr512, nr512),
@@ -115,15 +117,13 @@ func gemmMicroAVX512Shape(name string, rows, cols int, strided bool) {
 		b[h] = ZMM()
 	}
 	// A row of two vectors broadcasts its element of A once into a
-	// register (four in rotation, so that the loads run ahead of the
-	// FMAs) for both FMAs: broadcasting it from memory in each FMA makes
-	// 26 loads per step of k instead of 14, and on the Zen 5 measured the
-	// load pipes then held the 12x32 tile to 197 GFLOP/s in L1, against 219
-	// with the registers (BenchmarkMicroKernel, k = 256).
-	a := make([]reg.VecVirtual, 4)
-	for i := range a {
-		a[i] = ZMM()
-	}
+	// register for both FMAs: broadcasting it from memory in each FMA
+	// makes 26 loads per step of k instead of 14, and on the Zen 5
+	// measured the load pipes then held the 12x32 tile to 197 GFLOP/s in
+	// L1, against 219 with the register (BenchmarkMicroKernel, k = 256).
+	// One register serves every row: the core renames it, so the next
+	// row's load does not wait for this row's FMAs.
+	a := ZMM()
 	step := func(p int) {
 		for h := range b {
 			VMOVUPS(Mem{Base: pb, Disp: 4 * (nr512*p + 16*h)}, b[h])
@@ -134,10 +134,9 @@ func gemmMicroAVX512Shape(name string, rows, cols int, strided bool) {
 				VFMADD231PS_BCST(at, b[0], acc[r][0])
 				continue
 			}
-			ar := a[r%len(a)]
-			VBROADCASTSS(at, ar)
+			VBROADCASTSS(at, a)
 			for h := range b {
-				VFMADD231PS(ar, b[h], acc[r][h])
+				VFMADD231PS(a, b[h], acc[r][h])
 			}
 		}
 		if strided {
