@@ -388,11 +388,12 @@ func writeTrainTables(w io.Writer, rows []TrainRow) {
 			if isPeer(r) {
 				continue
 			}
-			v, _ := warm(r)
-			if i := slices.Index(o.names, r.Backend); i >= 0 {
+			v, ok := warm(r)
+			name := r.Backend + cold(ok)
+			if i := slices.Index(o.names, name); i >= 0 {
 				o.best[i] = max(o.best[i], v)
 			} else {
-				o.names, o.best = append(o.names, r.Backend), append(o.best, v)
+				o.names, o.best = append(o.names, name), append(o.best, v)
 			}
 		}
 		own = append(own, o)
@@ -401,7 +402,8 @@ func writeTrainTables(w io.Writer, rows []TrainRow) {
 }
 
 // ownRuns are our distinct runs of one model (key: data, hidden, batch),
-// each with the best figure of its repeated rows.
+// each with the best figure of its repeated rows; a run of one epoch is
+// named as such (", epoch 1 only"), as the other tables mark it.
 type ownRuns struct {
 	key   []string
 	names []string
