@@ -12,7 +12,8 @@ package cpu
 // Transposes are absorbed by the packing routines, so the micro-kernel sees
 // one layout only. Edge tiles (fewer than mr rows or nr columns) go to the
 // level's edge micro-kernel of their shape where it has one, else they are
-// computed into a full-size temporary tile and the valid part merged into C.
+// computed into a full-size temporary tile, C's valid part copied in and
+// out, so that every path rounds an element of C the same way.
 //
 // Threads: C is cut into one strip per worker, along N when it is wide enough
 // (each strip then reuses the whole of op(A)), else along M; each worker runs
@@ -58,7 +59,7 @@ func (be *Backend) gemm(g gemmArgs) {
 		t := gemmArgs{transA: !g.transB, transB: !g.transA, m: g.n, n: g.m, k: g.k,
 			alpha: g.alpha, a: g.b, b: g.a, c: be.growTransC(g.m * g.n)}
 		be.gemmSplit(t)
-		transposeInto(g.c[:g.m*g.n], t.c, g.m, g.n)
+		transposePacked(be.kern, &be.scratch[0].trans, g.c[:g.m*g.n], t.c, g.n, g.m)
 		return
 	}
 	be.gemmSplit(g)
@@ -92,16 +93,6 @@ func (be *Backend) growTransC(n int) []float32 {
 		be.transC = make([]float32, n)
 	}
 	return be.transC[:n]
-}
-
-// transposeInto sets dst (rows x cols) to the transpose of src (cols x
-// rows).
-func transposeInto(dst, src []float32, rows, cols int) {
-	for i := 0; i < cols; i++ {
-		for j, v := range src[i*rows : (i+1)*rows] {
-			dst[j*cols+i] = v
-		}
-	}
 }
 
 // gemmSplit runs the product on the workers, with opMu held.
@@ -183,8 +174,9 @@ func (be *Backend) gemmStrip(worker int, g gemmArgs, m0, m1, n0, n1 int, inPlace
 							kt.gemmMicroStrided(kc, g.a[off:], rsA, csA, pb, g.c[ci:], g.n, g.alpha, beta)
 						case kt.gemmMicroStridedEdge != nil && kt.gemmMicroStridedEdge(nrr, kc, g.a[off:], rsA, csA, pb, g.c[ci:], g.n, g.alpha, beta):
 						default:
-							kt.gemmMicroStrided(kc, g.a[off:], rsA, csA, pb, s.tile, nr, g.alpha, 0)
-							mergeTile(g.c[ci:], g.n, s.tile, nr, mrr, nrr, beta)
+							tileIn(s.tile, nr, g.c[ci:], g.n, mrr, nrr, beta)
+							kt.gemmMicroStrided(kc, g.a[off:], rsA, csA, pb, s.tile, nr, g.alpha, beta)
+							tileOut(g.c[ci:], g.n, s.tile, nr, mrr, nrr)
 						}
 					}
 				}
@@ -210,7 +202,7 @@ func microTiles(kt *kernels, kc, m, n int, pa, pb, c []float32, ldc int, alpha, 
 
 // microTile computes one rows x cols tile of C from an A and a B sliver:
 // with the full micro-kernel, else the level's edge kernel of that shape,
-// else a full tile in tile whose valid part is merged into C.
+// else a full tile in tile (tileIn, tileOut).
 func microTile(kt *kernels, kc, rows, cols int, pa, pb, c []float32, ldc int, alpha, beta float32, tile []float32) {
 	if rows == kt.mr && cols == kt.nr {
 		kt.gemmMicro(kc, pa, pb, c, ldc, alpha, beta)
@@ -219,8 +211,9 @@ func microTile(kt *kernels, kc, rows, cols int, pa, pb, c []float32, ldc int, al
 	if kt.gemmMicroEdge != nil && kt.gemmMicroEdge(rows, cols, kc, pa, pb, c, ldc, alpha, beta) {
 		return
 	}
-	kt.gemmMicro(kc, pa, pb, tile, kt.nr, alpha, 0)
-	mergeTile(c, ldc, tile, kt.nr, rows, cols, beta)
+	tileIn(tile, kt.nr, c, ldc, rows, cols, beta)
+	kt.gemmMicro(kc, pa, pb, tile, kt.nr, alpha, beta)
+	tileOut(c, ldc, tile, kt.nr, rows, cols)
 }
 
 // kcBlock is the depth of the K blocks: K cut into the fewest blocks of at
@@ -306,19 +299,25 @@ func packSliverGeneric(dst, src []float32, ld, kc, w, n int, alongK bool) {
 	}
 }
 
-// mergeTile sets C[r][c] = tile[r][c] + beta*C[r][c] for the valid part of
-// an edge tile; with beta == 0, C is not read.
-func mergeTile(c []float32, ldc int, tile []float32, ldt, rows, cols int, beta float32) {
+// tileIn copies the valid rows x cols part of C into the full-size tile
+// (row stride ldt) that an edge tile is computed in, when beta != 0: the
+// micro-kernel then applies beta itself, so an edge element rounds exactly
+// as it would in a full tile or an edge kernel (the kernels fuse
+// beta*C + alpha*acc), whichever path the thread count sends it down. With
+// beta == 0, C is not read.
+func tileIn(tile []float32, ldt int, c []float32, ldc, rows, cols int, beta float32) {
+	if beta == 0 {
+		return
+	}
 	for r := 0; r < rows; r++ {
-		cr := c[r*ldc : r*ldc+cols]
-		tr := tile[r*ldt : r*ldt+cols]
-		if beta == 0 {
-			copy(cr, tr)
-			continue
-		}
-		for j := range cr {
-			cr[j] = tr[j] + beta*cr[j]
-		}
+		copy(tile[r*ldt:r*ldt+cols], c[r*ldc:r*ldc+cols])
+	}
+}
+
+// tileOut copies the valid rows x cols part of the tile back into C.
+func tileOut(c []float32, ldc int, tile []float32, ldt, rows, cols int) {
+	for r := 0; r < rows; r++ {
+		copy(c[r*ldc:r*ldc+cols], tile[r*ldt:r*ldt+cols])
 	}
 }
 

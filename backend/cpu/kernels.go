@@ -23,11 +23,9 @@ type kernels struct {
 	// edge tiles without one go through a full tile in a buffer.
 	gemmMicroEdge func(rows, cols, k int, a, b, c []float32, ldc int, alpha, beta float32) bool
 	// gemmMicroStridedEdge, when a level has it, is gemmMicroStrided for
-	// the full rows and the first cols columns of the tile, for every
-	// cols that gemmMicroEdge takes with rows == mr: an edge tile must
-	// round the same way whether A was packed or read in place, as the
-	// thread count decides which (the kernels' fused beta*C + alpha*acc
-	// and mergeTile's unfused one differ in the last bit).
+	// the full rows and the first cols columns of the tile, as
+	// gemmMicroEdge is for packed A, and reports whether it has a kernel
+	// of that width; edge tiles without one go through a full tile.
 	gemmMicroStridedEdge func(cols, k int, a []float32, rsA, csA int, b, c []float32, ldc int, alpha, beta float32) bool
 	// mc, kc, nc block the GEMM loops for the caches: a packed A block
 	// (mc x kc) stays in L2, a B sliver (kc x nr) in L1, a packed B panel
